@@ -1,0 +1,1 @@
+"""Staff-facing HTTP: admin API, forensics, dashboard (the call issue builds it)."""

@@ -1,0 +1,218 @@
+"""Companies (SPEC section 3): the document's schema and the runtime profile the engine reads."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Annotated, Any, Literal, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import AfterValidator, BeforeValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from .schema import HHMM, Name, RuleId, check_hhmm
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _check_e164(value: str) -> str:
+    if not re.fullmatch(r"\+[1-9][0-9]{6,14}", value):
+        raise ValueError(f"{value!r} is not an E.164 phone number (like +15125550100)")
+    return value
+
+
+def _hours_pairs(value: Any) -> Any:
+    """Accept ["08:00", "17:00"] or [["08:00", "12:00"], ["13:00", "17:00"]]; null = closed."""
+    if value is None or value == []:
+        return None
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, list) and len(v) == 2 for v in value):
+        raise ValueError('business hours are ["HH:MM", "HH:MM"] (open, close), a list of such pairs, or null for closed')
+    return value
+
+
+E164 = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_check_e164)]
+
+
+def _check_tz(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA timezone (e.g. America/Chicago)") from None
+    return value
+
+
+
+Hours = Annotated[list[list[HHMM]] | None, BeforeValidator(_hours_pairs)]
+
+
+class Contact(BaseModel):
+    """Where a transfer goes: exactly one of a phone number, a Twilio queue or a SIP address."""
+
+    model_config = ConfigDict(extra="forbid")
+    phone: E164 | None = None
+    queue: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = None
+    sip: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^sips?:[^\s@]+@[^\s]+$")] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "Contact":
+        given = [k for k in ("phone", "queue", "sip") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("a contact needs exactly one of phone, queue or sip")
+        return self
+
+
+class Voice(BaseModel):
+    """Speech settings for the company's calls."""
+
+    model_config = ConfigDict(extra="forbid")
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}-[A-Z]{2}$")] = "en-US"
+    voice: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "Polly.Joanna"
+
+
+class Company(BaseModel):
+    """A company (tenant) document, YAML or JSON, same shape in the admin API."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: RuleId
+    name: Name
+    numbers: list[E164] = Field(default_factory=list, max_length=50)
+    timezone: Annotated[str, AfterValidator(_check_tz)] = "America/Chicago"
+    businessHours: dict[Literal[DAYS], Hours] = Field(default_factory=dict)  # type: ignore[valid-type]
+    trade: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] | None = None
+    variables: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,59}$")],
+                    Annotated[str, StringConstraints(max_length=300)]] = Field(default_factory=dict)
+    urlWhitelist: list[Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
+                                                        pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")]] = Field(default_factory=list)
+    contacts: dict[Name, Contact] = Field(default_factory=dict)
+    voice: Voice = Field(default_factory=Voice)
+    scenarioTemplate: Annotated[str, StringConstraints(max_length=80)] | None = None
+    blacklist: list[E164] = Field(default_factory=list)
+    vendors: list[E164] = Field(default_factory=list)
+    networkLearning: bool = False
+    cheatSheet: dict[str, Any] | None = None
+
+
+def _ranges(spec: Any) -> tuple[tuple[int, int], ...]:
+    """Business hours of one day as (start, end) minutes; end <= start spans midnight."""
+    if not spec:
+        return ()
+    pairs = [spec] if isinstance(spec[0], str) else spec
+    out = []
+    for pair in pairs:
+        a, b = (int(x[:2]) * 60 + int(x[3:]) for x in (check_hhmm(pair[0]), check_hhmm(pair[1])))
+        out.append((a, b))
+    return tuple(out)
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
+_MONEY = re.compile(r"\$\s?(\d[\d,]*(?:\.\d{1,2})?)|\b(\d[\d,]*(?:\.\d{1,2})?)\s*(?:dollars?|bucks|usd)\b", re.I)
+
+
+def money_value(text: str) -> str:
+    """A money amount as a canonical string ("$1,250.00" -> "1250")."""
+    raw = text.replace(",", "")
+    if "." in raw:
+        raw = raw.rstrip("0").rstrip(".")
+    return raw.lstrip("0") or "0"
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyProfile:
+    """What the engine needs to know about a company, precomputed once per company revision."""
+
+    id: str
+    name: str
+    tz: ZoneInfo
+    hours: Mapping[int, tuple[tuple[int, int], ...]]  # weekday (0 = Monday) -> ranges in minutes
+    trade: str
+    variables: Mapping[str, str]
+    approved_prices: frozenset[str]
+    approved_phones: frozenset[str]
+    url_whitelist: tuple[str, ...]
+    contacts: Mapping[str, Mapping[str, str]]
+    main_phone: str | None = None
+    has_hours: bool = False
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any] | "CompanyProfile" | None) -> "CompanyProfile":
+        """Build a profile from a company document (already validated, or at least well-formed)."""
+        if isinstance(doc, CompanyProfile):
+            return doc
+        doc = doc or {}
+        try:
+            tz = ZoneInfo(doc.get("timezone") or "America/Chicago")
+        except (ZoneInfoNotFoundError, ValueError):
+            tz = ZoneInfo("UTC")
+        bh = doc.get("businessHours") or {}
+        hours = {i: _ranges(bh.get(day)) for i, day in enumerate(DAYS)}
+        variables = {str(k): str(v) for k, v in (doc.get("variables") or {}).items() if v is not None}
+        if "companyname" not in variables and doc.get("name"):
+            variables["companyname"] = str(doc["name"])
+        prices = set()
+        phones = set()
+        for value in variables.values():
+            for m in _MONEY.finditer(value):
+                prices.add(money_value(m.group(1) or m.group(2)))
+            d = _digits(value)
+            if 7 <= len(d) <= 15 and not _MONEY.search(value):
+                phones.add(d[-10:])
+        contacts = {str(k): MappingProxyType({kk: str(vv) for kk, vv in (v or {}).items() if vv})
+                    for k, v in (doc.get("contacts") or {}).items()}
+        main = variables.get("phone") or next(iter(doc.get("numbers") or []), None)
+        return cls(
+            id=str(doc.get("id") or ""), name=str(doc.get("name") or variables.get("companyname", "")),
+            tz=tz, hours=MappingProxyType(hours), trade=str(doc.get("trade") or "").casefold(),
+            variables=MappingProxyType(variables), approved_prices=frozenset(prices),
+            approved_phones=frozenset(phones),
+            url_whitelist=tuple(d.lower().removeprefix("www.") for d in doc.get("urlWhitelist") or []),
+            contacts=MappingProxyType(contacts), main_phone=main, has_hours=bool(bh),
+            raw=MappingProxyType(dict(doc)),
+        )
+
+    def local(self, now: datetime) -> datetime:
+        """The given aware time in the company's timezone."""
+        return now.astimezone(self.tz)
+
+    def is_open(self, now: datetime) -> bool:
+        """Whether the company is within business hours at ``now`` (no hours given = always open)."""
+        if not self.has_hours:
+            return True
+        local = self.local(now)
+        minute = local.hour * 60 + local.minute
+        today = local.weekday()
+        for start, end in self.hours.get(today, ()):
+            if start < end and start <= minute < end:
+                return True
+            if end <= start and minute >= start:  # opens today, closes after midnight
+                return True
+        yesterday = (today - 1) % 7
+        for start, end in self.hours.get(yesterday, ()):
+            if end <= start and minute < end:
+                return True
+        return False
+
+
+def validate_company(doc: Any) -> Company:
+    """Validate a company document; raises PolicyError with every field error."""
+    from pydantic import ValidationError
+
+    from .errors import PolicyError, format_path
+    from .schema import _message
+
+    if not isinstance(doc, dict):
+        raise PolicyError([{"path": "", "message": "a company must be a mapping of fields"}])
+    try:
+        return Company.model_validate(doc)
+    except ValidationError as exc:
+        raise PolicyError([{"path": format_path([p for p in e["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]),
+                            "message": _message(e)} for e in exc.errors(include_url=False)]) from None
+
+
+__all__ = ["Company", "CompanyProfile", "validate_company", "money_value", "DAYS"]

@@ -1,0 +1,272 @@
+"""Policy compiler: cheat sheet -> validated -> normalized -> conflicts resolved -> checksummed artifact."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from .errors import PolicyError, PolicyIntegrityError
+from .schema import CheatSheet, TERM_GUARDRAILS, validate
+from .source import load_file, parse_text
+from .text import normalize, variables_in
+
+#: Bumped whenever the meaning of compiled content changes; part of every checksum.
+FORMAT_VERSION = 1
+CONFLICT_THRESHOLD = 0.3
+_DATA = Path(__file__).with_name("data")
+
+
+@lru_cache(maxsize=None)
+def builtin_data(name: str) -> Mapping[str, Any]:
+    """A built-in data file (intents, guardrail terms, polite replacements), read once."""
+    return MappingProxyType(load_file(_DATA / f"{name}.yaml"))
+
+
+def _sorted_unique(items: list[str], *, norm: bool = False) -> list[str]:
+    return sorted({normalize(i) if norm else i for i in items})
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _content(sheet: CheatSheet) -> dict[str, Any]:
+    """The canonical, behaviour-defining content of a cheat sheet (no versions, no audit data)."""
+    edge_cases = []
+    for ec in sheet.edgeCases:
+        m = ec.match
+        edge_cases.append({
+            "id": ec.id, "name": ec.name, "description": ec.description, "enabled": ec.enabled,
+            "priority": ec.priority,
+            "match": {
+                "keywordsAny": _sorted_unique(m.keywordsAny, norm=True),
+                "keywordsAll": _sorted_unique(m.keywordsAll, norm=True),
+                "regexPatterns": _dedupe(m.regexPatterns),
+                "callerType": _sorted_unique(m.callerType),
+                "timeWindows": [{"daysOfWeek": sorted(set(w.daysOfWeek)), "start": w.start, "end": w.end}
+                                for w in m.timeWindows],
+                "spamFlagsRequired": _sorted_unique(m.spamFlagsRequired),
+                "tradeRequired": _sorted_unique([t.casefold() for t in m.tradeRequired]),
+            },
+            "action": ec.action.model_dump(),
+            "sideEffects": {**ec.sideEffects.model_dump(), "autoTag": _dedupe(ec.sideEffects.autoTag),
+                            "notifyContacts": _dedupe(ec.sideEffects.notifyContacts)},
+        })
+    transfer_rules = []
+    for tr in sheet.transferRules:
+        d = tr.model_dump(exclude={"auditMeta"})
+        d["keywords"] = _sorted_unique(tr.keywords, norm=True)
+        d["name"] = tr.name or f"{tr.intentTag.capitalize()} transfer to {tr.contactNameOrQueue}"
+        transfer_rules.append(d)
+    intents = builtin_data("intents")
+    terms = builtin_data("guardrail_terms")
+    return {
+        "format": FORMAT_VERSION,
+        "behaviorRules": _sorted_unique(sheet.behaviorRules),
+        "guardrails": _sorted_unique(sheet.guardrails),
+        "allowedActions": _sorted_unique(sheet.allowedActions),
+        "edgeCases": edge_cases,
+        "transferRules": transfer_rules,
+        "intentPhrases": {k: _sorted_unique(list(v), norm=True) for k, v in intents.items()},
+        "guardrailTerms": {g: _sorted_unique(list(terms.get(g, [])) + list(sheet.guardrailTerms.get(g, [])), norm=True)
+                           for g in TERM_GUARDRAILS},
+        "politeReplacements": dict(sorted(builtin_data("polite").items())),
+        "tests": [t.model_dump(mode="json", exclude_none=True) for t in sheet.tests],
+    }
+
+
+_REGEX_ESCAPES = re.compile(r"\\[A-Za-z]|\(\?[a-z]*[:)]?")
+
+
+def _word_set(rule: Mapping[str, Any], kind: str, intents: Mapping[str, list[str]]) -> set[str]:
+    if kind == "edgeCases":
+        m = rule["match"]
+        phrases = list(m["keywordsAny"]) + list(m["keywordsAll"])
+        for pattern in m["regexPatterns"]:
+            phrases.append(_REGEX_ESCAPES.sub(" ", pattern))
+    else:
+        phrases = list(intents.get(rule["intentTag"], [])) + list(rule["keywords"])
+    return {w for p in phrases for w in re.split(r"\W+", p.lower()) if w}
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    """Jaccard similarity of two word sets (0 when both are empty)."""
+    union = a | b
+    return len(a & b) / len(union) if union else 0.0
+
+
+def detect_conflicts(content: dict[str, Any]) -> list[dict[str, Any]]:
+    """Find same-priority enabled rules of one kind whose words overlap (Jaccard > 0.3); demote the later.
+
+    Demoting means priority + 1 (a larger number is a lower priority). A demoted rule is
+    checked again at its new priority, so three overlapping rules end up at p, p+1, p+2.
+    Mutates the priorities in ``content`` and returns the report entries.
+    """
+    conflicts: list[dict[str, Any]] = []
+    for kind, label in (("edgeCases", "EDGE_CASE_CONFLICT"), ("transferRules", "TRANSFER_RULE_CONFLICT")):
+        rules = [r for r in content[kind] if r["enabled"]]
+        words = {id(r): _word_set(r, kind, content["intentPhrases"]) for r in rules}
+        placed: list[dict[str, Any]] = []
+        for rule in sorted(rules, key=lambda r: r["priority"]):  # stable: declaration order within a priority
+            while True:
+                clash = next(((other, score) for other in placed if other["priority"] == rule["priority"]
+                              for score in [jaccard(words[id(other)], words[id(rule)])]
+                              if score > CONFLICT_THRESHOLD), None)
+                if clash is None:
+                    break
+                other, score = clash
+                before = rule["priority"]
+                entry = {"type": label, "rule1": other["id"], "rule2": rule["id"],
+                         "overlapScore": round(score, 3), "resolution": "AUTO_DEMOTE_LATER",
+                         "severity": "WARNING", "priorityBefore": before}
+                if before >= 100:
+                    entry["priorityAfter"] = before
+                    entry["message"] = (f"{rule['id']} overlaps {other['id']} at priority 100; it cannot be "
+                                        f"demoted further, so declaration order decides ({other['id']} first)")
+                    conflicts.append(entry)
+                    break
+                rule["priority"] = before + 1
+                entry["priorityAfter"] = before + 1
+                entry["message"] = (f"{rule['id']} overlaps {other['id']} (Jaccard {score:.2f}) at priority "
+                                    f"{before}; {rule['id']} demoted to {before + 1}")
+                conflicts.append(entry)
+            placed.append(rule)
+    return conflicts
+
+
+def _warnings(content: dict[str, Any]) -> list[dict[str, str]]:
+    allowed = set(content["allowedActions"])
+    rules_by_id = {r["id"]: r for r in content["transferRules"]}
+    intents = {r["intentTag"] for r in content["transferRules"] if r["enabled"]}
+    out = []
+    for i, tr in enumerate(content["transferRules"]):
+        need = f"TRANSFER_{tr['intentTag'].upper()}"
+        if tr["enabled"] and need not in allowed:
+            out.append({"path": f"transferRules[{i}]",
+                        "message": f"{need} is not in allowedActions: this transfer will be blocked and the caller offered a message instead"})
+    for i, ec in enumerate(content["edgeCases"]):
+        act = ec["action"]
+        if act["type"] == "force_transfer" and ec["enabled"]:
+            target = act["transferTarget"]
+            rule = rules_by_id.get(target)
+            intent = rule["intentTag"] if rule else (target if target in intents else None)
+            need = f"TRANSFER_{intent.upper()}" if intent else "TRANSFER_GENERAL"
+            if need not in allowed:
+                out.append({"path": f"edgeCases[{i}].action.transferTarget",
+                            "message": f"{need} is not in allowedActions: this forced transfer will be blocked"})
+            if not rule and not intent and not re.search(r"\d{7}", re.sub(r"\D", "", target)):
+                out.append({"path": f"edgeCases[{i}].action.transferTarget",
+                            "message": f"{target!r} is not a transfer rule id or intent; it must name one of the company's contacts"})
+    return out
+
+
+def canonical_json(content: Any) -> str:
+    """The one serialization that checksums are taken over: sorted keys, no whitespace, UTF-8."""
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def checksum_of(content: Any) -> str:
+    """SHA-256 (64 hex characters) of the canonical content."""
+    return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """A mutable deep copy of frozen content (for serialization)."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [thaw(v) for v in value]
+    return value
+
+
+class CompiledPolicy:
+    """An immutable compiled policy: content, checksum, compile report and ready-to-run matchers."""
+
+    __slots__ = ("version", "checksum", "report", "content", "runtime")
+
+    def __init__(self, *, version: int, checksum: str, report: Mapping[str, Any],
+                 content: Mapping[str, Any]) -> None:
+        from .runtime import Runtime  # runtime imports the matchers; keep compiler import light
+
+        frozen = _freeze(content) if isinstance(content, dict) else content
+        set_ = object.__setattr__
+        set_(self, "version", version)
+        set_(self, "checksum", checksum)
+        set_(self, "report", _freeze(thaw(report)))
+        set_(self, "content", frozen)
+        set_(self, "runtime", Runtime(frozen))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("a compiled policy is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("a compiled policy is immutable")
+
+    def __repr__(self) -> str:
+        return f"<CompiledPolicy v{self.version} {self.checksum[:12]}>"
+
+    @property
+    def revision(self) -> str:
+        """A short label for logs and /readyz: version and checksum prefix."""
+        return f"v{self.version}:{self.checksum[:12]}"
+
+    def to_artifact(self) -> dict[str, Any]:
+        """The stored form: JSON-ready, self-contained, verified by ``load_artifact``."""
+        return {"format": FORMAT_VERSION, "version": self.version, "checksum": self.checksum,
+                "content": thaw(self.content), "report": thaw(self.report)}
+
+
+def compile_cheatsheet(source: Mapping[str, Any] | str) -> CompiledPolicy:
+    """Compile a cheat sheet (a dict, or YAML/JSON text) into an immutable, checksummed policy."""
+    data = parse_text(source) if isinstance(source, str) else source
+    sheet = validate(dict(data) if isinstance(data, Mapping) else data)
+    content = _content(sheet)
+    conflicts = detect_conflicts(content)
+    used_vars = sorted({v for ec in content["edgeCases"] for key in ("inlineResponse", "transferMessage", "hangupMessage")
+                        for v in variables_in(ec["action"].get(key) or "")}
+                       | {v for tr in content["transferRules"] for v in variables_in(tr["script"])})
+    report = {
+        "conflicts": conflicts,
+        "warnings": _warnings(content),
+        "variables": used_vars,
+        "stats": {"edgeCases": sum(1 for e in content["edgeCases"] if e["enabled"]),
+                  "transferRules": sum(1 for t in content["transferRules"] if t["enabled"]),
+                  "disabled": sum(1 for r in content["edgeCases"] + content["transferRules"] if not r["enabled"]),
+                  "tests": len(content["tests"])},
+    }
+    return CompiledPolicy(version=sheet.version, checksum=checksum_of(content), report=report, content=content)
+
+
+def load_artifact(artifact: Mapping[str, Any] | str) -> CompiledPolicy:
+    """Rebuild a policy from its stored artifact, refusing one whose checksum does not verify."""
+    data = json.loads(artifact) if isinstance(artifact, str) else artifact
+    if not isinstance(data, Mapping) or not isinstance(data.get("content"), Mapping):
+        raise PolicyIntegrityError([{"path": "content", "message": "artifact has no content"}])
+    if data.get("format") != FORMAT_VERSION:
+        raise PolicyIntegrityError([{"path": "format", "message": f"artifact format {data.get('format')!r} is not {FORMAT_VERSION}"}])
+    content = thaw(data["content"])
+    actual = checksum_of(content)
+    if actual != data.get("checksum"):
+        raise PolicyIntegrityError([{"path": "checksum",
+                                     "message": f"checksum mismatch: stored {str(data.get('checksum'))[:16]}..., content hashes to {actual[:16]}..."}])
+    version = data.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise PolicyIntegrityError([{"path": "version", "message": "artifact version must be a positive integer"}])
+    return CompiledPolicy(version=version, checksum=actual, report=data.get("report") or {}, content=content)
+
+
+__all__ = ["CompiledPolicy", "compile_cheatsheet", "load_artifact", "checksum_of", "canonical_json",
+           "detect_conflicts", "jaccard", "FORMAT_VERSION", "PolicyError"]

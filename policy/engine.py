@@ -1,0 +1,246 @@
+"""The deterministic engine: edge cases -> transfer rules -> guardrails -> behavior rules.
+
+Pure: no I/O and no clock (the turn's time comes in the context; only the elapsed-time
+measurement uses a timer, which is injectable). Side effects are described in the
+decision and performed by the caller.
+"""
+
+from __future__ import annotations
+
+from time import perf_counter
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+
+from .compiler import CompiledPolicy
+from .decision import BaseResponse, Decision, TurnContext
+from .runtime import EdgeRule, Runtime, TransferRuleRT
+from .text import clean_utterance, padded, substitute
+
+#: A turn whose engine time exceeds this is flagged (PERF_FAULT); the guide's hard budget.
+BUDGET_MS = 10.0
+
+BLOCKED_TRANSFER_LINE = ("I'm not able to connect you for that directly, but I can take a message "
+                         "and have the right person call you back.")
+BLOCKED_ACTION_LINE = ("I can't take care of that for you directly, but I can take a message and have "
+                       "someone from our team call you back.")
+
+_RESPOND, _TRANSFER, _HANGUP = "RESPOND", "TRANSFER", "HANGUP"
+
+
+def _block(kind: str, rid: str | None, name: str | None) -> Mapping[str, str]:
+    return MappingProxyType({"type": kind, "id": rid or "", "name": name or ""})
+
+
+def _edge_match(rule: EdgeRule, rt: Runtime, hits: set[int], candidates: set[int], text: str,
+                ctx: TurnContext) -> str | None:
+    """The pattern that matched if every condition of the edge case holds, else None."""
+    matched = None
+    if rule.any_ids:
+        for pid in rule.any_ids:
+            if pid in hits:
+                matched = rt.phrases.phrases[pid]
+                break
+        else:
+            return None
+    if rule.all_ids:
+        if not rule.all_ids <= hits:
+            return None
+        matched = matched or " + ".join(sorted(rt.phrases.phrases[p] for p in rule.all_ids))
+    if rule.regex_ids:
+        for rid in rule.regex_ids:
+            if rid in candidates and rt.patterns.search(rid, text):
+                matched = matched or rt.patterns.sources[rid]
+                break
+        else:
+            return None
+    conditions = []
+    if rule.caller_types:
+        if ctx.caller_type not in rule.caller_types:
+            return None
+        conditions.append(f"callerType={ctx.caller_type}")
+    if rule.spam_required:
+        if not rule.spam_required <= ctx.spam_flags:
+            return None
+        conditions.append("spamFlags=" + ",".join(sorted(rule.spam_required)))
+    if rule.trades:
+        if ctx.company.trade not in rule.trades:
+            return None
+        conditions.append(f"trade={ctx.company.trade}")
+    if rule.windows:
+        if not any(w.contains(ctx.local_day, ctx.local_minute) for w in rule.windows):
+            return None
+        conditions.append("timeWindow")
+    return matched or " & ".join(conditions)
+
+
+class _Turn:
+    """Mutable scratch for one apply() call; frozen into a Decision at the end."""
+
+    __slots__ = ("action", "text", "short", "blocks", "tags", "effects", "target", "phone", "queue", "sip",
+                 "entities", "pattern", "proposed")
+
+    def __init__(self, text: str) -> None:
+        self.action = _RESPOND
+        self.text = text
+        self.short = False
+        self.blocks: list[Mapping[str, str]] = []
+        self.tags: list[str] = []
+        self.effects: list[Mapping[str, Any]] = []
+        self.target = self.phone = self.queue = self.sip = None
+        self.entities: tuple[Mapping[str, Any], ...] = ()
+        self.pattern: str | None = None
+        self.proposed: str | None = None
+
+    def security(self, action: str, source: Mapping[str, str], line: str) -> None:
+        self.blocks.append(_block("ACTION_BLOCKED", action, f"{action} is not allowed"))
+        self.effects.append(MappingProxyType({"type": "SECURITY_EVENT", "reason": "UNAUTHORIZED_ACTION",
+                                              "action": action, "source": source}))
+        self.action, self.text = _RESPOND, line
+
+    def connect(self, rule: TransferRuleRT | None, ctx: TurnContext, target: str | None = None) -> None:
+        """Resolve where the call goes: a transfer rule's contact, a named contact or a phone number."""
+        self.action = _TRANSFER
+        name = rule.contact if rule else (target or "")
+        contact = ctx.company.contacts.get(name) or {}
+        self.target = name
+        self.phone = (rule.phone if rule else None) or contact.get("phone")
+        self.sip = contact.get("sip") if not self.phone else None
+        self.queue = contact.get("queue") if not (self.phone or self.sip) else None
+        if rule is None and not contact:
+            digits = "".join(ch for ch in name if ch.isdigit())
+            if len(digits) >= 7:
+                self.phone = name
+            elif name:
+                self.queue = name
+        elif rule is not None and not (self.phone or self.sip or self.queue):
+            self.queue = name  # contactNameOrQueue names a Twilio queue
+        if rule is not None:
+            self.entities = rule.entities
+
+
+def _edge_cases(rt: Runtime, turn: _Turn, hits: set[int], text: str, ctx: TurnContext) -> bool:
+    """Step 1. Returns True when an edge case short-circuits the turn."""
+    positions: set[int] = set()
+    for pid in hits:
+        p = rt.edge_by_phrase.get(pid)
+        if p:
+            positions.update(p)
+    candidates: set[int] = set()
+    if rt.edge_by_regex:
+        candidates = rt.patterns.candidates(text.lower())
+        for rid in candidates:
+            p = rt.edge_by_regex.get(rid)
+            if p:
+                positions.update(p)
+    positions.update(rt.edge_always)
+    if not positions:
+        return False
+    for pos in sorted(positions):
+        rule = rt.edges[pos]
+        matched = _edge_match(rule, rt, hits, candidates, text, ctx)
+        if matched is None:
+            continue
+        turn.effects.extend(rule.side_effects)
+        turn.tags.extend(t for t in rule.tags if t not in turn.tags)
+        turn.pattern = turn.pattern or matched
+        if rule.action == "flag_only":
+            turn.blocks.append(_block("EDGE_CASE_FLAG", rule.id, rule.name))
+            continue
+        turn.blocks.append(_block("EDGE_CASE", rule.id, rule.name))
+        turn.short = True
+        turn.pattern = matched
+        source = {"type": "EDGE_CASE", "id": rule.id, "name": rule.name}
+        if rule.action == "override_response":
+            turn.text = rule.text or ""
+        elif rule.action == "polite_hangup":
+            turn.action, turn.text = _HANGUP, rule.text or "Thank you for calling. Goodbye."
+        else:  # force_transfer
+            target = rule.transfer or ""
+            tr = rt.transfer_by_id.get(target) or rt.transfer_by_intent.get(target)
+            needed = tr.action if tr else "TRANSFER_GENERAL"
+            if needed not in rt.allowed:
+                turn.security(needed, MappingProxyType(source), BLOCKED_TRANSFER_LINE)
+            else:
+                turn.text = rule.text or (tr.script if tr else "Let me connect you with someone who can help.")
+                turn.connect(tr, ctx, target)
+        return True
+    return False
+
+
+def _transfer_rules(rt: Runtime, turn: _Turn, hits: set[int], ctx: TurnContext) -> bool:
+    """Step 2. Returns True when a transfer rule decided the turn (transfer, or blocked)."""
+    positions: set[int] = set()
+    for pid in hits:
+        p = rt.transfer_by_phrase.get(pid)
+        if p:
+            positions.update(p)
+    for pos in sorted(positions):
+        rule = rt.transfers[pos]
+        if rule.after_hours_only and ctx.is_open():
+            continue
+        turn.pattern = turn.pattern or next(rt.phrases.phrases[p] for p in rule.phrase_ids if p in hits)
+        if rule.action not in rt.allowed:
+            turn.security(rule.action, MappingProxyType({"type": "TRANSFER_RULE", "id": rule.id, "name": rule.name}),
+                          BLOCKED_TRANSFER_LINE)
+            return True
+        turn.blocks.append(_block("TRANSFER_RULE", rule.id, rule.name))
+        turn.text = rule.script
+        turn.connect(rule, ctx)
+        return True
+    return False
+
+
+def _base_action(rt: Runtime, turn: _Turn, base: BaseResponse, ctx: TurnContext) -> None:
+    """A scenario's (or Tier 3's) proposed action goes through the allowlist like any other."""
+    action = base.action
+    if not action:
+        return
+    turn.proposed = action
+    source = MappingProxyType({"type": "BASE_RESPONSE", "id": base.source, "name": action})
+    if action not in rt.allowed:
+        line = BLOCKED_TRANSFER_LINE if action.startswith("TRANSFER_") else BLOCKED_ACTION_LINE
+        turn.security(action, source, line)
+        return
+    if action.startswith("TRANSFER_"):
+        intent = action[len("TRANSFER_"):].lower()
+        rule = next((r for r in rt.transfers if r.intent == intent and not (r.after_hours_only and ctx.is_open())), None)
+        if rule is not None:
+            turn.blocks.append(_block("TRANSFER_RULE", rule.id, rule.name))
+            turn.text = turn.text or rule.script
+            turn.connect(rule, ctx)
+
+
+def apply(policy: CompiledPolicy, utterance: str | None, base_response: str | BaseResponse | None,
+          context: TurnContext, *, timer: Callable[[], float] = perf_counter) -> Decision:
+    """Decide one turn: what the caller hears and whether to respond, transfer or hang up."""
+    started = timer()
+    rt: Runtime = policy.runtime
+    text = clean_utterance(utterance)
+    base = base_response if isinstance(base_response, BaseResponse) else BaseResponse(base_response or "")
+    turn = _Turn(base.text or "")
+    hits = rt.phrases.search(padded(text)) if text else set()
+
+    if not _edge_cases(rt, turn, hits, text, context):
+        if not _transfer_rules(rt, turn, hits, context):
+            _base_action(rt, turn, base, context)
+
+    company = context.company
+    spoken, missing = substitute(turn.text, company.variables)
+    spoken, fired = rt.guardrails.enforce(spoken, company)
+    if fired:
+        turn.blocks.append(_block("GUARDRAILS", ",".join(fired), "Guardrails"))
+    spoken, changed = rt.behavior.apply(spoken, company=company, is_first_turn=context.is_first_turn,
+                                        caller_spoke=bool(text.strip()), collected=context.collected_entities)
+    if changed:
+        turn.blocks.append(_block("BEHAVIOR_RULES", ",".join(sorted(rt.behavior.flags)), "Behavior rules"))
+    if not spoken.strip():
+        spoken = "How can I help you?" if turn.action == _RESPOND else ("Goodbye." if turn.action == _HANGUP else
+                                                                        "Please hold while I connect you.")
+    elapsed = (timer() - started) * 1000.0
+    return Decision(
+        action=turn.action, response=" ".join(spoken.split()), short_circuit=turn.short,
+        applied_blocks=tuple(turn.blocks), transfer_target=turn.target, transfer_phone=turn.phone,
+        transfer_queue=turn.queue, transfer_sip=turn.sip, collect_entities=turn.entities,
+        matched_pattern=turn.pattern, tags=tuple(turn.tags), side_effects=tuple(turn.effects),
+        guardrails_fired=tuple(fired), proposed_action=turn.proposed, barge_in=not rt.behavior.never_interrupt,
+        missing_variables=tuple(missing), elapsed_ms=elapsed, perf_fault=elapsed > BUDGET_MS)

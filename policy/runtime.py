@@ -1,0 +1,180 @@
+"""Ready-to-run structures built from compiled content: rules sorted, phrases and patterns indexed."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from .behavior import BehaviorRules
+from .guardrails import Guardrails
+from .matching import PatternIndex, PhraseIndex
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A timeWindow in minutes of the day; days use 0 = Sunday; None = any day."""
+
+    days: frozenset[int] | None
+    start: int
+    end: int
+
+    def contains(self, day: int, minute: int) -> bool:
+        """Whether (day, minute) in the company's timezone falls in the window."""
+        days = self.days
+        if self.start < self.end:
+            return (days is None or day in days) and self.start <= minute < self.end
+        if self.start == self.end:
+            return days is None or day in days
+        if minute >= self.start:  # the evening part belongs to the day it starts on
+            return days is None or day in days
+        if minute < self.end:
+            return days is None or (day - 1) % 7 in days
+        return False
+
+
+def _minutes(hhmm: str) -> int:
+    return int(hhmm[:2]) * 60 + int(hhmm[3:])
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeRule:
+    """One enabled edge case, compiled."""
+
+    id: str
+    name: str
+    priority: int
+    action: str
+    any_ids: tuple[int, ...]
+    all_ids: frozenset[int]
+    regex_ids: tuple[int, ...]
+    caller_types: frozenset[str]
+    windows: tuple[Window, ...]
+    spam_required: frozenset[str]
+    trades: frozenset[str]
+    text: str | None
+    transfer: str | None
+    tags: tuple[str, ...]
+    side_effects: tuple[Mapping[str, Any], ...]
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRuleRT:
+    """One enabled transfer rule, compiled."""
+
+    id: str
+    name: str
+    priority: int
+    intent: str
+    action: str  # TRANSFER_<INTENT>
+    phrase_ids: tuple[int, ...]
+    after_hours_only: bool
+    contact: str
+    phone: str | None
+    script: str
+    entities: tuple[Mapping[str, Any], ...]
+
+
+def _index(mapping: dict[int, list[int]]) -> Mapping[int, tuple[int, ...]]:
+    return MappingProxyType({k: tuple(v) for k, v in mapping.items()})
+
+
+class Runtime:
+    """Matchers and rule tables for one compiled policy; read-only after construction."""
+
+    __slots__ = ("edges", "edge_by_phrase", "edge_by_regex", "edge_always", "transfers",
+                 "transfer_by_phrase", "transfer_by_id", "transfer_by_intent", "phrases", "patterns",
+                 "allowed", "guardrails", "behavior", "hints")
+
+    def __init__(self, content: Mapping[str, Any]) -> None:
+        phrases = PhraseIndex(())
+        regex_sources: list[str] = []
+        edges: list[EdgeRule] = []
+        ordered = sorted(((ec["priority"], i, ec) for i, ec in enumerate(content["edgeCases"]) if ec["enabled"]),
+                         key=lambda t: (t[0], t[1]))
+        for _, _, ec in ordered:
+            m, act, se = ec["match"], ec["action"], ec["sideEffects"]
+            regex_ids = []
+            for p in m["regexPatterns"]:
+                regex_ids.append(len(regex_sources))
+                regex_sources.append(p)
+            effects: list[Mapping[str, Any]] = []
+            source = MappingProxyType({"type": "EDGE_CASE", "id": ec["id"], "name": ec["name"]})
+            if se["autoBlacklist"]:
+                effects.append(MappingProxyType({"type": "AUTO_BLACKLIST", "source": source}))
+            if se["notifyContacts"]:
+                effects.append(MappingProxyType({"type": "NOTIFY_CONTACTS", "contacts": tuple(se["notifyContacts"]),
+                                                 "source": source}))
+            if se["autoTag"]:
+                effects.append(MappingProxyType({"type": "TAG", "tags": tuple(se["autoTag"]), "source": source}))
+            effects.append(MappingProxyType({"type": "LOG", "severity": se["logSeverity"], "source": source,
+                                             "message": f"edge case {ec['id']} ({ec['name']}) matched: {act['type']}"}))
+            text = {"override_response": act.get("inlineResponse"), "force_transfer": act.get("transferMessage"),
+                    "polite_hangup": act.get("hangupMessage")}.get(act["type"])
+            edges.append(EdgeRule(
+                id=ec["id"], name=ec["name"], priority=ec["priority"], action=act["type"],
+                any_ids=tuple(phrases.add(k) for k in m["keywordsAny"]),
+                all_ids=frozenset(phrases.add(k) for k in m["keywordsAll"]),
+                regex_ids=tuple(regex_ids), caller_types=frozenset(m["callerType"]),
+                windows=tuple(Window(frozenset(w["daysOfWeek"]) or None, _minutes(w["start"]), _minutes(w["end"]))
+                              for w in m["timeWindows"]),
+                spam_required=frozenset(m["spamFlagsRequired"]), trades=frozenset(m["tradeRequired"]),
+                text=text, transfer=act.get("transferTarget"), tags=tuple(se["autoTag"]),
+                side_effects=tuple(effects), description=ec["description"]))
+        transfers: list[TransferRuleRT] = []
+        ordered_tr = sorted(((tr["priority"], i, tr) for i, tr in enumerate(content["transferRules"]) if tr["enabled"]),
+                            key=lambda t: (t[0], t[1]))
+        intents = content["intentPhrases"]
+        for _, _, tr in ordered_tr:
+            ids = [phrases.add(p) for p in list(intents.get(tr["intentTag"], ())) + list(tr["keywords"])]
+            transfers.append(TransferRuleRT(
+                id=tr["id"], name=tr["name"], priority=tr["priority"], intent=tr["intentTag"],
+                action=f"TRANSFER_{tr['intentTag'].upper()}", phrase_ids=tuple(dict.fromkeys(ids)),
+                after_hours_only=tr["afterHoursOnly"], contact=tr["contactNameOrQueue"], phone=tr["phoneNumber"],
+                script=tr["script"], entities=tuple(MappingProxyType(dict(e)) for e in tr["collectEntities"])))
+        phrases.finish()
+        by_phrase: dict[int, list[int]] = {}
+        by_regex: dict[int, list[int]] = {}
+        always: list[int] = []
+        for pos, rule in enumerate(edges):
+            if rule.any_ids:
+                for pid in rule.any_ids:
+                    by_phrase.setdefault(pid, []).append(pos)
+            elif rule.all_ids:
+                for pid in rule.all_ids:
+                    by_phrase.setdefault(pid, []).append(pos)
+            elif rule.regex_ids:
+                for rid in rule.regex_ids:
+                    by_regex.setdefault(rid, []).append(pos)
+            else:
+                always.append(pos)
+        tr_by_phrase: dict[int, list[int]] = {}
+        for pos, rule in enumerate(transfers):
+            for pid in rule.phrase_ids:
+                tr_by_phrase.setdefault(pid, []).append(pos)
+        self.edges = tuple(edges)
+        self.edge_by_phrase = _index(by_phrase)
+        self.edge_by_regex = _index(by_regex)
+        self.edge_always = tuple(always)
+        self.transfers = tuple(transfers)
+        self.transfer_by_phrase = _index(tr_by_phrase)
+        self.transfer_by_id = MappingProxyType({t.id: t for t in transfers})
+        by_intent: dict[str, TransferRuleRT] = {}
+        for t in transfers:
+            by_intent.setdefault(t.intent, t)
+        self.transfer_by_intent = MappingProxyType(by_intent)
+        self.phrases = phrases
+        self.patterns = PatternIndex(regex_sources)
+        self.allowed = frozenset(content["allowedActions"])
+        self.guardrails = Guardrails(content)
+        self.behavior = BehaviorRules(content)
+        # Speech-recognition hints for <Gather>: the policy's own trigger phrases, shortest first.
+        hint_words = {p for p in phrases.phrases if len(p) > 2 and not re.search(r"\d", p)}
+        self.hints = tuple(sorted(hint_words, key=lambda p: (len(p), p))[:100])
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if hasattr(self, name):
+            raise AttributeError("a compiled policy is immutable")
+        object.__setattr__(self, name, value)

@@ -1,0 +1,108 @@
+"""Text helpers shared by the compiler and the engine: normalization, templates, sentences."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+#: Caller input longer than this is cut before any matching (speech turns are short).
+MAX_UTTERANCE_CHARS = 1000
+
+_APOSTROPHES = re.compile(r"['\u2019\u2018`]")
+_NON_WORD = re.compile(r"[\W_]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def clean_utterance(text: str | None) -> str:
+    """Cap the caller's words and drop control characters; never raises on odd input."""
+    if not text:
+        return ""
+    if not isinstance(text, str):
+        text = str(text)
+    text = text[:MAX_UTTERANCE_CHARS]
+    return _CONTROL.sub(" ", text)
+
+
+def normalize(text: str) -> str:
+    """Lowercase, drop apostrophes, turn punctuation into single spaces ("There's NO heat!" -> "theres no heat")."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = _APOSTROPHES.sub("", text)
+    return _NON_WORD.sub(" ", text).strip()
+
+
+def padded(text: str) -> str:
+    """Normalized text with a space at each end, so " phrase " finds whole words only."""
+    return f" {normalize(text)} "
+
+
+def words(text: str) -> list[str]:
+    """The normalized words of a text."""
+    norm = normalize(text)
+    return norm.split() if norm else []
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split a reply into sentences at ., ! or ? followed by a space."""
+    return [s for s in _SENTENCE_END.split(text.strip()) if s]
+
+
+def join_sentences(sentences: list[str]) -> str:
+    """Join sentences back into one reply, each ending with punctuation."""
+    out = []
+    for s in sentences:
+        s = s.strip()
+        if not s:
+            continue
+        if s[-1] not in ".!?":
+            s += "."
+        out.append(s)
+    return " ".join(out)
+
+
+def variables_in(text: str) -> list[str]:
+    """The ``{name}`` variables a text uses, in order of first use."""
+    seen: list[str] = []
+    for name in _VARIABLE.findall(text or ""):
+        if name not in seen:
+            seen.append(name)
+    return seen
+
+
+def substitute(text: str, variables: dict[str, str]) -> tuple[str, list[str]]:
+    """Fill ``{name}`` variables; a sentence with an unknown variable is dropped, never spoken raw.
+
+    Returns the text and the names that could not be filled.
+    """
+    if "{" not in text:
+        return text, []
+    missing: list[str] = []
+
+    def fill(sentence: str) -> str | None:
+        ok = True
+
+        def repl(m: re.Match[str]) -> str:
+            nonlocal ok
+            name = m.group(1)
+            value = variables.get(name)
+            if value is None:
+                value = variables.get(name.lower())
+            if value is None:
+                ok = False
+                if name not in missing:
+                    missing.append(name)
+                return ""
+            return str(value)
+
+        out = _VARIABLE.sub(repl, sentence)
+        return out if ok else None
+
+    kept = [s for s in (fill(s) for s in split_sentences(text)) if s is not None]
+    return " ".join(kept), missing
+
+
+def label(name: str) -> str:
+    """A field name as it is spoken: "callbackPhone" / "callback_phone" -> "callback phone"."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").replace("-", " ")
+    return " ".join(spaced.lower().split())

@@ -1,0 +1,1 @@
+"""Twilio voice webhooks (the call issue builds the routes here)."""
