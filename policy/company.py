@@ -122,7 +122,7 @@ def money_value(text: str) -> str:
     return raw.lstrip("0") or "0"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class CompanyProfile:
     """What the engine needs to know about a company, precomputed once per company revision."""
 
@@ -139,6 +139,13 @@ class CompanyProfile:
     main_phone: str | None = None
     has_hours: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    fingerprint: tuple = field(default=(), repr=False)
+
+    def __hash__(self) -> int:
+        return hash(self.fingerprint)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CompanyProfile) and other.fingerprint == self.fingerprint
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any] | "CompanyProfile" | None) -> "CompanyProfile":
@@ -174,6 +181,9 @@ class CompanyProfile:
             url_whitelist=tuple(d.lower().removeprefix("www.") for d in doc.get("urlWhitelist") or []),
             contacts=MappingProxyType(contacts), main_phone=main, has_hours=bool(bh),
             raw=MappingProxyType(dict(doc)),
+            fingerprint=(str(doc.get("id") or ""), tuple(sorted(variables.items())), frozenset(prices),
+                         frozenset(phones), tuple(doc.get("urlWhitelist") or ()), str(tz),
+                         str(doc.get("trade") or ""), repr(sorted(bh.items())), repr(sorted(contacts.items()))),
         )
 
     def local(self, now: datetime) -> datetime:

@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 from .compiler import CompiledPolicy
 from .decision import BaseResponse, Decision, TurnContext
 from .runtime import EdgeRule, Runtime, TransferRuleRT
-from .text import clean_utterance, padded, substitute
+from .text import clean_utterance, padded
 
 #: A turn whose engine time exceeds this is flagged (PERF_FAULT); the guide's hard budget.
 BUDGET_MS = 10.0
@@ -132,7 +132,7 @@ def _edge_cases(rt: Runtime, turn: _Turn, hits: set[int], text: str, ctx: TurnCo
             p = rt.edge_by_regex.get(rid)
             if p:
                 positions.update(p)
-    positions.update(rt.edge_always)
+    positions.update(rt.edge_always[ctx.caller_type])
     if not positions:
         return False
     for pos in sorted(positions):
@@ -225,8 +225,7 @@ def apply(policy: CompiledPolicy, utterance: str | None, base_response: str | Ba
             _base_action(rt, turn, base, context)
 
     company = context.company
-    spoken, missing = substitute(turn.text, company.variables)
-    spoken, fired = rt.guardrails.enforce(spoken, company)
+    spoken, missing, fired = rt.render(turn.text, company)
     if fired:
         turn.blocks.append(_block("GUARDRAILS", ",".join(fired), "Guardrails"))
     spoken, changed = rt.behavior.apply(spoken, company=company, is_first_turn=context.is_first_turn,

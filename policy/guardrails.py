@@ -55,12 +55,21 @@ def _host(url: str) -> str:
 class Guardrails:
     """The guardrails a policy turns on, with their term lists indexed once."""
 
-    __slots__ = ("flags", "terms")
+    __slots__ = ("flags", "terms", "term_owner")
 
     def __init__(self, content: Mapping[str, Any]) -> None:
         self.flags = frozenset(content["guardrails"])
-        self.terms = {g: PhraseIndex(content["guardrailTerms"].get(g, ()))
-                      for g in ("NO_DIAGNOSES", "NO_MEDICAL_ADVICE", "NO_LEGAL_ADVICE") if g in self.flags}
+        owner: list[str] = []
+        index = PhraseIndex(())
+        for g in ("NO_DIAGNOSES", "NO_MEDICAL_ADVICE", "NO_LEGAL_ADVICE"):
+            if g in self.flags:
+                for term in content["guardrailTerms"].get(g, ()):
+                    pid = index.add(term)
+                    if pid == len(owner):
+                        owner.append(g)
+        index.finish()
+        self.terms = index if owner else None
+        self.term_owner = tuple(owner)
 
     def _violations(self, sentence: str, company: CompanyProfile) -> list[str]:
         found = []
@@ -82,17 +91,17 @@ class Guardrails:
                 if not any(host == d or host.endswith("." + d) for d in company.url_whitelist):
                     found.append("NO_URLS")
                     break
-        if self.terms:
-            text = padded(sentence)
-            for g, index in self.terms.items():
-                if index.search(text):
+        if self.terms is not None:
+            for pid in sorted(self.terms.search(padded(sentence))):
+                g = self.term_owner[pid]
+                if g not in found:
                     found.append(g)
         return found
 
-    def enforce(self, text: str, company: CompanyProfile) -> tuple[str, list[str]]:
+    def enforce(self, text: str, company: CompanyProfile) -> tuple[str, tuple[str, ...]]:
         """Return the text with offending sentences replaced, and the guardrails that fired."""
         if not self.flags or not text:
-            return text, []
+            return text, ()
         fired: list[str] = []
         out: list[str] = []
         apologized = False
@@ -120,8 +129,8 @@ class Guardrails:
                 apologized = True
             out.append(sentence)
         if not fired:
-            return text, []
-        return join_sentences(out), fired
+            return text, ()
+        return join_sentences(out), tuple(fired)
 
 
 __all__ = ["Guardrails", "REPLACEMENTS", "PRICE", "PHONE", "URL"]

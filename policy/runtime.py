@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Mapping
 
 from .behavior import BehaviorRules
 from .guardrails import Guardrails
 from .matching import PatternIndex, PhraseIndex
+from .text import substitute
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,7 @@ def _index(mapping: dict[int, list[int]]) -> Mapping[int, tuple[int, ...]]:
 class Runtime:
     """Matchers and rule tables for one compiled policy; read-only after construction."""
 
-    __slots__ = ("edges", "edge_by_phrase", "edge_by_regex", "edge_always", "transfers",
+    __slots__ = ("edges", "edge_by_phrase", "edge_by_regex", "edge_always", "transfers", "render",
                  "transfer_by_phrase", "transfer_by_id", "transfer_by_intent", "phrases", "patterns",
                  "allowed", "guardrails", "behavior", "hints")
 
@@ -157,7 +159,10 @@ class Runtime:
         self.edges = tuple(edges)
         self.edge_by_phrase = _index(by_phrase)
         self.edge_by_regex = _index(by_regex)
-        self.edge_always = tuple(always)
+        # Rules with no text condition are checked on every turn; split them by caller type up front.
+        self.edge_always = MappingProxyType({
+            ct: tuple(p for p in always if not edges[p].caller_types or ct in edges[p].caller_types)
+            for ct in ("new", "existing", "vendor", "unknown")})
         self.transfers = tuple(transfers)
         self.transfer_by_phrase = _index(tr_by_phrase)
         self.transfer_by_id = MappingProxyType({t.id: t for t in transfers})
@@ -170,9 +175,17 @@ class Runtime:
         self.allowed = frozenset(content["allowedActions"])
         self.guardrails = Guardrails(content)
         self.behavior = BehaviorRules(content)
+        # Replies repeat (scenario texts, rule texts): variables + guardrails are memoized per (text, company).
+        self.render = lru_cache(maxsize=4096)(self._render)
         # Speech-recognition hints for <Gather>: the policy's own trigger phrases, shortest first.
         hint_words = {p for p in phrases.phrases if len(p) > 2 and not re.search(r"\d", p)}
         self.hints = tuple(sorted(hint_words, key=lambda p: (len(p), p))[:100])
+
+    def _render(self, text: str, company: Any) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+        """Fill variables, then enforce guardrails: (spoken text, missing variables, guardrails fired)."""
+        spoken, missing = substitute(text, company.variables)
+        spoken, fired = self.guardrails.enforce(spoken, company)
+        return spoken, tuple(missing), fired
 
     def __setattr__(self, name: str, value: Any) -> None:
         if hasattr(self, name):

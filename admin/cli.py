@@ -1,0 +1,146 @@
+"""Staff commands: ``flask policy check FILE`` and ``flask policy try FILE UTTERANCE``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+import click
+from flask.cli import AppGroup
+
+import policy
+from policy.harness import run_golden
+from policy.source import load_file
+
+policy_cli = AppGroup("policy", help="Check, compile and try cheat sheets.")
+
+
+def _load(path: str, company_path: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A file holds either a bare cheat sheet or a company document with ``cheatSheet`` inside."""
+    doc = load_file(path)
+    if isinstance(doc, dict) and "cheatSheet" in doc:
+        company = {k: v for k, v in doc.items() if k != "cheatSheet"}
+        sheet = doc["cheatSheet"] or {}
+    else:
+        company, sheet = {}, doc
+    if company_path:
+        company = load_file(company_path)
+        if isinstance(company, dict):
+            company = {k: v for k, v in company.items() if k != "cheatSheet"}
+    if company:
+        policy.validate_company(company)
+    return sheet, company
+
+
+def _errors(exc: policy.PolicyError) -> None:
+    click.secho(f"REFUSED: {len(exc.errors)} error(s); nothing was compiled", fg="red", err=True)
+    for e in exc.errors:
+        click.echo(f"  {e['path'] or '(document)'}: {e['message']}", err=True)
+
+
+@policy_cli.command("check")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--company", "company_path", type=click.Path(exists=True, dir_okay=False),
+              help="Company document to run the golden tests against.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def check(path: str, company_path: str | None, as_json: bool) -> None:
+    """Validate and compile a cheat sheet; print checksum, conflicts, warnings and golden tests."""
+    try:
+        sheet, company = _load(path, company_path)
+        compiled = policy.compile_cheatsheet(sheet)
+    except policy.PolicyError as exc:
+        if as_json:
+            click.echo(json.dumps({"ok": False, "errors": exc.errors}, indent=2))
+        else:
+            _errors(exc)
+        sys.exit(1)
+    results = run_golden(compiled, company)
+    failed = [r for r in results if not r["passed"]]
+    report = compiled.to_artifact()["report"]
+    if as_json:
+        click.echo(json.dumps({"ok": not failed, "version": compiled.version, "checksum": compiled.checksum,
+                               **report, "tests": [{k: v for k, v in r.items() if k != "decision"} for r in results]},
+                              indent=2))
+        sys.exit(1 if failed else 0)
+    click.echo(f"compiled: version {compiled.version}")
+    click.echo(f"checksum: {compiled.checksum}")
+    stats = report["stats"]
+    click.echo(f"rules:    {stats['edgeCases']} edge cases, {stats['transferRules']} transfer rules "
+               f"({stats['disabled']} disabled)")
+    click.echo(f"conflicts: {len(report['conflicts'])}")
+    for c in report["conflicts"]:
+        click.echo(f"  {c['type']}: {c['message']}")
+    contacts = set((company or {}).get("contacts") or {})
+    warnings = [w for w in report["warnings"]
+                if not (contacts and "must name one of the company's contacts" in w["message"]
+                        and w["message"].split("'")[1] in contacts)]
+    click.echo(f"warnings: {len(warnings)}")
+    for w in warnings:
+        click.echo(f"  {w['path']}: {w['message']}")
+    if report["variables"]:
+        click.echo("variables used: " + ", ".join(report["variables"]))
+        missing = [v for v in report["variables"] if company and v not in (company.get("variables") or {})
+                   and v != "companyname"]
+        for v in missing:
+            click.secho(f"  {{{v}}} is not among the company's variables: sentences using it will be dropped",
+                        fg="yellow")
+    click.echo(f"golden tests: {len(results) - len(failed)}/{len(results)} passed")
+    for r in failed:
+        click.secho(f"  FAIL {r['name']}: " + "; ".join(r["failures"]), fg="red")
+    sys.exit(1 if failed else 0)
+
+
+@policy_cli.command("try")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("utterance", nargs=-1, required=True)
+@click.option("--company", "company_path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--base", default="How can I help you today?", show_default=True, help="The scenario's base answer.")
+@click.option("--base-action", default=None, help="An action the base answer proposes (e.g. BOOK_APPT).")
+@click.option("--caller-type", type=click.Choice(["new", "existing", "vendor", "unknown"]), default="unknown")
+@click.option("--spam-flag", "spam_flags", multiple=True, help="A spam flag on the caller (repeatable).")
+@click.option("--first-turn", is_flag=True, help="Treat this as the call's first turn.")
+@click.option("--now", "now_text", default=None, help="The turn's time, ISO 8601 (default: now).")
+@click.option("--json", "as_json", is_flag=True)
+def try_(path: str, utterance: tuple[str, ...], company_path: str | None, base: str, base_action: str | None,
+         caller_type: str, spam_flags: tuple[str, ...], first_turn: bool, now_text: str | None, as_json: bool) -> None:
+    """Run one caller utterance through a compiled cheat sheet and print the decision."""
+    try:
+        sheet, company = _load(path, company_path)
+        compiled = policy.compile_cheatsheet(sheet)
+    except policy.PolicyError as exc:
+        _errors(exc)
+        sys.exit(1)
+    try:
+        now = datetime.fromisoformat(now_text) if now_text else datetime.now(timezone.utc)
+    except ValueError:
+        raise click.BadParameter(f"{now_text!r} is not an ISO 8601 time", param_hint="--now") from None
+    profile = policy.CompanyProfile.from_dict(company)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=profile.tz)
+    ctx = policy.TurnContext(company=profile, now=now, caller_type=caller_type, spam_flags=spam_flags,
+                             is_first_turn=first_turn)
+    decision = policy.apply(compiled, " ".join(utterance), policy.BaseResponse(base, action=base_action), ctx)
+    if as_json:
+        click.echo(json.dumps(decision.to_dict(), indent=2, default=str))
+        return
+    d = decision
+    click.echo(f"action:    {d.action}" + ("  (short-circuit)" if d.short_circuit else ""))
+    click.echo(f"says:      {d.response}")
+    if d.action == "TRANSFER":
+        where = d.transfer_phone or (f"queue {d.transfer_queue}" if d.transfer_queue else d.transfer_sip)
+        click.echo(f"transfer:  {d.transfer_target} -> {where}")
+        if d.collect_entities:
+            click.echo("collects:  " + ", ".join(f"{e['name']} ({e['type']})" for e in d.collect_entities))
+    click.echo("blocks:    " + (", ".join(f"{b['type']}:{b['id']}" for b in d.applied_blocks) or "none"))
+    if d.matched_pattern:
+        click.echo(f"matched:   {d.matched_pattern}")
+    if d.guardrails_fired:
+        click.echo("guardrails: " + ", ".join(d.guardrails_fired))
+    if d.tags:
+        click.echo("tags:      " + ", ".join(d.tags))
+    for effect in d.side_effects:
+        click.echo(f"effect:    {effect['type']} " + json.dumps({k: v for k, v in effect.items() if k not in ('type', 'source')},
+                                                              default=list))
+    click.echo(f"time:      {d.elapsed_ms:.3f} ms")
