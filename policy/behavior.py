@@ -73,5 +73,6 @@ class BehaviorRules:
         if "CONFIRM_ENTITIES" in flags and collected:
             parts = [f"your {label(k)} as {spoken_value(v)}" for k, v in collected.items()]
             listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-            text = f"{text} Just to confirm, I have {listed}.".strip()
+            end = "" if listed.endswith(".") else "."
+            text = f"{text} Just to confirm, I have {listed}{end}".strip()
         return text, text != original

@@ -126,7 +126,7 @@ def _edge_cases(rt: Runtime, turn: _Turn, hits: set[int], text: str, ctx: TurnCo
         if p:
             positions.update(p)
     candidates: set[int] = set()
-    if rt.edge_by_regex:
+    if rt.patterns.sources:
         candidates = rt.patterns.candidates(text.lower())
         for rid in candidates:
             p = rt.edge_by_regex.get(rid)
