@@ -329,6 +329,20 @@ def _unique_ids(sheet: dict[str, Any]) -> list[dict[str, str]]:
     return errors
 
 
+def _name_rules(errors: list[dict[str, str]], source: dict[str, Any]) -> None:
+    """Add the rule's id to errors inside a rule, so staff find it without counting list items."""
+    kinds = {"edgeCases": "edge case", "transferRules": "transfer rule"}
+    for err in errors:
+        m = re.match(r"(edgeCases|transferRules)\[(\d+)\]", err["path"])
+        if not m or "duplicate id" in err["message"]:
+            continue
+        rules = source.get(m.group(1))
+        rule = rules[int(m.group(2))] if isinstance(rules, list) and int(m.group(2)) < len(rules) else None
+        rid = rule.get("id") if isinstance(rule, dict) else None
+        if isinstance(rid, str) and rid:
+            err["message"] += f" (in {kinds[m.group(1)]} {rid!r})"
+
+
 def _message(err: dict[str, Any]) -> str:
     msg = err.get("msg", "invalid value")
     for prefix in ("Value error, ", "Assertion failed, "):
@@ -356,6 +370,7 @@ def validate(source: Any) -> CheatSheet:
     if sheet:
         normalized["transferRules"] = [t.model_dump() for t in sheet.transferRules]
     errors.extend(_unique_ids(normalized))
+    _name_rules(errors, source)
     if errors:
         raise PolicyError(errors)
     if sheet is None:  # unreachable: a failed validation always lists errors

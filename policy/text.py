@@ -10,7 +10,7 @@ MAX_UTTERANCE_CHARS = 1000
 
 _APOSTROPHES = re.compile(r"['\u2019\u2018`]")
 _NON_WORD = re.compile(r"[\W_]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # controls and lone surrogates
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 

@@ -24,7 +24,7 @@ def test_check_prints_every_error_with_path_and_exits_1(runner, tmp_path):
     result = runner.invoke(args=["policy", "check", str(bad)])
     assert result.exit_code == 1
     assert "edgeCases[0].match.keywordsAnny: unknown field" in result.output
-    assert "edgeCases[0].match.regexPatterns[0]: missing ): (a" in result.output
+    assert "edgeCases[0].match.regexPatterns[0]: missing ): (a (in edge case 'ec-1')" in result.output
     assert "nothing was compiled" in result.output
 
 

@@ -466,9 +466,10 @@ def test_long_input_is_truncated_before_matching():
     assert d.response == "b" and d.elapsed_ms >= 0
 
 
-@pytest.mark.parametrize("utterance", ["", None, "   ", "\x00\x01", "<speak>robot</speak> & more", "ロボット 🤖"])
+@pytest.mark.parametrize("utterance", ["", None, "   ", "\x00\x01", "<speak>robot</speak> & more", "ロボット 🤖",
+                                       "lone \ud800 surrogate robot"])
 def test_odd_and_empty_input_is_fine(utterance):
-    p = compile_(edgeCases=[edge("r", {"keywordsAny": ["robot"]})])
+    p = compile_(edgeCases=[edge("r", {"keywordsAny": ["robot"]}), edge("x", {"regexPatterns": [r"surrogate\s+\w+"]})])
     d = policy.apply(p, utterance, "How can I help?", ctx())
     assert d.action == "RESPOND" and d.response
 

@@ -30,7 +30,7 @@ def test_defaults_fill_every_optional_field():
 
 def test_unknown_field_is_an_error_not_dropped():
     errs = paths({"edgeCases": [edge("ec-1", {"keywordsAnny": ["robot"]})]})
-    assert errs["edgeCases[0].match.keywordsAnny"] == "unknown field (check the spelling)"
+    assert errs["edgeCases[0].match.keywordsAnny"] == "unknown field (check the spelling) (in edge case 'ec-1')"
     assert "unknown field" in paths({"behaviourRules": []})["behaviourRules"]
 
 
@@ -51,7 +51,7 @@ def test_every_error_is_listed_with_its_path():
     assert "behaviorRules[1]" in errs and "guardrails[1]" in errs and "allowedActions[0]" in errs
     assert "greater than or equal to 1" in errs["edgeCases[0].priority"]
     assert "override_response" in errs["edgeCases[1].action.type"]
-    assert errs["edgeCases[2].match.regexPatterns[0]"] == "missing ): (abc"
+    assert errs["edgeCases[2].match.regexPatterns[0]"] == "missing ): (abc (in edge case 'ec-3')"
     assert "edgeCases[3].id" in errs
     assert "transferRules[0].intentTag" in errs
     assert "at most 300" in errs["transferRules[0].script"]
