@@ -46,7 +46,8 @@ class BehaviorRules:
         self._polite = (re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
                                    + r")\b", re.I) if table and "POLITE_PROFESSIONAL" in self.flags else None)
 
-    def _formal(self, text: str) -> str:
+    def formal(self, text: str) -> str:
+        """POLITE_PROFESSIONAL: casual words replaced by formal ones (whole words, capitals kept)."""
         def repl(m: re.Match[str]) -> str:
             word = m.group(0)
             new = self._polite_map[word.lower()]
@@ -55,11 +56,9 @@ class BehaviorRules:
 
     def apply(self, text: str, *, company: CompanyProfile, is_first_turn: bool, caller_spoke: bool,
               collected: Mapping[str, Any]) -> tuple[str, bool]:
-        """Polish a reply; returns the text and whether anything changed."""
+        """Acknowledge, greet and read back (after ``formal``); returns the text and whether it changed."""
         original = text
         flags = self.flags
-        if "POLITE_PROFESSIONAL" in flags:
-            text = self._formal(text)
         greet = ("USE_COMPANY_NAME" in flags and is_first_turn and company.name
                  and company.variables.get("companyname", company.name).lower() not in text.lower())
         # Acknowledge what the caller said, not a greeting or a reprompt after silence.

@@ -225,12 +225,12 @@ def apply(policy: CompiledPolicy, utterance: str | None, base_response: str | Ba
             _base_action(rt, turn, base, context)
 
     company = context.company
-    spoken, missing, fired = rt.render(turn.text, company)
+    spoken, missing, fired, polished = rt.render(turn.text, company)
     if fired:
         turn.blocks.append(_block("GUARDRAILS", ",".join(fired), "Guardrails"))
     spoken, changed = rt.behavior.apply(spoken, company=company, is_first_turn=context.is_first_turn,
                                         caller_spoke=bool(text.strip()), collected=context.collected_entities)
-    if changed:
+    if changed or polished:
         turn.blocks.append(_block("BEHAVIOR_RULES", ",".join(sorted(rt.behavior.flags)), "Behavior rules"))
     if not spoken.strip():
         spoken = "How can I help you?" if turn.action == _RESPOND else ("Goodbye." if turn.action == _HANGUP else

@@ -181,11 +181,15 @@ class Runtime:
         hint_words = {p for p in phrases.phrases if len(p) > 2 and not re.search(r"\d", p)}
         self.hints = tuple(sorted(hint_words, key=lambda p: (len(p), p))[:100])
 
-    def _render(self, text: str, company: Any) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-        """Fill variables, then enforce guardrails: (spoken text, missing variables, guardrails fired)."""
+    def _render(self, text: str, company: Any) -> tuple[str, tuple[str, ...], tuple[str, ...], bool]:
+        """Fill variables, enforce guardrails, make the tone formal (the parts that depend on text only).
+
+        Returns (spoken text, missing variables, guardrails fired, whether the tone changed it).
+        """
         spoken, missing = substitute(text, company.variables)
         spoken, fired = self.guardrails.enforce(spoken, company)
-        return spoken, tuple(missing), fired
+        formal = self.behavior.formal(spoken)
+        return formal, tuple(missing), fired, formal != spoken
 
     def __setattr__(self, name: str, value: Any) -> None:
         if hasattr(self, name):

@@ -8,7 +8,7 @@ import unicodedata
 #: Caller input longer than this is cut before any matching (speech turns are short).
 MAX_UTTERANCE_CHARS = 1000
 
-_APOSTROPHES = re.compile(r"['\u2019\u2018`]")
+_APOSTROPHES = str.maketrans("", "", "'\u2019\u2018`")
 _NON_WORD = re.compile(r"[\W_]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # controls and lone surrogates
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -22,13 +22,13 @@ def clean_utterance(text: str | None) -> str:
     if not isinstance(text, str):
         text = str(text)
     text = text[:MAX_UTTERANCE_CHARS]
-    return _CONTROL.sub(" ", text)
+    return text if text.isprintable() else _CONTROL.sub(" ", text)
 
 
 def normalize(text: str) -> str:
     """Lowercase, drop apostrophes, turn punctuation into single spaces ("There's NO heat!" -> "theres no heat")."""
     text = unicodedata.normalize("NFKC", text).casefold()
-    text = _APOSTROPHES.sub("", text)
+    text = text.translate(_APOSTROPHES)
     return _NON_WORD.sub(" ", text).strip()
 
 
