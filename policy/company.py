@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 from typing import Annotated, Any, Literal, Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BeforeValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints,
+                      ValidationError, model_validator)
 
-from .schema import HHMM, Name, RuleId, check_hhmm
+from .errors import PolicyError
+from .schema import HHMM, Name, RuleId, check_hhmm, field_errors
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -211,18 +213,12 @@ class CompanyProfile:
 
 def validate_company(doc: Any) -> Company:
     """Validate a company document; raises PolicyError with every field error."""
-    from pydantic import ValidationError
-
-    from .errors import PolicyError, format_path
-    from .schema import _message
-
     if not isinstance(doc, dict):
         raise PolicyError([{"path": "", "message": "a company must be a mapping of fields"}])
     try:
         return Company.model_validate(doc)
     except ValidationError as exc:
-        raise PolicyError([{"path": format_path([p for p in e["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]),
-                            "message": _message(e)} for e in exc.errors(include_url=False)]) from None
+        raise PolicyError(field_errors(exc)) from None
 
 
 __all__ = ["Company", "CompanyProfile", "validate_company", "money_value", "DAYS"]

@@ -353,6 +353,15 @@ def _message(err: dict[str, Any]) -> str:
     return msg
 
 
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """pydantic's errors as ``{"path": "edgeCases[3].match", "message": ...}`` (validator tags dropped)."""
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
+        out.append({"path": format_path(loc), "message": _message(err)})
+    return out
+
+
 def validate(source: Any) -> CheatSheet:
     """Validate a cheat sheet document, refusing it whole with every error listed by field path."""
     if not isinstance(source, dict):
@@ -362,9 +371,7 @@ def validate(source: Any) -> CheatSheet:
     try:
         sheet = CheatSheet.model_validate(source)
     except ValidationError as exc:
-        for err in exc.errors(include_url=False):
-            loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
-            errors.append({"path": format_path(loc), "message": _message(err)})
+        errors.extend(field_errors(exc))
     # Legacy edge cases get derived ids, so check uniqueness on what will be compiled.
     normalized = {"edgeCases": [e.model_dump() for e in sheet.edgeCases]} if sheet else source
     if sheet:
