@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any, Mapping
 
 from .company import CompanyProfile
@@ -20,11 +21,12 @@ def spoken_value(value: Any) -> str:
         return f"{digits[1:4]}-{digits[4:7]}-{digits[7:]}"
     m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text)
     if m:
-        from datetime import date
-
-        d = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        try:
+            d = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:  # not a real date: read it as given rather than fail the turn
+            return text
         return f"{d.strftime('%A, %B')} {d.day}"
-    m = re.fullmatch(r"(\d{2}):(\d{2})", text)
+    m = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", text)
     if m:
         h, mi = int(m.group(1)), int(m.group(2))
         suffix = "a.m." if h < 12 else "p.m."

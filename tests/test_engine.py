@@ -432,6 +432,12 @@ def test_confirm_entities_reads_values_back_naturally():
                           "your date as Tuesday, January 6 and your time as 3:30 p.m.")
 
 
+@pytest.mark.parametrize("value", ["2026-13-45", "25:99", "", "  ", 12345])
+def test_confirm_entities_never_fails_on_odd_values(value):
+    d = behave(["CONFIRM_ENTITIES"], "Thanks.", collected_entities={"date": value})
+    assert d.response.startswith("Thanks.")
+
+
 def test_polite_professional():
     d = behave(["POLITE_PROFESSIONAL"], "Yeah, no problem, we're gonna send a tech. Hey folks!")
     assert d.response == "Yes, certainly, we're going to send a tech. Hello everyone!"
