@@ -317,7 +317,8 @@ def _unique_ids(sheet: dict[str, Any]) -> list[dict[str, str]]:
     errors = []
     for kind in ("edgeCases", "transferRules"):
         seen: dict[str, int] = {}
-        for i, rule in enumerate(sheet.get(kind) or []):
+        rules = sheet.get(kind)
+        for i, rule in enumerate(rules if isinstance(rules, list) else []):
             rid = rule.get("id") if isinstance(rule, dict) else None
             if not isinstance(rid, str):
                 continue

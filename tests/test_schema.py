@@ -161,6 +161,12 @@ def test_yaml_traps_are_closed():
     assert data == {"keywords": ["yes", "no", "on", "off"], "hours": ["08:00", "17:00"], "flag": True, "n": 3}
 
 
+@pytest.mark.parametrize("value", [7, "x", {"a": 1}, [7, None, "x"]])
+def test_wrong_types_for_rule_lists_are_field_errors(value):
+    errs = paths({"edgeCases": value, "transferRules": value})
+    assert any(p.startswith("edgeCases") for p in errs) and any(p.startswith("transferRules") for p in errs)
+
+
 def test_bad_yaml_and_non_mapping_are_clear_errors():
     assert "line 2" in errors_of("a: [1, 2\nb: }")[0]["message"]
     assert errors_of("- just\n- a list\n")[0]["message"] == "a cheat sheet must be a mapping of fields"
