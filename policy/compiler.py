@@ -160,7 +160,7 @@ def _warnings(content: dict[str, Any]) -> list[dict[str, str]]:
                 out.append({"path": f"edgeCases[{i}].action.transferTarget",
                             "message": f"{need} is not in allowedActions: this forced transfer will be blocked"})
             if not rule and not intent and not re.search(r"\d{7}", re.sub(r"\D", "", target)):
-                out.append({"path": f"edgeCases[{i}].action.transferTarget",
+                out.append({"path": f"edgeCases[{i}].action.transferTarget", "contact": target,
                             "message": f"{target!r} is not a transfer rule id or intent; it must name one of the company's contacts"})
     return out
 

@@ -374,10 +374,7 @@ def validate(source: Any) -> CheatSheet:
     except ValidationError as exc:
         errors.extend(field_errors(exc))
     # Legacy edge cases get derived ids, so check uniqueness on what will be compiled.
-    normalized = {"edgeCases": [e.model_dump() for e in sheet.edgeCases]} if sheet else source
-    if sheet:
-        normalized["transferRules"] = [t.model_dump() for t in sheet.transferRules]
-    errors.extend(_unique_ids(normalized))
+    errors.extend(_unique_ids(sheet.model_dump(include={"edgeCases", "transferRules"}) if sheet else source))
     _name_rules(errors, source)
     if errors:
         raise PolicyError(errors)
