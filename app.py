@@ -2,29 +2,107 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+import time
 from typing import Any, Mapping
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, url_for
+from twilio.request_validator import RequestValidator
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from settings import Settings
 
+log = logging.getLogger("voiceagent")
+
+
+def _warn_unsigned() -> None:
+    banner = ("!" * 78 + "\n!! VALIDATE_TWILIO_SIGNATURE is off: anyone can post fake calls to this app.\n"
+              "!! Use this for local development only; never in production.\n" + "!" * 78)
+    log.warning("Twilio signature validation is OFF (VALIDATE_TWILIO_SIGNATURE=false)")
+    print(banner, file=sys.stderr, flush=True)
+
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: settings from the environment, then ``config`` overrides, then blueprints."""
+    """Build the app: settings from the environment, then ``config`` overrides, then backends and blueprints."""
     app = Flask(__name__)
     settings = Settings.from_env().override(config)
     app.config["SETTINGS"] = settings
     app.config["TESTING"] = bool(settings.extra.get("TESTING", False))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from admin.cli import policy_cli
+    if settings.TRUSTED_PROXY_HOPS > 0:
+        hops = settings.TRUSTED_PROXY_HOPS
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops,  # type: ignore[method-assign]
+                                x_prefix=hops)
+    if not settings.VALIDATE_TWILIO_SIGNATURE:
+        _warn_unsigned()
+    elif not settings.TWILIO_AUTH_TOKEN:
+        log.warning("TWILIO_AUTH_TOKEN is not set: every Twilio webhook will be refused (403)")
 
+    from session.backends import ensure_indexes, open_docstore, open_redis
+    from session.catalog import Catalog
+    from session.store import SessionStore
+    from voice.service import VoiceService
+
+    clock = settings.extra.get("CLOCK") or time.time
+    db = open_docstore(settings.MONGODB_URI, settings.DATA_DIR)
+    redis = open_redis(settings.REDIS_URL)
+    catalog = Catalog(db, clock=clock)
+    store = SessionStore(db, redis, clock=clock)
+
+    def absolute(endpoint: str, **values: Any) -> str:
+        path = url_for(endpoint, **values)
+        return settings.PUBLIC_BASE_URL.rstrip("/") + path if settings.PUBLIC_BASE_URL else path
+
+    app.extensions["docstore"] = db
+    app.extensions["redis"] = redis
+    app.extensions["catalog"] = catalog
+    app.extensions["sessions"] = store
+    app.extensions["voice"] = VoiceService(catalog, store, clock=clock, url_for=absolute)
+    app.extensions["twilio_validator"] = (RequestValidator(settings.TWILIO_AUTH_TOKEN)
+                                          if settings.TWILIO_AUTH_TOKEN else None)
+
+    try:
+        ensure_indexes(db)
+        seed = settings.extra.get("SEED_DEMO", not settings.MONGODB_URI)
+        if seed:
+            from admin.importer import seed_demo
+
+            seed_demo(catalog)
+    except Exception as exc:  # noqa: BLE001 - a store that is down must not stop the app from answering
+        log.error("start-up store work failed (the app still answers calls): %s", exc)
+
+    from admin.api import bp as admin_bp
+    from admin.cli import company_cli, policy_cli, simulate_command
+    from voice.routes import bp as voice_bp
+
+    app.register_blueprint(voice_bp)
+    app.register_blueprint(admin_bp)
     app.cli.add_command(policy_cli)
+    app.cli.add_command(company_cli)
+    app.cli.add_command(simulate_command)
 
     @app.get("/healthz")
     def healthz() -> Any:
         return jsonify(status="ok")
 
+    @app.get("/readyz")
+    def readyz() -> Any:
+        backends = store.backends()
+        down = [k for k, v in backends.items() if str(v).startswith("down")]
+        return jsonify(status="degraded" if down else "ok", backends=backends,
+                       policies=catalog.serving, policy_errors=catalog.errors,
+                       signature_validation=settings.VALIDATE_TWILIO_SIGNATURE,
+                       session_hits=store.hits)
+
     return app
 
 
-app = create_app()
+def __getattr__(name: str) -> Any:
+    """``app`` is built on first use (gunicorn, ``flask run``), not when tests import this module."""
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)

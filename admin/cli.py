@@ -1,4 +1,4 @@
-"""Staff commands: ``flask policy check FILE`` and ``flask policy try FILE UTTERANCE``."""
+"""Staff commands: ``flask policy check|try``, ``flask company import``, ``flask simulate``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import click
-from flask.cli import AppGroup
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
 
 import policy
 from policy.harness import run_golden
@@ -142,3 +143,89 @@ def try_(path: str, utterance: tuple[str, ...], company_path: str | None, base: 
         click.echo(f"effect:    {effect['type']} " + json.dumps({k: v for k, v in effect.items() if k not in ('type', 'source')},
                                                               default=list))
     click.echo(f"time:      {d.elapsed_ms:.3f} ms")
+
+
+company_cli = AppGroup("company", help="Import companies and scenario templates into the store.")
+
+
+@company_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--template", "template_path", type=click.Path(exists=True, dir_okay=False),
+              help="The scenario template file (default: examples/scenarios/<scenarioTemplate>.yaml).")
+@click.option("--activate/--no-activate", default=True, show_default=True,
+              help="Make the compiled cheat sheet the active policy.")
+def import_company_cmd(path: str, template_path: str | None, activate: bool) -> None:
+    """Import a company YAML/JSON file: company, scenario template, cheat sheet (compiled)."""
+    from admin.importer import import_company
+    from session.catalog import CompileBusy
+
+    try:
+        result = import_company(current_app.extensions["catalog"], path, activate=activate,
+                                template=template_path)
+    except policy.PolicyError as exc:
+        _errors(exc)
+        sys.exit(1)
+    except CompileBusy as exc:
+        click.secho(f"REFUSED: {exc}", fg="red", err=True)
+        sys.exit(1)
+    click.echo(f"company {result['company']}: {'created' if result['created'] else 'replaced'}")
+    if result.get("template"):
+        click.echo(f"scenario template {result['template']}: stored")
+    if result.get("compiled"):
+        c = result["compiled"]
+        click.echo(f"cheat sheet version {c['version']}: compiled, checksum {c['checksum']}, "
+                   f"{len(c['conflicts'])} conflict(s), {len(c['warnings'])} warning(s)")
+    if result.get("active"):
+        click.echo(f"active policy: version {result['active']['version']}")
+
+
+@company_cli.command("template")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def import_template_cmd(path: str) -> None:
+    """Import (or replace) a scenario template file."""
+    try:
+        tid = current_app.extensions["catalog"].put_template(load_file(path))
+    except policy.PolicyError as exc:
+        _errors(exc)
+        sys.exit(1)
+    click.echo(f"scenario template {tid}: stored")
+
+
+@click.command("simulate")
+@click.argument("utterances", nargs=-1)
+@click.option("--file", "script", type=click.File("r"), help="Utterances, one per line (blank line = silence).")
+@click.option("--to", default="+15125550100", show_default=True, help="The company number called.")
+@click.option("--from", "caller", default="+15125550123", show_default=True, help="The caller's number.")
+@click.option("--url", default=None, help="A running app's base URL (default: this app, in-process).")
+@click.option("--token", envvar="TWILIO_AUTH_TOKEN", default=None,
+              help="Auth token to sign with (default: TWILIO_AUTH_TOKEN).")
+@click.option("--dial-status", default="completed", show_default=True,
+              type=click.Choice(["completed", "busy", "no-answer", "failed", "canceled"]),
+              help="How a transfer goes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the events as JSON.")
+@with_appcontext
+def simulate_command(utterances: tuple[str, ...], script: Any, to: str, caller: str, url: str | None,
+                     token: str | None, dial_status: str, as_json: bool) -> None:
+    """Play a caller: signed webhooks, follow the TwiML, print what the caller hears."""
+    from voice.simulator import CallSimulator, flask_transport, http_transport
+
+    lines = list(utterances)
+    if script is not None:
+        lines += [ln.rstrip("\n") for ln in script]
+    settings = current_app.config["SETTINGS"]
+    token = token or settings.TWILIO_AUTH_TOKEN or "unsigned-local-dev"
+    if url:
+        sim = CallSimulator(http_transport(), auth_token=token, base_url=url, to=to, caller=caller,
+                            dial_status=dial_status)
+    else:
+        sim = CallSimulator(flask_transport(current_app.test_client()), auth_token=token, to=to, caller=caller,
+                            dial_status=dial_status)
+    result = sim.run(lines)
+    if as_json:
+        click.echo(json.dumps({"call_sid": result.call_sid, "events": [e.__dict__ for e in result.events]},
+                              indent=2))
+    else:
+        click.echo(f"call {result.call_sid}")
+        click.echo(result.transcript())
+    if any(e.kind == "http-error" for e in result.events):
+        sys.exit(1)

@@ -1,0 +1,158 @@
+"""The admin API for staff: companies and their cheat sheets (JSON in and out, bearer-token auth)."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import uuid
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from policy.errors import PolicyError
+from session.catalog import Catalog, CompileBusy, Conflict, NotFound
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("admin_api", __name__, url_prefix="/admin")
+
+
+def catalog() -> Catalog:
+    """This app's catalog (built in create_app)."""
+    return current_app.extensions["catalog"]
+
+
+def errors(status: int, *items: tuple[str, str], headers: dict[str, str] | None = None) -> Response:
+    """An error response: ``{"errors": [{"path", "message"}]}``."""
+    resp = jsonify(errors=[{"path": p, "message": m} for p, m in items])
+    resp.status_code = status
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def policy_errors(status: int, exc: PolicyError) -> Response:
+    """Field errors of a refused document."""
+    return errors(status, *((e["path"], e["message"]) for e in exc.errors))
+
+
+@bp.before_request
+def require_token() -> Response | None:
+    """Bearer-token auth, compared in constant time; the API is off without a configured token."""
+    expected = current_app.config["SETTINGS"].ADMIN_TOKEN
+    if not expected:
+        return errors(503, ("", "the admin API is disabled: set ADMIN_TOKEN to enable it"))
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        return errors(401, ("Authorization", "a valid bearer token is required"),
+                      headers={"WWW-Authenticate": 'Bearer realm="admin"'})
+    return None
+
+
+@bp.errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> Response:
+    """JSON for every HTTP error under /admin."""
+    return errors(exc.code or 500, ("", exc.description or exc.name))
+
+
+def _body() -> dict[str, Any] | Response:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return errors(400, ("", "the body must be a JSON object (Content-Type: application/json)"))
+    return data
+
+
+def _owner() -> str:
+    return f"{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _company_out(record: dict[str, Any]) -> dict[str, Any]:
+    return {**record["doc"], "activePolicy": record.get("active"),
+            "latestCheatSheetVersion": record.get("sheet_version", 0)}
+
+
+@bp.put("/companies/<company_id>")
+def put_company(company_id: str) -> Response:
+    """Create or replace a company (201 created, 200 replaced, 422 with field errors)."""
+    body = _body()
+    if isinstance(body, Response):
+        return body
+    if body.setdefault("id", company_id) != company_id:
+        return errors(422, ("id", f"does not match the company id in the URL ({company_id!r})"))
+    try:
+        record, created = catalog().put_company(body)
+    except PolicyError as exc:
+        return policy_errors(422, exc)
+    resp = jsonify(_company_out(record))
+    resp.status_code = 201 if created else 200
+    return resp
+
+
+@bp.get("/companies/<company_id>")
+def get_company(company_id: str) -> Response:
+    """One company, with its active policy version."""
+    record = catalog().get_company(company_id, fresh=True)
+    if record is None:
+        return errors(404, ("", f"no company {company_id!r}"))
+    return jsonify(_company_out(record))
+
+
+@bp.put("/companies/<company_id>/cheatsheet")
+def put_cheatsheet(company_id: str) -> Response:
+    """Save a cheat-sheet draft; returns its version (201)."""
+    body = _body()
+    if isinstance(body, Response):
+        return body
+    try:
+        version = catalog().save_draft(company_id, body)
+    except PolicyError as exc:
+        return policy_errors(422, exc)
+    except NotFound as exc:
+        return errors(404, ("", str(exc)))
+    resp = jsonify(version=version, status="draft")
+    resp.status_code = 201
+    return resp
+
+
+@bp.post("/companies/<company_id>/cheatsheet/compile")
+def compile_cheatsheet(company_id: str) -> Response:
+    """Compile the latest draft: version, checksum, conflicts (409 while another compile runs)."""
+    try:
+        result = catalog().compile_latest(company_id, owner=_owner())
+    except NotFound as exc:
+        return errors(404, ("", str(exc)))
+    except CompileBusy as exc:
+        return errors(409, ("", str(exc)))
+    except PolicyError as exc:
+        return policy_errors(422, exc)
+    return jsonify(result)
+
+
+@bp.post("/companies/<company_id>/cheatsheet/activate")
+def activate(company_id: str) -> Response:
+    """Make a compiled version the active policy: ``{"version": N}``."""
+    body = _body()
+    if isinstance(body, Response):
+        return body
+    version = body.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        return errors(422, ("version", "must be a cheat-sheet version number (1, 2, ...)"))
+    try:
+        active = catalog().activate(company_id, version)
+    except NotFound as exc:
+        return errors(404, ("version", str(exc)))
+    except Conflict as exc:
+        return errors(409, ("version", str(exc)))
+    return jsonify(active=active)
+
+
+@bp.get("/companies/<company_id>/cheatsheet/versions")
+def versions(company_id: str) -> Response:
+    """Every version of the company's cheat sheet, newest first."""
+    try:
+        return jsonify(versions=catalog().versions(company_id))
+    except NotFound as exc:
+        return errors(404, ("", str(exc)))

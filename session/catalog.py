@@ -1,0 +1,318 @@
+"""Companies, cheat-sheet versions, compiled artifacts and scenario templates in the document store.
+
+The document store is the source of truth. Collections:
+
+- ``companies``: ``{_id, doc, numbers, active: {version, checksum, at}, sheet_version, revision}``
+  where ``doc`` is the validated company document of SPEC section 3 (without ``cheatSheet``).
+- ``cheatsheets``: one document per saved draft, ``_id = "<company>:<version>"``, with the
+  source, its status (draft | compiled), and once compiled its artifact and report.
+- ``scenario_templates``: ``{_id, doc}``.
+- ``locks``: expiring locks (the compile lock: one compile per company at a time).
+
+Per-process caches keep the hot path off the store: company lookups for one second (so
+every worker sees a change within about a second) and compiled policies forever (they are
+immutable, keyed by company, version and checksum).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable, Mapping
+
+from cachetools import LRUCache, TTLCache
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+import policy
+from policy.company import CompanyProfile
+from policy.compiler import thaw
+from policy.errors import PolicyError
+from policy.source import parse_text
+from voice.scenarios import CompiledTemplate, compile_template, validate_template
+
+log = logging.getLogger(__name__)
+
+COMPILE_LOCK_TTL_S = 60.0
+
+
+class CompileBusy(Exception):
+    """Another compile of this company is running."""
+
+
+class NotFound(LookupError):
+    """No such company or version."""
+
+
+class Conflict(Exception):
+    """The request cannot be done in the current state (e.g. activating a draft)."""
+
+
+def company_record_profile(record: Mapping[str, Any]) -> CompanyProfile:
+    """The engine's view of a stored company."""
+    return CompanyProfile.from_dict(record["doc"])
+
+
+class Catalog:
+    """Reads and writes companies, cheat sheets and templates; caches what the hot path needs."""
+
+    def __init__(self, db: Any, *, clock: Callable[[], float] = time.time, cache_ttl: float = 1.0) -> None:
+        self.db = db
+        self.clock = clock
+        self.companies = db["companies"]
+        self.sheets = db["cheatsheets"]
+        self.templates = db["scenario_templates"]
+        self.locks = db["locks"]
+        self._lock = threading.Lock()
+        self._by_number: TTLCache = TTLCache(maxsize=4096, ttl=cache_ttl, timer=time.monotonic)
+        self._by_id: TTLCache = TTLCache(maxsize=4096, ttl=cache_ttl, timer=time.monotonic)
+        self._profiles: LRUCache = LRUCache(maxsize=1024)
+        self._policies: LRUCache = LRUCache(maxsize=512)
+        self._templates: TTLCache = TTLCache(maxsize=256, ttl=max(cache_ttl, 1.0) * 5, timer=time.monotonic)
+        #: What this process serves: company id -> {version, checksum} of the last policy it loaded.
+        self.serving: dict[str, dict[str, Any]] = {}
+        self.errors: dict[str, str] = {}
+
+    # -- companies
+
+    def put_company(self, doc: Mapping[str, Any], *, by: str = "admin") -> tuple[dict[str, Any], bool]:
+        """Create or replace a company (validated here); returns (record, created).
+
+        The company's ``cheatSheet``, if given, is saved as a new draft.
+        """
+        company = policy.validate_company(dict(doc))
+        data = company.model_dump(exclude={"cheatSheet"}, exclude_none=True)
+        errors = []
+        for i, number in enumerate(company.numbers):
+            owner = self.companies.find_one({"numbers": number, "_id": {"$ne": company.id}}, {"_id": 1})
+            if owner:
+                errors.append({"path": f"numbers[{i}]", "message": f"{number} already belongs to company "
+                                                                    f"{owner['_id']!r}"})
+        sheet = company.cheatSheet
+        if sheet is not None:
+            try:
+                policy.validate(sheet)
+            except PolicyError as exc:
+                errors.extend({"path": f"cheatSheet.{e['path']}" if e["path"] else "cheatSheet",
+                               "message": e["message"]} for e in exc.errors)
+        if errors:
+            raise PolicyError(errors)
+        now = self.clock()
+        res = self.companies.update_one(
+            {"_id": company.id},
+            {"$set": {"doc": data, "numbers": list(company.numbers), "updated_at": now, "updated_by": by},
+             "$inc": {"revision": 1},
+             "$setOnInsert": {"created_at": now, "sheet_version": 0, "active": None}},
+            upsert=True)
+        created = res.upserted_id is not None
+        if sheet is not None:
+            self.save_draft(company.id, sheet, by=by)
+        self.forget(company.id)
+        return self.get_company(company.id, fresh=True) or {}, created
+
+    def get_company(self, company_id: str, *, fresh: bool = False) -> dict[str, Any] | None:
+        """A company record (cached for about a second unless ``fresh``)."""
+        if not fresh:
+            with self._lock:
+                hit = self._by_id.get(company_id)
+            if hit is not None:
+                return hit
+        record = self.companies.find_one({"_id": company_id})
+        if record is not None:
+            with self._lock:
+                self._by_id[company_id] = record
+        return record
+
+    def company_for_number(self, number: str) -> dict[str, Any] | None:
+        """The company that owns a Twilio number (the webhook's ``To``), or None."""
+        with self._lock:
+            cid = self._by_number.get(number)
+        if cid is not None:
+            return self.get_company(cid) if cid else None
+        record = self.companies.find_one({"numbers": number})
+        with self._lock:
+            self._by_number[number] = record["_id"] if record else ""
+            if record:
+                self._by_id[record["_id"]] = record
+        return record
+
+    def profile(self, record: Mapping[str, Any]) -> CompanyProfile:
+        """The engine's CompanyProfile for a record (built once per company revision)."""
+        key = (record["_id"], record.get("revision", 0), record.get("updated_at"))
+        with self._lock:
+            hit = self._profiles.get(key)
+        if hit is None:
+            hit = company_record_profile(record)
+            with self._lock:
+                self._profiles[key] = hit
+        return hit
+
+    def add_to_blacklist(self, company_id: str, number: str) -> bool:
+        """Add a caller's number to the company's blacklist (once)."""
+        res = self.companies.update_one({"_id": company_id, "doc.blacklist": {"$ne": number}},
+                                        {"$addToSet": {"doc.blacklist": number}, "$inc": {"revision": 1}})
+        self.forget(company_id)
+        return res.modified_count > 0
+
+    def forget(self, company_id: str) -> None:
+        """Drop this process's cached copy of a company."""
+        with self._lock:
+            self._by_id.pop(company_id, None)
+            self._by_number.clear()
+
+    # -- cheat sheets
+
+    def save_draft(self, company_id: str, source: Any, *, by: str = "admin") -> int:
+        """Validate and save a cheat-sheet draft; returns its version (one more than the last)."""
+        if isinstance(source, str):
+            source = parse_text(source, name="cheatSheet")
+        policy.validate(source)
+        counter = self.companies.find_one_and_update({"_id": company_id}, {"$inc": {"sheet_version": 1}},
+                                                     {"sheet_version": 1}, return_document=ReturnDocument.AFTER)
+        if counter is None:
+            raise NotFound(f"no company {company_id!r}")
+        version = int(counter["sheet_version"])
+        self.sheets.insert_one({"_id": f"{company_id}:{version:06d}", "company_id": company_id,
+                                "version": version, "source": source, "status": "draft",
+                                "created_at": self.clock(), "created_by": by})
+        return version
+
+    def acquire_lock(self, name: str, owner: str, ttl: float = COMPILE_LOCK_TTL_S) -> bool:
+        """Take an expiring lock; a lock left by a crashed process expires after ``ttl`` seconds."""
+        now = self.clock()
+        try:
+            self.locks.insert_one({"_id": name, "owner": owner, "expires": now + ttl})
+            return True
+        except DuplicateKeyError:
+            taken = self.locks.find_one_and_update({"_id": name, "expires": {"$lt": now}},
+                                                   {"$set": {"owner": owner, "expires": now + ttl}})
+            return taken is not None
+
+    def release_lock(self, name: str, owner: str) -> None:
+        """Release a lock this owner holds."""
+        self.locks.delete_one({"_id": name, "owner": owner})
+
+    def compile_latest(self, company_id: str, *, owner: str) -> dict[str, Any]:
+        """Compile the latest draft; returns version, checksum, conflicts and warnings.
+
+        Raises NotFound, CompileBusy (another compile holds the lock) or PolicyError.
+        """
+        record = self.get_company(company_id, fresh=True)
+        if record is None:
+            raise NotFound(f"no company {company_id!r}")
+        latest = self.sheets.find_one({"company_id": company_id}, sort=[("version", -1)])
+        if latest is None:
+            raise NotFound(f"company {company_id!r} has no cheat-sheet draft")
+        lock = f"compile:{company_id}"
+        if not self.acquire_lock(lock, owner):
+            raise CompileBusy("compilation already in progress")
+        try:
+            started = time.perf_counter()
+            compiled = policy.compile_cheatsheet(latest["source"])
+            compiled = policy.load_artifact({**compiled.to_artifact(), "version": latest["version"]})
+            contacts = set((record["doc"].get("contacts") or {}))
+            warnings = [w for w in compiled.report.get("warnings", []) if w.get("contact") not in contacts]
+            report = {**thaw(compiled.report), "warnings": warnings,
+                      "compile_ms": round((time.perf_counter() - started) * 1000, 2)}
+            self.sheets.update_one({"_id": latest["_id"]}, {"$set": {
+                "status": "compiled", "checksum": compiled.checksum, "artifact": compiled.to_artifact(),
+                "report": report, "compiled_at": self.clock(), "compiled_by": owner}})
+        finally:
+            self.release_lock(lock, owner)
+        return {"version": latest["version"], "checksum": compiled.checksum,
+                "conflicts": report.get("conflicts", []), "warnings": warnings}
+
+    def activate(self, company_id: str, version: int, *, by: str = "admin") -> dict[str, Any]:
+        """Make a compiled version the company's active policy (its artifact must verify)."""
+        sheet = self.sheets.find_one({"_id": f"{company_id}:{version:06d}"})
+        if sheet is None:
+            raise NotFound(f"company {company_id!r} has no cheat-sheet version {version}")
+        if sheet.get("status") != "compiled":
+            raise Conflict(f"version {version} is not compiled yet; compile it first")
+        try:
+            compiled = policy.load_artifact(sheet["artifact"])
+        except policy.PolicyIntegrityError as exc:
+            raise Conflict(f"version {version} does not verify: {exc}") from None
+        active = {"version": version, "checksum": compiled.checksum, "at": self.clock(), "by": by}
+        res = self.companies.update_one({"_id": company_id}, {"$set": {"active": active}})
+        if res.matched_count == 0:
+            raise NotFound(f"no company {company_id!r}")
+        self.forget(company_id)
+        return active
+
+    def versions(self, company_id: str) -> list[dict[str, Any]]:
+        """Every saved version, newest first, with status and checksum."""
+        record = self.get_company(company_id, fresh=True)
+        if record is None:
+            raise NotFound(f"no company {company_id!r}")
+        active = (record.get("active") or {}).get("version")
+        out = []
+        for s in self.sheets.find({"company_id": company_id}, sort=[("version", -1)]):
+            out.append({"version": s["version"], "status": "active" if s["version"] == active else s["status"],
+                        "checksum": s.get("checksum"), "created_at": s.get("created_at"),
+                        "created_by": s.get("created_by"), "compiled_at": s.get("compiled_at"),
+                        "conflicts": len((s.get("report") or {}).get("conflicts", []))})
+        return out
+
+    def policy(self, company_id: str, version: int, checksum: str) -> policy.CompiledPolicy | None:
+        """A compiled policy by company, version and checksum (verified once, then cached)."""
+        key = (company_id, version, checksum)
+        with self._lock:
+            hit = self._policies.get(key)
+        if hit is not None:
+            return hit
+        sheet = self.sheets.find_one({"_id": f"{company_id}:{version:06d}"}, {"artifact": 1})
+        if not sheet or not sheet.get("artifact"):
+            return None
+        try:
+            compiled = policy.load_artifact(sheet["artifact"])
+        except policy.PolicyIntegrityError as exc:
+            self.errors[company_id] = f"version {version}: {exc}"
+            log.error("company %s: cheat sheet version %s does not verify: %s", company_id, version, exc)
+            return None
+        if compiled.checksum != checksum:
+            self.errors[company_id] = f"version {version}: checksum {compiled.checksum} != pinned {checksum}"
+            log.error("company %s: version %s checksum mismatch", company_id, version)
+            return None
+        with self._lock:
+            self._policies[key] = compiled
+        self.serving[company_id] = {"version": version, "checksum": checksum}
+        return compiled
+
+    # -- scenario templates
+
+    def put_template(self, doc: Mapping[str, Any]) -> str:
+        """Validate and store a scenario template; returns its id."""
+        template = validate_template(dict(doc))
+        self.templates.replace_one({"_id": template.id}, {"_id": template.id, "doc": template.model_dump(),
+                                                          "updated_at": self.clock()}, upsert=True)
+        with self._lock:
+            self._templates.pop(template.id, None)
+        return template.id
+
+    def template(self, template_id: str | None) -> CompiledTemplate | None:
+        """A compiled scenario template (cached a few seconds), or None if missing or invalid."""
+        if not template_id:
+            return None
+        with self._lock:
+            hit = self._templates.get(template_id)
+        if hit is not None:
+            return hit
+        try:
+            doc = self.templates.find_one({"_id": template_id})
+        except PyMongoError:
+            return None
+        if doc is None:
+            return None
+        try:
+            compiled = compile_template(doc["doc"])
+        except PolicyError as exc:
+            log.error("scenario template %s is invalid: %s", template_id, exc)
+            return None
+        with self._lock:
+            self._templates[template_id] = compiled
+        return compiled
+
+
+__all__ = ["Catalog", "CompileBusy", "NotFound", "Conflict", "COMPILE_LOCK_TTL_S"]

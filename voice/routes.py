@@ -1,0 +1,113 @@
+"""Twilio's webhooks: thin routes that check the signature, parse the form and call the service."""
+
+from __future__ import annotations
+
+import logging
+from functools import wraps
+from typing import Any, Callable
+
+from flask import Blueprint, Response, current_app, request
+
+from . import twiml
+from .security import public_url, signature_ok
+from .service import FALLBACK_GOODBYE, BadRequest, VoiceService
+from .twiml import Speech
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+
+#: Twilio sends at most a few KB; a larger body is not a Twilio webhook.
+MAX_FORM_BYTES = 256 * 1024
+
+
+def service() -> VoiceService:
+    """This app's voice service (built in create_app)."""
+    return current_app.extensions["voice"]
+
+
+def _xml(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, mimetype="text/xml")
+
+
+def _plain(message: str, status: int) -> Response:
+    return Response(message + "\n", status=status, mimetype="text/plain")
+
+
+def twilio_webhook(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Refuse requests without a valid Twilio signature (403, nothing written) and bad forms (400)."""
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Response:
+        if (request.content_length or 0) > MAX_FORM_BYTES:
+            return _plain("request body too large for a Twilio webhook", 413)
+        settings = current_app.config["SETTINGS"]
+        if settings.VALIDATE_TWILIO_SIGNATURE:
+            url = public_url(public_base_url=settings.PUBLIC_BASE_URL, full_path=request.full_path,
+                             request_url=request.url)
+            if not signature_ok(current_app.extensions.get("twilio_validator"), url, request.form,
+                                request.headers.get("X-Twilio-Signature", "")):
+                log.warning("refused %s: bad or missing X-Twilio-Signature (url %s)", request.path, url)
+                return _plain("invalid Twilio signature", 403)
+        try:
+            return view(*args, **kwargs)
+        except BadRequest as exc:
+            return _plain(str(exc), 400)
+        except Exception:  # noqa: BLE001 - a caller must never hear Twilio's "application error"
+            log.exception("webhook %s failed; answering with the fallback", request.path)
+            try:
+                return _xml(service().fallback(request.form))
+            except Exception:  # noqa: BLE001
+                log.exception("fallback failed too")
+                return _xml(twiml.hangup(FALLBACK_GOODBYE, speech=Speech()))
+    return wrapped
+
+
+def _token() -> str | None:
+    return request.headers.get("I-Twilio-Idempotency-Token") or None
+
+
+def _seq() -> int | None:
+    raw = request.args.get("seq", "")
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else None
+
+
+@bp.post("")
+@twilio_webhook
+def incoming() -> Response:
+    """The number's Voice URL: a new call."""
+    return _xml(service().incoming(request.form, _token()))
+
+
+@bp.post("/turn")
+@twilio_webhook
+def turn() -> Response:
+    """The Gather action: the caller's words for turn ``seq``."""
+    seq = _seq()
+    if seq is None:
+        return _plain("seq must be a turn number (1, 2, ...) in the URL", 400)
+    return _xml(service().turn(request.form, seq, _token()))
+
+
+@bp.post("/dial-result")
+@twilio_webhook
+def dial_result() -> Response:
+    """The Dial (or Enqueue) action: how the transfer went."""
+    seq = _seq()
+    if seq is None:
+        return _plain("seq must be a turn number (1, 2, ...) in the URL", 400)
+    return _xml(service().dial_result(request.form, seq, _token()))
+
+
+@bp.post("/status")
+@twilio_webhook
+def status() -> Response:
+    """The call status callback: finalize the call."""
+    service().status(request.form)
+    return _xml(twiml.empty())
+
+
+@bp.post("/fallback")
+@twilio_webhook
+def fallback() -> Response:
+    """Twilio's Fallback URL: safe TwiML whatever else is broken."""
+    return _xml(service().fallback(request.form))

@@ -1,0 +1,438 @@
+"""One service function per webhook: load the session, pin the policy, answer, record, save.
+
+Routes (``voice/routes.py``) parse the form and call these; everything here works on plain
+values, the catalog and the session store, and returns TwiML text.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
+import phonenumbers
+from pymongo.errors import PyMongoError
+
+import policy
+from policy.decision import BaseResponse, Decision, TurnContext
+from policy.safe_default import safe_default
+from policy.text import clean_utterance
+from session.catalog import Catalog
+from session.store import KEEP_REPLIES, KEEP_TOKENS, SessionStore, new_session, remember
+
+from . import twiml
+from .scenarios import EMPTY_TEMPLATE, FALLBACK_REPLY, CompiledTemplate
+from .twiml import Speech
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_NUMBER_LINE = "Sorry, the number you have called is not in service. Goodbye."
+BLACKLISTED_LINE = "We're sorry, but we're unable to take your call. Goodbye."
+UNAVAILABLE_LINE = "We're sorry, this line is not available right now. Please try again later. Goodbye."
+SILENCE_LINES = ("Sorry, I didn't catch that. How can I help you today?",
+                 "Are you still there? Tell me how I can help, or I can take a message for our team.")
+SILENCE_GOODBYE = ("I haven't heard anything, so I'll end the call now. Please call us back any time. "
+                   "Goodbye.")
+DIAL_DONE_LINE = "Thank you for calling {companyname}. Goodbye."
+DIAL_FAILED_LINE = ("I'm sorry, no one was able to take your call just now. I can take a message and have "
+                    "someone call you back. Please tell me your name, the best number to reach you, and a "
+                    "short message.")
+FALLBACK_LINE = "We're sorry, we're having a problem on our end. Let me connect you to our team."
+FALLBACK_GOODBYE = "We're sorry, we're having a problem on our end. Please call back in a few minutes. Goodbye."
+#: Numbers Twilio sends for callers who withhold theirs.
+ANONYMOUS = {"", "anonymous", "restricted", "unknown", "private", "+266696687", "+7378742833", "+2562533",
+             "+8656696", "+86282452253"}
+DIAL_OK = {"completed", "answered", "bridged", "hangup"}
+
+
+class BadRequest(ValueError):
+    """A webhook missing what every Twilio request carries (answered with 400)."""
+
+
+def e164(raw: str | None, region: str = "US") -> str | None:
+    """A phone number in E.164 form, or None when it is not one."""
+    if not raw:
+        return None
+    try:
+        num = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(num):
+        return None
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+
+
+def fallback_number(doc: Mapping[str, Any]) -> str | None:
+    """Where to send a caller when something fails: a person's number, never the Twilio number itself."""
+    own = set(doc.get("numbers") or [])
+    contacts = doc.get("contacts") or {}
+    ordered = [contacts.get("main"), contacts.get("dispatch"), *contacts.values()]
+    for contact in ordered:
+        phone = (contact or {}).get("phone")
+        if phone and phone not in own:
+            return phone
+    variables = doc.get("variables") or {}
+    for key in ("phone", "emergencyPhone"):
+        number = e164(variables.get(key))
+        if number and number not in own:
+            return number
+    return None
+
+
+class VoiceService:
+    """The call flow, shared by the webhook routes and the simulator."""
+
+    def __init__(self, catalog: Catalog, store: SessionStore, *, clock: Callable[[], float] = time.time,
+                 url_for: Callable[..., str]) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.clock = clock
+        self.url_for = url_for
+        self._hints: dict[tuple[str, str], str] = {}
+
+    # -- helpers
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), tz=timezone.utc)
+
+    @staticmethod
+    def _required(form: Mapping[str, str], *names: str) -> None:
+        missing = [n for n in names if not (form.get(n) or "").strip()]
+        if missing:
+            raise BadRequest(f"missing {', '.join(missing)}: not a Twilio voice webhook")
+
+    def _speech(self, record: Mapping[str, Any] | None, pol: policy.CompiledPolicy | None,
+                template: CompiledTemplate | None) -> Speech:
+        doc = (record or {}).get("doc") or {}
+        voice = doc.get("voice") or {}
+        key = (pol.checksum if pol else "", template.id if template else "")
+        hints = self._hints.get(key)
+        if hints is None:
+            words: list[str] = []
+            seen: set[str] = set()
+            for w in (*(pol.runtime.hints if pol else ()), *(template.hints if template else ())):
+                if w not in seen and "," not in w:
+                    seen.add(w)
+                    words.append(w)
+            hints = ", ".join(words[:100])
+            self._hints[key] = hints
+        return Speech(language=voice.get("language", "en-US"), voice=voice.get("voice", "Polly.Joanna"),
+                      hints=hints)
+
+    def _policy(self, session: Mapping[str, Any], record: Mapping[str, Any]) -> policy.CompiledPolicy:
+        pin = session.get("policy") or {}
+        if not pin.get("safe_default"):
+            compiled = self.catalog.policy(record["_id"], pin["version"], pin["checksum"])
+            if compiled is not None:
+                return compiled
+            log.error("call %s: pinned policy %s unavailable; serving SAFE_DEFAULT", session["call_sid"], pin)
+        return safe_default(fallback_number(record["doc"]))
+
+    def _pin(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        active = record.get("active") or {}
+        if active.get("version") and self.catalog.policy(record["_id"], active["version"], active["checksum"]):
+            return {"version": active["version"], "checksum": active["checksum"]}
+        return {"version": 0, "checksum": safe_default(fallback_number(record["doc"])).checksum,
+                "safe_default": True}
+
+    def _turn_url(self, seq: int) -> str:
+        return self.url_for("voice.turn", seq=seq)
+
+    def _dial_url(self, seq: int) -> str:
+        return self.url_for("voice.dial_result", seq=seq)
+
+    def _replay(self, session: Mapping[str, Any], seq: int) -> str:
+        reply = (session.get("replies") or {}).get(str(seq)) or self.store.recorded_reply(session["call_sid"], seq)
+        if reply is not None:
+            return reply
+        # Neither the session nor the call log kept it: answer like a fresh turn would, recording nothing.
+        return twiml.respond(SILENCE_LINES[0], action_url=self._turn_url(session["seq"] + 1), speech=Speech())
+
+    def _caller(self, record: Mapping[str, Any], form: Mapping[str, str], call_sid: str) -> tuple[str, list[str]]:
+        doc = record["doc"]
+        caller = (form.get("From") or "").strip()
+        flags: list[str] = []
+        if caller.lower() in ANONYMOUS:
+            flags.append("anonymous")
+        stir = (form.get("StirVerstat") or "").lower()
+        if "failed" in stir:
+            flags += ["stir_failed", "suspected_spam"]
+        if caller in (doc.get("vendors") or []):
+            return "vendor", flags
+        if "anonymous" in flags:
+            return "unknown", flags
+        try:
+            seen = self.store.calls.find_one({"from": caller, "company_id": record["_id"],
+                                              "_id": {"$ne": call_sid}}, {"_id": 1})
+        except PyMongoError:
+            return "unknown", flags
+        return ("existing" if seen else "new"), flags
+
+    def _render(self, decision: Decision, record: Mapping[str, Any], seq: int, speech: Speech,
+                called: str) -> str:
+        if decision.action == "HANGUP":
+            return twiml.hangup(decision.response, speech=speech)
+        if decision.action == "TRANSFER" and (decision.transfer_phone or decision.transfer_sip
+                                              or decision.transfer_queue):
+            return twiml.transfer(decision.response, phone=decision.transfer_phone, sip=decision.transfer_sip,
+                                  queue=decision.transfer_queue, caller_id=called or None,
+                                  action_url=self._dial_url(seq + 1), speech=speech)
+        return twiml.respond(decision.response, action_url=self._turn_url(seq + 1), speech=speech,
+                             barge_in=decision.barge_in)
+
+    def _side_effects(self, decision: Decision, session: Mapping[str, Any], record: Mapping[str, Any]) -> list[str]:
+        done = []
+        for effect in decision.side_effects:
+            kind = effect.get("type")
+            if kind == "SECURITY_EVENT":
+                log.warning("call %s: security event %s", session["call_sid"], dict(effect))
+                done.append("security_event")
+                continue
+            if effect.get("autoBlacklist") and session.get("from") and session["from"].lower() not in ANONYMOUS:
+                try:
+                    self.catalog.add_to_blacklist(record["_id"], session["from"])
+                    done.append("blacklisted")
+                except PyMongoError as exc:
+                    log.error("call %s: could not blacklist the caller: %s", session["call_sid"], exc)
+            severity = effect.get("logSeverity")
+            if severity:
+                level = {"info": logging.INFO, "warning": logging.WARNING,
+                         "critical": logging.CRITICAL}.get(str(severity), logging.INFO)
+                log.log(level, "call %s: edge case side effect %s", session["call_sid"], dict(effect))
+        return done
+
+    # -- webhooks
+
+    def incoming(self, form: Mapping[str, str], token: str | None = None) -> str:
+        """POST /voice: a new call. Greets, or ends calls to unknown numbers and from blacklisted callers."""
+        self._required(form, "CallSid", "To")
+        started = time.perf_counter()
+        call_sid, called = form["CallSid"].strip(), form["To"].strip()
+        caller = (form.get("From") or "").strip()
+        session, tier = self.store.load(call_sid, 0)
+        if session is not None and session["seq"] >= 0:
+            return self._replay(session, 0)
+        record = self.catalog.company_for_number(called)
+        if record is None:
+            log.info("call %s to unknown number %s ended", call_sid, called)
+            self.store.start_call(new_session(call_sid, company_id=None, caller=caller, called=called,
+                                              policy=None, now=self.clock()),
+                                  status="rejected", outcome="unknown-number")
+            return twiml.hangup(UNKNOWN_NUMBER_LINE, speech=Speech())
+        doc = record["doc"]
+        speech0 = Speech(language=(doc.get("voice") or {}).get("language", "en-US"),
+                         voice=(doc.get("voice") or {}).get("voice", "Polly.Joanna"))
+        if caller and caller in (doc.get("blacklist") or []):
+            log.info("call %s from blacklisted %s ended", call_sid, caller)
+            self.store.start_call(new_session(call_sid, company_id=record["_id"], caller=caller, called=called,
+                                              policy=None, now=self.clock()),
+                                  status="rejected", outcome="blacklisted")
+            return twiml.hangup(BLACKLISTED_LINE, speech=speech0)
+        t_session = time.perf_counter()
+        pin = self._pin(record)
+        session = new_session(call_sid, company_id=record["_id"], caller=caller, called=called, policy=pin,
+                              now=self.clock())
+        caller_type, flags = self._caller(record, form, call_sid)
+        session.update(caller_type=caller_type, spam_flags=flags)
+        pol = self._policy(session, record)
+        t_policy = time.perf_counter()
+        template = self.catalog.template(doc.get("scenarioTemplate")) or EMPTY_TEMPLATE
+        greeting = template.greeting
+        ctx = TurnContext(company=self.catalog.profile(record), now=self._now(), caller_type=caller_type,
+                          spam_flags=flags, is_first_turn=True)
+        decision = policy.apply(pol, "", BaseResponse(greeting, None, "greeting"), ctx)
+        speech = self._speech(record, pol, template)
+        reply = self._render(decision, record, 0, speech, called)
+        done = self._side_effects(decision, session, record)
+        session.update(seq=0, replies={"0": reply}, tokens=remember({}, token, 0, KEEP_TOKENS) if token else {},
+                       state=self._state(decision))
+        if decision.action == "TRANSFER":
+            session["transfer_target"] = decision.transfer_target
+        self.store.start_call(session, policy=pin, caller_type=caller_type, spam_flags=flags)
+        self.store.save(session, persist=True)
+        self.store.record_turn(self._record(session, 0, "greeting", "", None, None, decision, pin, reply,
+                                            started, t_session, t_policy, t_policy, tier, done))
+        return reply
+
+    @staticmethod
+    def _state(decision: Decision) -> str:
+        return {"HANGUP": "ended", "TRANSFER": "transfer"}.get(decision.action, "active")
+
+    def turn(self, form: Mapping[str, str], seq: int, token: str | None = None) -> str:
+        """POST /voice/turn?seq=N: the caller said something (or nothing) on turn N."""
+        self._required(form, "CallSid", "To")
+        started = time.perf_counter()
+        call_sid, called = form["CallSid"].strip(), form["To"].strip()
+        session, tier = self.store.load(call_sid, seq - 1)
+        if session is not None and session["seq"] >= seq:
+            return self._replay(session, seq)
+        if session is not None and token and token in (session.get("tokens") or {}):
+            return self._replay(session, session["tokens"][token])
+        record = self.catalog.get_company(session["company_id"]) if session and session.get("company_id") \
+            else self.catalog.company_for_number(called)
+        if record is None:
+            return twiml.hangup(UNAVAILABLE_LINE if session else UNKNOWN_NUMBER_LINE, speech=Speech())
+        if session is None:
+            # The call's session is gone from every tier (or this is a turn of a call we never saw):
+            # go on with a new one rather than drop the caller.
+            log.warning("call %s: no session for turn %d; continuing with a new one", call_sid, seq)
+            session = new_session(call_sid, company_id=record["_id"], caller=(form.get("From") or "").strip(),
+                                  called=called, policy=self._pin(record), now=self.clock())
+            self.store.start_call(session, policy=session["policy"], recovered=True)
+        t_session = time.perf_counter()
+        pol = self._policy(session, record)
+        t_policy = time.perf_counter()
+        doc = record["doc"]
+        template = self.catalog.template(doc.get("scenarioTemplate")) or EMPTY_TEMPLATE
+        speech = self._speech(record, pol, template)
+        text = clean_utterance(form.get("SpeechResult"))
+        confidence = _float(form.get("Confidence"))
+        session = dict(session)
+        answer = None
+        done: list[str] = []
+        if not text.strip():
+            silence = int(session.get("silence", 0)) + 1
+            line = SILENCE_LINES[min(silence, len(SILENCE_LINES)) - 1] if silence <= 2 else SILENCE_GOODBYE
+            decision = Decision(action="RESPOND" if silence <= 2 else "HANGUP", response=line)
+            reply = self._render(decision, record, seq, speech, called)
+            session["silence"] = silence
+            kind = "silence"
+            t_scenario = time.perf_counter()
+        else:
+            answer = template.answer(text, call_sid=call_sid, seq=seq)
+            t_scenario = time.perf_counter()
+            ctx = TurnContext(company=self.catalog.profile(record), now=self._now(),
+                              caller_type=session.get("caller_type"), spam_flags=session.get("spam_flags") or (),
+                              is_first_turn=False, collected_entities=session.get("collected") or {})
+            decision = policy.apply(pol, text, BaseResponse(answer.text, answer.action,
+                                                            f"scenario:{answer.scenario or 'fallback'}"), ctx)
+            reply = self._render(decision, record, seq, speech, called)
+            done = self._side_effects(decision, session, record)
+            session["silence"] = 0
+            session["turn_count"] = int(session.get("turn_count", 0)) + 1
+            kind = "turn"
+        session["seq"] = seq
+        session["replies"] = remember(session.get("replies") or {}, str(seq), reply, KEEP_REPLIES)
+        if token:
+            session["tokens"] = remember(session.get("tokens") or {}, token, seq, KEEP_TOKENS)
+        session["state"] = self._state(decision)
+        if decision.action == "TRANSFER":
+            session["transfer_target"] = decision.transfer_target
+        persist = (session["turn_count"] == 1 or session["turn_count"] % 3 == 0
+                   or decision.action in ("TRANSFER", "HANGUP"))
+        self.store.save(session, persist=persist)
+        self.store.record_turn(self._record(session, seq, kind, text, confidence, answer, decision,
+                                            session.get("policy") or {}, reply, started, t_session, t_policy,
+                                            t_scenario, tier, done))
+        return reply
+
+    def dial_result(self, form: Mapping[str, str], seq: int, token: str | None = None) -> str:
+        """POST /voice/dial-result?seq=N: how the transfer went (Dial or Enqueue action)."""
+        self._required(form, "CallSid", "To")
+        started = time.perf_counter()
+        call_sid, called = form["CallSid"].strip(), form["To"].strip()
+        session, tier = self.store.load(call_sid, seq - 1)
+        if session is not None and session["seq"] >= seq:
+            return self._replay(session, seq)
+        record = self.catalog.get_company(session["company_id"]) if session and session.get("company_id") \
+            else self.catalog.company_for_number(called)
+        if record is None or session is None:
+            return twiml.hangup(FALLBACK_GOODBYE, speech=Speech())
+        status = (form.get("DialCallStatus") or form.get("QueueResult") or "").strip().lower()
+        pol = self._policy(session, record)
+        speech = self._speech(record, pol, None)
+        variables = self.catalog.profile(record).variables
+        if status in DIAL_OK:
+            line = DIAL_DONE_LINE.replace("{companyname}", variables.get("companyname", "us"))
+            decision = Decision(action="HANGUP", response=line, tags=("transfer_completed",))
+        else:
+            decision = Decision(action="RESPOND", response=DIAL_FAILED_LINE, proposed_action="TAKE_MESSAGE",
+                                tags=(f"transfer_{status or 'unknown'}",))
+        reply = self._render(decision, record, seq, speech, called)
+        session = dict(session)
+        session.update(seq=seq, state=self._state(decision),
+                       replies=remember(session.get("replies") or {}, str(seq), reply, KEEP_REPLIES),
+                       transfer_outcome=status or "unknown")
+        if token:
+            session["tokens"] = remember(session.get("tokens") or {}, token, seq, KEEP_TOKENS)
+        self.store.save(session, persist=True)
+        now = time.perf_counter()
+        self.store.record_turn({**self._record(session, seq, "dial-result", "", None, None, decision,
+                                               session.get("policy") or {}, reply, started, now, now, now, tier, []),
+                                "dial_status": status or "unknown"})
+        return reply
+
+    def status(self, form: Mapping[str, str]) -> None:
+        """POST /voice/status: the call ended (or changed state); finalize its session and call log."""
+        self._required(form, "CallSid")
+        status = (form.get("CallStatus") or "").strip().lower()
+        if status not in {"completed", "busy", "failed", "no-answer", "canceled"}:
+            return
+        duration = form.get("CallDuration")
+        self.store.finalize(form["CallSid"].strip(), status=status,
+                            duration=int(duration) if (duration or "").isdigit() else None, ended_at=self.clock())
+
+    def fallback(self, form: Mapping[str, str]) -> str:
+        """POST /voice/fallback: Twilio could not use our answer; apologize and connect to a person."""
+        called = (form.get("To") or "").strip()
+        log.error("Twilio fallback for call %s: error %s at %s", form.get("CallSid"), form.get("ErrorCode"),
+                  form.get("ErrorUrl"))
+        record = None
+        try:
+            record = self.catalog.company_for_number(called) if called else None
+        except Exception as exc:  # noqa: BLE001 - the fallback must answer whatever is broken
+            log.error("fallback: company lookup failed: %s", exc)
+        number = fallback_number(record["doc"]) if record else None
+        if number:
+            return twiml.transfer(FALLBACK_LINE, phone=number, sip=None, queue=None, caller_id=called or None,
+                                  action_url=self._dial_url(9000), speech=Speech())
+        return twiml.hangup(FALLBACK_GOODBYE, speech=Speech())
+
+    # -- the call log
+
+    def _record(self, session: Mapping[str, Any], seq: int, kind: str, text: str, confidence: float | None,
+                answer: Any, decision: Decision, pin: Mapping[str, Any], reply: str, started: float,
+                t_session: float, t_policy: float, t_scenario: float, tier: str, done: list[str]) -> dict[str, Any]:
+        end = time.perf_counter()
+        return {
+            "call_sid": session["call_sid"], "company_id": session.get("company_id"), "seq": seq, "kind": kind,
+            "at": self.clock(), "caller": {"text": text, "confidence": confidence},
+            "tier": answer.tier if answer else None, "confidence": answer.confidence if answer else None,
+            "scenario": answer.scenario if answer else None, "base": answer.text if answer else None,
+            "final": decision.response, "action": decision.action,
+            "blocks": [dict(b) for b in decision.applied_blocks], "matched": decision.matched_pattern,
+            "guardrails": list(decision.guardrails_fired), "tags": list(decision.tags),
+            "side_effects": [_plain(e) for e in decision.side_effects], "side_effects_done": done,
+            "transfer": {"target": decision.transfer_target, "phone": decision.transfer_phone,
+                         "queue": decision.transfer_queue, "sip": decision.transfer_sip}
+            if decision.action == "TRANSFER" else None,
+            "policy": dict(pin), "session_tier": tier, "perf_fault": decision.perf_fault,
+            "latency_ms": {"session": _ms(started, t_session), "policy": _ms(t_session, t_policy),
+                           "scenario": _ms(t_policy, t_scenario), "engine": round(decision.elapsed_ms, 3),
+                           "total": _ms(started, end)},
+            "twiml": reply,
+        }
+
+
+def _ms(a: float, b: float) -> float:
+    return round(max(0.0, b - a) * 1000.0, 3)
+
+
+def _float(raw: str | None) -> float | None:
+    try:
+        value = float(raw) if raw not in (None, "") else None
+    except ValueError:
+        return None
+    return value if value is None or 0.0 <= value <= 1.0 else None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, frozenset, set)):
+        return [_plain(v) for v in value]
+    return value
+
+
+__all__ = ["VoiceService", "BadRequest", "fallback_number", "e164", "FALLBACK_REPLY"]

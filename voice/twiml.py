@@ -1,0 +1,92 @@
+"""TwiML for each kind of answer, built only with the Twilio helper library (pure: no Flask, no I/O)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+
+#: Characters XML 1.0 cannot carry (the helper library escapes & and < but does not drop these).
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+MAX_SAY_CHARS = 1500
+DIAL_TIMEOUT_S = 25
+
+
+@dataclass(frozen=True, slots=True)
+class Speech:
+    """How the company's calls sound and listen: language, TTS voice, recognition hints."""
+
+    language: str = "en-US"
+    voice: str = "Polly.Joanna"
+    hints: str = ""
+
+
+def speakable(text: str) -> str:
+    """Text safe to put in <Say>: XML-valid and bounded (markup in it is escaped, never interpreted)."""
+    text = _XML_INVALID.sub(" ", text or "")
+    if len(text) > MAX_SAY_CHARS:
+        text = text[:MAX_SAY_CHARS].rsplit(" ", 1)[0]
+    return " ".join(text.split())
+
+
+def _say(parent: VoiceResponse | Gather, text: str, speech: Speech) -> None:
+    text = speakable(text)
+    if text:
+        parent.say(text, voice=speech.voice, language=speech.language)
+
+
+def _gather(action_url: str, speech: Speech) -> Gather:
+    kw = {"input": "speech", "action": action_url, "method": "POST", "speech_timeout": "auto",
+          "action_on_empty_result": True, "language": speech.language, "timeout": 6}
+    if speech.hints:
+        kw["hints"] = speech.hints
+    return Gather(**kw)
+
+
+def respond(text: str, *, action_url: str, speech: Speech, barge_in: bool = True) -> str:
+    """Speak and listen again. With barge-in off (NEVER_INTERRUPT) the Say comes before the Gather."""
+    vr = VoiceResponse()
+    gather = _gather(action_url, speech)
+    if barge_in:
+        _say(gather, text, speech)
+    else:
+        _say(vr, text, speech)
+    vr.append(gather)
+    return str(vr)
+
+
+def transfer(text: str, *, phone: str | None, sip: str | None, queue: str | None, caller_id: str | None,
+             action_url: str, speech: Speech, timeout: int = DIAL_TIMEOUT_S) -> str:
+    """Speak the script, then connect: Dial a number or SIP address, or Enqueue into a Twilio queue."""
+    vr = VoiceResponse()
+    _say(vr, text, speech)
+    if queue and not (phone or sip):
+        vr.enqueue(queue, action=action_url, method="POST")
+        return str(vr)
+    kw = {"action": action_url, "method": "POST", "timeout": timeout}
+    if caller_id:
+        kw["caller_id"] = caller_id
+    dial = Dial(**kw)
+    if phone:
+        dial.number(phone)
+    else:
+        dial.sip(sip)
+    vr.append(dial)
+    return str(vr)
+
+
+def hangup(text: str, *, speech: Speech) -> str:
+    """Say goodbye and hang up."""
+    vr = VoiceResponse()
+    _say(vr, text, speech)
+    vr.hangup()
+    return str(vr)
+
+
+def empty() -> str:
+    """An empty <Response/> (status callbacks)."""
+    return str(VoiceResponse())
+
+
+__all__ = ["Speech", "respond", "transfer", "hangup", "empty", "speakable"]
