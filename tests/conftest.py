@@ -61,15 +61,121 @@ def edge(id: str, match: dict[str, Any], action: dict[str, Any] | None = None, *
             "action": action or {"type": "override_response", "inlineResponse": f"override {id}"}, **kw}
 
 
-@pytest.fixture
-def app():
-    """The Flask app in testing mode."""
+TOKEN = "test-auth-token-0123456789abcdef"
+ADMIN = "test-admin-token"
+
+
+class Clock:
+    """A settable clock (epoch seconds) injected into the app."""
+
+    def __init__(self, when: datetime = OPEN) -> None:
+        self.t = when.timestamp()
+
+    def __call__(self) -> float:
+        return self.t
+
+    def set(self, when: datetime) -> None:
+        self.t = when.timestamp()
+
+
+def make_app(data_dir: Path | str, **config: Any):
+    """An app on its own embedded store (and Redis when REDIS_URL is given), signing on, demo seeded."""
     from app import create_app
 
-    return create_app({"TESTING": True})
+    base = {"TESTING": True, "DATA_DIR": str(data_dir), "TWILIO_AUTH_TOKEN": TOKEN, "ADMIN_TOKEN": ADMIN,
+            "REDIS_URL": "", "MONGODB_URI": "", "VALIDATE_TWILIO_SIGNATURE": True, "SEED_DEMO": True,
+            "PUBLIC_BASE_URL": "", "TRUSTED_PROXY_HOPS": 0, "CLOCK": Clock()}
+    base.update(config)
+    return create_app(base)
+
+
+@pytest.fixture
+def app(tmp_path):
+    """The Flask app in testing mode, on a fresh embedded store with the demo company."""
+    return make_app(tmp_path / "data")
 
 
 @pytest.fixture
 def runner(app):
     """The app's CLI runner (``flask ...`` commands)."""
     return app.test_cli_runner()
+
+
+# --- Redis: a real redis-server started by the tests on a free loopback port -----------------
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A throwaway redis-server process (never the machine's own on 6379)."""
+
+    def __init__(self, directory: Path) -> None:
+        import shutil
+
+        self.binary = shutil.which("redis-server")
+        if not self.binary:
+            pytest.fail("redis-server is not installed (.ci/run installs it)")
+        self.dir = directory
+        self.port = free_port()
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        import subprocess
+        import time
+
+        import redis
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.dir), "--protected-mode", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port, socket_timeout=0.2)
+        for _ in range(200):
+            try:
+                client.ping()
+                return self
+            except redis.RedisError:
+                time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """One redis-server for the whole run (flushed per test by ``redis_url``)."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    """The shared test redis-server's URL, emptied for this test."""
+    import redis
+
+    redis.Redis.from_url(redis_server.url).flushall()
+    return redis_server.url
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A redis-server of this test's own (it may kill and restart it)."""
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()

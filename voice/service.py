@@ -43,6 +43,7 @@ FALLBACK_GOODBYE = "We're sorry, we're having a problem on our end. Please call 
 #: Numbers Twilio sends for callers who withhold theirs.
 ANONYMOUS = {"", "anonymous", "restricted", "unknown", "private", "+266696687", "+7378742833", "+2562533",
              "+8656696", "+86282452253"}
+MAX_HINTS = 250
 DIAL_OK = {"completed", "answered", "bridged", "hangup"}
 
 
@@ -115,7 +116,8 @@ class VoiceService:
                 if w not in seen and "," not in w:
                     seen.add(w)
                     words.append(w)
-            hints = ", ".join(words[:100])
+            # Twilio takes a few hundred phrases; keep the shorter (more distinctive) ones first.
+            hints = ", ".join(sorted(words, key=lambda p: (len(p), p))[:MAX_HINTS])
             self._hints[key] = hints
         return Speech(language=voice.get("language", "en-US"), voice=voice.get("voice", "Polly.Joanna"),
                       hints=hints)
@@ -189,17 +191,19 @@ class VoiceService:
                 log.warning("call %s: security event %s", session["call_sid"], dict(effect))
                 done.append("security_event")
                 continue
-            if effect.get("autoBlacklist") and session.get("from") and session["from"].lower() not in ANONYMOUS:
-                try:
-                    self.catalog.add_to_blacklist(record["_id"], session["from"])
-                    done.append("blacklisted")
-                except PyMongoError as exc:
-                    log.error("call %s: could not blacklist the caller: %s", session["call_sid"], exc)
-            severity = effect.get("logSeverity")
-            if severity:
+            if kind == "AUTO_BLACKLIST":
+                caller = session.get("from") or ""
+                if caller and caller.lower() not in ANONYMOUS:
+                    try:
+                        self.catalog.add_to_blacklist(record["_id"], caller)
+                        done.append("blacklisted")
+                    except PyMongoError as exc:
+                        log.error("call %s: could not blacklist the caller: %s", session["call_sid"], exc)
+            elif kind == "LOG":
                 level = {"info": logging.INFO, "warning": logging.WARNING,
-                         "critical": logging.CRITICAL}.get(str(severity), logging.INFO)
-                log.log(level, "call %s: edge case side effect %s", session["call_sid"], dict(effect))
+                         "critical": logging.CRITICAL}.get(str(effect.get("severity")), logging.INFO)
+                log.log(level, "call %s: %s", session["call_sid"], effect.get("message"))
+                done.append(f"log_{effect.get('severity')}")
         return done
 
     # -- webhooks
