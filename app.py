@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any, Mapping
 
-from flask import Flask, jsonify, url_for
+from flask import Flask, jsonify, request, url_for
 from twilio.request_validator import RequestValidator
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -51,9 +51,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     catalog = Catalog(db, clock=clock)
     store = SessionStore(db, redis, clock=clock)
 
-    def absolute(endpoint: str, **values: Any) -> str:
-        path = url_for(endpoint, **values)
-        return settings.PUBLIC_BASE_URL.rstrip("/") + path if settings.PUBLIC_BASE_URL else path
+    prefixes: dict[tuple[str, str], str] = {}
+
+    def absolute(endpoint: str, *, seq: int) -> str:
+        """The URL of a voice route for a turn (url_for once per endpoint and mount point)."""
+        key = (endpoint, request.script_root)
+        prefix = prefixes.get(key)
+        if prefix is None:
+            path = url_for(endpoint, seq=0)
+            prefix = path[: -len("0")]
+            if settings.PUBLIC_BASE_URL:
+                prefix = settings.PUBLIC_BASE_URL.rstrip("/") + prefix
+            prefixes[key] = prefix
+        return f"{prefix}{seq}"
 
     app.extensions["docstore"] = db
     app.extensions["redis"] = redis

@@ -35,16 +35,17 @@ class StoreUnavailable(PyMongoError):
 
 # --- documents ------------------------------------------------------------------------
 
-def _encode(value: Any) -> Any:
+def _default(value: Any) -> Any:
+    """JSON for the few types json does not know: datetimes (as pymongo stores them) and mappings."""
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(timezone.utc).replace(tzinfo=None)
         return {"$date": value.isoformat()}
     if isinstance(value, Mapping):
-        return {str(k): _encode(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_encode(v) for v in value]
-    return value
+        return dict(value)
+    if isinstance(value, (tuple, set, frozenset)):
+        return list(value)
+    raise TypeError(f"cannot store a {type(value).__name__} in the embedded document store")
 
 
 def _decode_hook(obj: dict[str, Any]) -> Any:
@@ -54,7 +55,7 @@ def _decode_hook(obj: dict[str, Any]) -> Any:
 
 
 def _dumps(doc: Any) -> str:
-    return json.dumps(_encode(doc), separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=_default)
 
 
 def _loads(text: str) -> Any:
@@ -62,7 +63,9 @@ def _loads(text: str) -> Any:
 
 
 def _key(_id: Any) -> str:
-    return json.dumps(_encode(_id), sort_keys=True, separators=(",", ":"))
+    if isinstance(_id, str):
+        return json.dumps(_id)
+    return json.dumps(_id, sort_keys=True, separators=(",", ":"), default=_default)
 
 
 def _get(doc: Any, path: str) -> Any:
@@ -211,14 +214,14 @@ def apply_update(doc: dict[str, Any], update: Mapping[str, Any], *, inserting: b
         if op == "$setOnInsert":
             if inserting:
                 for path, value in fields.items():
-                    _set(doc, path, copy.deepcopy(value))
+                    _set(doc, path, value)
             continue
         for path, arg in fields.items():
             if path == "_id" and op != "$setOnInsert":
                 raise OperationFailure("the _id field cannot be changed")
             current = _get(doc, path)
             if op == "$set":
-                _set(doc, path, copy.deepcopy(arg))
+                _set(doc, path, arg)
             elif op == "$unset":
                 parent, last = _parent(doc, path, False)
                 if isinstance(parent, dict):
@@ -382,7 +385,13 @@ class EmbeddedCollection:
         return self.database.connection()
 
     def _rows(self, conn: sqlite3.Connection, flt: Mapping[str, Any] | None) -> Iterator[dict[str, Any]]:
-        if flt and set(flt) == {"_id"} and not isinstance(flt["_id"], Mapping):
+        for doc, _ in self._rows_text(conn, flt):
+            yield doc
+
+    def _rows_text(self, conn: sqlite3.Connection,
+                   flt: Mapping[str, Any] | None) -> Iterator[tuple[dict[str, Any], str]]:
+        if flt and "_id" in flt and not isinstance(flt["_id"], Mapping):
+            # The primary key narrows to one row; the rest of the filter is checked below.
             row = conn.execute(f'SELECT doc FROM "{self.table}" WHERE id = ?', (_key(flt["_id"]),)).fetchone()
             rows: Iterable[tuple[str]] = [row] if row else []
         else:
@@ -391,7 +400,7 @@ class EmbeddedCollection:
         for (text,) in rows:
             doc = _loads(text)
             if matches(doc, flt):
-                yield doc
+                yield doc, text
 
     def _prefilter(self, flt: Mapping[str, Any] | None) -> tuple[str, tuple]:
         """A SQL WHERE on indexed scalar fields (an accelerator; every row is re-checked in Python)."""
@@ -430,15 +439,16 @@ class EmbeddedCollection:
             raise StoreUnavailable(str(exc)) from exc
         return result
 
-    def _put(self, conn: sqlite3.Connection, doc: dict[str, Any], *, insert: bool) -> None:
+    def _put(self, conn: sqlite3.Connection, doc: dict[str, Any], *, insert: bool, text: str | None = None) -> None:
         key = _key(doc["_id"])
+        text = text if text is not None else _dumps(doc)
         if insert:
             try:
-                conn.execute(f'INSERT INTO "{self.table}" (id, doc) VALUES (?, ?)', (key, _dumps(doc)))
+                conn.execute(f'INSERT INTO "{self.table}" (id, doc) VALUES (?, ?)', (key, text))
             except sqlite3.IntegrityError:
                 raise DuplicateKeyError(f"duplicate key: {self.name} _id {doc['_id']!r}", 11000) from None
         else:
-            conn.execute(f'UPDATE "{self.table}" SET doc = ? WHERE id = ?', (_dumps(doc), key))
+            conn.execute(f'UPDATE "{self.table}" SET doc = ? WHERE id = ?', (text, key))
 
     # -- pymongo API
 
@@ -459,9 +469,13 @@ class EmbeddedCollection:
 
     def insert_one(self, document: Mapping[str, Any]) -> InsertOneResult:
         """Insert one document (``_id`` generated when absent); DuplicateKeyError on a taken ``_id``."""
-        doc = copy.deepcopy(dict(document))
+        doc = dict(document)  # serialized at once, so the caller's objects are never aliased
         doc.setdefault("_id", uuid.uuid4().hex)
-        self._write(lambda conn: self._put(conn, doc, insert=True))
+        conn = self._conn()
+        try:  # one statement is its own transaction in autocommit mode: no BEGIN/COMMIT round
+            self._put(conn, doc, insert=True)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"embedded store: {exc}") from exc
         return InsertOneResult(doc["_id"])
 
     def find_one(self, filter: Mapping[str, Any] | None = None, projection: Any = None,
@@ -496,36 +510,38 @@ class EmbeddedCollection:
     def _update(self, conn: sqlite3.Connection, flt: Mapping[str, Any], update: Mapping[str, Any],
                 upsert: bool, many: bool, replace: bool = False,
                 sort: Any = None) -> tuple[int, int, Any, dict | None, dict | None]:
-        found = list(self._rows(conn, flt))
+        found = list(self._rows_text(conn, flt))
         if sort:
-            found = _apply_sort(found, sort)
+            texts = {id(d): t for d, t in found}
+            found = [(d, texts[id(d)]) for d in _apply_sort([d for d, _ in found], sort)]
         if not many:
             found = found[:1]
         modified = 0
-        for doc in found:
-            before = copy.deepcopy(doc)
+        for doc, old_text in found:
             if replace:
-                new = copy.deepcopy(dict(update))
+                new = dict(update)
                 new["_id"] = doc["_id"]
             else:
                 new = doc
                 apply_update(new, update)
-            if new != before:
-                self._put(conn, new, insert=False)
+            new_text = _dumps(new)
+            if new_text != old_text:
+                self._put(conn, new, insert=False, text=new_text)
                 modified += 1
             if not many:
-                return 1, modified, None, before, new
+                return 1, modified, None, _loads(old_text), _loads(new_text)
         if found or not upsert:
             return len(found), modified, None, None, None
-        new = {k: copy.deepcopy(v) for k, v in flt.items()
+        new = {k: v for k, v in flt.items()
                if not k.startswith("$") and not isinstance(v, Mapping) and "." not in k}
         if replace:
-            new.update(copy.deepcopy(dict(update)))
+            new.update(dict(update))
         else:
             apply_update(new, update, inserting=True)
         new.setdefault("_id", uuid.uuid4().hex)
-        self._put(conn, new, insert=True)
-        return 0, 0, new["_id"], None, new
+        text = _dumps(new)
+        self._put(conn, new, insert=True, text=text)
+        return 0, 0, new["_id"], None, _loads(text)
 
     def update_one(self, filter: Mapping[str, Any], update: Mapping[str, Any], upsert: bool = False) -> UpdateResult:
         """Update the first matching document atomically (insert one when ``upsert``)."""

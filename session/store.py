@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 SESSION_TTL_S = 3600
 #: How many past replies a session keeps for replayed deliveries (older ones come from the call log).
-KEEP_REPLIES = 4
+KEEP_REPLIES = 2
 KEEP_TOKENS = 8
 
 
@@ -205,11 +205,14 @@ class SessionStore:
     def _header(session: Mapping[str, Any]) -> dict[str, Any]:
         return {"company_id": session.get("company_id"), "from": session.get("from"),
                 "to": session.get("to"), "started_at": session.get("created_at"), "status": "in-progress",
-                "tags": [], "turns": 0}
+                "tags": []}
 
-    def start_call(self, session: dict[str, Any], **header: Any) -> bool:
-        """Create the call log document (a replayed start changes nothing)."""
+    def start_call(self, session: dict[str, Any], *, snapshot: bool = False, **header: Any) -> bool:
+        """Create the call log document, with the session snapshot when asked (a replayed start changes nothing)."""
         doc = {"_id": session["call_sid"], **self._header(session), **header}
+        if snapshot:
+            doc.update(session=session, collected=session.get("collected", {}),
+                       turn_count=session.get("turn_count", 0))
         try:
             self.calls.insert_one(doc)
         except DuplicateKeyError:
@@ -217,6 +220,7 @@ class SessionStore:
         except PyMongoError as exc:
             self._db_log.failed("write", exc)
             return False
+        self._db_log.ok()
         return True
 
     def record_turn(self, record: dict[str, Any]) -> bool:
@@ -230,13 +234,11 @@ class SessionStore:
         except PyMongoError as exc:
             self._db_log.failed("write", exc)
             return False
-        update: dict[str, Any] = {"$inc": {"turns": 1}, "$max": {"last_seq": seq}}
-        if record.get("tags"):
-            update["$addToSet"] = {"tags": {"$each": list(record["tags"])}}
-        try:
-            self.calls.update_one({"_id": sid}, update)
-        except PyMongoError as exc:
-            self._db_log.failed("write", exc)
+        if record.get("tags"):  # the call log header carries the call's tags (for filtering calls)
+            try:
+                self.calls.update_one({"_id": sid}, {"$addToSet": {"tags": {"$each": list(record["tags"])}}})
+            except PyMongoError as exc:
+                self._db_log.failed("write", exc)
         return True
 
     def update_call(self, call_sid: str, update: Mapping[str, Any]) -> bool:

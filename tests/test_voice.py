@@ -161,7 +161,6 @@ def test_duplicate_turn_returns_the_same_twiml_and_records_nothing_twice(app):
     again = signed_post(client, "/voice/turn?seq=1", form(SID, SpeechResult="what are your hours"))
     assert first.get_data() == again.get_data()
     assert turns_coll(app).count_documents({"call_sid": SID}) == 2  # greeting + one turn
-    assert calls_coll(app).find_one({"_id": SID})["turns"] == 2
     replay_greeting = signed_post(client, "/voice", form(SID))
     assert b"Thank you for calling" in replay_greeting.get_data()
 
@@ -183,7 +182,7 @@ def test_replayed_tagging_turn_adds_no_second_tag_or_turn(app):
     for _ in range(3):
         say_turn(client, 1, "can I get a discount")
     log = calls_coll(app).find_one({"_id": SID})
-    assert log["tags"] == ["pricing_inquiry"] and log["turns"] == 2
+    assert log["tags"] == ["pricing_inquiry"] and turns_coll(app).count_documents({"call_sid": SID}) == 2
 
 
 @pytest.mark.parametrize("words", [

@@ -253,8 +253,9 @@ class VoiceService:
                        state=self._state(decision))
         if decision.action == "TRANSFER":
             session["transfer_target"] = decision.transfer_target
-        self.store.start_call(session, policy=pin, caller_type=caller_type, spam_flags=flags)
-        self.store.save(session, persist=True)
+        created = self.store.start_call(session, snapshot=True, policy=pin, caller_type=caller_type,
+                                        spam_flags=flags)
+        self.store.save(session, persist=not created)  # the new call log already holds the snapshot
         self.store.record_turn(self._record(session, 0, "greeting", "", None, None, decision, pin, reply,
                                             started, t_session, t_policy, t_policy, tier, done))
         return reply

@@ -1,0 +1,187 @@
+"""Whole-turn benchmark: signed webhooks through the WSGI app, Redis on loopback, embedded store.
+
+Run:  .venv/bin/python bench/turn.py [--calls 300] [--turns 6] [--rounds 3]
+
+Each simulated call is a greeting (POST /voice) and ``--turns`` caller turns (POST
+/voice/turn) with realistic utterances, every request signed like Twilio signs it and
+validated by the app. Per request: signature check, session from L0/Redis, pinned policy,
+scenario match, engine, TwiML, session write (Redis every turn, the document store on its
+schedule) and the turn record in the call log. Measured in-process (Flask's test client)
+against a bare Flask endpoint that checks the signature and returns the same TwiML, in
+interleaved rounds of the same run, so the ratio holds on a noisy machine.
+SPEC section 12: P50 under 2 ms, P99 under 10 ms per turn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from flask import Flask, Response, request  # noqa: E402
+from twilio.request_validator import RequestValidator  # noqa: E402
+
+from voice import twiml  # noqa: E402
+from voice.security import signature_ok  # noqa: E402
+
+TOKEN = "bench-auth-token"
+UTTERANCES = [
+    "hi yes my furnace is making a loud banging noise when it kicks on",
+    "what time do you close on saturday",
+    "I'd like to schedule a tune up for next week",
+    "how much is a service call",
+    "do you have a maintenance plan",
+    "my thermostat screen is blank",
+    "is this a real person or am I talking to a machine",
+    "do you guys do financing on a new system",
+    "the ac is blowing warm air",
+    "thanks that's all I needed",
+    "when r you guys open",
+    "can I get a discount on a new unit",
+]
+
+
+def start_redis(directory: str) -> tuple[subprocess.Popen, str]:
+    """A redis-server of the benchmark's own on a free loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    binary = shutil.which("redis-server")
+    if not binary:
+        sys.exit("redis-server is not installed")
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", directory], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import redis
+
+    client = redis.Redis(port=port)
+    for _ in range(200):
+        try:
+            client.ping()
+            break
+        except redis.RedisError:
+            time.sleep(0.02)
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
+def bare_app(body: str) -> Flask:
+    """The floor: a Flask endpoint that validates the signature and returns precomputed TwiML."""
+    app = Flask("bare")
+    validator = RequestValidator(TOKEN)
+
+    @app.post("/voice/turn")
+    def turn() -> Response:
+        # The same check the app makes (one HMAC in the common case).
+        if not signature_ok(validator, request.url, request.form, request.headers.get("X-Twilio-Signature", "")):
+            return Response("forbidden", status=403)
+        return Response(body, mimetype="text/xml")
+    return app
+
+
+def requests_for(call_no: int, turns: int) -> list[tuple[str, dict[str, str], str]]:
+    """The signed requests of one call: (path, form, signature)."""
+    sid = f"CA{call_no:032x}"
+    base = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": f"+1512555{call_no % 10000:04d}",
+            "To": "+15125550100", "Direction": "inbound", "CallStatus": "in-progress", "ApiVersion": "2010-04-01",
+            "Caller": "+15125550123", "Called": "+15125550100", "FromCity": "AUSTIN", "FromState": "TX",
+            "FromZip": "78701", "FromCountry": "US", "ToCity": "AUSTIN", "ToState": "TX", "ToZip": "78701",
+            "ToCountry": "US", "CallerCity": "AUSTIN", "CallerState": "TX", "CallerZip": "78701",
+            "CallerCountry": "US", "CalledCity": "AUSTIN", "CalledState": "TX", "CalledZip": "78701",
+            "CalledCountry": "US"}
+    validator = RequestValidator(TOKEN)
+    out = [("/voice", dict(base), validator.compute_signature("http://localhost/voice", base))]
+    for seq in range(1, turns + 1):
+        form = dict(base, SpeechResult=UTTERANCES[(call_no + seq) % len(UTTERANCES)], Confidence="0.91")
+        path = f"/voice/turn?seq={seq}"
+        out.append((path, form, validator.compute_signature("http://localhost" + path, form)))
+    return out
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--calls", type=int, default=300)
+    ap.add_argument("--turns", type=int, default=6)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="bench-turn-")
+    proc, redis_url = start_redis(tmp)
+    try:
+        from app import create_app
+
+        app = create_app({"DATA_DIR": os.path.join(tmp, "data"), "REDIS_URL": redis_url, "MONGODB_URI": "",
+                          "TWILIO_AUTH_TOKEN": TOKEN, "VALIDATE_TWILIO_SIGNATURE": True, "SEED_DEMO": True,
+                          "ADMIN_TOKEN": "x"})
+        import logging
+
+        logging.getLogger().setLevel(logging.ERROR)
+        client = app.test_client()
+        sample = twiml.respond("Ok, our office hours are 8 a.m. to 5 p.m. on weekdays. What can I do for you?",
+                               action_url="/voice/turn?seq=2", speech=twiml.Speech(hints="furnace, no heat"))
+        bare = bare_app(sample).test_client()
+        bare_req = requests_for(0, 1)[1]
+
+        full_turn: list[float] = []
+        greeting: list[float] = []
+        floor: list[float] = []
+        call_no = 1
+        # Warm-up: first compile/load of the policy and template, first connections.
+        for path, form, sig in requests_for(10_000_000, 2):
+            client.post(path, data=form, headers={"X-Twilio-Signature": sig})
+        for rnd in range(args.rounds):
+            gc.collect()
+            for _ in range(args.calls):
+                for i, (path, form, sig) in enumerate(requests_for(call_no, args.turns)):
+                    t0 = time.perf_counter()
+                    resp = client.post(path, data=form, headers={"X-Twilio-Signature": sig})
+                    dt = (time.perf_counter() - t0) * 1000
+                    if resp.status_code != 200:
+                        sys.exit(f"turn failed: {resp.status_code} {resp.get_data(as_text=True)[:200]}")
+                    (greeting if i == 0 else full_turn).append(dt)
+                    path_b, form_b, sig_b = bare_req
+                    t0 = time.perf_counter()
+                    resp = bare.post(path_b, data=form_b, headers={"X-Twilio-Signature": sig_b})
+                    floor.append((time.perf_counter() - t0) * 1000)
+                    if resp.status_code != 200:
+                        sys.exit("bare endpoint refused its own signature")
+                call_no += 1
+            print(f"round {rnd + 1}: turns P50 {statistics.median(full_turn):.3f} ms", file=sys.stderr)
+
+        hits = app.extensions["sessions"].hits
+        print(f"whole turns through the WSGI app (Redis on loopback, embedded store), "
+              f"{args.rounds} rounds x {args.calls} calls x {args.turns} turns")
+        print(f"{'path':<44} {'n':>6} {'P50 ms':>8} {'P99 ms':>8}")
+        for name, values in (("caller turn (POST /voice/turn)", full_turn),
+                             ("greeting (POST /voice, new call)", greeting),
+                             ("bare Flask + signature, same TwiML", floor)):
+            print(f"{name:<44} {len(values):>6} {statistics.median(values):>8.3f} {pct(values, 0.99):>8.3f}")
+        print(f"ratio turn/bare: P50 {statistics.median(full_turn) / statistics.median(floor):.2f}x, "
+              f"P99 {pct(full_turn, 0.99) / pct(floor, 0.99):.2f}x")
+        print(f"session tiers: {hits}")
+        recs = [t["latency_ms"] for t in app.extensions["docstore"]["turns"].find({"kind": "turn"})]
+        parts = ", ".join(f"{k} {statistics.median(r[k] for r in recs):.3f}"
+                          for k in ("session", "policy", "scenario", "engine", "total"))
+        print(f"inside the service, median ms (before the Redis/docstore writes of the turn): {parts}")
+        target = statistics.median(full_turn) < 2.0 and pct(full_turn, 0.99) < 10.0
+        print(f"target P50 < 2 ms and P99 < 10 ms: {'met' if target else 'NOT met'}")
+    finally:
+        proc.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
