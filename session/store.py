@@ -129,6 +129,16 @@ class SessionStore:
         self.hits["fresh"] += 1
         return None, "fresh"
 
+    def latest(self, call_sid: str) -> dict[str, Any] | None:
+        """The newest copy of a session in any tier (no turn number to go by, e.g. the status callback).
+
+        Another worker may have moved the call on, so this worker's L0 alone is not trusted.
+        """
+        with self._lock:
+            cached = self.l0.get(call_sid)
+        found = [s for s in (cached, self._redis_get(call_sid), self._db_get(call_sid)) if s is not None]
+        return dict(max(found, key=lambda s: s.get("seq", -1))) if found else None
+
     def _l0_put(self, session: dict[str, Any]) -> None:
         with self._lock:
             self.l0[session["call_sid"]] = session
@@ -261,20 +271,20 @@ class SessionStore:
 
     def finalize(self, call_sid: str, *, status: str, duration: int | None, ended_at: float) -> bool:
         """The call ended (status callback): final snapshot on the call log, caches dropped."""
-        session, _ = self.load(call_sid)
+        session = self.latest(call_sid)
         fields: dict[str, Any] = {"status": status, "ended_at": ended_at}
         if duration is not None:
             fields["duration_s"] = duration
-        if session is not None:
-            session["state"] = "ended"
-            session["updated_at"] = self.clock()
-            fields.update(session=session, collected=session.get("collected", {}),
-                          turn_count=session.get("turn_count", 0))
         try:
             self.calls.update_one({"_id": call_sid}, {"$set": fields})
         except PyMongoError as exc:
             self._db_log.failed("write", exc)
             return False
+        if session is not None:
+            session["state"] = "ended"
+            session["updated_at"] = self.clock()
+            if not self.persist(session):
+                return False
         with self._lock:
             self.l0.pop(call_sid, None)
         if self.redis is not None:

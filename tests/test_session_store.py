@@ -166,3 +166,16 @@ def test_backends_report(backends):
     report = store.backends()
     assert report["docstore"] == "up"
     assert report["redis"] in ("up", "not configured")
+
+
+def test_finalize_on_a_worker_with_a_stale_l0_keeps_the_newest_session(backends):
+    db, r = backends
+    a, b = SessionStore(db, r), SessionStore(db, r)
+    s = fresh(seq=0)
+    a.start_call(s)
+    a.save(s, persist=True)
+    newer = dict(b.load(s["call_sid"], 0)[0], seq=4, collected={"name": "Ann"})
+    b.save(newer, persist=True)
+    a.finalize(s["call_sid"], status="completed", duration=5, ended_at=9.0)  # A's L0 still says seq 0
+    doc = db["calls"].find_one({"_id": s["call_sid"]})
+    assert doc["session"]["seq"] == 4 and doc["collected"] == {"name": "Ann"}

@@ -1,0 +1,57 @@
+"""Real gunicorn workers sharing one Redis and one embedded store: calls go on across processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from session.docstore import EmbeddedClient
+from tests.conftest import ROOT, TOKEN, free_port
+from voice.simulator import CallSimulator, http_transport
+
+
+@pytest.fixture
+def gunicorn(tmp_path, redis_url):
+    port = free_port()
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "REDIS_URL": redis_url, "MONGODB_URI": "",
+           "TWILIO_AUTH_TOKEN": TOKEN, "ADMIN_TOKEN": "x", "VALIDATE_TWILIO_SIGNATURE": "true",
+           "WEB_CONCURRENCY": "2", "PUBLIC_BASE_URL": "", "TRUSTED_PROXY_HOPS": "0"}
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind",
+                             f"127.0.0.1:{port}", "--access-logfile", "/dev/null", "app:app"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            if requests.get(base + "/readyz", timeout=1).status_code == 200:
+                break
+        except requests.RequestException:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
+    yield base, tmp_path / "data"
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_calls_across_two_gunicorn_workers(gunicorn):
+    base, data = gunicorn
+    results = []
+    for i in range(6):
+        sim = CallSimulator(http_transport(), auth_token=TOKEN, base_url=base, caller=f"+1512555{1000 + i}")
+        results.append(sim.run(["what are your hours", "", "do you have a maintenance plan", "", "", ""]))
+    db = EmbeddedClient(str(data))["voiceagent"]
+    for res in results:
+        assert "http-error" not in res.kinds()
+        # Three silences in a row end the call, whichever worker took each turn.
+        assert res.heard()[-1].startswith("I haven't heard anything")
+        seqs = [t["seq"] for t in db["turns"].find({"call_sid": res.call_sid}, sort=[("seq", 1)])]
+        assert seqs == list(range(7))
+        log = db["calls"].find_one({"_id": res.call_sid})
+        assert log["status"] == "completed" and log["session"]["seq"] == 6
+    assert db["companies"].count_documents({}) == 1  # the demo was seeded once, not once per worker
