@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,11 @@ def seed_demo(catalog: Catalog) -> bool:
     if catalog.get_company("demo-hvac", fresh=True) is not None:
         return False
     if not catalog.acquire_lock("seed-demo", owner, ttl=30):
+        # Another worker is seeding: wait for it, so this worker never answers the demo number
+        # as "not in service" during the first start.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and catalog.get_company("demo-hvac", fresh=True) is None:
+            time.sleep(0.05)
         return False
     try:
         if catalog.get_company("demo-hvac", fresh=True) is not None:
