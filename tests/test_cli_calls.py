@@ -59,3 +59,10 @@ def test_simulate_with_the_wrong_token_shows_the_refusal(tmp_path):
     app = make_app(tmp_path / "d")
     result = app.test_cli_runner().invoke(args=["simulate", "hello", "--token", "wrong"])
     assert result.exit_code == 1 and "HTTP 403" in result.output
+
+
+def test_simulate_in_process_without_an_account_token_still_signs(tmp_path):
+    app = make_app(tmp_path / "d", TWILIO_AUTH_TOKEN="")
+    result = app.test_cli_runner().invoke(args=["simulate", "what are your hours"])
+    assert result.exit_code == 0, result.output
+    assert "8 a.m. to 5 p.m." in result.output

@@ -264,18 +264,27 @@ class VoiceService:
     def _state(decision: Decision) -> str:
         return {"HANGUP": "ended", "TRANSFER": "transfer"}.get(decision.action, "active")
 
-    def turn(self, form: Mapping[str, str], seq: int, token: str | None = None) -> str:
-        """POST /voice/turn?seq=N: the caller said something (or nothing) on turn N."""
+    def _begin(self, form: Mapping[str, str], seq: int, token: str | None
+               ) -> tuple[str | None, dict[str, Any] | None, str, dict[str, Any] | None]:
+        """Load a turn's session and company: (replayed TwiML or None, session, tier, company record)."""
         self._required(form, "CallSid", "To")
-        started = time.perf_counter()
         call_sid, called = form["CallSid"].strip(), form["To"].strip()
         session, tier = self.store.load(call_sid, seq - 1)
         if session is not None and session["seq"] >= seq:
-            return self._replay(session, seq)
+            return self._replay(session, seq), session, tier, None
         if session is not None and token and token in (session.get("tokens") or {}):
-            return self._replay(session, session["tokens"][token])
+            return self._replay(session, session["tokens"][token]), session, tier, None
         record = self.catalog.get_company(session["company_id"]) if session and session.get("company_id") \
             else self.catalog.company_for_number(called)
+        return None, session, tier, record
+
+    def turn(self, form: Mapping[str, str], seq: int, token: str | None = None) -> str:
+        """POST /voice/turn?seq=N: the caller said something (or nothing) on turn N."""
+        started = time.perf_counter()
+        replay, session, tier, record = self._begin(form, seq, token)
+        if replay is not None:
+            return replay
+        call_sid, called = form["CallSid"].strip(), form["To"].strip()
         if record is None:
             return twiml.hangup(UNAVAILABLE_LINE if session else UNKNOWN_NUMBER_LINE, speech=Speech())
         if session is None:
@@ -334,14 +343,11 @@ class VoiceService:
 
     def dial_result(self, form: Mapping[str, str], seq: int, token: str | None = None) -> str:
         """POST /voice/dial-result?seq=N: how the transfer went (Dial or Enqueue action)."""
-        self._required(form, "CallSid", "To")
         started = time.perf_counter()
-        call_sid, called = form["CallSid"].strip(), form["To"].strip()
-        session, tier = self.store.load(call_sid, seq - 1)
-        if session is not None and session["seq"] >= seq:
-            return self._replay(session, seq)
-        record = self.catalog.get_company(session["company_id"]) if session and session.get("company_id") \
-            else self.catalog.company_for_number(called)
+        replay, session, tier, record = self._begin(form, seq, token)
+        if replay is not None:
+            return replay
+        called = form["To"].strip()
         if record is None or session is None:
             return twiml.hangup(FALLBACK_GOODBYE, speech=Speech())
         status = (form.get("DialCallStatus") or form.get("QueueResult") or "").strip().lower()
