@@ -72,3 +72,55 @@ def test_odd_turns_never_raise():
         d = policy.apply(compiled, utterance, policy.BaseResponse(base, action=action), ctx)
         assert d.response.strip() and d.action in ("RESPOND", "TRANSFER", "HANGUP")
         assert "{nope}" not in d.response
+
+
+def test_mangled_companies_and_sheets_through_the_admin_api_never_500(tmp_path):
+    from tests.conftest import ADMIN, make_app
+
+    app = make_app(tmp_path / "d")
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    company = {k: v for k, v in DEMO.items() if k != "cheatSheet"}
+    rnd = random.Random(7)
+    statuses = set()
+    for i in range(150):
+        doc = copy.deepcopy(company)
+        for _ in range(rnd.randint(1, 3)):
+            _mutate(doc, rnd)
+        r = client.put("/admin/companies/demo-hvac", json=doc, headers=auth)
+        statuses.add(r.status_code)
+        assert r.status_code in (200, 201, 400, 422), r.get_data(as_text=True)
+        if r.status_code == 422:
+            assert all(e["message"] for e in r.get_json()["errors"])
+        sheet = copy.deepcopy(DEMO["cheatSheet"])
+        _mutate(sheet, rnd)
+        r = client.put("/admin/companies/demo-hvac/cheatsheet", json=sheet, headers=auth)
+        assert r.status_code in (201, 404, 422), r.get_data(as_text=True)
+    assert 422 in statuses
+    # Whatever was accepted, the demo number still answers with valid TwiML.
+    from tests.twilio_helpers import call
+
+    result = call(app, "what are your hours")
+    assert "http-error" not in result.kinds()
+
+
+def test_odd_webhook_forms_never_500(tmp_path, caplog):
+    from tests.conftest import make_app
+    from tests.twilio_helpers import form, signed_post
+
+    app = make_app(tmp_path / "d")
+    client = app.test_client()
+    rnd = random.Random(3)
+    values = ["", " ", "x" * 5000, "+1", "anonymous", "<Say>", "&amp;", "\u202e", "0", "-5", "1e9", "NaN",
+              "CA" + "f" * 32, "+15125550100"]
+    for i in range(120):
+        data = form(f"CA{i:032d}")
+        for key in rnd.sample(["From", "To", "SpeechResult", "Confidence", "CallStatus", "CallDuration",
+                               "DialCallStatus", "QueueResult", "StirVerstat", "Digits"], 4):
+            data[key] = rnd.choice(values)
+        path = rnd.choice(["/voice", "/voice/turn?seq=1", "/voice/turn?seq=7", "/voice/dial-result?seq=2",
+                           "/voice/status", "/voice/fallback"])
+        r = signed_post(client, path, data)
+        assert r.status_code in (200, 400), (path, data, r.get_data(as_text=True)[:300])
+    # Nothing reached the catch-all error path (which would hide a bug behind the fallback TwiML).
+    assert not [rec for rec in caplog.records if "answering with the fallback" in rec.getMessage()]

@@ -376,3 +376,20 @@ def test_without_redis_workers_share_sessions_through_the_document_store(tmp_pat
     say_turn(b, 1, "")
     say_turn(a, 2, "")
     assert say_turn(b, 3, "").find("./Hangup") is not None
+
+
+def test_transfer_to_a_sip_contact(app):
+    catalog = app.extensions["catalog"]
+    sheet = {"behaviorRules": [], "guardrails": [], "allowedActions": ["TRANSFER_GENERAL"],
+             "edgeCases": [{"id": "ec-mgr", "name": "Manager", "match": {"keywordsAny": ["the manager"]},
+                            "action": {"type": "force_transfer", "transferTarget": "manager",
+                                       "transferMessage": "Connecting you to the manager."}}]}
+    v = catalog.save_draft("demo-hvac", sheet)
+    catalog.compile_latest("demo-hvac", owner="t")
+    catalog.activate("demo-hvac", v)
+    client = app.test_client()
+    greet(client)
+    root = say_turn(client, 1, "let me talk to the manager")
+    assert said(root) == ["Connecting you to the manager."]
+    assert root.find("./Dial/Sip").text == "sip:manager@demo-hvac.example"
+    assert root.find("./Dial").get("callerId") == "+15125550100"
