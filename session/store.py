@@ -10,7 +10,8 @@ turn, when an entity is collected, when a transfer starts and when the call ends
 load a session two turns old).
 
 The call log lives in the document store: one ``calls`` document per call (header,
-session snapshot, tags, entities, outcome) and one ``turns`` document per turn, keyed by
+session snapshot, tags, entities, outcome; written with the session snapshot, so on the
+same schedule) and one ``turns`` document per turn, keyed by
 call and sequence number so a replayed turn is never recorded twice.
 """
 
@@ -43,7 +44,7 @@ def new_session(call_sid: str, *, company_id: str | None, caller: str, called: s
         "turn_count": 0,      # caller turns answered
         "silence": 0,         # consecutive silent turns
         "state": "active",    # active | transfer | ended
-        "caller_type": "unknown", "spam_flags": [],
+        "caller_type": "unknown", "spam_flags": [], "tags": [],
         "collected": {}, "transfer_target": None,
         "replies": {}, "tokens": {},
         "created_at": now, "updated_at": now,
@@ -197,7 +198,7 @@ class SessionStore:
         """Write the session snapshot onto its call log (never over a newer one)."""
         sid, seq = session["call_sid"], session["seq"]
         fields = {"session": session, "collected": session.get("collected", {}),
-                  "turn_count": session.get("turn_count", 0)}
+                  "turn_count": session.get("turn_count", 0), "tags": session.get("tags", [])}
         try:
             res = self.calls.update_one({"_id": sid, "session.seq": {"$lte": seq}}, {"$set": fields})
             if res.matched_count == 0:
@@ -222,7 +223,7 @@ class SessionStore:
         doc = {"_id": session["call_sid"], **self._header(session), **header}
         if snapshot:
             doc.update(session=session, collected=session.get("collected", {}),
-                       turn_count=session.get("turn_count", 0))
+                       turn_count=session.get("turn_count", 0), tags=session.get("tags", []))
         try:
             self.calls.insert_one(doc)
         except DuplicateKeyError:
@@ -244,11 +245,6 @@ class SessionStore:
         except PyMongoError as exc:
             self._db_log.failed("write", exc)
             return False
-        if record.get("tags"):  # the call log header carries the call's tags (for filtering calls)
-            try:
-                self.calls.update_one({"_id": sid}, {"$addToSet": {"tags": {"$each": list(record["tags"])}}})
-            except PyMongoError as exc:
-                self._db_log.failed("write", exc)
         return True
 
     def update_call(self, call_sid: str, update: Mapping[str, Any]) -> bool:

@@ -249,7 +249,7 @@ class VoiceService:
         speech = self._speech(record, pol, template)
         reply = self._render(decision, record, 0, speech, called)
         done = self._side_effects(decision, session, record)
-        session.update(seq=0, replies={"0": reply}, tokens=remember({}, token, 0, KEEP_TOKENS) if token else {},
+        session.update(seq=0, replies={"0": reply}, tags=_merge_tags([], decision.tags), tokens=remember({}, token, 0, KEEP_TOKENS) if token else {},
                        state=self._state(decision))
         if decision.action == "TRANSFER":
             session["transfer_target"] = decision.transfer_target
@@ -331,9 +331,12 @@ class VoiceService:
         if token:
             session["tokens"] = remember(session.get("tokens") or {}, token, seq, KEEP_TOKENS)
         session["state"] = self._state(decision)
+        tags = _merge_tags(session.get("tags"), decision.tags)
+        new_tag = tags != (session.get("tags") or [])
+        session["tags"] = tags
         if decision.action == "TRANSFER":
             session["transfer_target"] = decision.transfer_target
-        persist = (session["turn_count"] == 1 or session["turn_count"] % 3 == 0
+        persist = new_tag or (session["turn_count"] == 1 or session["turn_count"] % 3 == 0
                    or decision.action in ("TRANSFER", "HANGUP"))
         self.store.save(session, persist=persist)
         self.store.record_turn(self._record(session, seq, kind, text, confidence, answer, decision,
@@ -362,7 +365,7 @@ class VoiceService:
                                 tags=(f"transfer_{status or 'unknown'}",))
         reply = self._render(decision, record, seq, speech, called)
         session = dict(session)
-        session.update(seq=seq, state=self._state(decision),
+        session.update(seq=seq, state=self._state(decision), tags=_merge_tags(session.get("tags"), decision.tags),
                        replies=remember(session.get("replies") or {}, str(seq), reply, KEEP_REPLIES),
                        transfer_outcome=status or "unknown")
         if token:
@@ -424,6 +427,12 @@ class VoiceService:
                            "total": _ms(started, end)},
             "twiml": reply,
         }
+
+
+def _merge_tags(old: Any, new: Any) -> list[str]:
+    out = list(old or [])
+    out.extend(t for t in new or () if t not in out)
+    return out[:100]
 
 
 def _ms(a: float, b: float) -> float:
