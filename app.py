@@ -69,7 +69,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["redis"] = redis
     app.extensions["catalog"] = catalog
     app.extensions["sessions"] = store
-    app.extensions["voice"] = VoiceService(catalog, store, clock=clock, url_for=absolute)
+    from voice.notify import Notifier
+
+    notifier = Notifier(db, account_sid=settings.TWILIO_ACCOUNT_SID, auth_token=settings.TWILIO_AUTH_TOKEN,
+                        clock=clock, sleep=settings.extra.get("SLEEP") or time.sleep)
+    app.extensions["notifier"] = notifier
+    app.extensions["voice"] = VoiceService(catalog, store, clock=clock, url_for=absolute, notifier=notifier)
     app.extensions["twilio_validator"] = (RequestValidator(settings.TWILIO_AUTH_TOKEN)
                                           if settings.TWILIO_AUTH_TOKEN else None)
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any, Mapping
 
 from .company import CompanyProfile
+from .entities import spoken
 from .text import label
 
 _OK = re.compile(r"^\s*(?:ok|okay)\b", re.I)
@@ -15,24 +15,7 @@ _KEEP_CAPITAL = re.compile(r"^(?:I\b|I'|[A-Z]{2,}\b)")
 
 def spoken_value(value: Any) -> str:
     """A collected value as it should be read back (phone digits grouped, dates spelled)."""
-    text = str(value)
-    digits = re.sub(r"\D", "", text)
-    if re.fullmatch(r"\+1\d{10}", text):
-        return f"{digits[1:4]}-{digits[4:7]}-{digits[7:]}"
-    m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text)
-    if m:
-        try:
-            d = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        except ValueError:  # not a real date: read it as given rather than fail the turn
-            return text
-        return f"{d.strftime('%A, %B')} {d.day}"
-    m = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", text)
-    if m:
-        h, mi = int(m.group(1)), int(m.group(2))
-        suffix = "a.m." if h < 12 else "p.m."
-        h12 = h % 12 or 12
-        return f"{h12}:{mi:02d} {suffix}" if mi else f"{h12} {suffix}"
-    return text
+    return spoken(value)
 
 
 class BehaviorRules:

@@ -243,3 +243,15 @@ def apply(policy: CompiledPolicy, utterance: str | None, base_response: str | Ba
         matched_pattern=turn.pattern, tags=tuple(turn.tags), side_effects=tuple(turn.effects),
         guardrails_fired=tuple(fired), proposed_action=turn.proposed, barge_in=not rt.behavior.never_interrupt,
         missing_variables=tuple(missing), elapsed_ms=elapsed, perf_fault=elapsed > BUDGET_MS)
+
+
+def speak(policy: CompiledPolicy, text: str, context: TurnContext, *, caller_spoke: bool = True) -> str:
+    """Only the last two steps (guardrails, then behavior) for a text of our own, such as an entity prompt.
+
+    No rule is consulted, so a prompt never triggers an edge case or a transfer.
+    """
+    rt: Runtime = policy.runtime
+    said, _, _, _ = rt.render(text or "", context.company)
+    said, _ = rt.behavior.apply(said, company=context.company, is_first_turn=context.is_first_turn,
+                                caller_spoke=caller_spoke, collected=context.collected_entities)
+    return " ".join(said.split())

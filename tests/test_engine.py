@@ -428,8 +428,8 @@ def test_use_company_name_on_first_turn_only():
 def test_confirm_entities_reads_values_back_naturally():
     d = behave(["CONFIRM_ENTITIES"], "Thanks.", collected_entities={"name": "Jane Doe", "callbackPhone": "+15125550199",
                                                                    "date": "2026-01-06", "time": "15:30"})
-    assert d.response == ("Thanks. Just to confirm, I have your name as Jane Doe, your callback phone as 512-555-0199, "
-                          "your date as Tuesday, January 6 and your time as 3:30 p.m.")
+    assert d.response == ("Thanks. Just to confirm, I have your name as Jane Doe, your callback phone as "
+                          "5 1 2, 5 5 5, 0 1 9 9, your date as Tuesday, January 6th and your time as 3:30 p.m.")
 
 
 @pytest.mark.parametrize("value", ["2026-13-45", "25:99", "", "  ", 12345])

@@ -76,12 +76,16 @@ def test_transfer_dials_the_contact_with_caller_id_and_action(app):
     assert log["session"]["state"] == "transfer"  # persisted when the transfer started
 
 
-def test_queue_and_sip_contacts(app):
+def test_queue_contact_after_the_rule_collects_its_entities(app):
     client = app.test_client()
     greet(client)
-    root = say_turn(client, 1, "I have a question about my bill")
+    ask = say_turn(client, 1, "I have a question about my bill")
+    assert said(ask) == ["Ok, I'll connect you with our billing team. May I have your name, please?"]
+    assert say_turn(client, 2, "Jane Doe").find("./Gather") is not None
+    root = say_turn(client, 3, "five one two five five five zero one nine nine")
     assert root.find("./Enqueue").text == "billing"
-    assert root.find("./Enqueue").get("action") == "/voice/dial-result?seq=2"
+    assert root.find("./Enqueue").get("action") == "/voice/dial-result?seq=4"
+    assert "5 1 2, 5 5 5, 0 1 9 9" in said(root)[0]
 
 
 def test_failed_dial_offers_to_take_a_message_and_completed_dial_ends(app):

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 import phonenumbers
-from pymongo.errors import PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 import policy
 from policy.decision import BaseResponse, Decision, TurnContext
@@ -23,6 +24,7 @@ from session.store import KEEP_REPLIES, KEEP_TOKENS, SessionStore, new_session, 
 
 from . import twiml
 from .scenarios import EMPTY_TEMPLATE, FALLBACK_REPLY, CompiledTemplate
+from .flows import CollectingMixin
 from .twiml import Speech
 
 log = logging.getLogger(__name__)
@@ -36,8 +38,11 @@ SILENCE_GOODBYE = ("I haven't heard anything, so I'll end the call now. Please c
                    "Goodbye.")
 DIAL_DONE_LINE = "Thank you for calling {companyname}. Goodbye."
 DIAL_FAILED_LINE = ("I'm sorry, no one was able to take your call just now. I can take a message and have "
-                    "someone call you back. Please tell me your name, the best number to reach you, and a "
-                    "short message.")
+                    "someone call you back.")
+#: Typed reasons for a transfer that did not connect (call log ``transfer_outcome.reason``).
+DIAL_REASONS = {"busy": "CONTACT_BUSY", "no-answer": "CONTACT_NO_ANSWER", "failed": "DIAL_FAILED",
+                "canceled": "CALLER_CANCELED", "leave": "QUEUE_LEFT", "queue-full": "QUEUE_FULL",
+                "error": "QUEUE_ERROR", "system-error": "QUEUE_ERROR", "unknown": "UNKNOWN"}
 FALLBACK_LINE = "We're sorry, we're having a problem on our end. Let me connect you to our team."
 FALLBACK_GOODBYE = "We're sorry, we're having a problem on our end. Please call back in a few minutes. Goodbye."
 #: Numbers Twilio sends for callers who withhold theirs.
@@ -81,13 +86,14 @@ def fallback_number(doc: Mapping[str, Any]) -> str | None:
     return None
 
 
-class VoiceService:
+class VoiceService(CollectingMixin):
     """The call flow, shared by the webhook routes and the simulator."""
 
     def __init__(self, catalog: Catalog, store: SessionStore, *, clock: Callable[[], float] = time.time,
-                 url_for: Callable[..., str]) -> None:
+                 url_for: Callable[..., str], notifier: Any) -> None:
         self.catalog = catalog
         self.store = store
+        self.notifier = notifier
         self.clock = clock
         self.url_for = url_for
         self._hints: dict[tuple[str, str], str] = {}
@@ -183,28 +189,70 @@ class VoiceService:
         return twiml.respond(decision.response, action_url=self._turn_url(seq + 1), speech=speech,
                              barge_in=decision.barge_in)
 
-    def _side_effects(self, decision: Decision, session: Mapping[str, Any], record: Mapping[str, Any]) -> list[str]:
+    def _side_effects(self, decision: Decision, session: Mapping[str, Any], record: Mapping[str, Any],
+                      seq: int = 0) -> list[str]:
+        """Perform what the engine asked for; each is keyed by call and turn, so a replay repeats none."""
         done = []
+        sid = session["call_sid"]
         for effect in decision.side_effects:
             kind = effect.get("type")
+            source = dict(effect.get("source") or {})
             if kind == "SECURITY_EVENT":
-                log.warning("call %s: security event %s", session["call_sid"], dict(effect))
+                log.warning("call %s: security event %s", sid, _plain(effect))
                 done.append("security_event")
-                continue
-            if kind == "AUTO_BLACKLIST":
+            elif kind == "AUTO_BLACKLIST":
                 caller = session.get("from") or ""
                 if caller and caller.lower() not in ANONYMOUS:
                     try:
                         self.catalog.add_to_blacklist(record["_id"], caller)
                         done.append("blacklisted")
                     except PyMongoError as exc:
-                        log.error("call %s: could not blacklist the caller: %s", session["call_sid"], exc)
+                        log.error("call %s: could not blacklist the caller: %s", sid, exc)
             elif kind == "LOG":
+                severity = str(effect.get("severity"))
                 level = {"info": logging.INFO, "warning": logging.WARNING,
-                         "critical": logging.CRITICAL}.get(str(effect.get("severity")), logging.INFO)
-                log.log(level, "call %s: %s", session["call_sid"], effect.get("message"))
-                done.append(f"log_{effect.get('severity')}")
+                         "critical": logging.CRITICAL}.get(severity, logging.INFO)
+                log.log(level, "call %s: %s", sid, effect.get("message"))
+                done.append(f"log_{severity}")
+                if severity == "critical":
+                    self._alert(sid, seq, session, source, str(effect.get("message") or ""))
+                    done.append("alert")
+            elif kind == "NOTIFY_CONTACTS":
+                done.extend(self._notify(effect, session, record, seq, decision))
         return done
+
+    def _alert(self, sid: str, seq: int, session: Mapping[str, Any], source: Mapping[str, Any], message: str) -> None:
+        try:
+            self.store.db["alerts"].insert_one({
+                "_id": f"{sid}:{seq}:{source.get('id', '')}", "type": "CRITICAL_EDGE_CASE",
+                "company_id": session.get("company_id"), "call_sid": sid, "seq": seq, "rule": source,
+                "message": message, "started_at": self.clock()})
+        except DuplicateKeyError:
+            pass
+        except PyMongoError as exc:
+            log.error("call %s: alert not recorded: %s", sid, exc)
+
+    def _notify(self, effect: Mapping[str, Any], session: Mapping[str, Any], record: Mapping[str, Any], seq: int,
+                decision: Decision) -> list[str]:
+        doc = record["doc"]
+        contacts = doc.get("contacts") or {}
+        source = dict(effect.get("source") or {})
+        company = (doc.get("variables") or {}).get("companyname") or doc.get("name", "")
+        tags = ", ".join(decision.tags)
+        body = (f"{company}: a call from {session.get('from') or 'an unknown number'} matched "
+                f"'{source.get('name') or source.get('id')}'{' (' + tags + ')' if tags else ''}. "
+                f"Action: {decision.action.lower()}. Call {session['call_sid']}.")
+        out = []
+        for name in effect.get("contacts") or ():
+            phone = (contacts.get(name) or {}).get("phone")
+            if not phone:
+                log.warning("call %s: contact %r has no phone number for an SMS", session["call_sid"], name)
+                out.append(f"sms_skipped:{name}")
+                continue
+            self.notifier.sms(f"{session['call_sid']}:{seq}:notify:{name}", to=phone, from_=session.get("to"),
+                              body=body, company_id=record["_id"], call_sid=session["call_sid"], kind="notify")
+            out.append(f"sms:{name}")
+        return out
 
     # -- webhooks
 
@@ -246,9 +294,10 @@ class VoiceService:
         ctx = TurnContext(company=self.catalog.profile(record), now=self._now(), caller_type=caller_type,
                           spam_flags=flags, is_first_turn=True)
         decision = policy.apply(pol, "", BaseResponse(greeting, None, "greeting"), ctx)
+        decision = self.maybe_collect(pol, decision, session, ctx)
         speech = self._speech(record, pol, template)
         reply = self._render(decision, record, 0, speech, called)
-        done = self._side_effects(decision, session, record)
+        done = self._side_effects(decision, session, record, 0)
         session.update(seq=0, replies={"0": reply}, tags=_merge_tags([], decision.tags), tokens=remember({}, token, 0, KEEP_TOKENS) if token else {},
                        state=self._state(decision))
         if decision.action == "TRANSFER":
@@ -259,6 +308,13 @@ class VoiceService:
         self.store.record_turn(self._record(session, 0, "greeting", "", None, None, decision, pin, reply,
                                             started, t_session, t_policy, t_policy, tier, done))
         return reply
+
+    def _ctx(self, record: Mapping[str, Any], session: Mapping[str, Any], *,
+             collected: Mapping[str, Any] | None = None) -> TurnContext:
+        """The engine's context for this turn (entities only when they are to be read back)."""
+        return TurnContext(company=self.catalog.profile(record), now=self._now(),
+                           caller_type=session.get("caller_type"), spam_flags=session.get("spam_flags") or (),
+                           is_first_turn=False, collected_entities=collected or {})
 
     @staticmethod
     def _state(decision: Decision) -> str:
@@ -305,27 +361,38 @@ class VoiceService:
         session = dict(session)
         answer = None
         done: list[str] = []
+        collecting = session.get("collect")
+        entity_saved = False
+        note: dict[str, Any] | None = None
         if not text.strip():
             silence = int(session.get("silence", 0)) + 1
-            line = SILENCE_LINES[min(silence, len(SILENCE_LINES)) - 1] if silence <= 2 else SILENCE_GOODBYE
-            decision = Decision(action="RESPOND" if silence <= 2 else "HANGUP", response=line)
-            reply = self._render(decision, record, seq, speech, called)
+            if silence > 2:
+                decision = Decision(action="HANGUP", response=SILENCE_GOODBYE)
+            elif collecting:
+                line = "Sorry, I didn't catch that." if silence == 1 else "Are you still there?"
+                decision = self.ask(pol, self._ctx(record, session), collecting, line)
+            else:
+                decision = Decision(action="RESPOND", response=SILENCE_LINES[silence - 1])
             session["silence"] = silence
             kind = "silence"
             t_scenario = time.perf_counter()
         else:
-            answer = template.answer(text, call_sid=call_sid, seq=seq)
-            t_scenario = time.perf_counter()
-            ctx = TurnContext(company=self.catalog.profile(record), now=self._now(),
-                              caller_type=session.get("caller_type"), spam_flags=session.get("spam_flags") or (),
-                              is_first_turn=False, collected_entities=session.get("collected") or {})
-            decision = policy.apply(pol, text, BaseResponse(answer.text, answer.action,
-                                                            f"scenario:{answer.scenario or 'fallback'}"), ctx)
-            reply = self._render(decision, record, seq, speech, called)
-            done = self._side_effects(decision, session, record)
+            ctx = self._ctx(record, session)
+            flow = self.collect_turn(pol, record, session, text, ctx, seq, template) if collecting else None
+            if flow is not None:
+                decision, entity_saved, note = flow
+                t_scenario = time.perf_counter()
+            else:
+                answer = template.answer(text, call_sid=call_sid, seq=seq)
+                t_scenario = time.perf_counter()
+                decision = policy.apply(pol, text, BaseResponse(answer.text, answer.action,
+                                                                f"scenario:{answer.scenario or 'fallback'}"), ctx)
+                decision = self.maybe_collect(pol, decision, session, ctx)
+            done = self._side_effects(decision, session, record, seq)
             session["silence"] = 0
             session["turn_count"] = int(session.get("turn_count", 0)) + 1
             kind = "turn"
+        reply = self._render(decision, record, seq, speech, called)
         session["seq"] = seq
         session["replies"] = remember(session.get("replies") or {}, str(seq), reply, KEEP_REPLIES)
         if token:
@@ -336,12 +403,17 @@ class VoiceService:
         session["tags"] = tags
         if decision.action == "TRANSFER":
             session["transfer_target"] = decision.transfer_target
-        persist = new_tag or (session["turn_count"] == 1 or session["turn_count"] % 3 == 0
-                   or decision.action in ("TRANSFER", "HANGUP"))
+            session["transfer"] = {"target": decision.transfer_target, "phone": decision.transfer_phone,
+                                   "queue": decision.transfer_queue, "sip": decision.transfer_sip}
+        persist = new_tag or entity_saved or (session["turn_count"] == 1 or session["turn_count"] % 3 == 0
+                                              or decision.action in ("TRANSFER", "HANGUP"))
         self.store.save(session, persist=persist)
-        self.store.record_turn(self._record(session, seq, kind, text, confidence, answer, decision,
-                                            session.get("policy") or {}, reply, started, t_session, t_policy,
-                                            t_scenario, tier, done))
+        record_doc = self._record(session, seq, kind, text, confidence, answer, decision,
+                                  session.get("policy") or {}, reply, started, t_session, t_policy, t_scenario,
+                                  tier, done)
+        if note:
+            record_doc["collect"] = note
+        self.store.record_turn(record_doc)
         return reply
 
     def dial_result(self, form: Mapping[str, str], seq: int, token: str | None = None) -> str:
@@ -360,11 +432,17 @@ class VoiceService:
         if status in DIAL_OK:
             line = DIAL_DONE_LINE.replace("{companyname}", variables.get("companyname", "us"))
             decision = Decision(action="HANGUP", response=line, tags=("transfer_completed",))
-        else:
-            decision = Decision(action="RESPOND", response=DIAL_FAILED_LINE, proposed_action="TAKE_MESSAGE",
-                                tags=(f"transfer_{status or 'unknown'}",))
-        reply = self._render(decision, record, seq, speech, called)
         session = dict(session)
+        if status not in DIAL_OK:
+            # Busy, no answer, failed, canceled: tell the caller and take a message for the contact.
+            reason = status or "unknown"
+            transfer = {"target": session.get("transfer_target"), **(session.get("transfer") or {})}
+            decision = self.start_message(pol, self._ctx(record, session), session, DIAL_FAILED_LINE, reason=reason,
+                                          transfer=transfer)
+            decision = replace(decision, tags=(*decision.tags, f"transfer_{reason}"))
+            self.store.update_call(session["call_sid"], {"$set": {"transfer_outcome": {
+                "status": reason, "target": transfer.get("target"), "reason": DIAL_REASONS.get(reason, reason)}}})
+        reply = self._render(decision, record, seq, speech, called)
         session.update(seq=seq, state=self._state(decision), tags=_merge_tags(session.get("tags"), decision.tags),
                        replies=remember(session.get("replies") or {}, str(seq), reply, KEEP_REPLIES),
                        transfer_outcome=status or "unknown")

@@ -1,0 +1,165 @@
+"""Multi-turn entity collection (pure): ask, validate, re-prompt, escalate, accept corrections.
+
+The state lives on the session as a plain dict (``session["collect"]``); ``answer`` takes
+the caller's words for the entity being asked and returns a ``Step``: what to say and
+what happens next. Used for transfer rules with ``collectEntities`` (purpose
+``transfer``) and for taking a message (purpose ``message``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Mapping
+
+from policy.entities import correction, normalize, patch_phone, spoken
+from policy.matching import compile_validation_pattern
+from policy.text import label
+
+DEFAULT_PROMPTS = {
+    "PERSON": "May I have your name, please?",
+    "PHONE": "What's the best number to reach you?",
+    "EMAIL": "What's your email address?",
+    "DATE": "What day works best for you?",
+    "TIME": "And what time works best?",
+    "ADDRESS": "What's the address, please?",
+}
+MESSAGE_ENTITIES: tuple[dict[str, Any], ...] = (
+    {"name": "name", "type": "PERSON", "required": True, "prompt": "May I have your name, please?",
+     "maxRetries": 2, "escalateOnFail": True},
+    {"name": "callbackPhone", "type": "PHONE", "required": True, "prompt": "What's the best number to reach you?",
+     "validationPrompt": "Sorry, I didn't get that. Could you say the number again, with the area code?",
+     "maxRetries": 2, "escalateOnFail": True},
+    {"name": "message", "type": "TEXT", "required": True,
+     "prompt": "And what message would you like me to pass along?", "maxRetries": 1, "escalateOnFail": True},
+)
+#: The caller asks for a person instead of answering.
+WANTS_PERSON = re.compile(
+    r"\b(?:just )?(?:transfer|connect|put) me(?: through)?\b|\b(?:talk|speak) (?:to|with) (?:a |an |the )?"
+    r"(?:person|human|someone|somebody|agent|representative|operator|real person)\b|\b(?:representative|operator|"
+    r"real person|human being)\b", re.I)
+MAX_NAME_WORDS = 6
+
+
+@dataclass
+class Step:
+    """The outcome of one answer: ``ask`` (say ``text``, then ask the current entity), ``done``,
+    ``transfer_now`` (stop asking and connect), or ``to_message`` (take a message instead)."""
+
+    kind: str
+    state: dict[str, Any] | None
+    collected: dict[str, Any]
+    text: str = ""
+    changed: bool = False
+    events: list[str] = field(default_factory=list)
+
+
+def start(purpose: str, entities: Any, collected: Mapping[str, Any], *, transfer: Mapping[str, Any] | None = None,
+          reason: str | None = None) -> dict[str, Any] | None:
+    """A new collection for the entities not collected yet, or None when nothing is missing."""
+    pending = [dict(e) for e in entities if e.get("name") not in collected]
+    if not pending:
+        return None
+    return {"purpose": purpose, "entities": pending, "index": 0, "retries": 0, "last": None,
+            "transfer": dict(transfer) if transfer else None, "reason": reason, "skipped": []}
+
+
+def current(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The entity being asked."""
+    return state["entities"][state["index"]]
+
+
+def prompt_of(spec: Mapping[str, Any]) -> str:
+    """The question for an entity (its own prompt, else a natural default for its type)."""
+    return spec.get("prompt") or DEFAULT_PROMPTS.get(spec.get("type", "TEXT")) or \
+        f"Could you tell me your {label(spec['name'])}?"
+
+
+def retry_prompt_of(spec: Mapping[str, Any]) -> str:
+    """The re-prompt after an answer that did not validate."""
+    return spec.get("validationPrompt") or f"Sorry, I didn't quite get that. {prompt_of(spec)}"
+
+
+@lru_cache(maxsize=512)
+def _pattern(source: str) -> Any:
+    return compile_validation_pattern(source)
+
+
+def _validate(spec: Mapping[str, Any], text: str, *, now: datetime, region: str) -> Any:
+    pattern = _pattern(spec["validationPattern"]) if spec.get("validationPattern") else None
+    result = normalize(spec.get("type", "TEXT"), text, now=now, region=region, pattern=pattern)
+    if result.ok and spec.get("type") == "PERSON" and len(result.value.split()) > MAX_NAME_WORDS:
+        return type(result)(False, None, "that does not sound like a name")
+    return result
+
+
+def _advance(state: dict[str, Any], collected: dict[str, Any], step: Step) -> Step:
+    state["index"] += 1
+    state["retries"] = 0
+    if state["index"] >= len(state["entities"]):
+        step.kind, step.state = "done", None
+    return step
+
+
+def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *, now: datetime,
+           region: str = "US") -> Step:
+    """Take the caller's words for the current entity (or a correction of the last one)."""
+    state = {**state, "entities": list(state["entities"]), "skipped": list(state.get("skipped", []))}
+    collected = dict(collected)
+    spec = current(state)
+    step = Step("ask", state, collected)
+
+    fix = correction(text)
+    last = state.get("last")
+    if fix and last and last in collected:
+        last_spec = next((e for e in state["entities"] if e["name"] == last), None) or {"name": last, "type": "TEXT"}
+        if last_spec.get("type") == "PHONE":
+            redo = patch_phone(str(collected[last]), fix, region)
+        else:
+            redo = _validate(last_spec, fix, now=now, region=region)
+        if redo.ok:
+            collected[last] = redo.value
+            step.collected, step.changed = collected, True
+            step.text = f"Got it, {spoken(redo.value)}."
+            step.events.append(f"corrected:{last}")
+            return step
+
+    result = _validate(spec, text, now=now, region=region)
+    if result.ok:
+        collected[spec["name"]] = result.value
+        state["last"] = spec["name"]
+        step.collected, step.changed = collected, True
+        step.events.append(f"collected:{spec['name']}")
+        return _advance(state, collected, step)
+
+    state["retries"] = int(state.get("retries", 0)) + 1
+    step.events.append(f"invalid:{spec['name']}:{result.reason}")
+    if state["retries"] <= int(spec.get("maxRetries", 2)):
+        step.text = retry_prompt_of(spec)
+        step.events.append("reprompt")
+        return step
+    # Out of retries: skip an optional entity, else escalate as the rule says.
+    if not spec.get("required", True):
+        state["skipped"].append(spec["name"])
+        step.events.append(f"skipped:{spec['name']}")
+        return _advance(state, collected, step)
+    if spec.get("escalateOnFail", True):
+        if state["purpose"] == "transfer":
+            step.kind, step.state = "transfer_now", None
+            step.events.append("escalated:transfer")
+            return step
+        state["skipped"].append(spec["name"])
+        step.events.append(f"skipped:{spec['name']}")
+        return _advance(state, collected, step)
+    if state["purpose"] == "transfer":
+        step.kind, step.state = "to_message", None
+        step.events.append("escalated:message")
+        return step
+    state["skipped"].append(spec["name"])
+    return _advance(state, collected, step)
+
+
+__all__ = ["Step", "start", "answer", "current", "prompt_of", "retry_prompt_of", "MESSAGE_ENTITIES",
+           "WANTS_PERSON"]

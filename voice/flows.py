@@ -1,0 +1,197 @@
+"""Conversations that span turns: collecting a transfer rule's entities, and taking a message.
+
+A mixin of ``VoiceService``: it turns the pure steps of ``voice.collect`` into decisions,
+with every line we say passed through the policy's guardrails and behavior rules
+(``policy.speak``), and stores taken messages and their SMS.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from functools import lru_cache
+from typing import Any, Mapping
+
+import phonenumbers
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+import policy
+from policy.decision import BaseResponse, Decision, TurnContext
+
+from . import collect
+
+log = logging.getLogger(__name__)
+
+TRANSFER_NOW_LINE = "Thank you. I'll connect you now."
+PERSON_BUSY_LINE = "Everyone on our team is busy right now, so a message is the quickest way to reach them."
+TO_MESSAGE_LINE = "I'm sorry, I'm having trouble with that, so let me take a message instead."
+MESSAGE_DONE_LINE = ("Thank you{name}. I'll make sure our team gets your message, and someone will call you back "
+                     "as soon as they can.")
+
+
+@lru_cache(maxsize=1024)
+def region_of(number: str | None) -> str:
+    """The country of a company's Twilio number (phone entities are read in it); US by default."""
+    if not number:
+        return "US"
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(number, None)) or "US"
+    except phonenumbers.NumberParseException:
+        return "US"
+
+
+def _transfer_of(decision: Decision) -> dict[str, Any]:
+    return {"target": decision.transfer_target, "phone": decision.transfer_phone, "queue": decision.transfer_queue,
+            "sip": decision.transfer_sip, "script": decision.response}
+
+
+class CollectingMixin:
+    """Entity collection and message taking for the voice service."""
+
+    catalog: Any
+    store: Any
+    notifier: Any
+    clock: Any
+
+    # -- asking
+
+    def ask(self, pol: policy.CompiledPolicy, ctx: TurnContext, state: Mapping[str, Any], before: str = "",
+            *, base: Decision | None = None) -> Decision:
+        """Say ``before`` (if any), then the question for the current entity; listen again."""
+        question = policy.speak(pol, collect.prompt_of(collect.current(state)), ctx, caller_spoke=False)
+        text = f"{before} {question}".strip() if before else question
+        if base is not None:
+            return replace(base, action="RESPOND", response=text, transfer_target=None, transfer_phone=None,
+                           transfer_queue=None, transfer_sip=None, collect_entities=())
+        return Decision(action="RESPOND", response=text)
+
+    def maybe_collect(self, pol: policy.CompiledPolicy, decision: Decision, session: dict[str, Any],
+                      ctx: TurnContext) -> Decision:
+        """Start collecting when a transfer needs entities, or when the answer offers to take a message."""
+        if decision.action == "TRANSFER" and decision.collect_entities:
+            state = collect.start("transfer", decision.collect_entities, session.get("collected") or {},
+                                  transfer=_transfer_of(decision))
+            if state is not None:
+                session["collect"] = state
+                return self.ask(pol, ctx, state, decision.response, base=decision)
+        blocked = any(b.get("type") == "ACTION_BLOCKED" for b in decision.applied_blocks)
+        if decision.action == "RESPOND" and decision.proposed_action == "TAKE_MESSAGE" and not blocked:
+            state = collect.start("message", collect.MESSAGE_ENTITIES, {}, reason="caller")
+            if state is not None:
+                state["offered"] = True  # the reply already asked; the caller may still ask something else
+                session["collect"] = state
+        return decision
+
+    def start_message(self, pol: policy.CompiledPolicy, ctx: TurnContext, session: dict[str, Any], before: str,
+                      *, reason: str, transfer: Mapping[str, Any] | None = None) -> Decision:
+        """Switch to taking a message (after a failed transfer or failed collection)."""
+        state = collect.start("message", collect.MESSAGE_ENTITIES, session.get("collected") or {}, reason=reason,
+                              transfer=transfer)
+        if state is None:
+            return self.finish_message(pol, ctx, session, {"reason": reason, "transfer": transfer})
+        session["collect"] = state
+        return self.ask(pol, ctx, state, policy.speak(pol, before, ctx, caller_spoke=False))
+
+    # -- one answer
+
+    def collect_turn(self, pol: policy.CompiledPolicy, record: Mapping[str, Any], session: dict[str, Any],
+                     text: str, ctx: TurnContext, seq: int,
+                     template: Any) -> tuple[Decision, bool, dict[str, Any]] | None:
+        """The caller answered while we collect; None hands the turn back to the normal flow."""
+        state = session["collect"]
+        note: dict[str, Any] = {"purpose": state["purpose"], "entity": collect.current(state)["name"]}
+        # An edge case still comes first (abuse, emergencies ...); transfer rules do not, since an
+        # answer like "it's Bill" must not open the billing line.
+        edge = policy.apply(pol, text, BaseResponse(""), ctx)
+        if any(b.get("type") == "EDGE_CASE" for b in edge.applied_blocks):
+            note["events"] = ["edge_case"]
+            if edge.action in ("HANGUP", "TRANSFER"):
+                session.pop("collect", None)
+                return edge, False, note
+            return self.ask(pol, ctx, state, edge.response, base=edge), False, note
+        if state.get("offered") and state["index"] == 0:
+            answer = template.answer(text, call_sid=session["call_sid"], seq=seq)
+            if answer.tier in ("1", "2") and answer.action != "TAKE_MESSAGE":
+                session.pop("collect", None)  # they asked something else instead of leaving a message
+                return None
+        if collect.WANTS_PERSON.search(text):
+            note["events"] = ["wants_person"]
+            if state["purpose"] == "transfer":
+                session.pop("collect", None)
+                return self.finish_transfer(pol, ctx, session, state["transfer"]), False, note
+            return self.ask(pol, ctx, state, policy.speak(pol, PERSON_BUSY_LINE, ctx, caller_spoke=False)), False, note
+
+        step = collect.answer(state, text, session.get("collected") or {}, now=ctx.company.local(ctx.now),
+                              region=region_of(session.get("to")))
+        session["collected"] = step.collected
+        note["events"] = step.events
+        if step.kind == "ask":
+            session["collect"] = step.state
+            before = policy.speak(pol, step.text, ctx, caller_spoke=False) if step.text else ""
+            return self.ask(pol, ctx, step.state, before), step.changed, note
+        session.pop("collect", None)
+        if step.kind == "to_message":
+            return self.start_message(pol, ctx, session, TO_MESSAGE_LINE, reason="collection_failed",
+                                      transfer=state.get("transfer")), step.changed, note
+        if state["purpose"] == "transfer":
+            return self.finish_transfer(pol, ctx, session, state["transfer"]), step.changed, note
+        return self.finish_message(pol, ctx, session, state), True, note
+
+    # -- endings
+
+    def finish_transfer(self, pol: policy.CompiledPolicy, ctx: TurnContext, session: Mapping[str, Any],
+                        transfer: Mapping[str, Any] | None) -> Decision:
+        """Connect now; CONFIRM_ENTITIES reads back what was collected first."""
+        transfer = transfer or {}
+        read_back = TurnContext(company=ctx.company, now=ctx.now, caller_type=ctx.caller_type,
+                                spam_flags=ctx.spam_flags, collected_entities=session.get("collected") or {})
+        line = policy.speak(pol, TRANSFER_NOW_LINE, read_back, caller_spoke=False)
+        return Decision(action="TRANSFER", response=line, transfer_target=transfer.get("target"),
+                        transfer_phone=transfer.get("phone"), transfer_queue=transfer.get("queue"),
+                        transfer_sip=transfer.get("sip"))
+
+    def finish_message(self, pol: policy.CompiledPolicy, ctx: TurnContext, session: Mapping[str, Any],
+                       state: Mapping[str, Any]) -> Decision:
+        """Store the message, text it to the team, thank the caller and end the call."""
+        collected = dict(session.get("collected") or {})
+        caller = session.get("from") or ""
+        phone = collected.get("callbackPhone") or caller
+        transfer = state.get("transfer") or {}
+        reason = state.get("reason") or "caller"
+        message = {"_id": f"{session['call_sid']}:{session.get('seq', 0) + 1}", "company_id": session.get("company_id"),
+                   "call_sid": session["call_sid"], "caller": caller, "name": collected.get("name"),
+                   "callback_phone": phone, "message": collected.get("message"), "reason": reason,
+                   "transfer_target": transfer.get("target"), "created_at": self.clock()}
+        try:
+            self.store.db["messages"].insert_one(message)
+        except DuplicateKeyError:
+            pass
+        except PyMongoError as exc:
+            log.error("call %s: message not stored: %s", session["call_sid"], exc)
+        self.store.update_call(session["call_sid"], {"$set": {"outcome": "message_taken", "message": {
+            k: message[k] for k in ("name", "callback_phone", "message", "reason", "transfer_target")}}})
+        record = self.catalog.get_company(session.get("company_id") or "")
+        to = transfer.get("phone") or (fallback_number_of(record) if record else None)
+        if to:
+            company = ctx.company.variables.get("companyname", ctx.company.name)
+            why = f" (transfer to {transfer.get('target')}: {reason})" if transfer.get("target") else ""
+            body = (f"{company}: message from {message['name'] or 'a caller'} ({phone}){why}: "
+                    f"{message['message'] or '(no message)'}")
+            self.notifier.sms(f"{message['_id']}:message", to=to, from_=session.get("to"), body=body,
+                              company_id=session.get("company_id"), call_sid=session["call_sid"], kind="message")
+        name = f", {message['name'].split()[0]}" if message.get("name") else ""
+        read_back = TurnContext(company=ctx.company, now=ctx.now, caller_type=ctx.caller_type,
+                                spam_flags=ctx.spam_flags,
+                                collected_entities={"callbackPhone": phone} if phone else {})
+        line = policy.speak(pol, MESSAGE_DONE_LINE.format(name=name), read_back, caller_spoke=False)
+        return Decision(action="HANGUP", response=f"{line} Goodbye.", tags=("message_taken",))
+
+
+def fallback_number_of(record: Mapping[str, Any]) -> str | None:
+    """Where taken messages go when the failed transfer had no phone (see service.fallback_number)."""
+    from .service import fallback_number
+
+    return fallback_number(record["doc"])
+
+
+__all__ = ["CollectingMixin", "region_of"]
