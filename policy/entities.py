@@ -41,8 +41,10 @@ _LEAD_INS = re.compile(
     r"my name'?s|name'?s|i'?m|i am|the name is|my (?:phone )?number is|my phone is|the number is|"
     r"you can reach me at|call me at|my email(?: address)? is|my address is|i live at|the address is|"
     r"let'?s (?:do|say)|how about|can you do|i'?d like|maybe|probably|around|about|at|on)\b[\s,.:]*)+", re.I)
-_CORRECTION = re.compile(r"^\s*(?:no|nope|sorry|actually|wait|oops|i mean|correction|not quite)\b[\s,.!:-]*"
-                         r"(?:(?:no|sorry|i mean|it'?s|it is|that'?s|that is|make that|should be)\b[\s,.:]*)*",
+_MARKER = r"(?:it'?s|it is|that'?s|that is|i mean|i meant|make that|should be|change (?:it|that) to)"
+#: "no, it's 0198", "actually it's Jane", "sorry, I mean Tuesday" (but not "no idea" or "no thanks").
+_CORRECTION = re.compile(r"^\s*(?:(?:no|nope|wait|oops|sorry|not quite)\b[\s,.!:-]*" + _MARKER + r"\b|"
+                         r"(?:actually|correction|i mean|i meant)\b(?:[\s,.!:-]*" + _MARKER + r"\b)?)[\s,.:]*",
                          re.I)
 
 

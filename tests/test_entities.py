@@ -117,6 +117,7 @@ def test_corrections():
     assert correction("sorry I mean tuesday") == "tuesday"
     assert correction("Bob") is None
     assert correction("no") is None
+    assert correction("no idea") is None and correction("no thanks") is None
     assert patch_phone("+15125550199", "0198").value == "+15125550198"
     assert patch_phone("+15125550199", "two one two five five five one two three four").value == "+12125551234"
 

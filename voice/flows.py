@@ -127,6 +127,9 @@ class CollectingMixin:
         note["events"] = step.events
         if step.kind == "ask":
             session["collect"] = step.state
+            if "reprompt" in step.events:  # the validation prompt is the whole question
+                return Decision(action="RESPOND", response=policy.speak(pol, step.text, ctx, caller_spoke=False)), \
+                    step.changed, note
             before = policy.speak(pol, step.text, ctx, caller_spoke=False) if step.text else ""
             return self.ask(pol, ctx, step.state, before), step.changed, note
         session.pop("collect", None)
