@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from typing import Any, Mapping
@@ -45,11 +46,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from session.store import SessionStore
     from voice.service import VoiceService
 
+    from session.breaker import Breaker, GuardedDatabase, GuardedRedis
+    from session.outbox import Outbox
+
     clock = settings.extra.get("CLOCK") or time.time
-    db = open_docstore(settings.MONGODB_URI, settings.DATA_DIR)
-    redis = open_redis(settings.REDIS_URL)
-    catalog = Catalog(db, clock=clock)
-    store = SessionStore(db, redis, clock=clock)
+    cooldown = float(settings.extra.get("BREAKER_COOLDOWN", 2.0))
+    db = GuardedDatabase(open_docstore(settings.MONGODB_URI, settings.DATA_DIR),
+                         Breaker("document store", cooldown=cooldown))
+    raw_redis = open_redis(settings.REDIS_URL)
+    redis = GuardedRedis(raw_redis, Breaker("Redis", cooldown=cooldown)) if raw_redis is not None else None
+    catalog = Catalog(db, clock=clock, redis=redis)
+    outbox = Outbox(os.path.join(settings.DATA_DIR, "outbox", "calllog-outbox.sqlite3"))
+    store = SessionStore(db, redis, clock=clock, outbox=outbox,
+                         flush_interval=float(settings.extra.get("OUTBOX_FLUSH_S", 1.0)))
 
     prefixes: dict[tuple[str, str], str] = {}
 
@@ -85,6 +94,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             from admin.importer import seed_demo
 
             seed_demo(catalog)
+        catalog.warm()
     except Exception as exc:  # noqa: BLE001 - a store that is down must not stop the app from answering
         log.error("start-up store work failed (the app still answers calls): %s", exc)
 
@@ -106,7 +116,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     def readyz() -> Any:
         backends = store.backends()
         down = [k for k, v in backends.items() if str(v).startswith("down")]
-        return jsonify(status="degraded" if down else "ok", backends=backends,
+        breakers = {"docstore": db.breaker.state, "redis": redis._breaker.state if redis is not None else None}
+        return jsonify(status="degraded" if down else "ok", backends=backends, breakers=breakers,
+                       outbox_pending=outbox.count(),
                        policies=catalog.serving, policy_errors=catalog.errors,
                        signature_validation=settings.VALIDATE_TWILIO_SIGNATURE,
                        session_hits=store.hits)

@@ -11,6 +11,8 @@ log = logging.getLogger(__name__)
 REDIS_TIMEOUT_S = 0.25
 MONGO_TIMEOUT_MS = 800
 DB_NAME = "voiceagent"
+#: How long a write waits for another process's SQLite lock before it counts as a failure.
+EMBEDDED_BUSY_TIMEOUT_S = 0.5
 
 
 def open_docstore(mongodb_uri: str, data_dir: str) -> Any:
@@ -28,7 +30,7 @@ def open_docstore(mongodb_uri: str, data_dir: str) -> Any:
         return db
     from .docstore import EmbeddedClient
 
-    return EmbeddedClient(data_dir)[DB_NAME]
+    return EmbeddedClient(data_dir, timeout_s=EMBEDDED_BUSY_TIMEOUT_S)[DB_NAME]
 
 
 def open_redis(redis_url: str) -> Any | None:

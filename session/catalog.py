@@ -16,6 +16,7 @@ immutable, keyed by company, version and checksum).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -57,8 +58,16 @@ def company_record_profile(record: Mapping[str, Any]) -> CompanyProfile:
 class Catalog:
     """Reads and writes companies, cheat sheets and templates; caches what the hot path needs."""
 
-    def __init__(self, db: Any, *, clock: Callable[[], float] = time.time, cache_ttl: float = 1.0) -> None:
+    def __init__(self, db: Any, *, clock: Callable[[], float] = time.time, cache_ttl: float = 1.0,
+                 redis: Any | None = None) -> None:
         self.db = db
+        self.redis = redis
+        self._known: dict[str, dict[str, Any]] = {}
+        self._known_numbers: dict[str, str] = {}
+        self._known_templates: dict[str, CompiledTemplate] = {}
+        self._mirrored: dict[str, float] = {}
+        #: Per company, the last policy this process loaded and verified (served when a newer one fails).
+        self.last_good: dict[str, dict[str, Any]] = {}
         self.clock = clock
         self.companies = db["companies"]
         self.sheets = db["cheatsheets"]
@@ -112,17 +121,36 @@ class Catalog:
         return self.get_company(company.id, fresh=True) or {}, created
 
     def get_company(self, company_id: str, *, fresh: bool = False) -> dict[str, Any] | None:
-        """A company record (cached for about a second unless ``fresh``)."""
+        """A company record: this process's copy (about a second old at most unless ``fresh``), else the
+        document store, else Redis's copy, else the last copy this process saw (backends down)."""
         if not fresh:
             with self._lock:
                 hit = self._by_id.get(company_id)
             if hit is not None:
                 return hit
-        record = self.companies.find_one({"_id": company_id})
+        try:
+            record = self.companies.find_one({"_id": company_id})
+        except PyMongoError as exc:
+            record = self._redis_json(f"company:{company_id}") or self._known.get(company_id)
+            if record is None:
+                raise
+            log.debug("company %s from a lower tier: %s", company_id, exc)
+            self._remember(record, mirror=False)
+            return record
         if record is not None:
-            with self._lock:
-                self._by_id[company_id] = record
+            self._remember(record)
         return record
+
+    def _remember(self, record: dict[str, Any], *, mirror: bool = True) -> None:
+        with self._lock:
+            self._by_id[record["_id"]] = record
+            self._known[record["_id"]] = record
+            for number in record.get("numbers") or ():
+                self._known_numbers[number] = record["_id"]
+        if mirror:
+            self._redis_put(f"company:{record['_id']}", record, refresh_after=1.0)
+            for number in record.get("numbers") or ():
+                self._redis_put(f"number:{number}", {"id": record["_id"]}, refresh_after=1.0)
 
     def company_for_number(self, number: str) -> dict[str, Any] | None:
         """The company that owns a Twilio number (the webhook's ``To``), or None."""
@@ -130,12 +158,54 @@ class Catalog:
             cid = self._by_number.get(number)
         if cid is not None:
             return self.get_company(cid) if cid else None
-        record = self.companies.find_one({"numbers": number})
+        try:
+            record = self.companies.find_one({"numbers": number})
+        except PyMongoError:
+            ref = self._redis_json(f"number:{number}")
+            cid = (ref or {}).get("id") or self._known_numbers.get(number)
+            if not cid:
+                raise
+            return self.get_company(cid)
         with self._lock:
             self._by_number[number] = record["_id"] if record else ""
-            if record:
-                self._by_id[record["_id"]] = record
+        if record:
+            self._remember(record)
         return record
+
+    def warm(self) -> int:
+        """Load every company into this process's last-known copies (at start; lets calls go on when
+        the backends fail later)."""
+        n = 0
+        for record in self.companies.find({}):
+            self._remember(record)
+            n += 1
+        return n
+
+    # -- Redis: a cache of companies, artifacts and the active pointer (never the source of truth)
+
+    def _redis_json(self, key: str) -> Any:
+        if self.redis is None:
+            return None
+        try:
+            raw = self.redis.get(key)
+        except Exception:  # noqa: BLE001 - Redis is only a cache here
+            return None
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return None
+
+    def _redis_put(self, key: str, value: Any, *, refresh_after: float = 0.0) -> None:
+        if self.redis is None:
+            return
+        now = time.monotonic()
+        if refresh_after and now - self._mirrored.get(key, -1e9) < refresh_after:
+            return
+        self._mirrored[key] = now
+        try:
+            self.redis.set(key, json.dumps(value, separators=(",", ":"), default=str))
+        except Exception:  # noqa: BLE001
+            pass
 
     def profile(self, record: Mapping[str, Any]) -> CompanyProfile:
         """The engine's CompanyProfile for a record (built once per company revision)."""
@@ -156,10 +226,11 @@ class Catalog:
         return res.modified_count > 0
 
     def forget(self, company_id: str) -> None:
-        """Drop this process's cached copy of a company."""
+        """Drop this process's cached copy of a company (the next read also refreshes Redis's copy)."""
         with self._lock:
             self._by_id.pop(company_id, None)
             self._by_number.clear()
+            self._mirrored.pop(f"company:{company_id}", None)
 
     # -- cheat sheets
 
@@ -238,7 +309,9 @@ class Catalog:
         res = self.companies.update_one({"_id": company_id}, {"$set": {"active": active}})
         if res.matched_count == 0:
             raise NotFound(f"no company {company_id!r}")
+        self._redis_put(f"artifact:{company_id}:{version}:{compiled.checksum}", sheet["artifact"])
         self.forget(company_id)
+        self.get_company(company_id, fresh=True)  # refreshes Redis's copy: the active pointer
         return active
 
     def versions(self, company_id: str) -> list[dict[str, Any]]:
@@ -262,15 +335,27 @@ class Catalog:
             hit = self._policies.get(key)
         if hit is not None:
             return hit
-        sheet = self.sheets.find_one({"_id": f"{company_id}:{version:06d}"}, {"artifact": 1})
-        if not sheet or not sheet.get("artifact"):
-            return None
+        rkey = f"artifact:{company_id}:{version}:{checksum}"
+        artifact = self._redis_json(rkey)
+        from_redis = artifact is not None
+        if artifact is None:
+            try:
+                sheet = self.sheets.find_one({"_id": f"{company_id}:{version:06d}"}, {"artifact": 1})
+            except PyMongoError as exc:
+                log.warning("company %s: policy version %s not loadable now: %s", company_id, version, exc)
+                return None
+            if not sheet or not sheet.get("artifact"):
+                return None
+            artifact = sheet["artifact"]
         try:
-            compiled = policy.load_artifact(sheet["artifact"])
-        except policy.PolicyIntegrityError as exc:
+            compiled = policy.load_artifact(artifact)
+        except (policy.PolicyIntegrityError, PolicyError, KeyError, TypeError, ValueError) as exc:
             self.errors[company_id] = f"version {version}: {exc}"
-            log.error("company %s: cheat sheet version %s does not verify: %s", company_id, version, exc)
+            log.error("company %s: cheat sheet version %s does not verify (%s): %s", company_id, version,
+                      "redis" if from_redis else "document store", exc)
             return None
+        if not from_redis:
+            self._redis_put(rkey, artifact)
         if compiled.checksum != checksum:
             self.errors[company_id] = f"version {version}: checksum {compiled.checksum} != pinned {checksum}"
             log.error("company %s: version %s checksum mismatch", company_id, version)
@@ -278,6 +363,7 @@ class Catalog:
         with self._lock:
             self._policies[key] = compiled
         self.serving[company_id] = {"version": version, "checksum": checksum}
+        self.last_good[company_id] = {"version": version, "checksum": checksum}
         return compiled
 
     # -- scenario templates
@@ -302,7 +388,7 @@ class Catalog:
         try:
             doc = self.templates.find_one({"_id": template_id})
         except PyMongoError:
-            return None
+            return self._known_templates.get(template_id)
         if doc is None:
             return None
         try:
@@ -312,6 +398,7 @@ class Catalog:
             return None
         with self._lock:
             self._templates[template_id] = compiled
+            self._known_templates[template_id] = compiled
         return compiled
 
 

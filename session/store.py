@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from typing import Any, Callable, Mapping
 
 from cachetools import TTLCache
 from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from .outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +81,14 @@ class SessionStore:
     """Sessions and the call log over L0 (cachetools), L1 (redis-py, optional) and L2 (pymongo-style)."""
 
     def __init__(self, db: Any, redis: Any | None = None, *, clock: Callable[[], float] = time.time,
-                 l0_size: int = 10_000, l0_ttl: float = SESSION_TTL_S, redis_ttl: int = SESSION_TTL_S) -> None:
+                 l0_size: int = 10_000, l0_ttl: float = SESSION_TTL_S, redis_ttl: int = SESSION_TTL_S,
+                 outbox: Outbox | None = None, flush_interval: float = 1.0) -> None:
         self.db = db
+        self.outbox = outbox
+        self.flush_interval = flush_interval
+        self._flush_lock = threading.Lock()
+        self._flusher: threading.Thread | None = None
+        self._flusher_pid = 0
         self.redis = redis
         self.clock = clock
         self.calls = db["calls"]
@@ -195,22 +204,19 @@ class SessionStore:
         return {"redis": redis_ok, "docstore": persisted}
 
     def persist(self, session: dict[str, Any]) -> bool:
-        """Write the session snapshot onto its call log (never over a newer one)."""
+        """Write the session snapshot onto its call log (never over a newer one); queued if the store is down."""
+        return self._write("persist", session["call_sid"], {"session": session}) != "lost"
+
+    def _persist_now(self, session: Mapping[str, Any]) -> None:
         sid, seq = session["call_sid"], session["seq"]
         fields = {"session": session, "collected": session.get("collected", {}),
                   "turn_count": session.get("turn_count", 0), "tags": session.get("tags", [])}
-        try:
-            res = self.calls.update_one({"_id": sid, "session.seq": {"$lte": seq}}, {"$set": fields})
-            if res.matched_count == 0:
-                res = self.calls.update_one({"_id": sid, "session": {"$exists": False}}, {"$set": fields})
-            if res.matched_count == 0 and self.calls.find_one({"_id": sid}, {"_id": 1}) is None:
-                self.calls.update_one({"_id": sid}, {"$set": fields, "$setOnInsert": self._header(session)},
-                                      upsert=True)
-        except PyMongoError as exc:
-            self._db_log.failed("write", exc)
-            return False
-        self._db_log.ok()
-        return True
+        res = self.calls.update_one({"_id": sid, "session.seq": {"$lte": seq}}, {"$set": fields})
+        if res.matched_count == 0:
+            res = self.calls.update_one({"_id": sid, "session": {"$exists": False}}, {"$set": fields})
+        if res.matched_count == 0 and self.calls.find_one({"_id": sid}, {"_id": 1}) is None:
+            self.calls.update_one({"_id": sid}, {"$set": fields, "$setOnInsert": self._header(session)},
+                                  upsert=True)
 
     @staticmethod
     def _header(session: Mapping[str, Any]) -> dict[str, Any]:
@@ -224,37 +230,97 @@ class SessionStore:
         if snapshot:
             doc.update(session=session, collected=session.get("collected", {}),
                        turn_count=session.get("turn_count", 0), tags=session.get("tags", []))
-        try:
-            self.calls.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        except PyMongoError as exc:
-            self._db_log.failed("write", exc)
-            return False
-        self._db_log.ok()
-        return True
+        return self._write("insert", session["call_sid"], {"coll": "calls", "doc": doc}) in ("written", "queued")
 
     def record_turn(self, record: dict[str, Any]) -> bool:
         """Append one turn to the call log; False when this turn was already recorded."""
-        sid, seq = record["call_sid"], record["seq"]
-        doc = {"_id": turn_id(sid, seq), **record}
-        try:
-            self.turns.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        except PyMongoError as exc:
-            self._db_log.failed("write", exc)
-            return False
-        return True
+        doc = {"_id": turn_id(record["call_sid"], record["seq"]), **record}
+        return self._write("insert", record["call_sid"], {"coll": "turns", "doc": doc}) in ("written", "queued")
+
+    def insert(self, collection: str, doc: dict[str, Any], *, call_sid: str | None = None) -> bool:
+        """Insert a document keyed by ``_id`` (messages, alerts ...); queued if the store is down."""
+        return self._write("insert", call_sid, {"coll": collection, "doc": doc}) in ("written", "queued")
 
     def update_call(self, call_sid: str, update: Mapping[str, Any]) -> bool:
-        """Apply an update to the call log header (tags, outcome ...)."""
+        """Apply an update to the call log header (tags, outcome ...); queued if the store is down."""
+        return self._write("update", call_sid, {"update": dict(update)}) != "lost"
+
+    # -- the write path: straight to the document store, or into the durable outbox
+
+    def _apply(self, kind: str, call_sid: str | None, p: Mapping[str, Any]) -> None:
+        """Perform one write (raises PyMongoError; a duplicate insert raises DuplicateKeyError)."""
+        if kind == "insert":
+            self.db[p["coll"]].insert_one(p["doc"])
+        elif kind == "persist":
+            self._persist_now(p["session"])
+        elif kind == "update":
+            self.calls.update_one({"_id": call_sid}, p["update"])
+        elif kind == "finalize":
+            self.calls.update_one({"_id": call_sid}, {"$set": p["fields"]})
+            if p.get("session"):
+                self._persist_now(p["session"])
+        else:
+            raise ValueError(f"unknown write {kind}")
+
+    def _write(self, kind: str, call_sid: str | None, payload: dict[str, Any]) -> str:
+        """written | duplicate | queued | lost. Queued writes keep their order behind older queued ones."""
+        if self.outbox is not None and self.outbox.pending_hint:
+            self.flush_outbox()
+            if self.outbox.pending_hint:
+                return "queued" if self.outbox.add(kind, call_sid, payload) else "lost"
         try:
-            self.calls.update_one({"_id": call_sid}, dict(update))
+            self._apply(kind, call_sid, payload)
+        except DuplicateKeyError:
+            return "duplicate"
         except PyMongoError as exc:
             self._db_log.failed("write", exc)
-            return False
-        return True
+            if self.outbox is None:
+                return "lost"
+            queued = self.outbox.add(kind, call_sid, payload)
+            self._start_flusher()
+            return "queued" if queued else "lost"
+        self._db_log.ok()
+        return "written"
+
+    def flush_outbox(self, limit: int = 500) -> int:
+        """Replay queued writes in order while the store takes them; returns how many landed."""
+        if self.outbox is None or not self._flush_lock.acquire(blocking=False):
+            return 0
+        landed = 0
+        try:
+            for rid, op in self.outbox.rows(limit):
+                kind = op.pop("kind")
+                try:
+                    self._apply(kind, op.pop("sid", None), op)
+                except DuplicateKeyError:
+                    pass  # it landed before (a replay after a crash): exactly once
+                except PyMongoError:
+                    break
+                self.outbox.done(rid)
+                landed += 1
+            if self.outbox.count() == 0 and landed:
+                log.warning("document store is back: %d queued call-log writes written", landed)
+                self._db_log.ok()
+        except Exception as exc:  # noqa: BLE001 - the outbox file itself failing must not break a turn
+            log.error("outbox flush failed: %s", exc)
+        finally:
+            self._flush_lock.release()
+        return landed
+
+    def _start_flusher(self) -> None:
+        """A daemon thread that drains the outbox even when no call is writing."""
+        if self._flusher is not None and self._flusher.is_alive() and self._flusher_pid == os.getpid():
+            return
+
+        def run() -> None:
+            while True:
+                time.sleep(self.flush_interval)
+                if self.outbox is not None and self.outbox.pending_hint:
+                    self.flush_outbox()
+
+        self._flusher = threading.Thread(target=run, name="outbox-flush", daemon=True)
+        self._flusher_pid = os.getpid()
+        self._flusher.start()
 
     def recorded_reply(self, call_sid: str, seq: int) -> str | None:
         """The TwiML answered for a turn, from the call log (for replays older than the session keeps)."""
@@ -271,16 +337,11 @@ class SessionStore:
         fields: dict[str, Any] = {"status": status, "ended_at": ended_at}
         if duration is not None:
             fields["duration_s"] = duration
-        try:
-            self.calls.update_one({"_id": call_sid}, {"$set": fields})
-        except PyMongoError as exc:
-            self._db_log.failed("write", exc)
-            return False
         if session is not None:
             session["state"] = "ended"
             session["updated_at"] = self.clock()
-            if not self.persist(session):
-                return False
+        if self._write("finalize", call_sid, {"fields": fields, "session": session}) == "lost":
+            return False
         with self._lock:
             self.l0.pop(call_sid, None)
         if self.redis is not None:

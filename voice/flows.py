@@ -13,7 +13,6 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 import phonenumbers
-from pymongo.errors import DuplicateKeyError, PyMongoError
 
 import policy
 from policy.decision import BaseResponse, Decision, TurnContext
@@ -165,12 +164,7 @@ class CollectingMixin:
                    "call_sid": session["call_sid"], "caller": caller, "name": collected.get("name"),
                    "callback_phone": phone, "message": collected.get("message"), "reason": reason,
                    "transfer_target": transfer.get("target"), "created_at": self.clock()}
-        try:
-            self.store.db["messages"].insert_one(message)
-        except DuplicateKeyError:
-            pass
-        except PyMongoError as exc:
-            log.error("call %s: message not stored: %s", session["call_sid"], exc)
+        self.store.insert("messages", message, call_sid=session["call_sid"])
         self.store.update_call(session["call_sid"], {"$set": {"outcome": "message_taken", "message": {
             k: message[k] for k in ("name", "callback_phone", "message", "reason", "transfer_target")}}})
         record = self.catalog.get_company(session.get("company_id") or "")

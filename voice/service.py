@@ -129,20 +129,47 @@ class VoiceService(CollectingMixin):
                       hints=hints)
 
     def _policy(self, session: Mapping[str, Any], record: Mapping[str, Any]) -> policy.CompiledPolicy:
+        """The call's pinned policy; if it cannot be loaded, the last good one, else SAFE_DEFAULT."""
         pin = session.get("policy") or {}
         if not pin.get("safe_default"):
             compiled = self.catalog.policy(record["_id"], pin["version"], pin["checksum"])
             if compiled is not None:
                 return compiled
+            good = self.catalog.last_good.get(record["_id"])
+            if good and good != {"version": pin["version"], "checksum": pin["checksum"]}:
+                compiled = self.catalog.policy(record["_id"], good["version"], good["checksum"])
+                if compiled is not None:
+                    log.error("call %s: pinned policy %s unavailable; serving the last good version %s",
+                              session["call_sid"], pin, good["version"])
+                    return compiled
             log.error("call %s: pinned policy %s unavailable; serving SAFE_DEFAULT", session["call_sid"], pin)
         return safe_default(fallback_number(record["doc"]))
 
     def _pin(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """The policy a new call keeps to its end: the active one if it verifies, else the last good one."""
         active = record.get("active") or {}
         if active.get("version") and self.catalog.policy(record["_id"], active["version"], active["checksum"]):
             return {"version": active["version"], "checksum": active["checksum"]}
+        good = self.catalog.last_good.get(record["_id"])
+        if good and self.catalog.policy(record["_id"], good["version"], good["checksum"]):
+            log.error("company %s: active policy %s unavailable; new calls get the last good version %s",
+                      record["_id"], active.get("version"), good["version"])
+            return {"version": good["version"], "checksum": good["checksum"]}
         return {"version": 0, "checksum": safe_default(fallback_number(record["doc"])).checksum,
                 "safe_default": True}
+
+    def _company_for(self, called: str, company_id: str | None = None) -> dict[str, Any] | None:
+        """The company record by id or number; with every backend down and no copy seen, a stand-in
+        so the caller is still answered (SAFE_DEFAULT, no transfer number)."""
+        try:
+            if company_id:
+                return self.catalog.get_company(company_id)
+            return self.catalog.company_for_number(called)
+        except PyMongoError as exc:
+            log.error("company for %s unavailable (%s): answering with SAFE_DEFAULT", company_id or called, exc)
+            cid = company_id or f"unknown:{called}"
+            return {"_id": cid, "doc": {"id": cid, "name": "", "numbers": [called] if called else []},
+                    "numbers": [called] if called else [], "active": None, "standin": True}
 
     def _turn_url(self, seq: int) -> str:
         return self.url_for("voice.turn", seq=seq)
@@ -222,15 +249,10 @@ class VoiceService(CollectingMixin):
         return done
 
     def _alert(self, sid: str, seq: int, session: Mapping[str, Any], source: Mapping[str, Any], message: str) -> None:
-        try:
-            self.store.db["alerts"].insert_one({
-                "_id": f"{sid}:{seq}:{source.get('id', '')}", "type": "CRITICAL_EDGE_CASE",
-                "company_id": session.get("company_id"), "call_sid": sid, "seq": seq, "rule": source,
-                "message": message, "started_at": self.clock()})
-        except DuplicateKeyError:
-            pass
-        except PyMongoError as exc:
-            log.error("call %s: alert not recorded: %s", sid, exc)
+        self.store.insert("alerts", {
+            "_id": f"{sid}:{seq}:{source.get('id', '')}", "type": "CRITICAL_EDGE_CASE",
+            "company_id": session.get("company_id"), "call_sid": sid, "seq": seq, "rule": source,
+            "message": message, "started_at": self.clock()}, call_sid=sid)
 
     def _notify(self, effect: Mapping[str, Any], session: Mapping[str, Any], record: Mapping[str, Any], seq: int,
                 decision: Decision) -> list[str]:
@@ -265,7 +287,7 @@ class VoiceService(CollectingMixin):
         session, tier = self.store.load(call_sid, 0)
         if session is not None and session["seq"] >= 0:
             return self._replay(session, 0)
-        record = self.catalog.company_for_number(called)
+        record = self._company_for(called)
         if record is None:
             log.info("call %s to unknown number %s ended", call_sid, called)
             self.store.start_call(new_session(call_sid, company_id=None, caller=caller, called=called,
@@ -330,8 +352,7 @@ class VoiceService(CollectingMixin):
             return self._replay(session, seq), session, tier, None
         if session is not None and token and token in (session.get("tokens") or {}):
             return self._replay(session, session["tokens"][token]), session, tier, None
-        record = self.catalog.get_company(session["company_id"]) if session and session.get("company_id") \
-            else self.catalog.company_for_number(called)
+        record = self._company_for(called, session.get("company_id") if session else None)
         return None, session, tier, record
 
     def turn(self, form: Mapping[str, str], seq: int, token: str | None = None) -> str:

@@ -1,0 +1,73 @@
+"""A durable outbox for call-log writes the document store could not take.
+
+Kept in its own SQLite file on local disk (not in the document store, which is what
+failed). Writes are appended in order; ``SessionStore.flush_outbox`` replays them in that
+order once the store answers again and deletes each one only after it succeeded. Every
+queued write is idempotent (inserts keyed by ``_id``, ``$set``, snapshots guarded by the
+turn number), so a write replayed twice after a crash still lands exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+from typing import Any, Iterator
+
+log = logging.getLogger(__name__)
+
+
+class Outbox:
+    """Append-only queue of pending writes (multi-process safe: SQLite, one transaction per write)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+        self.pending_hint = True  # unknown until first checked: another process may have left rows
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            return conn
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")  # the only copy of these writes: fsync them
+        conn.execute("CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                     "call_sid TEXT, op TEXT NOT NULL)")
+        self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def add(self, kind: str, call_sid: str | None, payload: dict[str, Any]) -> bool:
+        """Queue one write durably; False only if even the local disk refused it."""
+        try:
+            self._conn().execute("INSERT INTO outbox (call_sid, op) VALUES (?, ?)",
+                                 (call_sid, json.dumps({**payload, "kind": kind, "sid": call_sid}, separators=(",", ":"))))
+        except (sqlite3.Error, OSError, TypeError, ValueError) as exc:
+            log.critical("call %s: write could not be queued either (%s): %s", call_sid, exc, kind)
+            return False
+        self.pending_hint = True
+        return True
+
+    def rows(self, limit: int = 500) -> Iterator[tuple[int, dict[str, Any]]]:
+        """The oldest pending writes, in order."""
+        for rid, op in self._conn().execute("SELECT id, op FROM outbox ORDER BY id LIMIT ?", (limit,)).fetchall():
+            yield rid, json.loads(op)
+
+    def done(self, rid: int) -> None:
+        """Forget a write that reached the document store."""
+        self._conn().execute("DELETE FROM outbox WHERE id = ?", (rid,))
+
+    def count(self) -> int:
+        """How many writes are waiting."""
+        try:
+            n = self._conn().execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        except sqlite3.Error:
+            return -1
+        self.pending_hint = n > 0
+        return n
+
+
+__all__ = ["Outbox"]
