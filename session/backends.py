@@ -9,7 +9,7 @@ log = logging.getLogger(__name__)
 
 #: Short timeouts everywhere: Twilio waits at most 15 s for a whole webhook.
 REDIS_TIMEOUT_S = 0.25
-MONGO_TIMEOUT_MS = 800
+MONGO_TIMEOUT_MS = 500
 DB_NAME = "voiceagent"
 #: How long a write waits for another process's SQLite lock before it counts as a failure.
 EMBEDDED_BUSY_TIMEOUT_S = 0.5
