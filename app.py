@@ -83,7 +83,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     notifier = Notifier(db, account_sid=settings.TWILIO_ACCOUNT_SID, auth_token=settings.TWILIO_AUTH_TOKEN,
                         clock=clock, sleep=settings.extra.get("SLEEP") or time.sleep)
     app.extensions["notifier"] = notifier
-    app.extensions["voice"] = VoiceService(catalog, store, clock=clock, url_for=absolute, notifier=notifier)
+    from voice.llm import LLMTier, parse_costs
+
+    llm = (LLMTier(settings.LLM_URL, api_key=settings.LLM_API_KEY, model=settings.LLM_MODEL,
+                   timeout=settings.LLM_TIMEOUT_S) if settings.LLM_URL else None)
+    app.extensions["voice"] = VoiceService(catalog, store, clock=clock, url_for=absolute, notifier=notifier,
+                                           llm=llm, costs=parse_costs(settings.TIER_COSTS))
     app.extensions["twilio_validator"] = (RequestValidator(settings.TWILIO_AUTH_TOKEN)
                                           if settings.TWILIO_AUTH_TOKEN else None)
 

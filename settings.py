@@ -28,6 +28,12 @@ class Settings:
     PUBLIC_BASE_URL: str = ""
     ADMIN_TOKEN: str = ""
     VALIDATE_TWILIO_SIGNATURE: bool = True
+    LLM_URL: str = ""
+    LLM_API_KEY: str = ""
+    LLM_MODEL: str = "gpt-4o-mini"
+    LLM_TIMEOUT_S: float = 2.0
+    TIER_COSTS: str = "1=0,2=0.0001,3=0.002,fallback=0"
+    ALERT_WEBHOOK_URL: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -43,6 +49,8 @@ class Settings:
                 values[f.name] = _flag(raw, f.default)  # type: ignore[arg-type]
             elif f.type in ("int", int):
                 values[f.name] = int(raw or 0)
+            elif f.type in ("float", float):
+                values[f.name] = float(raw or 0)
             else:
                 values[f.name] = raw
         return cls(**values)

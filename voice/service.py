@@ -23,7 +23,7 @@ from session.catalog import Catalog
 from session.store import KEEP_REPLIES, KEEP_TOKENS, SessionStore, new_session, remember
 
 from . import twiml
-from .scenarios import EMPTY_TEMPLATE, FALLBACK_REPLY, CompiledTemplate
+from .scenarios import EMPTY_TEMPLATE, FALLBACK_REPLY, CompiledTemplate, ScenarioAnswer
 from .flows import CollectingMixin
 from .twiml import Speech
 
@@ -90,7 +90,10 @@ class VoiceService(CollectingMixin):
     """The call flow, shared by the webhook routes and the simulator."""
 
     def __init__(self, catalog: Catalog, store: SessionStore, *, clock: Callable[[], float] = time.time,
-                 url_for: Callable[..., str], notifier: Any) -> None:
+                 url_for: Callable[..., str], notifier: Any, llm: Any = None,
+                 costs: Mapping[str, float] | None = None) -> None:
+        self.llm = llm
+        self.costs = dict(costs or {})
         self.catalog = catalog
         self.store = store
         self.notifier = notifier
@@ -157,6 +160,17 @@ class VoiceService(CollectingMixin):
             return {"version": good["version"], "checksum": good["checksum"]}
         return {"version": 0, "checksum": safe_default(fallback_number(record["doc"])).checksum,
                 "safe_default": True}
+
+    def _tier3(self, text: str, fallback: Any, record: Mapping[str, Any], pol: policy.CompiledPolicy,
+               template: CompiledTemplate) -> Any:
+        """Ask the LLM when Tiers 1 and 2 found nothing; its failure keeps the safe fallback."""
+        profile = self.catalog.profile(record)
+        got = self.llm.answer(text, company=profile.variables.get("companyname", profile.name), trade=profile.trade,
+                              variables=profile.variables, scenarios=[sc.name for sc in template.scenarios],
+                              actions=sorted(pol.runtime.allowed))
+        if got is None:
+            return replace(fallback, matched="tier3-failed")
+        return ScenarioAnswer(got.reply, got.action, "3", None, None, None)
 
     def _company_for(self, called: str, company_id: str | None = None) -> dict[str, Any] | None:
         """The company record by id or number; with every backend down and no copy seen, a stand-in
@@ -338,6 +352,15 @@ class VoiceService(CollectingMixin):
                            caller_type=session.get("caller_type"), spam_flags=session.get("spam_flags") or (),
                            is_first_turn=False, collected_entities=collected or {})
 
+    def _cost(self, answer: Any) -> float:
+        """Estimated cost of a turn: its tier's cost, plus a Tier 3 call that failed."""
+        if answer is None:
+            return 0.0
+        cost = self.costs.get(answer.tier, 0.0)
+        if answer.matched == "tier3-failed":
+            cost += self.costs.get("3", 0.0)
+        return round(cost, 6)
+
     @staticmethod
     def _state(decision: Decision) -> str:
         return {"HANGUP": "ended", "TRANSFER": "transfer"}.get(decision.action, "active")
@@ -405,6 +428,8 @@ class VoiceService(CollectingMixin):
                 t_scenario = time.perf_counter()
             else:
                 answer = template.answer(text, call_sid=call_sid, seq=seq)
+                if answer.tier == "fallback" and self.llm is not None:
+                    answer = self._tier3(text, answer, record, pol, template)
                 t_scenario = time.perf_counter()
                 decision = policy.apply(pol, text, BaseResponse(answer.text, answer.action,
                                                                 f"scenario:{answer.scenario or 'fallback'}"), ctx)
@@ -520,7 +545,10 @@ class VoiceService(CollectingMixin):
             "transfer": {"target": decision.transfer_target, "phone": decision.transfer_phone,
                          "queue": decision.transfer_queue, "sip": decision.transfer_sip}
             if decision.action == "TRANSFER" else None,
-            "policy": dict(pin), "session_tier": tier, "perf_fault": decision.perf_fault,
+            "policy": dict(pin), "arm": pin.get("arm", "full"), "session_tier": tier,
+            "perf_fault": decision.perf_fault, "cost": self._cost(answer),
+            "tier3": ("failed" if answer.matched == "tier3-failed" else "used" if answer.tier == "3" else None)
+            if answer else None,
             "latency_ms": {"session": _ms(started, t_session), "policy": _ms(t_session, t_policy),
                            "scenario": _ms(t_policy, t_scenario), "engine": round(decision.elapsed_ms, 3),
                            "total": _ms(started, end)},
