@@ -104,7 +104,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         log.error("start-up store work failed (the app still answers calls): %s", exc)
 
     from admin.api import bp as admin_bp
-    from admin.cli import company_cli, policy_cli, simulate_command
+    from admin.cli import calls_cli, company_cli, policy_cli, simulate_command
     from voice.routes import bp as voice_bp
 
     app.register_blueprint(voice_bp)
@@ -112,6 +112,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(policy_cli)
     app.cli.add_command(company_cli)
     app.cli.add_command(simulate_command)
+    app.cli.add_command(calls_cli)
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -8,7 +8,7 @@ import os
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from policy.errors import PolicyError
@@ -38,18 +38,35 @@ def policy_errors(status: int, exc: PolicyError) -> Response:
     return errors(status, *((e["path"], e["message"]) for e in exc.errors))
 
 
+#: Routes a company's own token may call (its own calls and costs); everything else needs ADMIN_TOKEN.
+COMPANY_ENDPOINTS = {"admin_api.list_calls", "admin_api.get_call", "admin_api.costs"}
+
+
 @bp.before_request
 def require_token() -> Response | None:
-    """Bearer-token auth, compared in constant time; the API is off without a configured token."""
+    """Bearer-token auth, compared in constant time; the API is off without a configured token.
+
+    ``g.caller`` is ``("admin", None)`` for ADMIN_TOKEN, ``("company", id)`` for a company token
+    (which only reaches that company's calls and costs).
+    """
     expected = current_app.config["SETTINGS"].ADMIN_TOKEN
     if not expected:
         return errors(503, ("", "the admin API is disabled: set ADMIN_TOKEN to enable it"))
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
-        return errors(401, ("Authorization", "a valid bearer token is required"),
-                      headers={"WWW-Authenticate": 'Bearer realm="admin"'})
-    return None
+    given = given.strip()
+    refused = errors(401, ("Authorization", "a valid bearer token is required"),
+                     headers={"WWW-Authenticate": 'Bearer realm="admin"'})
+    if scheme.lower() != "bearer" or not given:
+        return refused
+    if hmac.compare_digest(given.encode(), expected.encode()):
+        g.caller = ("admin", None)
+        return None
+    company_id = (request.view_args or {}).get("company_id")
+    if request.endpoint in COMPANY_ENDPOINTS and company_id and catalog().company_token_ok(company_id, given):
+        g.caller = ("company", company_id)
+        return None
+    return refused
 
 
 @bp.errorhandler(HTTPException)
@@ -156,3 +173,82 @@ def versions(company_id: str) -> Response:
         return jsonify(versions=catalog().versions(company_id))
     except NotFound as exc:
         return errors(404, ("", str(exc)))
+
+
+# --- forensics ------------------------------------------------------------------------------
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int | Response:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        return errors(400, (name, f"must be a whole number from {low} to {high}"))
+    return int(raw)
+
+
+def _range() -> tuple[float | None, float | None] | Response:
+    from admin.forensics import parse_time
+
+    try:
+        return parse_time(request.args.get("since"), "since"), parse_time(request.args.get("until"), "until")
+    except ValueError as exc:
+        field, _, message = str(exc).partition(": ")
+        return errors(400, (field, message))
+
+
+@bp.post("/companies/<company_id>/tokens")
+def new_token(company_id: str) -> Response:
+    """Create a token for one company (it sees only its own calls and costs); shown once."""
+    try:
+        token = catalog().new_company_token(company_id)
+    except NotFound as exc:
+        return errors(404, ("", str(exc)))
+    resp = jsonify(token=token, company_id=company_id)
+    resp.status_code = 201
+    return resp
+
+
+@bp.get("/companies/<company_id>/calls")
+def list_calls(company_id: str) -> Response:
+    """A company's calls, newest first: ?since=&until=&action=&tag=&tier=&page=&per_page= (numbers masked)."""
+    from admin.forensics import list_calls as query
+
+    when = _range()
+    if isinstance(when, Response):
+        return when
+    page = _int_arg("page", 1, 1, 100_000)
+    per_page = _int_arg("per_page", 50, 1, 200)
+    for value in (page, per_page):
+        if isinstance(value, Response):
+            return value
+    tier = request.args.get("tier") or None
+    if tier and tier not in ("1", "2", "3", "fallback"):
+        return errors(400, ("tier", "must be 1, 2, 3 or fallback"))
+    if catalog().get_company(company_id) is None:
+        return errors(404, ("", f"no company {company_id!r}"))
+    db = current_app.extensions["docstore"]
+    return jsonify(query(db, company_id, since=when[0], until=when[1], action=request.args.get("action") or None,
+                         tag=request.args.get("tag") or None, tier=tier, page=page, per_page=per_page))
+
+
+@bp.get("/companies/<company_id>/calls/<call_sid>")
+def get_call(company_id: str, call_sid: str) -> Response:
+    """One call, every turn's breakdown; full caller numbers only for the company's own token."""
+    from admin.forensics import call_detail
+
+    full = g.caller == ("company", company_id)
+    detail = call_detail(current_app.extensions["docstore"], company_id, call_sid, full_numbers=full)
+    if detail is None:
+        return errors(404, ("", f"company {company_id!r} has no call {call_sid!r}"))
+    return jsonify(detail)
+
+
+@bp.get("/companies/<company_id>/costs")
+def costs(company_id: str) -> Response:
+    """Spend by tier and per 1000 calls: ?since=&until=."""
+    from admin.forensics import costs as query
+
+    when = _range()
+    if isinstance(when, Response):
+        return when
+    return jsonify(query(current_app.extensions["docstore"], company_id, since=when[0], until=when[1]))

@@ -238,3 +238,40 @@ def simulate_command(utterances: tuple[str, ...], script: Any, to: str, caller: 
         click.echo(result.transcript())
     if any(e.kind == "http-error" for e in result.events):
         sys.exit(1)
+
+
+calls_cli = AppGroup("calls", help="Look at calls: a transcript with every turn's breakdown.")
+
+
+@calls_cli.command("show")
+@click.argument("call_sid")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole record as JSON.")
+def show_call(call_sid: str, as_json: bool) -> None:
+    """Print one call as a readable transcript with the per-turn breakdown."""
+    from admin.forensics import call_detail, transcript
+
+    db = current_app.extensions["docstore"]
+    call = db["calls"].find_one({"_id": call_sid}, {"company_id": 1})
+    detail = call_detail(db, call["company_id"], call_sid, full_numbers=True) if call else None
+    if detail is None:
+        click.secho(f"no call {call_sid}", fg="red", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(detail, indent=2, default=str) if as_json else transcript(detail))
+
+
+@calls_cli.command("list")
+@click.argument("company_id")
+@click.option("--tag", default=None)
+@click.option("--action", default=None)
+@click.option("--tier", default=None)
+@click.option("--limit", default=20, show_default=True)
+def list_calls_cmd(company_id: str, tag: str | None, action: str | None, tier: str | None, limit: int) -> None:
+    """List a company's latest calls (caller numbers masked)."""
+    from admin.forensics import list_calls
+
+    result = list_calls(current_app.extensions["docstore"], company_id, tag=tag, action=action, tier=tier,
+                        per_page=limit)
+    for c in result["calls"]:
+        click.echo(f"{c['call_sid']}  {c['started_at']}  {c['from']}  {c['turns']} turns  "
+                   f"{','.join(c['actions'])}  tags={','.join(c['tags'])}  ${c['cost']:.4f}")
+    click.echo(f"{result['total']} call(s)")

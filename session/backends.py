@@ -48,6 +48,9 @@ def ensure_indexes(db: Any) -> None:
     """Indexes the app queries by (idempotent; failures are logged, never fatal)."""
     try:
         db["calls"].create_index("company_id")
+        db["calls"].create_index("started_at")
+        db["turns"].create_index("company_id")
+        db["turns"].create_index("at")
         db["calls"].create_index("from")
         db["turns"].create_index("call_sid")
         db["cheatsheets"].create_index("company_id")

@@ -16,8 +16,11 @@ immutable, keyed by company, version and checksum).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
+import secrets
 import threading
 import time
 from typing import Any, Callable, Mapping
@@ -224,6 +227,29 @@ class Catalog:
                                         {"$addToSet": {"doc.blacklist": number}, "$inc": {"revision": 1}})
         self.forget(company_id)
         return res.modified_count > 0
+
+    def new_company_token(self, company_id: str) -> str:
+        """Create a bearer token for one company (only its SHA-256 is stored); returns it once."""
+        token = "ct_" + secrets.token_urlsafe(32)
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        res = self.companies.update_one({"_id": company_id}, {"$push": {"tokens": {
+            "sha256": digest, "created_at": self.clock()}}})
+        if res.matched_count == 0:
+            raise NotFound(f"no company {company_id!r}")
+        self.forget(company_id)
+        return token
+
+    def company_token_ok(self, company_id: str, token: str) -> bool:
+        """Whether a token is one of the company's own (constant-time comparison)."""
+        try:
+            record = self.get_company(company_id, fresh=True)
+        except PyMongoError:
+            record = self._known.get(company_id)
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        ok = False
+        for entry in (record or {}).get("tokens") or ():
+            ok |= hmac.compare_digest(digest, str(entry.get("sha256", "")))
+        return ok
 
     def forget(self, company_id: str) -> None:
         """Drop this process's cached copy of a company (the next read also refreshes Redis's copy)."""
