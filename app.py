@@ -55,10 +55,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                          Breaker("document store", cooldown=cooldown))
     raw_redis = open_redis(settings.REDIS_URL)
     redis = GuardedRedis(raw_redis, Breaker("Redis", cooldown=cooldown)) if raw_redis is not None else None
-    catalog = Catalog(db, clock=clock, redis=redis)
+    from voice import metrics
+
+    catalog = Catalog(db, clock=clock, redis=redis, on_compile=metrics.compiled)
     outbox = Outbox(os.path.join(settings.DATA_DIR, "outbox", "calllog-outbox.sqlite3"))
     store = SessionStore(db, redis, clock=clock, outbox=outbox,
-                         flush_interval=float(settings.extra.get("OUTBOX_FLUSH_S", 1.0)))
+                         flush_interval=float(settings.extra.get("OUTBOX_FLUSH_S", 1.0)),
+                         on_fallback=metrics.fallback)
 
     prefixes: dict[tuple[str, str], str] = {}
 
@@ -113,6 +116,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(company_cli)
     app.cli.add_command(simulate_command)
     app.cli.add_command(calls_cli)
+
+    @app.get("/metrics")
+    def metrics_view() -> Any:
+        body, content_type = metrics.exposition()
+        return app.response_class(body, mimetype=content_type.split(";")[0], headers={"Content-Type": content_type})
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -62,8 +62,9 @@ class Catalog:
     """Reads and writes companies, cheat sheets and templates; caches what the hot path needs."""
 
     def __init__(self, db: Any, *, clock: Callable[[], float] = time.time, cache_ttl: float = 1.0,
-                 redis: Any | None = None) -> None:
+                 redis: Any | None = None, on_compile: Callable[[bool, float | None], None] | None = None) -> None:
         self.db = db
+        self.on_compile = on_compile or (lambda ok, seconds: None)
         self.redis = redis
         self._known: dict[str, dict[str, Any]] = {}
         self._known_numbers: dict[str, str] = {}
@@ -262,9 +263,13 @@ class Catalog:
 
     def save_draft(self, company_id: str, source: Any, *, by: str = "admin") -> int:
         """Validate and save a cheat-sheet draft; returns its version (one more than the last)."""
-        if isinstance(source, str):
-            source = parse_text(source, name="cheatSheet")
-        policy.validate(source)
+        try:
+            if isinstance(source, str):
+                source = parse_text(source, name="cheatSheet")
+            policy.validate(source)
+        except PolicyError:
+            self.on_compile(False, None)
+            raise
         counter = self.companies.find_one_and_update({"_id": company_id}, {"$inc": {"sheet_version": 1}},
                                                      {"sheet_version": 1}, return_document=ReturnDocument.AFTER)
         if counter is None:
@@ -306,12 +311,17 @@ class Catalog:
             raise CompileBusy("compilation already in progress")
         try:
             started = time.perf_counter()
-            compiled = policy.compile_cheatsheet(latest["source"])
+            try:
+                compiled = policy.compile_cheatsheet(latest["source"])
+            except PolicyError:
+                self.on_compile(False, time.perf_counter() - started)
+                raise
             compiled = policy.load_artifact({**compiled.to_artifact(), "version": latest["version"]})
             contacts = set((record["doc"].get("contacts") or {}))
             warnings = [w for w in compiled.report.get("warnings", []) if w.get("contact") not in contacts]
             report = {**thaw(compiled.report), "warnings": warnings,
                       "compile_ms": round((time.perf_counter() - started) * 1000, 2)}
+            self.on_compile(True, time.perf_counter() - started)
             self.sheets.update_one({"_id": latest["_id"]}, {"$set": {
                 "status": "compiled", "checksum": compiled.checksum, "artifact": compiled.to_artifact(),
                 "report": report, "compiled_at": self.clock(), "compiled_by": owner}})

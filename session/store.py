@@ -82,8 +82,10 @@ class SessionStore:
 
     def __init__(self, db: Any, redis: Any | None = None, *, clock: Callable[[], float] = time.time,
                  l0_size: int = 10_000, l0_ttl: float = SESSION_TTL_S, redis_ttl: int = SESSION_TTL_S,
-                 outbox: Outbox | None = None, flush_interval: float = 1.0) -> None:
+                 outbox: Outbox | None = None, flush_interval: float = 1.0,
+                 on_fallback: Callable[[str], None] | None = None) -> None:
         self.db = db
+        self.on_fallback = on_fallback or (lambda backend: None)
         self.outbox = outbox
         self.flush_interval = flush_interval
         self._flush_lock = threading.Lock()
@@ -160,6 +162,7 @@ class SessionStore:
             raw = self.redis.get(f"session:{call_sid}")
         except Exception as exc:  # noqa: BLE001 - any Redis failure: the next tier serves
             self._redis_log.failed("read", exc)
+            self.on_fallback("redis")
             return None
         self._redis_log.ok()
         if not raw:
@@ -178,6 +181,7 @@ class SessionStore:
                            ex=self.redis_ttl)
         except Exception as exc:  # noqa: BLE001
             self._redis_log.failed("write", exc)
+            self.on_fallback("redis")
             return False
         self._redis_log.ok()
         return True
@@ -274,6 +278,7 @@ class SessionStore:
             return "duplicate"
         except PyMongoError as exc:
             self._db_log.failed("write", exc)
+            self.on_fallback("docstore")
             if self.outbox is None:
                 return "lost"
             queued = self.outbox.add(kind, call_sid, payload)

@@ -55,3 +55,10 @@ def test_calls_across_two_gunicorn_workers(gunicorn):
         log = db["calls"].find_one({"_id": res.call_sid})
         assert log["status"] == "completed" and log["session"]["seq"] == 6
     assert db["companies"].count_documents({}) == 1  # the demo was seeded once, not once per worker
+    # /metrics merges every worker's samples (prometheus_client multiprocess mode).
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = requests.get(base + "/metrics", timeout=5).text
+    turns = sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+                if s.name == "voice_turns_total")
+    assert turns == 6 * 2  # two spoken turns per call (the rest are silence), whichever worker answered

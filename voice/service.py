@@ -22,7 +22,7 @@ from policy.text import clean_utterance
 from session.catalog import Catalog
 from session.store import KEEP_REPLIES, KEEP_TOKENS, SessionStore, new_session, remember
 
-from . import twiml
+from . import metrics, twiml
 from .scenarios import EMPTY_TEMPLATE, FALLBACK_REPLY, CompiledTemplate, ScenarioAnswer
 from .flows import CollectingMixin
 from .twiml import Speech
@@ -94,6 +94,7 @@ class VoiceService(CollectingMixin):
                  costs: Mapping[str, float] | None = None) -> None:
         self.llm = llm
         self.costs = dict(costs or {})
+        self.alerts: Any = None
         self.catalog = catalog
         self.store = store
         self.notifier = notifier
@@ -341,7 +342,7 @@ class VoiceService(CollectingMixin):
         created = self.store.start_call(session, snapshot=True, policy=pin, caller_type=caller_type,
                                         spam_flags=flags)
         self.store.save(session, persist=not created)  # the new call log already holds the snapshot
-        self.store.record_turn(self._record(session, 0, "greeting", "", None, None, decision, pin, reply,
+        self._log_turn(self._record(session, 0, "greeting", "", None, None, decision, pin, reply,
                                             started, t_session, t_policy, t_policy, tier, done))
         return reply
 
@@ -351,6 +352,13 @@ class VoiceService(CollectingMixin):
         return TurnContext(company=self.catalog.profile(record), now=self._now(),
                            caller_type=session.get("caller_type"), spam_flags=session.get("spam_flags") or (),
                            is_first_turn=False, collected_entities=collected or {})
+
+    def _log_turn(self, record: dict[str, Any]) -> None:
+        """Record a turn on the call log, then count it (metrics and alert windows never break a turn)."""
+        self.store.record_turn(record)
+        metrics.observe_turn(record)
+        if self.alerts is not None:
+            self.alerts.observe_turn(record)
 
     def _cost(self, answer: Any) -> float:
         """Estimated cost of a turn: its tier's cost, plus a Tier 3 call that failed."""
@@ -459,7 +467,7 @@ class VoiceService(CollectingMixin):
                                   tier, done)
         if note:
             record_doc["collect"] = note
-        self.store.record_turn(record_doc)
+        self._log_turn(record_doc)
         return reply
 
     def dial_result(self, form: Mapping[str, str], seq: int, token: str | None = None) -> str:
@@ -496,7 +504,7 @@ class VoiceService(CollectingMixin):
             session["tokens"] = remember(session.get("tokens") or {}, token, seq, KEEP_TOKENS)
         self.store.save(session, persist=True)
         now = time.perf_counter()
-        self.store.record_turn({**self._record(session, seq, "dial-result", "", None, None, decision,
+        self._log_turn({**self._record(session, seq, "dial-result", "", None, None, decision,
                                                session.get("policy") or {}, reply, started, now, now, now, tier, []),
                                 "dial_status": status or "unknown"})
         return reply

@@ -1,0 +1,96 @@
+"""Prometheus metrics (prometheus_client), correct under several gunicorn workers.
+
+gunicorn.conf.py sets ``PROMETHEUS_MULTIPROC_DIR`` before any worker imports this module, so
+every worker writes its samples to files there and ``/metrics`` merges them
+(``MultiProcessCollector``). Recording never raises into a turn.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Mapping
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+
+log = logging.getLogger(__name__)
+
+FAST = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
+TURN = (0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 3.0)
+
+ENGINE_LATENCY = Histogram("voice_engine_latency_seconds", "Cheat-sheet engine time per turn", buckets=FAST)
+TURN_LATENCY = Histogram("voice_turn_latency_seconds", "Whole turn time inside the app", buckets=TURN)
+TURNS = Counter("voice_turns_total", "Caller turns answered, by scenario tier", ["tier"])
+GUARDRAILS = Counter("voice_guardrails_fired_total", "Guardrails that changed a reply", ["guardrail"])
+BLOCKED = Counter("voice_unauthorized_actions_blocked_total", "Actions refused by the allowlist", ["action"])
+EDGE_HITS = Counter("voice_edge_case_hits_total", "Edge cases that matched", ["company", "rule"])
+TRANSFER_HITS = Counter("voice_transfer_rule_hits_total", "Transfer rules that matched", ["company", "rule"])
+SESSION_LOADS = Counter("voice_session_loads_total", "Session loads by the tier that served them", ["tier"])
+FALLBACKS = Counter("voice_backend_fallbacks_total", "Backend failures that a lower tier covered", ["backend"])
+COMPILES = Counter("policy_compiles_total", "Cheat-sheet compiles", ["result"])
+COMPILE_SECONDS = Histogram("policy_compile_seconds", "Cheat-sheet compile time",
+                            buckets=(0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+ARMS = Counter("policy_rollout_arm_turns_total", "Turns by rollout arm", ["arm"])
+PERF_FAULTS = Counter("voice_perf_faults_total", "Turns whose engine time was over its 10 ms budget")
+
+
+def observe_turn(record: Mapping[str, Any]) -> None:
+    """Count one recorded turn (never raises)."""
+    try:
+        lat = record.get("latency_ms") or {}
+        if lat.get("engine") is not None:
+            ENGINE_LATENCY.observe(lat["engine"] / 1000.0)
+        if lat.get("total") is not None:
+            TURN_LATENCY.observe(lat["total"] / 1000.0)
+        if record.get("kind") == "turn":
+            TURNS.labels(tier=record.get("tier") or "none").inc()
+        for g in record.get("guardrails") or ():
+            GUARDRAILS.labels(guardrail=g).inc()
+        company = record.get("company_id") or ""
+        for block in record.get("blocks") or ():
+            kind = block.get("type")
+            if kind == "ACTION_BLOCKED":
+                BLOCKED.labels(action=block.get("id") or "").inc()
+            elif kind in ("EDGE_CASE", "EDGE_CASE_FLAG"):
+                EDGE_HITS.labels(company=company, rule=block.get("id") or "").inc()
+            elif kind == "TRANSFER_RULE":
+                TRANSFER_HITS.labels(company=company, rule=block.get("id") or "").inc()
+        SESSION_LOADS.labels(tier=record.get("session_tier") or "unknown").inc()
+        ARMS.labels(arm=record.get("arm") or "full").inc()
+        if record.get("perf_fault"):
+            PERF_FAULTS.inc()
+    except Exception as exc:  # noqa: BLE001 - metrics never break a turn
+        log.debug("metrics not recorded: %s", exc)
+
+
+def fallback(backend: str) -> None:
+    """A backend failed and a lower tier served (never raises)."""
+    try:
+        FALLBACKS.labels(backend=backend).inc()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def compiled(ok: bool, seconds: float | None = None) -> None:
+    """One compile (or a draft refused by validation) (never raises)."""
+    try:
+        COMPILES.labels(result="success" if ok else "failure").inc()
+        if seconds is not None:
+            COMPILE_SECONDS.observe(seconds)
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def exposition() -> tuple[bytes, str]:
+    """The metrics text for /metrics, merged across workers in multiprocess mode."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory and os.path.isdir(directory):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+__all__ = ["observe_turn", "fallback", "compiled", "exposition"]
