@@ -55,13 +55,25 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                          Breaker("document store", cooldown=cooldown))
     raw_redis = open_redis(settings.REDIS_URL)
     redis = GuardedRedis(raw_redis, Breaker("Redis", cooldown=cooldown)) if raw_redis is not None else None
+    from admin.alerts import AlertEngine
     from voice import metrics
 
-    catalog = Catalog(db, clock=clock, redis=redis, on_compile=metrics.compiled)
+    alerts = AlertEngine(db, redis, clock=clock, webhook_url=settings.ALERT_WEBHOOK_URL,
+                         interval=float(settings.extra.get("ALERT_EVAL_S", 15.0)))
+
+    def on_compile(ok: bool, seconds: float | None) -> None:
+        metrics.compiled(ok, seconds)
+        alerts.compiled(ok, seconds)
+
+    def on_redis(ok: bool) -> None:
+        metrics.redis_call(ok)
+        alerts.redis_call(ok)
+
+    catalog = Catalog(db, clock=clock, redis=redis, on_compile=on_compile)
     outbox = Outbox(os.path.join(settings.DATA_DIR, "outbox", "calllog-outbox.sqlite3"))
     store = SessionStore(db, redis, clock=clock, outbox=outbox,
                          flush_interval=float(settings.extra.get("OUTBOX_FLUSH_S", 1.0)),
-                         on_fallback=metrics.fallback)
+                         on_fallback=metrics.fallback, on_redis=on_redis)
 
     prefixes: dict[tuple[str, str], str] = {}
 
@@ -92,6 +104,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                    timeout=settings.LLM_TIMEOUT_S) if settings.LLM_URL else None)
     app.extensions["voice"] = VoiceService(catalog, store, clock=clock, url_for=absolute, notifier=notifier,
                                            llm=llm, costs=parse_costs(settings.TIER_COSTS))
+    app.extensions["voice"].alerts = alerts
+    app.extensions["alerts"] = alerts
     app.extensions["twilio_validator"] = (RequestValidator(settings.TWILIO_AUTH_TOKEN)
                                           if settings.TWILIO_AUTH_TOKEN else None)
 

@@ -252,3 +252,12 @@ def costs(company_id: str) -> Response:
     if isinstance(when, Response):
         return when
     return jsonify(query(current_app.extensions["docstore"], company_id, since=when[0], until=when[1]))
+
+
+@bp.get("/alerts")
+def list_alerts() -> Response:
+    """Alert records (TIER3_SPIKE, CHEATSHEET_PERF_FAULT, ...), newest first: ?state=firing|resolved."""
+    state = request.args.get("state") or None
+    if state not in (None, "firing", "resolved"):
+        return errors(400, ("state", "must be firing or resolved"))
+    return jsonify(alerts=current_app.extensions["alerts"].list(state))

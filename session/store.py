@@ -83,8 +83,10 @@ class SessionStore:
     def __init__(self, db: Any, redis: Any | None = None, *, clock: Callable[[], float] = time.time,
                  l0_size: int = 10_000, l0_ttl: float = SESSION_TTL_S, redis_ttl: int = SESSION_TTL_S,
                  outbox: Outbox | None = None, flush_interval: float = 1.0,
-                 on_fallback: Callable[[str], None] | None = None) -> None:
+                 on_fallback: Callable[[str], None] | None = None,
+                 on_redis: Callable[[bool], None] | None = None) -> None:
         self.db = db
+        self.on_redis = on_redis or (lambda ok: None)
         self.on_fallback = on_fallback or (lambda backend: None)
         self.outbox = outbox
         self.flush_interval = flush_interval
@@ -163,8 +165,10 @@ class SessionStore:
         except Exception as exc:  # noqa: BLE001 - any Redis failure: the next tier serves
             self._redis_log.failed("read", exc)
             self.on_fallback("redis")
+            self.on_redis(False)
             return None
         self._redis_log.ok()
+        self.on_redis(True)
         if not raw:
             return None
         try:
@@ -182,8 +186,10 @@ class SessionStore:
         except Exception as exc:  # noqa: BLE001
             self._redis_log.failed("write", exc)
             self.on_fallback("redis")
+            self.on_redis(False)
             return False
         self._redis_log.ok()
+        self.on_redis(True)
         return True
 
     def _db_get(self, call_sid: str) -> dict[str, Any] | None:

@@ -84,7 +84,7 @@ def make_app(data_dir: Path | str, **config: Any):
 
     base = {"TESTING": True, "DATA_DIR": str(data_dir), "TWILIO_AUTH_TOKEN": TOKEN, "ADMIN_TOKEN": ADMIN,
             "REDIS_URL": "", "MONGODB_URI": "", "VALIDATE_TWILIO_SIGNATURE": True, "SEED_DEMO": True,
-            "PUBLIC_BASE_URL": "", "TRUSTED_PROXY_HOPS": 0, "CLOCK": Clock()}
+            "PUBLIC_BASE_URL": "", "TRUSTED_PROXY_HOPS": 0, "CLOCK": Clock(), "ALERT_EVAL_S": 0}
     base.update(config)
     return create_app(base)
 

@@ -31,6 +31,9 @@ COMPILES = Counter("policy_compiles_total", "Cheat-sheet compiles", ["result"])
 COMPILE_SECONDS = Histogram("policy_compile_seconds", "Cheat-sheet compile time",
                             buckets=(0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 ARMS = Counter("policy_rollout_arm_turns_total", "Turns by rollout arm", ["arm"])
+ARM_ERRORS = Counter("policy_rollout_arm_errors_total",
+                     "Turns that went wrong by rollout arm (safe fallback used, or over the engine budget)", ["arm"])
+REDIS_CALLS = Counter("voice_redis_calls_total", "Redis session calls by result", ["result"])
 PERF_FAULTS = Counter("voice_perf_faults_total", "Turns whose engine time was over its 10 ms budget")
 
 
@@ -57,6 +60,9 @@ def observe_turn(record: Mapping[str, Any]) -> None:
                 TRANSFER_HITS.labels(company=company, rule=block.get("id") or "").inc()
         SESSION_LOADS.labels(tier=record.get("session_tier") or "unknown").inc()
         ARMS.labels(arm=record.get("arm") or "full").inc()
+        if record.get("kind") == "turn" and ((record.get("tier") == "fallback" and record.get("base_used", True))
+                                             or record.get("perf_fault")):
+            ARM_ERRORS.labels(arm=record.get("arm") or "full").inc()
         if record.get("perf_fault"):
             PERF_FAULTS.inc()
     except Exception as exc:  # noqa: BLE001 - metrics never break a turn
@@ -67,6 +73,14 @@ def fallback(backend: str) -> None:
     """A backend failed and a lower tier served (never raises)."""
     try:
         FALLBACKS.labels(backend=backend).inc()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def redis_call(ok: bool) -> None:
+    """One Redis session call and whether it worked (never raises)."""
+    try:
+        REDIS_CALLS.labels(result="ok" if ok else "fail").inc()
     except Exception:  # noqa: BLE001
         pass
 
@@ -93,4 +107,4 @@ def exposition() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
-__all__ = ["observe_turn", "fallback", "compiled", "exposition"]
+__all__ = ["observe_turn", "fallback", "compiled", "redis_call", "exposition"]

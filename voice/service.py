@@ -436,11 +436,14 @@ class VoiceService(CollectingMixin):
                 t_scenario = time.perf_counter()
             else:
                 answer = template.answer(text, call_sid=call_sid, seq=seq)
-                if answer.tier == "fallback" and self.llm is not None:
-                    answer = self._tier3(text, answer, record, pol, template)
-                t_scenario = time.perf_counter()
                 decision = policy.apply(pol, text, BaseResponse(answer.text, answer.action,
                                                                 f"scenario:{answer.scenario or 'fallback'}"), ctx)
+                if answer.tier == "fallback" and self.llm is not None and _base_used(decision):
+                    # Only when no edge case or transfer rule decided the turn: Tier 3 costs money and time.
+                    answer = self._tier3(text, answer, record, pol, template)
+                    if answer.tier == "3":
+                        decision = policy.apply(pol, text, BaseResponse(answer.text, answer.action, "tier3"), ctx)
+                t_scenario = time.perf_counter()
                 decision = self.maybe_collect(pol, decision, session, ctx)
             done = self._side_effects(decision, session, record, seq)
             session["silence"] = 0
@@ -544,7 +547,7 @@ class VoiceService(CollectingMixin):
         return {
             "call_sid": session["call_sid"], "company_id": session.get("company_id"), "seq": seq, "kind": kind,
             "at": self.clock(), "caller": {"text": text, "confidence": confidence},
-            "tier": answer.tier if answer else None, "confidence": answer.confidence if answer else None,
+            "tier": answer.tier if answer else None, "base_used": _base_used(decision) if answer else False, "confidence": answer.confidence if answer else None,
             "scenario": answer.scenario if answer else None, "base": answer.text if answer else None,
             "final": decision.response, "action": decision.action,
             "blocks": [dict(b) for b in decision.applied_blocks], "matched": decision.matched_pattern,
@@ -562,6 +565,11 @@ class VoiceService(CollectingMixin):
                            "total": _ms(started, end)},
             "twiml": reply,
         }
+
+
+def _base_used(decision: Decision) -> bool:
+    """Whether the scenario's base answer decided the turn (no edge case or transfer rule took over)."""
+    return not decision.short_circuit and not any(b.get("type") == "TRANSFER_RULE" for b in decision.applied_blocks)
 
 
 def _merge_tags(old: Any, new: Any) -> list[str]:

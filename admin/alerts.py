@@ -1,0 +1,332 @@
+"""The five alerts of SPEC section 11, evaluated by the app over rolling windows shared by all workers.
+
+Every worker adds its counts to per-minute Redis hashes (``aw:<minute>``), and keeps a local
+copy for when Redis itself is down. One evaluator at a time (a Redis lock) reads the
+windows, opens an alert record when a rule fires and closes it when it clears, and posts
+both to ``ALERT_WEBHOOK_URL``.
+
+| alert | window | fires when |
+|---|---|---|
+| TIER3_SPIKE | 15 min | turns needing Tier 3 (or its fallback) > 8% of turns (at least 20 turns) |
+| CHEATSHEET_PERF_FAULT | 5 min | engine P99 > 10 ms (at least 20 turns) |
+| POLICY_COMPILE_FAILED | 10 min | compile success < 95% (at least 3 attempts) |
+| CANARY_REGRESSION | 10 min | canary error rate > 1.5x the active arm's, significant (z-test, p < 0.05), 100+ turns per arm |
+| REDIS_DOWN | 5 min | Redis hit rate (successful calls / calls) < 50% (at least 5 calls) |
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import defaultdict
+from typing import Any, Callable, Mapping
+
+import requests
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from session.breaker import GuardedRedis
+
+log = logging.getLogger(__name__)
+
+LAT_BUCKETS_MS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, math.inf)
+RULES = {"TIER3_SPIKE": 15, "CHEATSHEET_PERF_FAULT": 5, "POLICY_COMPILE_FAILED": 10, "CANARY_REGRESSION": 10,
+         "REDIS_DOWN": 5}
+KEEP_MINUTES = 20
+
+
+class Windows:
+    """Per-minute counters shared through Redis, with this process's own copy as a fallback.
+
+    ``add`` only touches memory (it runs on the request path); ``flush`` pushes the pending
+    deltas to Redis in one pipeline (the background thread calls it every second).
+    """
+
+    def __init__(self, redis: Any | None, clock: Callable[[], float]) -> None:
+        self.redis = redis
+        self.clock = clock
+        self.local: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        self.pending: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        self._lock = threading.Lock()
+
+    def _client(self) -> Any | None:
+        """The raw client if Redis's breaker lets us use it now."""
+        if self.redis is None:
+            return None
+        if isinstance(self.redis, GuardedRedis):
+            return self.redis.client if self.redis._breaker.state == "closed" else None
+        return self.redis
+
+    def add(self, counts: Mapping[str, float]) -> None:
+        """Add counts to the current minute (memory only; never raises)."""
+        minute = int(self.clock() // 60)
+        with self._lock:
+            for target in (self.local[minute], self.pending[minute]):
+                for k, n in counts.items():
+                    target[k] += n
+            for old in [m for m in self.local if m < minute - KEEP_MINUTES]:
+                del self.local[old]
+
+    def flush(self) -> bool:
+        """Push pending counts to Redis; they stay pending if Redis is down."""
+        client = self._client()
+        if client is None:
+            return False
+        with self._lock:
+            pending, self.pending = self.pending, defaultdict(lambda: defaultdict(float))
+        if not pending:
+            return True
+        try:
+            pipe = client.pipeline(transaction=False)
+            for minute, counts in pending.items():
+                for k, n in counts.items():
+                    pipe.hincrbyfloat(f"aw:{minute}", k, n)
+                pipe.expire(f"aw:{minute}", KEEP_MINUTES * 60)
+            pipe.execute()
+            return True
+        except Exception as exc:  # noqa: BLE001
+            log.debug("alert windows not shared: %s", exc)
+            with self._lock:
+                for minute, counts in pending.items():
+                    for k, n in counts.items():
+                        self.pending[minute][k] += n
+            return False
+
+    def totals(self, minutes: int) -> tuple[dict[str, float], str]:
+        """Counts over the last ``minutes`` minutes (this one included), and where they came from."""
+        now = int(self.clock() // 60)
+        span = range(now - minutes + 1, now + 1)
+        client = self._client()
+        if client is not None and self.flush():
+            try:
+                pipe = client.pipeline(transaction=False)
+                for m in span:
+                    pipe.hgetall(f"aw:{m}")
+                out: dict[str, float] = defaultdict(float)
+                for h in pipe.execute():
+                    for k, v in h.items():
+                        out[k.decode() if isinstance(k, bytes) else k] += float(v)
+                return dict(out), "redis"
+            except Exception:  # noqa: BLE001 - Redis down: this process's own view
+                pass
+        out = defaultdict(float)
+        with self._lock:
+            for m in span:
+                for k, v in self.local.get(m, {}).items():
+                    out[k] += v
+        return dict(out), "local"
+
+
+def p99_ms(counts: Mapping[str, float]) -> tuple[float, int]:
+    """An upper bound of the engine's P99 from the latency buckets, and the sample size."""
+    hist = [(b, counts.get(f"lat|{b}", 0.0)) for b in LAT_BUCKETS_MS]
+    n = int(sum(c for _, c in hist))
+    if n == 0:
+        return 0.0, 0
+    need, seen = 0.99 * n, 0.0
+    for bound, c in hist:
+        seen += c
+        if seen >= need:
+            return bound, n
+    return math.inf, n
+
+
+def two_proportion_p(e1: float, n1: float, e2: float, n2: float) -> float:
+    """One-sided p-value that rate 1 exceeds rate 2 (pooled two-proportion z-test)."""
+    if n1 <= 0 or n2 <= 0:
+        return 1.0
+    p = (e1 + e2) / (n1 + n2)
+    if p in (0.0, 1.0):
+        return 1.0
+    z = (e1 / n1 - e2 / n2) / math.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def evaluate_rules(w: Callable[[int], dict[str, float]]) -> dict[str, tuple[bool, dict[str, Any]]]:
+    """Each alert: whether it fires now, and the figures behind the answer (pure over the windows)."""
+    out: dict[str, tuple[bool, dict[str, Any]]] = {}
+    c = w(RULES["TIER3_SPIKE"])
+    turns, t3 = c.get("turns", 0.0), c.get("tier3", 0.0)
+    ratio = t3 / turns if turns else 0.0
+    out["TIER3_SPIKE"] = (turns >= 20 and ratio > 0.08,
+                          {"turns": turns, "tier3_turns": t3, "ratio": round(ratio, 4), "threshold": 0.08})
+    c = w(RULES["CHEATSHEET_PERF_FAULT"])
+    p99, n = p99_ms(c)
+    out["CHEATSHEET_PERF_FAULT"] = (n >= 20 and p99 > 10.0,
+                                    {"engine_p99_ms_upper_bound": p99 if p99 != math.inf else "inf", "turns": n,
+                                     "threshold_ms": 10.0})
+    c = w(RULES["POLICY_COMPILE_FAILED"])
+    ok, bad = c.get("compile_ok", 0.0), c.get("compile_fail", 0.0)
+    rate = ok / (ok + bad) if ok + bad else 1.0
+    out["POLICY_COMPILE_FAILED"] = (ok + bad >= 3 and rate < 0.95,
+                                    {"attempts": ok + bad, "failures": bad, "success_rate": round(rate, 4),
+                                     "threshold": 0.95})
+    c = w(RULES["CANARY_REGRESSION"])
+    cn, ce = c.get("arm|canary|turns", 0.0), c.get("arm|canary|errors", 0.0)
+    an, ae = c.get("arm|full|turns", 0.0), c.get("arm|full|errors", 0.0)
+    cr, ar = (ce / cn if cn else 0.0), (ae / an if an else 0.0)
+    p = two_proportion_p(ce, cn, ae, an)
+    enough = cn >= 100 and an >= 100
+    out["CANARY_REGRESSION"] = (enough and cr > 1.5 * ar and ce > 0 and p < 0.05,
+                                {"canary_turns": cn, "canary_error_rate": round(cr, 4), "active_turns": an,
+                                 "active_error_rate": round(ar, 4), "p_value": round(p, 5),
+                                 "min_sample_per_arm": 100, "held": not enough})
+    c = w(RULES["REDIS_DOWN"])
+    rok, rbad = c.get("redis_ok", 0.0), c.get("redis_fail", 0.0)
+    hit = rok / (rok + rbad) if rok + rbad else 1.0
+    out["REDIS_DOWN"] = (rok + rbad >= 5 and hit < 0.5,
+                         {"redis_calls": rok + rbad, "failures": rbad, "hit_rate": round(hit, 4), "threshold": 0.5})
+    return out
+
+
+class AlertEngine:
+    """Counts events, evaluates the rules, keeps alert records and sends them to a webhook."""
+
+    def __init__(self, db: Any, redis: Any | None, *, clock: Callable[[], float] = time.time,
+                 webhook_url: str = "", interval: float = 15.0) -> None:
+        self.records = db["alert_records"]
+        self.redis = redis
+        self.clock = clock
+        self.webhook_url = webhook_url
+        self.interval = interval
+        self.windows = Windows(redis, clock)
+        self.open: dict[str, dict[str, Any]] = {}
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.http = requests.Session()
+
+    # -- counting (called on the request path: cheap, never raises)
+
+    def observe_turn(self, record: Mapping[str, Any]) -> None:
+        """Count a recorded turn."""
+        try:
+            counts: dict[str, float] = {}
+            if record.get("kind") == "turn":
+                counts["turns"] = 1
+                if record.get("tier") in ("3", "fallback") and record.get("base_used", True):
+                    counts["tier3"] = 1  # only when the scenario answer was needed (no edge case or rule)
+                arm = record.get("arm") or "full"
+                counts[f"arm|{arm}|turns"] = 1
+                error = ((record.get("tier") == "fallback" and record.get("base_used", True)) or record.get("perf_fault")
+                         or any(b.get("type") == "ACTION_BLOCKED" for b in record.get("blocks") or ()))
+                if error:
+                    counts[f"arm|{arm}|errors"] = 1
+            engine = (record.get("latency_ms") or {}).get("engine")
+            if engine is not None:
+                bucket = next(b for b in LAT_BUCKETS_MS if engine <= b)
+                counts[f"lat|{bucket}"] = 1
+            if counts:
+                self.windows.add(counts)
+            self._start()
+        except Exception as exc:  # noqa: BLE001
+            log.debug("alert counts not recorded: %s", exc)
+
+    def compiled(self, ok: bool, seconds: float | None = None) -> None:
+        """Count a compile attempt."""
+        self.windows.add({"compile_ok" if ok else "compile_fail": 1})
+
+    def redis_call(self, ok: bool) -> None:
+        """Count a Redis call and whether it worked."""
+        self.windows.add({"redis_ok" if ok else "redis_fail": 1})
+
+    # -- evaluating (a background thread; tests call evaluate())
+
+    def evaluate(self) -> dict[str, tuple[bool, dict[str, Any]]]:
+        """Evaluate every rule now; open or close alert records and notify the webhook."""
+        sources: dict[int, str] = {}
+
+        def window(minutes: int) -> dict[str, float]:
+            counts, source = self.windows.totals(minutes)
+            sources[minutes] = source
+            return counts
+
+        results = evaluate_rules(window)
+        now = self.clock()
+        for name, (firing, figures) in results.items():
+            figures = {**figures, "window_minutes": RULES[name], "source": sources.get(RULES[name])}
+            current = self._current(name)
+            if firing and current is None:
+                doc = {"_id": f"{name}:{int(now // 60)}", "name": name, "state": "firing", "started_at": now,
+                       "ended_at": None, "figures": figures, "last_figures": figures}
+                try:
+                    self.records.insert_one(doc)
+                except DuplicateKeyError:
+                    continue  # another worker opened it this minute
+                except PyMongoError as exc:
+                    log.error("alert %s not recorded: %s", name, exc)
+                self.open[name] = doc
+                log.error("ALERT %s firing: %s", name, figures)
+                self._notify(doc)
+            elif firing and current is not None:
+                self._update(current["_id"], {"last_figures": figures})
+            elif not firing and current is not None:
+                self._update(current["_id"], {"state": "resolved", "ended_at": now, "last_figures": figures})
+                self.open.pop(name, None)
+                log.warning("ALERT %s resolved: %s", name, figures)
+                self._notify({**current, "state": "resolved", "ended_at": now, "last_figures": figures})
+        return results
+
+    def _current(self, name: str) -> dict[str, Any] | None:
+        try:
+            return self.records.find_one({"name": name, "state": "firing"})
+        except PyMongoError:
+            return self.open.get(name)
+
+    def _update(self, rid: str, fields: dict[str, Any]) -> None:
+        try:
+            self.records.update_one({"_id": rid}, {"$set": fields})
+        except PyMongoError as exc:
+            log.error("alert %s not updated: %s", rid, exc)
+
+    def _notify(self, doc: Mapping[str, Any]) -> None:
+        if not self.webhook_url:
+            return
+        payload = {"alert": doc["name"], "status": doc["state"], "started_at": doc["started_at"],
+                   "ended_at": doc.get("ended_at"), "figures": doc.get("last_figures") or doc.get("figures")}
+        for attempt in range(2):
+            try:
+                self.http.post(self.webhook_url, json=payload, timeout=3).raise_for_status()
+                return
+            except requests.RequestException as exc:
+                log.warning("alert webhook attempt %d failed: %s", attempt + 1, exc)
+
+    def _start(self) -> None:
+        if self.interval <= 0 or (self._thread is not None and self._thread.is_alive()):
+            return
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+
+            def run() -> None:
+                last = time.monotonic()
+                while True:
+                    time.sleep(1.0)
+                    try:
+                        self.windows.flush()
+                        if time.monotonic() - last >= self.interval:
+                            last = time.monotonic()
+                            if self._leader():
+                                self.evaluate()
+                    except Exception as exc:  # noqa: BLE001
+                        log.error("alert evaluation failed: %s", exc)
+
+            self._thread = threading.Thread(target=run, name="alerts", daemon=True)
+            self._thread.start()
+
+    def _leader(self) -> bool:
+        """One evaluator per interval across workers (every worker evaluates when Redis is down)."""
+        if self.redis is None:
+            return True
+        try:
+            return bool(self.redis.set("alerts:evaluator", "1", nx=True, px=int(self.interval * 900)))
+        except Exception:  # noqa: BLE001
+            return True
+
+    def list(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Alert records, newest first."""
+        flt = {"state": state} if state else {}
+        return list(self.records.find(flt, sort=[("started_at", -1)], limit=limit))
+
+
+__all__ = ["AlertEngine", "Windows", "evaluate_rules", "p99_ms", "two_proportion_p", "RULES"]
