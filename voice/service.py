@@ -435,15 +435,19 @@ class VoiceService(CollectingMixin):
                 decision, entity_saved, note = flow
                 t_scenario = time.perf_counter()
             else:
+                t0 = time.perf_counter()
                 answer = template.answer(text, call_sid=call_sid, seq=seq)
+                scenario_s = time.perf_counter() - t0
                 decision = policy.apply(pol, text, BaseResponse(answer.text, answer.action,
                                                                 f"scenario:{answer.scenario or 'fallback'}"), ctx)
                 if answer.tier == "fallback" and self.llm is not None and _base_used(decision):
                     # Only when no edge case or transfer rule decided the turn: Tier 3 costs money and time.
+                    t0 = time.perf_counter()
                     answer = self._tier3(text, answer, record, pol, template)
+                    scenario_s += time.perf_counter() - t0
                     if answer.tier == "3":
                         decision = policy.apply(pol, text, BaseResponse(answer.text, answer.action, "tier3"), ctx)
-                t_scenario = time.perf_counter()
+                t_scenario = t_policy + scenario_s  # the scenario tiers' own time (the engine is timed apart)
                 decision = self.maybe_collect(pol, decision, session, ctx)
             done = self._side_effects(decision, session, record, seq)
             session["silence"] = 0
