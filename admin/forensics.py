@@ -37,6 +37,12 @@ def mask(number: str | None) -> str | None:
     return f"{m.group(1) or ''}{'*' * len(m.group(2))}{m.group(3)}"
 
 
+def _window(flt: dict[str, Any], field: str, since: float | None, until: float | None) -> dict[str, Any]:
+    """A filter with ``since <= field < until`` added (either end may be open)."""
+    when = {op: t for op, t in (("$gte", since), ("$lt", until)) if t is not None}
+    return {**flt, field: when} if when else flt
+
+
 def _iso(ts: Any) -> str | None:
     return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat() if isinstance(ts, (int, float)) else None
 
@@ -58,14 +64,7 @@ def list_calls(db: Any, company_id: str, *, since: float | None = None, until: f
                action: str | None = None, tag: str | None = None, tier: str | None = None, page: int = 1,
                per_page: int = 50) -> dict[str, Any]:
     """A company's calls, newest first, filtered and paged; caller numbers masked."""
-    flt: dict[str, Any] = {"company_id": company_id}
-    when: dict[str, float] = {}
-    if since is not None:
-        when["$gte"] = since
-    if until is not None:
-        when["$lt"] = until
-    if when:
-        flt["started_at"] = when
+    flt = _window({"company_id": company_id}, "started_at", since, until)
     if tag:
         flt["tags"] = tag
     calls = list(db["calls"].find(flt, sort=[("started_at", -1)]))
@@ -102,14 +101,7 @@ def call_detail(db: Any, company_id: str, call_sid: str, *, full_numbers: bool) 
 
 def costs(db: Any, company_id: str, *, since: float | None = None, until: float | None = None) -> dict[str, Any]:
     """Spend by tier, and per 1000 calls, for a company over a time range."""
-    flt: dict[str, Any] = {"company_id": company_id}
-    when: dict[str, float] = {}
-    if since is not None:
-        when["$gte"] = since
-    if until is not None:
-        when["$lt"] = until
-    if when:
-        flt["at"] = when
+    flt = _window({"company_id": company_id}, "at", since, until)
     by_tier: dict[str, dict[str, float]] = {}
     calls: set[str] = set()
     total = 0.0
