@@ -81,6 +81,7 @@ CASES = [
     ("PERSON", "It's Bob.", "Bob"),
     ("PERSON", "  ", None),
     ("PERSON", "12345", None),
+    ("PERSON", "I don't know", "I don't know"),  # plain normalization; the collector refuses it
     ("ADDRESS", "I live at 12 Oak Street, Austin", "12 Oak Street, Austin"),
     ("TEXT", "  please call me back about the invoice  ", "please call me back about the invoice"),
 ]

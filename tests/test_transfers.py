@@ -118,7 +118,7 @@ def test_entity_collected_is_persisted_to_the_document_store_at_once(app):
 
 
 def test_max_retries_then_escalate_by_transferring(app):
-    result = call(app, "question about my bill", "Jane", "no idea", "still no idea", "nope")
+    result = call(app, "question about my bill", "Jane", "no idea", "still no idea", "I can't remember it")
     heard = result.heard()
     assert heard[3].startswith("Sorry") and heard[4].startswith("Sorry")
     assert heard[5].startswith("Thank you. I'll connect you now.")
@@ -289,3 +289,16 @@ def test_emergency_still_transfers_after_hours(tmp_path):
     result = call(closed, "carbon monoxide alarm is going off")
     dials = [e.text for e in result.events if e.kind == "dial"]
     assert dials and re.fullmatch(r"\+1512555019\d", dials[0])
+
+
+def test_declining_the_message_offer_ends_the_collection(app):
+    result = call(app, "can you fix my car", "no thanks", "what are your hours")
+    assert result.heard()[2] == "Ok, certainly. Is there anything else I can help you with?"  # POLITE_PROFESSIONAL
+    assert "8 a.m. to 5 p.m." in result.heard()[3]
+    assert app.extensions["docstore"]["messages"].count_documents({"call_sid": result.call_sid}) == 0
+
+
+def test_i_dont_know_is_not_a_name(app):
+    result = call(app, "question about my bill", "I don't know", "Ann Lee")
+    assert result.heard()[2] == "Sorry, I didn't quite get that. May I have your name, please?"
+    assert result.heard()[3] == "What's the best number to reach you?"

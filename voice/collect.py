@@ -41,6 +41,17 @@ WANTS_PERSON = re.compile(
     r"(?:person|human|someone|somebody|agent|representative|operator|real person)\b|\b(?:representative|operator|"
     r"real person|human being)\b", re.I)
 MAX_NAME_WORDS = 6
+#: The caller declines or changes their mind ("no thanks", "never mind").
+DECLINES = re.compile(r"^\s*(?:no|nope|nah)?[\s,.!]*(?:thanks?|thank you)?[\s,.!]*(?:never ?mind|forget it|"
+                      r"no thanks?|no thank you|that'?s ok(?:ay)?|not now|i'?m good|don'?t bother)?[\s,.!]*$", re.I)
+#: Answers that are not a name ("I don't know", "why do you need that?").
+NOT_A_NAME = re.compile(r"\b(?:don'?t know|not sure|no idea|why|what|how|who|which|where|when|"
+                        r"can you|could you|would you|do you)\b", re.I)
+
+
+def declines(text: str) -> bool:
+    """Whether the caller is saying no to the question itself."""
+    return bool(text.strip()) and bool(DECLINES.fullmatch(text.strip())) and bool(re.search(r"[a-z]", text, re.I))
 
 
 @dataclass
@@ -90,7 +101,8 @@ def _pattern(source: str) -> Any:
 def _validate(spec: Mapping[str, Any], text: str, *, now: datetime, region: str) -> Any:
     pattern = _pattern(spec["validationPattern"]) if spec.get("validationPattern") else None
     result = normalize(spec.get("type", "TEXT"), text, now=now, region=region, pattern=pattern)
-    if result.ok and spec.get("type") == "PERSON" and len(result.value.split()) > MAX_NAME_WORDS:
+    if result.ok and spec.get("type") == "PERSON" and (len(result.value.split()) > MAX_NAME_WORDS
+                                                       or NOT_A_NAME.search(result.value)):
         return type(result)(False, None, "that does not sound like a name")
     return result
 
@@ -161,5 +173,5 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
     return _advance(state, collected, step)
 
 
-__all__ = ["Step", "start", "answer", "current", "prompt_of", "retry_prompt_of", "MESSAGE_ENTITIES",
+__all__ = ["Step", "start", "answer", "declines", "current", "prompt_of", "retry_prompt_of", "MESSAGE_ENTITIES",
            "WANTS_PERSON"]

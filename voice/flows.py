@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 TRANSFER_NOW_LINE = "Thank you. I'll connect you now."
 PERSON_BUSY_LINE = "Everyone on our team is busy right now, so a message is the quickest way to reach them."
+DECLINED_LINE = "No problem. Is there anything else I can help you with?"
 TO_MESSAGE_LINE = "I'm sorry, I'm having trouble with that, so let me take a message instead."
 MESSAGE_DONE_LINE = ("Thank you{name}. I'll make sure our team gets your message, and someone will call you back "
                      "as soon as they can.")
@@ -108,6 +109,11 @@ class CollectingMixin:
                 session.pop("collect", None)
                 return edge, False, note
             return self.ask(pol, ctx, state, edge.response, base=edge), False, note
+        if collect.declines(text):
+            note["events"] = ["declined"]
+            session.pop("collect", None)
+            line = policy.speak(pol, DECLINED_LINE, ctx, caller_spoke=True)
+            return Decision(action="RESPOND", response=line), False, note
         if state.get("offered") and state["index"] == 0:
             answer = template.answer(text, call_sid=session["call_sid"], seq=seq)
             if answer.tier in ("1", "2") and answer.action != "TAKE_MESSAGE":
