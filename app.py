@@ -117,6 +117,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
             seed_demo(catalog)
         catalog.warm()
+        if outbox.count() > 0:  # a previous process left call-log writes behind: replay them
+            store._start_flusher()
     except Exception as exc:  # noqa: BLE001 - a store that is down must not stop the app from answering
         log.error("start-up store work failed (the app still answers calls): %s", exc)
 
