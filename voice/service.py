@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 import phonenumbers
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import PyMongoError
 
 import policy
 from policy.decision import BaseResponse, Decision, TurnContext
@@ -24,6 +24,7 @@ from session.store import KEEP_REPLIES, KEEP_TOKENS, SessionStore, new_session, 
 
 from . import metrics, twiml
 from .scenarios import EMPTY_TEMPLATE, FALLBACK_REPLY, CompiledTemplate, ScenarioAnswer
+from .effects import ANONYMOUS, SideEffectsMixin, _plain
 from .flows import CollectingMixin
 from .twiml import Speech
 
@@ -45,9 +46,6 @@ DIAL_REASONS = {"busy": "CONTACT_BUSY", "no-answer": "CONTACT_NO_ANSWER", "faile
                 "error": "QUEUE_ERROR", "system-error": "QUEUE_ERROR", "unknown": "UNKNOWN"}
 FALLBACK_LINE = "We're sorry, we're having a problem on our end. Let me connect you to our team."
 FALLBACK_GOODBYE = "We're sorry, we're having a problem on our end. Please call back in a few minutes. Goodbye."
-#: Numbers Twilio sends for callers who withhold theirs.
-ANONYMOUS = {"", "anonymous", "restricted", "unknown", "private", "+266696687", "+7378742833", "+2562533",
-             "+8656696", "+86282452253"}
 MAX_HINTS = 250
 DIAL_OK = {"completed", "answered", "bridged", "hangup"}
 
@@ -86,7 +84,7 @@ def fallback_number(doc: Mapping[str, Any]) -> str | None:
     return None
 
 
-class VoiceService(CollectingMixin):
+class VoiceService(CollectingMixin, SideEffectsMixin):
     """The call flow, shared by the webhook routes and the simulator."""
 
     def __init__(self, catalog: Catalog, store: SessionStore, *, clock: Callable[[], float] = time.time,
@@ -230,66 +228,6 @@ class VoiceService(CollectingMixin):
                                   action_url=self._dial_url(seq + 1), speech=speech)
         return twiml.respond(decision.response, action_url=self._turn_url(seq + 1), speech=speech,
                              barge_in=decision.barge_in)
-
-    def _side_effects(self, decision: Decision, session: Mapping[str, Any], record: Mapping[str, Any],
-                      seq: int = 0) -> list[str]:
-        """Perform what the engine asked for; each is keyed by call and turn, so a replay repeats none."""
-        done = []
-        sid = session["call_sid"]
-        for effect in decision.side_effects:
-            kind = effect.get("type")
-            source = dict(effect.get("source") or {})
-            if kind == "SECURITY_EVENT":
-                log.warning("call %s: security event %s", sid, _plain(effect))
-                done.append("security_event")
-            elif kind == "AUTO_BLACKLIST":
-                caller = session.get("from") or ""
-                if caller and caller.lower() not in ANONYMOUS:
-                    try:
-                        self.catalog.add_to_blacklist(record["_id"], caller)
-                        done.append("blacklisted")
-                    except PyMongoError as exc:
-                        log.error("call %s: could not blacklist the caller: %s", sid, exc)
-            elif kind == "LOG":
-                severity = str(effect.get("severity"))
-                level = {"info": logging.INFO, "warning": logging.WARNING,
-                         "critical": logging.CRITICAL}.get(severity, logging.INFO)
-                log.log(level, "call %s: %s", sid, effect.get("message"))
-                done.append(f"log_{severity}")
-                if severity == "critical":
-                    self._alert(sid, seq, session, source, str(effect.get("message") or ""))
-                    done.append("alert")
-            elif kind == "NOTIFY_CONTACTS":
-                done.extend(self._notify(effect, session, record, seq, decision))
-        return done
-
-    def _alert(self, sid: str, seq: int, session: Mapping[str, Any], source: Mapping[str, Any], message: str) -> None:
-        self.store.insert("alerts", {
-            "_id": f"{sid}:{seq}:{source.get('id', '')}", "type": "CRITICAL_EDGE_CASE",
-            "company_id": session.get("company_id"), "call_sid": sid, "seq": seq, "rule": source,
-            "message": message, "started_at": self.clock()}, call_sid=sid)
-
-    def _notify(self, effect: Mapping[str, Any], session: Mapping[str, Any], record: Mapping[str, Any], seq: int,
-                decision: Decision) -> list[str]:
-        doc = record["doc"]
-        contacts = doc.get("contacts") or {}
-        source = dict(effect.get("source") or {})
-        company = (doc.get("variables") or {}).get("companyname") or doc.get("name", "")
-        tags = ", ".join(decision.tags)
-        body = (f"{company}: a call from {session.get('from') or 'an unknown number'} matched "
-                f"'{source.get('name') or source.get('id')}'{' (' + tags + ')' if tags else ''}. "
-                f"Action: {decision.action.lower()}. Call {session['call_sid']}.")
-        out = []
-        for name in effect.get("contacts") or ():
-            phone = (contacts.get(name) or {}).get("phone")
-            if not phone:
-                log.warning("call %s: contact %r has no phone number for an SMS", session["call_sid"], name)
-                out.append(f"sms_skipped:{name}")
-                continue
-            self.notifier.sms(f"{session['call_sid']}:{seq}:notify:{name}", to=phone, from_=session.get("to"),
-                              body=body, company_id=record["_id"], call_sid=session["call_sid"], kind="notify")
-            out.append(f"sms:{name}")
-        return out
 
     # -- webhooks
 
@@ -592,14 +530,6 @@ def _float(raw: str | None) -> float | None:
     except ValueError:
         return None
     return value if value is None or 0.0 <= value <= 1.0 else None
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, frozenset, set)):
-        return [_plain(v) for v in value]
-    return value
 
 
 __all__ = ["VoiceService", "BadRequest", "fallback_number", "e164", "FALLBACK_REPLY"]
