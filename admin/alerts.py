@@ -65,8 +65,9 @@ class Windows:
             for target in (self.local[minute], self.pending[minute]):
                 for k, n in counts.items():
                     target[k] += n
-            for old in [m for m in self.local if m < minute - KEEP_MINUTES]:
-                del self.local[old]
+            for store in (self.local, self.pending):  # bounded even through a long Redis outage
+                for old in [m for m in store if m < minute - KEEP_MINUTES]:
+                    del store[old]
 
     def flush(self) -> bool:
         """Push pending counts to Redis; they stay pending if Redis is down."""
