@@ -30,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = Settings.from_env().override(config)
     app.config["SETTINGS"] = settings
     app.config["TESTING"] = bool(settings.extra.get("TESTING", False))
+    app.config["MAX_CONTENT_LENGTH"] = 4 * 1024 * 1024  # no admin document or webhook is anywhere near this
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     if settings.TRUSTED_PROXY_HOPS > 0:

@@ -167,3 +167,9 @@ def test_company_with_a_first_draft(client):
     bad = dict(doc, cheatSheet={"edgeCases": [{"id": "x"}]})
     r = put_company(client, bad)
     assert r.status_code == 422 and r.get_json()["errors"][0]["path"].startswith("cheatSheet.edgeCases[0]")
+
+
+def test_an_oversized_body_is_413_json(client):
+    r = client.put("/admin/companies/demo-hvac/cheatsheet", data="x" * (5 * 1024 * 1024),
+                   content_type="application/json", headers=AUTH)
+    assert r.status_code == 413 and r.get_json()["errors"][0]["message"]
