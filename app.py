@@ -147,7 +147,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     def readyz() -> Any:
         backends = store.backends()
         down = [k for k, v in backends.items() if str(v).startswith("down")]
-        breakers = {"docstore": db.breaker.state, "redis": redis._breaker.state if redis is not None else None}
+        breakers = {"docstore": db.breaker.state, "redis": redis.breaker.state if redis is not None else None}
         return jsonify(status="degraded" if down else "ok", backends=backends, breakers=breakers,
                        outbox_pending=outbox.count(),
                        policies=catalog.serving, policy_errors=catalog.errors,

@@ -55,7 +55,7 @@ class Windows:
         if self.redis is None:
             return None
         if isinstance(self.redis, GuardedRedis):
-            return self.redis.client if self.redis._breaker.state == "closed" else None
+            return self.redis.client if self.redis.breaker.state == "closed" else None
         return self.redis
 
     def add(self, counts: Mapping[str, float]) -> None:

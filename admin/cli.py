@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 import policy
+from policy.compiler import company_warnings
 from policy.harness import run_golden
 from policy.source import load_file
 
@@ -73,8 +74,7 @@ def check(path: str, company_path: str | None, as_json: bool) -> None:
     click.echo(f"conflicts: {len(report['conflicts'])}")
     for c in report["conflicts"]:
         click.echo(f"  {c['type']}: {c['message']}")
-    contacts = set((company or {}).get("contacts") or {})
-    warnings = [w for w in report["warnings"] if w.get("contact") not in contacts]
+    warnings = company_warnings(report, company)
     click.echo(f"warnings: {len(warnings)}")
     for w in warnings:
         click.echo(f"  {w['path']}: {w['message']}")

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints,
                       ValidationError, model_validator)
 
+from .entities import normalize_phone
 from .errors import PolicyError
 from .schema import HHMM, Name, RuleId, check_hhmm, field_errors
 
@@ -211,6 +212,22 @@ class CompanyProfile:
         return False
 
 
+def fallback_number(doc: Mapping[str, Any]) -> str | None:
+    """Where to send a caller when something fails: a person's number, never the Twilio number itself."""
+    own = set(doc.get("numbers") or [])
+    contacts = doc.get("contacts") or {}
+    for contact in (contacts.get("main"), contacts.get("dispatch"), *contacts.values()):
+        phone = (contact or {}).get("phone")
+        if phone and phone not in own:
+            return phone
+    variables = doc.get("variables") or {}
+    for key in ("phone", "emergencyPhone"):
+        number = normalize_phone(variables[key]).value if variables.get(key) else None
+        if number and number not in own:
+            return number
+    return None
+
+
 def validate_company(doc: Any) -> Company:
     """Validate a company document; raises PolicyError with every field error."""
     if not isinstance(doc, dict):
@@ -221,4 +238,4 @@ def validate_company(doc: Any) -> Company:
         raise PolicyError(field_errors(exc)) from None
 
 
-__all__ = ["Company", "CompanyProfile", "validate_company", "money_value", "DAYS"]
+__all__ = ["Company", "CompanyProfile", "validate_company", "fallback_number", "money_value", "DAYS"]

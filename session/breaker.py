@@ -101,6 +101,11 @@ class _Guarded:
         self._failures = failures
         self._open_error = open_error
 
+    @property
+    def breaker(self) -> Breaker:
+        """This backend's breaker."""
+        return self._breaker
+
     def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._breaker.allow():
             raise self._open_error(f"{self._breaker.name} unavailable (breaker open)")
@@ -163,11 +168,6 @@ class GuardedDatabase(_Guarded):
     def command(self, *args: Any, **kwargs: Any) -> Any:
         """Run a database command (``ping``) through the breaker."""
         return self._call(self.db.command, *args, **kwargs)
-
-    @property
-    def breaker(self) -> Breaker:
-        """This database's breaker."""
-        return self._breaker
 
 
 __all__ = ["Breaker", "BreakerOpen", "RedisBreakerOpen", "GuardedRedis", "GuardedDatabase", "GuardedCollection"]

@@ -31,7 +31,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 import policy
 from policy.company import CompanyProfile
-from policy.compiler import thaw
+from policy.compiler import company_warnings, thaw
 from policy.errors import PolicyError
 from policy.source import parse_text
 from voice.scenarios import CompiledTemplate, compile_template, validate_template
@@ -316,14 +316,14 @@ class Catalog:
             except PolicyError:
                 self.on_compile(False, time.perf_counter() - started)
                 raise
-            compiled = policy.load_artifact({**compiled.to_artifact(), "version": latest["version"]})
-            contacts = set((record["doc"].get("contacts") or {}))
-            warnings = [w for w in compiled.report.get("warnings", []) if w.get("contact") not in contacts]
+            # The artifact carries the draft's version (the checksum does not cover it).
+            artifact = {**compiled.to_artifact(), "version": latest["version"]}
+            warnings = company_warnings(compiled.report, record["doc"])
             report = {**thaw(compiled.report), "warnings": warnings,
                       "compile_ms": round((time.perf_counter() - started) * 1000, 2)}
             self.on_compile(True, time.perf_counter() - started)
             self.sheets.update_one({"_id": latest["_id"]}, {"$set": {
-                "status": "compiled", "checksum": compiled.checksum, "artifact": compiled.to_artifact(),
+                "status": "compiled", "checksum": compiled.checksum, "artifact": artifact,
                 "report": report, "compiled_at": self.clock(), "compiled_by": owner}})
         finally:
             self.release_lock(lock, owner)

@@ -48,7 +48,7 @@ def new_session(call_sid: str, *, company_id: str | None, caller: str, called: s
         "silence": 0,         # consecutive silent turns
         "state": "active",    # active | transfer | ended
         "caller_type": "unknown", "spam_flags": [], "tags": [],
-        "collected": {}, "transfer_target": None,
+        "collected": {}, "transfer": None,
         "replies": {}, "tokens": {},
         "created_at": now, "updated_at": now,
     }

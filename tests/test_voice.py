@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from tests.conftest import CLOSED, TOKEN, Clock, make_app
-from tests.twilio_helpers import call, calls_coll, form, said, signed_post, turns_coll, twiml
+from tests.twilio_helpers import activate_sheet, call, calls_coll, form, said, signed_post, turns_coll, twiml
 
 SID = "CA" + "a" * 32
 
@@ -221,14 +221,11 @@ def test_invalid_utf8_in_the_form_gets_valid_twiml(app):
 
 
 def test_markup_in_company_texts_is_spoken_as_text(app):
-    catalog = app.extensions["catalog"]
     sheet = {"behaviorRules": [], "guardrails": [], "allowedActions": ["TAKE_MESSAGE"],
              "edgeCases": [{"id": "ec-x", "name": "x", "match": {"keywordsAny": ["markup"]},
                             "action": {"type": "override_response",
                                        "inlineResponse": "Tom & Jerry <speak>say</speak> </Say> ok"}}]}
-    v = catalog.save_draft("demo-hvac", sheet)
-    catalog.compile_latest("demo-hvac", owner="t")
-    catalog.activate("demo-hvac", v)
+    activate_sheet(app, sheet)
     client = app.test_client()
     greet(client)
     root = say_turn(client, 1, "markup please")
@@ -236,11 +233,8 @@ def test_markup_in_company_texts_is_spoken_as_text(app):
 
 
 def test_never_interrupt_puts_say_before_gather(app):
-    catalog = app.extensions["catalog"]
     sheet = {"behaviorRules": ["NEVER_INTERRUPT"], "guardrails": [], "allowedActions": ["TAKE_MESSAGE"]}
-    v = catalog.save_draft("demo-hvac", sheet)
-    catalog.compile_latest("demo-hvac", owner="t")
-    catalog.activate("demo-hvac", v)
+    activate_sheet(app, sheet)
     root = greet(app.test_client())
     assert [el.tag for el in root] == ["Say", "Gather"]
     assert list(root.find("./Gather")) == []
@@ -249,13 +243,10 @@ def test_never_interrupt_puts_say_before_gather(app):
 def test_a_call_keeps_its_policy_when_a_new_one_is_activated(app):
     client = app.test_client()
     greet(client)
-    catalog = app.extensions["catalog"]
     sheet = {"behaviorRules": [], "guardrails": [], "allowedActions": ["TAKE_MESSAGE"],
              "edgeCases": [{"id": "ec-robot", "name": "robot", "match": {"keywordsAny": ["robot"]},
                             "action": {"type": "override_response", "inlineResponse": "Version two here."}}]}
-    v = catalog.save_draft("demo-hvac", sheet)
-    catalog.compile_latest("demo-hvac", owner="t")
-    catalog.activate("demo-hvac", v)
+    v = activate_sheet(app, sheet)
     old = say_turn(client, 1, "are you a robot")
     assert "virtual assistant" in said(old)[0]
     new_sid = "CA" + "b" * 32
@@ -383,14 +374,11 @@ def test_without_redis_workers_share_sessions_through_the_document_store(tmp_pat
 
 
 def test_transfer_to_a_sip_contact(app):
-    catalog = app.extensions["catalog"]
     sheet = {"behaviorRules": [], "guardrails": [], "allowedActions": ["TRANSFER_GENERAL"],
              "edgeCases": [{"id": "ec-mgr", "name": "Manager", "match": {"keywordsAny": ["the manager"]},
                             "action": {"type": "force_transfer", "transferTarget": "manager",
                                        "transferMessage": "Connecting you to the manager."}}]}
-    v = catalog.save_draft("demo-hvac", sheet)
-    catalog.compile_latest("demo-hvac", owner="t")
-    catalog.activate("demo-hvac", v)
+    activate_sheet(app, sheet)
     client = app.test_client()
     greet(client)
     root = say_turn(client, 1, "let me talk to the manager")

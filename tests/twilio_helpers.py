@@ -55,3 +55,12 @@ def calls_coll(app: Any):
 def turns_coll(app: Any):
     """The turns collection of the app's store."""
     return app.extensions["docstore"]["turns"]
+
+
+def activate_sheet(app: Any, sheet: dict[str, Any], company: str = "demo-hvac") -> int:
+    """Save, compile and activate a cheat sheet for a company; returns its version."""
+    catalog = app.extensions["catalog"]
+    version = catalog.save_draft(company, sheet)
+    catalog.compile_latest(company, owner="test")
+    catalog.activate(company, version)
+    return version

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import phonenumbers
 
 import policy
+from policy.company import fallback_number
 from policy.decision import BaseResponse, Decision, TurnContext
 
 from . import collect
@@ -173,8 +174,7 @@ class CollectingMixin:
         self.store.insert("messages", message, call_sid=session["call_sid"])
         self.store.update_call(session["call_sid"], {"$set": {"outcome": "message_taken", "message": {
             k: message[k] for k in ("name", "callback_phone", "message", "reason", "transfer_target")}}})
-        record = self.catalog.get_company(session.get("company_id") or "")
-        to = transfer.get("phone") or (fallback_number_of(record) if record else None)
+        to = transfer.get("phone") or fallback_number(ctx.company.raw)
         if to:
             company = ctx.company.variables.get("companyname", ctx.company.name)
             why = f" (transfer to {transfer.get('target')}: {reason})" if transfer.get("target") else ""
@@ -188,13 +188,6 @@ class CollectingMixin:
                                 collected_entities={"callbackPhone": phone} if phone else {})
         line = policy.speak(pol, MESSAGE_DONE_LINE.format(name=name), read_back, caller_spoke=False)
         return Decision(action="HANGUP", response=f"{line} Goodbye.", tags=("message_taken",))
-
-
-def fallback_number_of(record: Mapping[str, Any]) -> str | None:
-    """Where taken messages go when the failed transfer had no phone (see service.fallback_number)."""
-    from .service import fallback_number
-
-    return fallback_number(record["doc"])
 
 
 __all__ = ["CollectingMixin", "region_of"]

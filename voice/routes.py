@@ -66,9 +66,11 @@ def _token() -> str | None:
     return request.headers.get("I-Twilio-Idempotency-Token") or None
 
 
-def _seq() -> int | None:
+def _seq() -> int:
     raw = request.args.get("seq", "")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else None
+    if not (raw.isdigit() and 0 < int(raw) < 100_000):
+        raise BadRequest("seq must be a turn number (1, 2, ...) in the URL")
+    return int(raw)
 
 
 @bp.post("")
@@ -82,20 +84,14 @@ def incoming() -> Response:
 @twilio_webhook
 def turn() -> Response:
     """The Gather action: the caller's words for turn ``seq``."""
-    seq = _seq()
-    if seq is None:
-        return _plain("seq must be a turn number (1, 2, ...) in the URL", 400)
-    return _xml(service().turn(request.form, seq, _token()))
+    return _xml(service().turn(request.form, _seq(), _token()))
 
 
 @bp.post("/dial-result")
 @twilio_webhook
 def dial_result() -> Response:
     """The Dial (or Enqueue) action: how the transfer went."""
-    seq = _seq()
-    if seq is None:
-        return _plain("seq must be a turn number (1, 2, ...) in the URL", 400)
-    return _xml(service().dial_result(request.form, seq, _token()))
+    return _xml(service().dial_result(request.form, _seq(), _token()))
 
 
 @bp.post("/status")

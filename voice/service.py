@@ -12,10 +12,10 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
-import phonenumbers
 from pymongo.errors import PyMongoError
 
 import policy
+from policy.company import fallback_number
 from policy.decision import BaseResponse, Decision, TurnContext
 from policy.safe_default import safe_default
 from policy.text import clean_utterance
@@ -52,36 +52,6 @@ DIAL_OK = {"completed", "answered", "bridged", "hangup"}
 
 class BadRequest(ValueError):
     """A webhook missing what every Twilio request carries (answered with 400)."""
-
-
-def e164(raw: str | None, region: str = "US") -> str | None:
-    """A phone number in E.164 form, or None when it is not one."""
-    if not raw:
-        return None
-    try:
-        num = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(num):
-        return None
-    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
-
-
-def fallback_number(doc: Mapping[str, Any]) -> str | None:
-    """Where to send a caller when something fails: a person's number, never the Twilio number itself."""
-    own = set(doc.get("numbers") or [])
-    contacts = doc.get("contacts") or {}
-    ordered = [contacts.get("main"), contacts.get("dispatch"), *contacts.values()]
-    for contact in ordered:
-        phone = (contact or {}).get("phone")
-        if phone and phone not in own:
-            return phone
-    variables = doc.get("variables") or {}
-    for key in ("phone", "emergencyPhone"):
-        number = e164(variables.get(key))
-        if number and number not in own:
-            return number
-    return None
 
 
 class VoiceService(CollectingMixin, SideEffectsMixin):
@@ -275,8 +245,7 @@ class VoiceService(CollectingMixin, SideEffectsMixin):
         done = self._side_effects(decision, session, record, 0)
         session.update(seq=0, replies={"0": reply}, tags=_merge_tags([], decision.tags), tokens=remember({}, token, 0, KEEP_TOKENS) if token else {},
                        state=self._state(decision))
-        if decision.action == "TRANSFER":
-            session["transfer_target"] = decision.transfer_target
+        _note_transfer(session, decision)
         created = self.store.start_call(session, snapshot=True, policy=pin, caller_type=caller_type,
                                         spam_flags=flags)
         self.store.save(session, persist=not created)  # the new call log already holds the snapshot
@@ -400,10 +369,7 @@ class VoiceService(CollectingMixin, SideEffectsMixin):
         tags = _merge_tags(session.get("tags"), decision.tags)
         new_tag = tags != (session.get("tags") or [])
         session["tags"] = tags
-        if decision.action == "TRANSFER":
-            session["transfer_target"] = decision.transfer_target
-            session["transfer"] = {"target": decision.transfer_target, "phone": decision.transfer_phone,
-                                   "queue": decision.transfer_queue, "sip": decision.transfer_sip}
+        _note_transfer(session, decision)
         persist = new_tag or entity_saved or (session["turn_count"] == 1 or session["turn_count"] % 3 == 0
                                               or decision.action in ("TRANSFER", "HANGUP"))
         self.store.save(session, persist=persist)
@@ -427,15 +393,14 @@ class VoiceService(CollectingMixin, SideEffectsMixin):
         status = (form.get("DialCallStatus") or form.get("QueueResult") or "").strip().lower()
         pol = self._policy(session, record)
         speech = self._speech(record, pol, None)
-        variables = self.catalog.profile(record).variables
         if status in DIAL_OK:
-            line = DIAL_DONE_LINE.replace("{companyname}", variables.get("companyname", "us"))
+            line = policy.speak(pol, DIAL_DONE_LINE, self._ctx(record, session), caller_spoke=False)
             decision = Decision(action="HANGUP", response=line, tags=("transfer_completed",))
         session = dict(session)
         if status not in DIAL_OK:
             # Busy, no answer, failed, canceled: tell the caller and take a message for the contact.
             reason = status or "unknown"
-            transfer = {"target": session.get("transfer_target"), **(session.get("transfer") or {})}
+            transfer = dict(session.get("transfer") or {})
             decision = self.start_message(pol, self._ctx(record, session), session, DIAL_FAILED_LINE, reason=reason,
                                           transfer=transfer)
             decision = replace(decision, tags=(*decision.tags, f"transfer_{reason}"))
@@ -509,6 +474,13 @@ class VoiceService(CollectingMixin, SideEffectsMixin):
         }
 
 
+def _note_transfer(session: dict[str, Any], decision: Decision) -> None:
+    """Remember where a transfer goes (a failed dial takes a message for that contact)."""
+    if decision.action == "TRANSFER":
+        session["transfer"] = {"target": decision.transfer_target, "phone": decision.transfer_phone,
+                               "queue": decision.transfer_queue, "sip": decision.transfer_sip}
+
+
 def _base_used(decision: Decision) -> bool:
     """Whether the scenario's base answer decided the turn (no edge case or transfer rule took over)."""
     return not decision.short_circuit and not any(b.get("type") == "TRANSFER_RULE" for b in decision.applied_blocks)
@@ -532,4 +504,4 @@ def _float(raw: str | None) -> float | None:
     return value if value is None or 0.0 <= value <= 1.0 else None
 
 
-__all__ = ["VoiceService", "BadRequest", "fallback_number", "e164", "FALLBACK_REPLY"]
+__all__ = ["VoiceService", "BadRequest", "FALLBACK_REPLY"]
