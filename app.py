@@ -42,13 +42,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     elif not settings.TWILIO_AUTH_TOKEN:
         log.warning("TWILIO_AUTH_TOKEN is not set: every Twilio webhook will be refused (403)")
 
-    from session.backends import ensure_indexes, open_docstore, open_redis
-    from session.catalog import Catalog
+    from records.backend import ensure_indexes, open_docstore, open_redis
+    from records.catalog import Catalog
     from session.store import SessionStore
-    from voice.service import VoiceService
+    from conversation.pipeline import VoiceService
 
-    from session.breaker import Breaker, GuardedDatabase, GuardedRedis
-    from session.outbox import Outbox
+    from infra.breaker import Breaker, GuardedDatabase, GuardedRedis
+    from records.outbox import Outbox
 
     clock = settings.extra.get("CLOCK") or time.time
     cooldown = float(settings.extra.get("BREAKER_COOLDOWN", 2.0))
@@ -56,8 +56,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                          Breaker("document store", cooldown=cooldown))
     raw_redis = open_redis(settings.REDIS_URL)
     redis = GuardedRedis(raw_redis, Breaker("Redis", cooldown=cooldown)) if raw_redis is not None else None
-    from admin.alerts import AlertEngine
-    from voice import metrics
+    from monitoring.alerts import AlertEngine
+    from monitoring import metrics
 
     alerts = AlertEngine(db, redis, clock=clock, webhook_url=settings.ALERT_WEBHOOK_URL,
                          interval=float(settings.extra.get("ALERT_EVAL_S", 15.0)))
@@ -94,12 +94,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["redis"] = redis
     app.extensions["catalog"] = catalog
     app.extensions["sessions"] = store
-    from voice.notify import Notifier
+    from conversation.notify import Notifier
 
     notifier = Notifier(db, account_sid=settings.TWILIO_ACCOUNT_SID, auth_token=settings.TWILIO_AUTH_TOKEN,
                         clock=clock, sleep=settings.extra.get("SLEEP") or time.sleep)
     app.extensions["notifier"] = notifier
-    from voice.llm import LLMTier, parse_costs
+    from conversation.llm import LLMTier, parse_costs
 
     llm = (LLMTier(settings.LLM_URL, api_key=settings.LLM_API_KEY, model=settings.LLM_MODEL,
                    timeout=settings.LLM_TIMEOUT_S) if settings.LLM_URL else None)

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from policy.errors import PolicyError
-from session.catalog import Catalog, CompileBusy, Conflict, NotFound
+from records.catalog import Catalog, CompileBusy, Conflict, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int | Response:
 
 
 def _range() -> tuple[float | None, float | None] | Response:
-    from admin.forensics import parse_time
+    from records.forensics import parse_time
 
     try:
         return parse_time(request.args.get("since"), "since"), parse_time(request.args.get("until"), "until")
@@ -211,7 +211,7 @@ def new_token(company_id: str) -> Response:
 @bp.get("/companies/<company_id>/calls")
 def list_calls(company_id: str) -> Response:
     """A company's calls, newest first: ?since=&until=&action=&tag=&tier=&page=&per_page= (numbers masked)."""
-    from admin.forensics import list_calls as query
+    from records.forensics import list_calls as query
 
     when = _range()
     if isinstance(when, Response):
@@ -234,7 +234,7 @@ def list_calls(company_id: str) -> Response:
 @bp.get("/companies/<company_id>/calls/<call_sid>")
 def get_call(company_id: str, call_sid: str) -> Response:
     """One call, every turn's breakdown; full caller numbers only for the company's own token."""
-    from admin.forensics import call_detail
+    from records.forensics import call_detail
 
     full = g.caller == ("company", company_id)
     detail = call_detail(current_app.extensions["docstore"], company_id, call_sid, full_numbers=full)
@@ -246,7 +246,7 @@ def get_call(company_id: str, call_sid: str) -> Response:
 @bp.get("/companies/<company_id>/costs")
 def costs(company_id: str) -> Response:
     """Spend by tier and per 1000 calls: ?since=&until=."""
-    from admin.forensics import costs as query
+    from records.forensics import costs as query
 
     when = _range()
     if isinstance(when, Response):

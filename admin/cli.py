@@ -157,7 +157,7 @@ company_cli = AppGroup("company", help="Import companies and scenario templates 
 def import_company_cmd(path: str, template_path: str | None, activate: bool) -> None:
     """Import a company YAML/JSON file: company, scenario template, cheat sheet (compiled)."""
     from admin.importer import import_company
-    from session.catalog import CompileBusy
+    from records.catalog import CompileBusy
 
     try:
         result = import_company(current_app.extensions["catalog"], path, activate=activate,
@@ -248,7 +248,7 @@ calls_cli = AppGroup("calls", help="Look at calls: a transcript with every turn'
 @click.option("--json", "as_json", is_flag=True, help="Print the whole record as JSON.")
 def show_call(call_sid: str, as_json: bool) -> None:
     """Print one call as a readable transcript with the per-turn breakdown."""
-    from admin.forensics import call_detail, transcript
+    from records.forensics import call_detail, transcript
 
     db = current_app.extensions["docstore"]
     call = db["calls"].find_one({"_id": call_sid}, {"company_id": 1})
@@ -267,7 +267,7 @@ def show_call(call_sid: str, as_json: bool) -> None:
 @click.option("--limit", default=20, show_default=True)
 def list_calls_cmd(company_id: str, tag: str | None, action: str | None, tier: str | None, limit: int) -> None:
     """List a company's latest calls (caller numbers masked)."""
-    from admin.forensics import list_calls
+    from records.forensics import list_calls
 
     result = list_calls(current_app.extensions["docstore"], company_id, tag=tag, action=action, tier=tier,
                         per_page=limit)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from policy.source import load_file
-from session.catalog import Catalog
+from records.catalog import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def import_company(catalog: Catalog, path: str | Path, *, activate: bool = True,
     tpath = Path(template) if template else (template_file(name) if name else None)
     tdoc = load_file(tpath) if tpath else None
     if tdoc is not None:
-        from voice.scenarios import validate_template
+        from policy.scenarios import validate_template
 
         validate_template(tdoc)  # refuse before anything is stored
     policy_doc = doc if isinstance(doc, dict) else {}

@@ -189,7 +189,7 @@ def run(args: argparse.Namespace, kill_redis: bool) -> dict[str, object]:
             list(pool.map(one, range(args.calls)))
         wall = time.monotonic() - started
         # Every answered turn must be in the call log once, in order (queued writes drain first).
-        from session.docstore import EmbeddedClient
+        from records.docstore import EmbeddedClient
 
         time.sleep(1.5)
         db = EmbeddedClient(data)["voiceagent"]

@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping
 from cachetools import TTLCache
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from .outbox import Outbox
+from records.outbox import Outbox
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import json
 import pytest
 import responses
 
-from admin.alerts import two_proportion_p
+from monitoring.alerts import two_proportion_p
 from tests.conftest import ADMIN, make_app
 from tests.twilio_helpers import call
 

@@ -10,8 +10,8 @@ import pytest
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from session.backends import open_docstore
-from session.docstore import EmbeddedClient
+from records.backend import open_docstore
+from records.docstore import EmbeddedClient
 
 BACKENDS = ["embedded"] + (["mongodb"] if os.environ.get("MONGODB_URI") else [])
 

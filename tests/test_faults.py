@@ -273,7 +273,7 @@ def test_turns_alternating_between_gunicorn_processes(tmp_path, redis_url, worke
         for i, w in enumerate(words, start=1):
             last = post(i, f"/voice/turn?seq={i}", form(sid, SpeechResult=w))
         assert "<Enqueue" in last and "Jane Doe" in last and "5 1 2, 5 5 5, 0 1 9 9" in last
-        from session.docstore import EmbeddedClient
+        from records.docstore import EmbeddedClient
 
         db = EmbeddedClient(str(data))["voiceagent"]
         assert [t["seq"] for t in db["turns"].find({"call_sid": sid}, sort=[("seq", 1)])] == [0, 1, 2, 3, 4]

@@ -7,7 +7,7 @@ import pytest
 from policy.errors import PolicyError
 from policy.source import load_file
 from tests.conftest import ROOT
-from voice.scenarios import FALLBACK_REPLY, compile_template, validate_template, variation
+from policy.scenarios import FALLBACK_REPLY, compile_template, validate_template, variation
 
 HVAC = load_file(ROOT / "examples" / "scenarios" / "hvac-basic.yaml")
 

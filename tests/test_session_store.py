@@ -12,7 +12,7 @@ import uuid
 import pytest
 import redis as redislib
 
-from session.backends import open_docstore, open_redis
+from records.backend import open_docstore, open_redis
 from session.store import SessionStore, new_session, turn_id
 from tests.conftest import free_port
 

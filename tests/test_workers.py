@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from session.docstore import EmbeddedClient
+from records.docstore import EmbeddedClient
 from tests.conftest import ROOT, TOKEN, free_port
 from voice.simulator import CallSimulator, http_transport
 

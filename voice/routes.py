@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, request
 
 from . import twiml
 from .security import public_url, signature_ok
-from .service import FALLBACK_GOODBYE, BadRequest, VoiceService
+from conversation.pipeline import FALLBACK_GOODBYE, BadRequest, VoiceService
 from .twiml import Speech
 
 log = logging.getLogger(__name__)

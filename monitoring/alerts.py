@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping
 import requests
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from session.breaker import GuardedRedis
+from infra.breaker import GuardedRedis
 
 log = logging.getLogger(__name__)
 

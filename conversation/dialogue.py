@@ -1,6 +1,6 @@
 """Conversations that span turns: collecting a transfer rule's entities, and taking a message.
 
-A mixin of ``VoiceService``: it turns the pure steps of ``voice.collect`` into decisions,
+A mixin of ``VoiceService``: it turns the pure steps of ``conversation.collect`` into decisions,
 with every line we say passed through the policy's guardrails and behavior rules
 (``policy.speak``), and stores taken messages and their SMS.
 """

@@ -19,14 +19,15 @@ from policy.company import fallback_number
 from policy.decision import BaseResponse, Decision, TurnContext
 from policy.safe_default import safe_default
 from policy.text import clean_utterance
-from session.catalog import Catalog
+from records.catalog import Catalog
 from session.store import KEEP_REPLIES, KEEP_TOKENS, SessionStore, new_session, remember
 
-from . import metrics, twiml
-from .scenarios import EMPTY_TEMPLATE, FALLBACK_REPLY, CompiledTemplate, ScenarioAnswer
+from monitoring import metrics
+from voice import twiml
+from policy.scenarios import EMPTY_TEMPLATE, FALLBACK_REPLY, CompiledTemplate, ScenarioAnswer
 from .effects import ANONYMOUS, SideEffectsMixin, _plain
-from .flows import CollectingMixin
-from .twiml import Speech
+from .dialogue import CollectingMixin
+from voice.twiml import Speech
 
 log = logging.getLogger(__name__)
 

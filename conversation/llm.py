@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 
 import requests
 
-from session.breaker import Breaker
+from infra.breaker import Breaker
 
 log = logging.getLogger(__name__)
 

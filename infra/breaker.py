@@ -21,7 +21,7 @@ import redis
 from pymongo.errors import (AutoReconnect, ConnectionFailure, ExecutionTimeout, NetworkTimeout, PyMongoError,
                             ServerSelectionTimeoutError, WTimeoutError)
 
-from .docstore import StoreUnavailable
+from records.docstore import StoreUnavailable
 
 log = logging.getLogger(__name__)
 

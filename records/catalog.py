@@ -34,7 +34,7 @@ from policy.company import CompanyProfile
 from policy.compiler import company_warnings, thaw
 from policy.errors import PolicyError
 from policy.source import parse_text
-from voice.scenarios import CompiledTemplate, compile_template, validate_template
+from policy.scenarios import CompiledTemplate, compile_template, validate_template
 
 log = logging.getLogger(__name__)
 
