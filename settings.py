@@ -1,24 +1,25 @@
-"""One settings object, read from the environment once, in one place."""
+"""One settings object, read from the environment once, in one place; every setting a typed field."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping
+import time
+import typing
+from dataclasses import dataclass, fields, replace
+from typing import Any, Callable, Mapping, Optional
 
 _FALSE = {"0", "false", "no", "off"}
 
 
-def _flag(value: str | None, default: bool) -> bool:
-    if value is None or value.strip() == "":
-        return default
+def _flag(value: str) -> bool:
     return value.strip().lower() not in _FALSE
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything configurable about the app; ``create_app(config)`` overrides fields for tests."""
+    """Everything configurable about the app; ``create_app(config)`` overrides fields (tests, tools)."""
 
+    # Backends and Twilio
     TWILIO_ACCOUNT_SID: str = ""
     TWILIO_AUTH_TOKEN: str = ""
     REDIS_URL: str = ""
@@ -28,38 +29,61 @@ class Settings:
     PUBLIC_BASE_URL: str = ""
     ADMIN_TOKEN: str = ""
     VALIDATE_TWILIO_SIGNATURE: bool = True
+    # Tier 3 and costs
     LLM_URL: str = ""
     LLM_API_KEY: str = ""
     LLM_MODEL: str = "gpt-4o-mini"
     LLM_TIMEOUT_S: float = 2.0
     TIER_COSTS: str = "1=0,2=0.0001,3=0.002,fallback=0"
+    # Monitoring
     ALERT_WEBHOOK_URL: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    ALERT_EVAL_S: float = 15.0
+    PROMETHEUS_MULTIPROC_DIR: str = ""
+    # Resilience
+    BREAKER_COOLDOWN: float = 2.0
+    OUTBOX_FLUSH_S: float = 1.0
+    # Start-up: load the demo company (None: when the embedded store is used)
+    SEED_DEMO: Optional[bool] = None
+    # Tests and tools only (never from the environment)
+    TESTING: bool = False
+    CLOCK: Callable[[], float] = time.time
+    SLEEP: Callable[[float], None] = time.sleep
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
-        """Read the settings from environment variables (unset ones keep their defaults)."""
+        """Read the settings from environment variables (unset or empty ones keep their defaults)."""
         env = os.environ if env is None else env
+        hints = typing.get_type_hints(cls)
         values: dict[str, Any] = {}
         for f in fields(cls):
-            if f.name == "extra" or f.name not in env:
+            raw = env.get(f.name)
+            kind = hints[f.name]
+            if raw is None or raw.strip() == "" or f.name in ("TESTING", "CLOCK", "SLEEP"):
                 continue
-            raw = env[f.name]
-            if f.type in ("bool", bool):
-                values[f.name] = _flag(raw, f.default)  # type: ignore[arg-type]
-            elif f.type in ("int", int):
-                values[f.name] = int(raw or 0)
-            elif f.type in ("float", float):
-                values[f.name] = float(raw or 0)
-            else:
-                values[f.name] = raw
+            try:
+                if kind in (bool, Optional[bool]):
+                    values[f.name] = _flag(raw)
+                elif kind is int:
+                    values[f.name] = int(raw)
+                elif kind is float:
+                    values[f.name] = float(raw)
+                else:
+                    values[f.name] = raw
+            except ValueError:
+                raise ValueError(f"{f.name}={raw!r} is not a valid {kind.__name__}") from None
         return cls(**values)
 
     def override(self, config: Mapping[str, Any] | None) -> "Settings":
-        """A copy with the given fields replaced (unknown keys go to ``extra``)."""
+        """A copy with the given fields replaced; an unknown name is an error (a typo, never ignored)."""
         if not config:
             return self
         known = {f.name for f in fields(self)}
-        direct = {k: v for k, v in config.items() if k in known and k != "extra"}
-        extra = {**self.extra, **{k: v for k, v in config.items() if k not in known}}
-        return replace(self, **direct, extra=extra)
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise KeyError(f"unknown setting(s): {', '.join(unknown)}")
+        return replace(self, **config)
+
+    @property
+    def seed_demo(self) -> bool:
+        """Whether to load the demo company at start."""
+        return (not self.MONGODB_URI) if self.SEED_DEMO is None else self.SEED_DEMO

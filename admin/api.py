@@ -14,6 +14,8 @@ from werkzeug.exceptions import HTTPException
 from policy.errors import PolicyError
 from records.catalog import Catalog, CompileBusy, Conflict, NotFound
 
+from . import forensics
+
 log = logging.getLogger(__name__)
 
 bp = Blueprint("admin_api", __name__, url_prefix="/admin")
@@ -63,7 +65,7 @@ def require_token() -> Response | None:
         g.caller = ("admin", None)
         return None
     company_id = (request.view_args or {}).get("company_id")
-    if request.endpoint in COMPANY_ENDPOINTS and company_id and catalog().company_token_ok(company_id, given):
+    if request.endpoint in COMPANY_ENDPOINTS and company_id and catalog().companies.token_ok(company_id, given):
         g.caller = ("company", company_id)
         return None
     return refused
@@ -111,7 +113,7 @@ def put_company(company_id: str) -> Response:
 @bp.get("/companies/<company_id>")
 def get_company(company_id: str) -> Response:
     """One company, with its active policy version."""
-    record = catalog().get_company(company_id, fresh=True)
+    record = catalog().companies.get(company_id, fresh=True)
     if record is None:
         return errors(404, ("", f"no company {company_id!r}"))
     return jsonify(_company_out(record))
@@ -124,7 +126,7 @@ def put_cheatsheet(company_id: str) -> Response:
     if isinstance(body, Response):
         return body
     try:
-        version = catalog().save_draft(company_id, body)
+        version = catalog().policies.save_draft(company_id, body)
     except PolicyError as exc:
         return policy_errors(422, exc)
     except NotFound as exc:
@@ -138,7 +140,7 @@ def put_cheatsheet(company_id: str) -> Response:
 def compile_cheatsheet(company_id: str) -> Response:
     """Compile the latest draft: version, checksum, conflicts (409 while another compile runs)."""
     try:
-        result = catalog().compile_latest(company_id, owner=_owner())
+        result = catalog().policies.compile_latest(company_id, owner=_owner())
     except NotFound as exc:
         return errors(404, ("", str(exc)))
     except CompileBusy as exc:
@@ -158,7 +160,7 @@ def activate(company_id: str) -> Response:
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         return errors(422, ("version", "must be a cheat-sheet version number (1, 2, ...)"))
     try:
-        active = catalog().activate(company_id, version)
+        active = catalog().policies.activate(company_id, version)
     except NotFound as exc:
         return errors(404, ("version", str(exc)))
     except Conflict as exc:
@@ -170,7 +172,7 @@ def activate(company_id: str) -> Response:
 def versions(company_id: str) -> Response:
     """Every version of the company's cheat sheet, newest first."""
     try:
-        return jsonify(versions=catalog().versions(company_id))
+        return jsonify(versions=catalog().policies.versions(company_id))
     except NotFound as exc:
         return errors(404, ("", str(exc)))
 
@@ -187,10 +189,9 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int | Response:
 
 
 def _range() -> tuple[float | None, float | None] | Response:
-    from records.forensics import parse_time
-
     try:
-        return parse_time(request.args.get("since"), "since"), parse_time(request.args.get("until"), "until")
+        return (forensics.parse_time(request.args.get("since"), "since"),
+                forensics.parse_time(request.args.get("until"), "until"))
     except ValueError as exc:
         field, _, message = str(exc).partition(": ")
         return errors(400, (field, message))
@@ -200,7 +201,7 @@ def _range() -> tuple[float | None, float | None] | Response:
 def new_token(company_id: str) -> Response:
     """Create a token for one company (it sees only its own calls and costs); shown once."""
     try:
-        token = catalog().new_company_token(company_id)
+        token = catalog().companies.new_token(company_id)
     except NotFound as exc:
         return errors(404, ("", str(exc)))
     resp = jsonify(token=token, company_id=company_id)
@@ -211,8 +212,6 @@ def new_token(company_id: str) -> Response:
 @bp.get("/companies/<company_id>/calls")
 def list_calls(company_id: str) -> Response:
     """A company's calls, newest first: ?since=&until=&action=&tag=&tier=&page=&per_page= (numbers masked)."""
-    from records.forensics import list_calls as query
-
     when = _range()
     if isinstance(when, Response):
         return when
@@ -224,20 +223,18 @@ def list_calls(company_id: str) -> Response:
     tier = request.args.get("tier") or None
     if tier and tier not in ("1", "2", "3", "fallback"):
         return errors(400, ("tier", "must be 1, 2, 3 or fallback"))
-    if catalog().get_company(company_id) is None:
+    if catalog().companies.get(company_id) is None:
         return errors(404, ("", f"no company {company_id!r}"))
-    db = current_app.extensions["docstore"]
-    return jsonify(query(db, company_id, since=when[0], until=when[1], action=request.args.get("action") or None,
-                         tag=request.args.get("tag") or None, tier=tier, page=page, per_page=per_page))
+    return jsonify(forensics.list_calls(current_app.extensions["docstore"], company_id, since=when[0], until=when[1],
+                                        action=request.args.get("action") or None, tag=request.args.get("tag") or None,
+                                        tier=tier, page=page, per_page=per_page))
 
 
 @bp.get("/companies/<company_id>/calls/<call_sid>")
 def get_call(company_id: str, call_sid: str) -> Response:
     """One call, every turn's breakdown; full caller numbers only for the company's own token."""
-    from records.forensics import call_detail
-
     full = g.caller == ("company", company_id)
-    detail = call_detail(current_app.extensions["docstore"], company_id, call_sid, full_numbers=full)
+    detail = forensics.call_detail(current_app.extensions["docstore"], company_id, call_sid, full_numbers=full)
     if detail is None:
         return errors(404, ("", f"company {company_id!r} has no call {call_sid!r}"))
     return jsonify(detail)
@@ -246,18 +243,16 @@ def get_call(company_id: str, call_sid: str) -> Response:
 @bp.get("/companies/<company_id>/costs")
 def costs(company_id: str) -> Response:
     """Spend by tier and per 1000 calls: ?since=&until=."""
-    from records.forensics import costs as query
-
     when = _range()
     if isinstance(when, Response):
         return when
-    return jsonify(query(current_app.extensions["docstore"], company_id, since=when[0], until=when[1]))
+    return jsonify(forensics.costs(current_app.extensions["docstore"], company_id, since=when[0], until=when[1]))
 
 
 @bp.get("/alerts")
 def list_alerts() -> Response:
-    """Alert records (TIER3_SPIKE, CHEATSHEET_PERF_FAULT, ...), newest first: ?state=firing|resolved."""
+    """Alert records (TIER3_SPIKE, ... and critical edge-case events), newest first: ?state=firing|resolved|event."""
     state = request.args.get("state") or None
-    if state not in (None, "firing", "resolved"):
-        return errors(400, ("state", "must be firing or resolved"))
+    if state not in (None, "firing", "resolved", "event"):
+        return errors(400, ("state", "must be firing, resolved or event"))
     return jsonify(alerts=current_app.extensions["alerts"].list(state))

@@ -1,4 +1,4 @@
-"""Staff commands: ``flask policy check|try``, ``flask company import``, ``flask simulate``."""
+"""Staff commands: ``flask policy check|try``, ``flask company import|template``, ``flask calls show|list``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup
 
 import policy
 from policy.compiler import company_warnings
@@ -156,8 +156,9 @@ company_cli = AppGroup("company", help="Import companies and scenario templates 
               help="Make the compiled cheat sheet the active policy.")
 def import_company_cmd(path: str, template_path: str | None, activate: bool) -> None:
     """Import a company YAML/JSON file: company, scenario template, cheat sheet (compiled)."""
-    from admin.importer import import_company
     from records.catalog import CompileBusy
+
+    from .importer import import_company
 
     try:
         result = import_company(current_app.extensions["catalog"], path, activate=activate,
@@ -184,60 +185,11 @@ def import_company_cmd(path: str, template_path: str | None, activate: bool) -> 
 def import_template_cmd(path: str) -> None:
     """Import (or replace) a scenario template file."""
     try:
-        tid = current_app.extensions["catalog"].put_template(load_file(path))
+        tid = current_app.extensions["catalog"].templates.put(load_file(path))
     except policy.PolicyError as exc:
         _errors(exc)
         sys.exit(1)
     click.echo(f"scenario template {tid}: stored")
-
-
-@click.command("simulate")
-@click.argument("utterances", nargs=-1)
-@click.option("--file", "script", type=click.File("r"), help="Utterances, one per line (blank line = silence).")
-@click.option("--to", default="+15125550100", show_default=True, help="The company number called.")
-@click.option("--from", "caller", default="+15125550123", show_default=True, help="The caller's number.")
-@click.option("--url", default=None, help="A running app's base URL (default: this app, in-process).")
-@click.option("--token", envvar="TWILIO_AUTH_TOKEN", default=None,
-              help="Auth token to sign with (default: TWILIO_AUTH_TOKEN).")
-@click.option("--dial-status", default="completed", show_default=True,
-              type=click.Choice(["completed", "busy", "no-answer", "failed", "canceled"]),
-              help="How a transfer goes.")
-@click.option("--json", "as_json", is_flag=True, help="Print the events as JSON.")
-@with_appcontext
-def simulate_command(utterances: tuple[str, ...], script: Any, to: str, caller: str, url: str | None,
-                     token: str | None, dial_status: str, as_json: bool) -> None:
-    """Play a caller: signed webhooks, follow the TwiML, print what the caller hears."""
-    from voice.simulator import CallSimulator, flask_transport, http_transport
-
-    lines = list(utterances)
-    if script is not None:
-        lines += [ln.rstrip("\n") for ln in script]
-    settings = current_app.config["SETTINGS"]
-    if not url and not (token or settings.TWILIO_AUTH_TOKEN):
-        # In-process with no account token configured: sign with a token made for this run, so the
-        # signature check still runs for real (this CLI process owns its app).
-        import secrets
-
-        from twilio.request_validator import RequestValidator
-
-        token = secrets.token_hex(16)
-        current_app.extensions["twilio_validator"] = RequestValidator(token)
-    token = token or settings.TWILIO_AUTH_TOKEN
-    if url:
-        sim = CallSimulator(http_transport(), auth_token=token, base_url=url, to=to, caller=caller,
-                            dial_status=dial_status)
-    else:
-        sim = CallSimulator(flask_transport(current_app.test_client()), auth_token=token, to=to, caller=caller,
-                            dial_status=dial_status)
-    result = sim.run(lines)
-    if as_json:
-        click.echo(json.dumps({"call_sid": result.call_sid, "events": [e.__dict__ for e in result.events]},
-                              indent=2))
-    else:
-        click.echo(f"call {result.call_sid}")
-        click.echo(result.transcript())
-    if any(e.kind == "http-error" for e in result.events):
-        sys.exit(1)
 
 
 calls_cli = AppGroup("calls", help="Look at calls: a transcript with every turn's breakdown.")
@@ -248,7 +200,7 @@ calls_cli = AppGroup("calls", help="Look at calls: a transcript with every turn'
 @click.option("--json", "as_json", is_flag=True, help="Print the whole record as JSON.")
 def show_call(call_sid: str, as_json: bool) -> None:
     """Print one call as a readable transcript with the per-turn breakdown."""
-    from records.forensics import call_detail, transcript
+    from .forensics import call_detail, transcript
 
     db = current_app.extensions["docstore"]
     call = db["calls"].find_one({"_id": call_sid}, {"company_id": 1})
@@ -267,7 +219,7 @@ def show_call(call_sid: str, as_json: bool) -> None:
 @click.option("--limit", default=20, show_default=True)
 def list_calls_cmd(company_id: str, tag: str | None, action: str | None, tier: str | None, limit: int) -> None:
     """List a company's latest calls (caller numbers masked)."""
-    from records.forensics import list_calls
+    from .forensics import list_calls
 
     result = list_calls(current_app.extensions["docstore"], company_id, tag=tag, action=action, tier=tier,
                         per_page=limit)

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from policy.scenarios import validate_template
 from policy.source import load_file
 from records.catalog import Catalog
 
@@ -36,39 +37,37 @@ def import_company(catalog: Catalog, path: str | Path, *, activate: bool = True,
     tpath = Path(template) if template else (template_file(name) if name else None)
     tdoc = load_file(tpath) if tpath else None
     if tdoc is not None:
-        from policy.scenarios import validate_template
-
         validate_template(tdoc)  # refuse before anything is stored
     policy_doc = doc if isinstance(doc, dict) else {}
     record, created = catalog.put_company(policy_doc, by=by)
     result["created"] = created
     if tdoc is not None:
-        result["template"] = catalog.put_template(tdoc)
+        result["template"] = catalog.templates.put(tdoc)
     if policy_doc.get("cheatSheet") is not None:
-        compiled = catalog.compile_latest(record["_id"], owner=f"import:{os.getpid()}")
+        compiled = catalog.policies.compile_latest(record["_id"], owner=f"import:{os.getpid()}")
         result["compiled"] = compiled
         if activate:
-            result["active"] = catalog.activate(record["_id"], compiled["version"], by=by)
+            result["active"] = catalog.policies.activate(record["_id"], compiled["version"], by=by)
     return result
 
 
 def seed_demo(catalog: Catalog) -> bool:
     """Load the demo company on the first run of the embedded default (safe with several workers)."""
     owner = f"seed:{os.getpid()}"
-    if catalog.get_company("demo-hvac", fresh=True) is not None:
+    if catalog.companies.get("demo-hvac", fresh=True) is not None:
         return False
-    if not catalog.acquire_lock("seed-demo", owner, ttl=30):
+    if not catalog.locks.acquire("seed-demo", owner, ttl=30):
         # Another worker is seeding: wait for it, so this worker never answers the demo number
         # as "not in service" during the first start.
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and catalog.get_company("demo-hvac", fresh=True) is None:
+        while time.monotonic() < deadline and catalog.companies.get("demo-hvac", fresh=True) is None:
             time.sleep(0.05)
         return False
     try:
-        if catalog.get_company("demo-hvac", fresh=True) is not None:
+        if catalog.companies.get("demo-hvac", fresh=True) is not None:
             return False
         import_company(catalog, DEMO_COMPANY, by="seed")
         log.warning("loaded the demo company demo-hvac (number +15125550100) into the embedded store")
         return True
     finally:
-        catalog.release_lock("seed-demo", owner)
+        catalog.locks.release("seed-demo", owner)

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from flask import Flask, Response, request  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
+from conversation.types import Listening  # noqa: E402
 from voice import twiml  # noqa: E402
 from voice.security import signature_ok  # noqa: E402
 
@@ -131,7 +132,7 @@ def main() -> None:
         logging.getLogger().setLevel(logging.ERROR)
         client = app.test_client()
         sample = twiml.respond("Ok, our office hours are 8 a.m. to 5 p.m. on weekdays. What can I do for you?",
-                               action_url="/voice/turn?seq=2", speech=twiml.Speech(hints="furnace, no heat"))
+                               action_url="/voice/turn?seq=2", listening=Listening(hints="furnace, no heat"))
         bare = bare_app(sample).test_client()
         bare_req = requests_for(0, 1)[1]
 

@@ -1,1 +1,35 @@
-"""conversation"""
+"""The conversation: the turn pipeline and the dialogue, apart from any channel.
+
+It takes typed inputs (``types``), finds base answers (Tiers 1-3), runs the cheat-sheet
+engine, collects entities and takes messages, performs side effects, and answers with a
+``Reply``. Its stores, clients and observer are passed in; it never sees Twilio's field
+names or TwiML.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .answers import Answers, parse_costs
+from .llm import LLMTier
+from .notify import Notifier
+from .pipeline import Conversation
+from .types import CallEnded, CallerTurn, DialOutcome, IncomingCall, Listening, Reply
+
+
+def init_app(app: Any, settings: Any, *, observer: Any) -> Conversation:
+    """Build the conversation from the app's stores (records and session must be set up first)."""
+    notifier = Notifier(app.extensions["docstore"], account_sid=settings.TWILIO_ACCOUNT_SID,
+                        auth_token=settings.TWILIO_AUTH_TOKEN, clock=settings.CLOCK, sleep=settings.SLEEP)
+    llm = (LLMTier(settings.LLM_URL, api_key=settings.LLM_API_KEY, model=settings.LLM_MODEL,
+                   timeout=settings.LLM_TIMEOUT_S) if settings.LLM_URL else None)
+    conversation = Conversation(catalog=app.extensions["catalog"], sessions=app.extensions["sessions"],
+                                call_log=app.extensions["call_log"], notifier=notifier,
+                                answers=Answers(llm=llm, costs=parse_costs(settings.TIER_COSTS)),
+                                observer=observer, clock=settings.CLOCK)
+    app.extensions.update(notifier=notifier, conversation=conversation)
+    return conversation
+
+
+__all__ = ["init_app", "Conversation", "Reply", "Listening", "IncomingCall", "CallerTurn", "DialOutcome",
+           "CallEnded"]

@@ -1,24 +1,27 @@
 """Conversations that span turns: collecting a transfer rule's entities, and taking a message.
 
-A mixin of ``VoiceService``: it turns the pure steps of ``conversation.collect`` into decisions,
-with every line we say passed through the policy's guardrails and behavior rules
-(``policy.speak``), and stores taken messages and their SMS.
+Turns the pure steps of ``conversation.collect`` into decisions, with every line we say
+passed through the policy's guardrails and behavior rules (``policy.speak``), and stores
+taken messages and their SMS.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import phonenumbers
 
 import policy
 from policy.company import fallback_number
 from policy.decision import BaseResponse, Decision, TurnContext
+from policy.scenarios import ScenarioAnswer
+from records.calllog import CallLog
 
 from . import collect
+from .notify import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +44,27 @@ def region_of(number: str | None) -> str:
         return "US"
 
 
-def _transfer_of(decision: Decision) -> dict[str, Any]:
-    return {"target": decision.transfer_target, "phone": decision.transfer_phone, "queue": decision.transfer_queue,
-            "sip": decision.transfer_sip, "script": decision.response}
+@dataclass
+class Collected:
+    """A collecting turn's outcome: the decision, whether an entity was saved, and the events."""
+
+    decision: Decision
+    saved: bool
+    note: dict[str, Any]
 
 
-class CollectingMixin:
-    """Entity collection and message taking for the voice service."""
+def _with_context(ctx: TurnContext, collected: Mapping[str, Any]) -> TurnContext:
+    return TurnContext(company=ctx.company, now=ctx.now, caller_type=ctx.caller_type, spam_flags=ctx.spam_flags,
+                       collected_entities=collected)
 
-    catalog: Any
-    store: Any
-    notifier: Any
-    clock: Any
+
+class Dialogue:
+    """Entity collection and message taking."""
+
+    def __init__(self, call_log: CallLog, notifier: Notifier, *, clock: Callable[[], float]) -> None:
+        self.call_log = call_log
+        self.notifier = notifier
+        self.clock = clock
 
     # -- asking
 
@@ -71,7 +83,7 @@ class CollectingMixin:
         """Start collecting when a transfer needs entities, or when the answer offers to take a message."""
         if decision.action == "TRANSFER" and decision.collect_entities:
             state = collect.start("transfer", decision.collect_entities, session.get("collected") or {},
-                                  transfer=_transfer_of(decision))
+                                  transfer={**(decision.transfer or {}), "script": decision.response})
             if state is not None:
                 session["collect"] = state
                 return self.ask(pol, ctx, state, decision.response, base=decision)
@@ -95,38 +107,45 @@ class CollectingMixin:
 
     # -- one answer
 
-    def collect_turn(self, pol: policy.CompiledPolicy, record: Mapping[str, Any], session: dict[str, Any],
-                     text: str, ctx: TurnContext, seq: int,
-                     template: Any) -> tuple[Decision, bool, dict[str, Any]] | None:
-        """The caller answered while we collect; None hands the turn back to the normal flow."""
+    def collect_turn(self, pol: policy.CompiledPolicy, session: dict[str, Any], text: str, ctx: TurnContext,
+                     routing: policy.Routing, answer: Callable[[], ScenarioAnswer]) -> Collected | None:
+        """The caller answered while we collect; None hands the turn back to the normal flow.
+
+        ``routing`` is the engine's reading of the words: an edge case still comes first (abuse,
+        emergencies ...); transfer rules do not, since an answer like "it's Bill" must not open
+        the billing line. ``answer`` gives the scenarios' answer (asked only when needed).
+        """
         state = session["collect"]
         note: dict[str, Any] = {"purpose": state["purpose"], "entity": collect.current(state)["name"]}
-        # An edge case still comes first (abuse, emergencies ...); transfer rules do not, since an
-        # answer like "it's Bill" must not open the billing line.
-        edge = policy.apply(pol, text, BaseResponse(""), ctx)
-        if any(b.get("type") == "EDGE_CASE" for b in edge.applied_blocks):
+        if routing.edge_case:
+            edge = policy.finish(pol, routing, BaseResponse(""), ctx)
             note["events"] = ["edge_case"]
             if edge.action in ("HANGUP", "TRANSFER"):
                 session.pop("collect", None)
-                return edge, False, note
-            return self.ask(pol, ctx, state, edge.response, base=edge), False, note
+                return Collected(edge, False, note)
+            return Collected(self.ask(pol, ctx, state, edge.response, base=edge), False, note)
         if collect.declines(text):
             note["events"] = ["declined"]
             session.pop("collect", None)
             line = policy.speak(pol, DECLINED_LINE, ctx, caller_spoke=True)
-            return Decision(action="RESPOND", response=line), False, note
+            return Collected(Decision(action="RESPOND", response=line), False, note)
         if state.get("offered") and state["index"] == 0:
-            answer = template.answer(text, call_sid=session["call_sid"], seq=seq)
-            if answer.tier in ("1", "2") and answer.action != "TAKE_MESSAGE":
+            other = answer()
+            if other.tier in ("1", "2") and other.action != "TAKE_MESSAGE":
                 session.pop("collect", None)  # they asked something else instead of leaving a message
                 return None
         if collect.WANTS_PERSON.search(text):
             note["events"] = ["wants_person"]
             if state["purpose"] == "transfer":
                 session.pop("collect", None)
-                return self.finish_transfer(pol, ctx, session, state["transfer"]), False, note
-            return self.ask(pol, ctx, state, policy.speak(pol, PERSON_BUSY_LINE, ctx, caller_spoke=False)), False, note
+                return Collected(self.finish_transfer(pol, ctx, session, state["transfer"]), False, note)
+            busy = policy.speak(pol, PERSON_BUSY_LINE, ctx, caller_spoke=False)
+            return Collected(self.ask(pol, ctx, state, busy), False, note)
+        return self._step(pol, session, text, ctx, state, note)
 
+    def _step(self, pol: policy.CompiledPolicy, session: dict[str, Any], text: str, ctx: TurnContext,
+              state: Mapping[str, Any], note: dict[str, Any]) -> Collected:
+        """Take the words as the answer to the current question (or a correction of the last one)."""
         step = collect.answer(state, text, session.get("collected") or {}, now=ctx.company.local(ctx.now),
                               region=region_of(session.get("to")))
         session["collected"] = step.collected
@@ -134,17 +153,18 @@ class CollectingMixin:
         if step.kind == "ask":
             session["collect"] = step.state
             if "reprompt" in step.events:  # the validation prompt is the whole question
-                return Decision(action="RESPOND", response=policy.speak(pol, step.text, ctx, caller_spoke=False)), \
-                    step.changed, note
+                line = policy.speak(pol, step.text, ctx, caller_spoke=False)
+                return Collected(Decision(action="RESPOND", response=line), step.changed, note)
             before = policy.speak(pol, step.text, ctx, caller_spoke=False) if step.text else ""
-            return self.ask(pol, ctx, step.state, before), step.changed, note
+            return Collected(self.ask(pol, ctx, step.state, before), step.changed, note)
         session.pop("collect", None)
         if step.kind == "to_message":
-            return self.start_message(pol, ctx, session, TO_MESSAGE_LINE, reason="collection_failed",
-                                      transfer=state.get("transfer")), step.changed, note
+            decision = self.start_message(pol, ctx, session, TO_MESSAGE_LINE, reason="collection_failed",
+                                          transfer=state.get("transfer"))
+            return Collected(decision, step.changed, note)
         if state["purpose"] == "transfer":
-            return self.finish_transfer(pol, ctx, session, state["transfer"]), step.changed, note
-        return self.finish_message(pol, ctx, session, state), True, note
+            return Collected(self.finish_transfer(pol, ctx, session, state["transfer"]), step.changed, note)
+        return Collected(self.finish_message(pol, ctx, session, state), True, note)
 
     # -- endings
 
@@ -152,8 +172,7 @@ class CollectingMixin:
                         transfer: Mapping[str, Any] | None) -> Decision:
         """Connect now; CONFIRM_ENTITIES reads back what was collected first."""
         transfer = transfer or {}
-        read_back = TurnContext(company=ctx.company, now=ctx.now, caller_type=ctx.caller_type,
-                                spam_flags=ctx.spam_flags, collected_entities=session.get("collected") or {})
+        read_back = _with_context(ctx, session.get("collected") or {})
         line = policy.speak(pol, TRANSFER_NOW_LINE, read_back, caller_spoke=False)
         return Decision(action="TRANSFER", response=line, transfer_target=transfer.get("target"),
                         transfer_phone=transfer.get("phone"), transfer_queue=transfer.get("queue"),
@@ -162,32 +181,39 @@ class CollectingMixin:
     def finish_message(self, pol: policy.CompiledPolicy, ctx: TurnContext, session: Mapping[str, Any],
                        state: Mapping[str, Any]) -> Decision:
         """Store the message, text it to the team, thank the caller and end the call."""
-        collected = dict(session.get("collected") or {})
-        caller = session.get("from") or ""
-        phone = collected.get("callbackPhone") or caller
-        transfer = state.get("transfer") or {}
-        reason = state.get("reason") or "caller"
-        message = {"_id": f"{session['call_sid']}:{session.get('seq', 0) + 1}", "company_id": session.get("company_id"),
-                   "call_sid": session["call_sid"], "caller": caller, "name": collected.get("name"),
-                   "callback_phone": phone, "message": collected.get("message"), "reason": reason,
-                   "transfer_target": transfer.get("target"), "created_at": self.clock()}
-        self.store.insert("messages", message, call_sid=session["call_sid"])
-        self.store.update_call(session["call_sid"], {"$set": {"outcome": "message_taken", "message": {
+        message = self._message(session, state)
+        self.call_log.store_message(message)
+        self.call_log.update(session["call_sid"], {"$set": {"outcome": "message_taken", "message": {
             k: message[k] for k in ("name", "callback_phone", "message", "reason", "transfer_target")}}})
-        to = transfer.get("phone") or fallback_number(ctx.company.raw)
-        if to:
-            company = ctx.company.variables.get("companyname", ctx.company.name)
-            why = f" (transfer to {transfer.get('target')}: {reason})" if transfer.get("target") else ""
-            body = (f"{company}: message from {message['name'] or 'a caller'} ({phone}){why}: "
-                    f"{message['message'] or '(no message)'}")
-            self.notifier.sms(f"{message['_id']}:message", to=to, from_=session.get("to"), body=body,
-                              company_id=session.get("company_id"), call_sid=session["call_sid"], kind="message")
+        self._text_team(ctx, session, state, message)
         name = f", {message['name'].split()[0]}" if message.get("name") else ""
-        read_back = TurnContext(company=ctx.company, now=ctx.now, caller_type=ctx.caller_type,
-                                spam_flags=ctx.spam_flags,
-                                collected_entities={"callbackPhone": phone} if phone else {})
+        phone = message["callback_phone"]
+        read_back = _with_context(ctx, {"callbackPhone": phone} if phone else {})
         line = policy.speak(pol, MESSAGE_DONE_LINE.format(name=name), read_back, caller_spoke=False)
         return Decision(action="HANGUP", response=f"{line} Goodbye.", tags=("message_taken",))
 
+    def _message(self, session: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
+        collected = dict(session.get("collected") or {})
+        caller = session.get("from") or ""
+        transfer = state.get("transfer") or {}
+        return {"_id": f"{session['call_sid']}:{session.get('seq', 0) + 1}", "company_id": session.get("company_id"),
+                "call_sid": session["call_sid"], "caller": caller, "name": collected.get("name"),
+                "callback_phone": collected.get("callbackPhone") or caller, "message": collected.get("message"),
+                "reason": state.get("reason") or "caller", "transfer_target": transfer.get("target"),
+                "created_at": self.clock()}
 
-__all__ = ["CollectingMixin", "region_of"]
+    def _text_team(self, ctx: TurnContext, session: Mapping[str, Any], state: Mapping[str, Any],
+                   message: Mapping[str, Any]) -> None:
+        transfer = state.get("transfer") or {}
+        to = transfer.get("phone") or fallback_number(ctx.company.raw)
+        if not to:
+            return
+        company = ctx.company.variables.get("companyname", ctx.company.name)
+        why = f" (transfer to {transfer.get('target')}: {message['reason']})" if transfer.get("target") else ""
+        body = (f"{company}: message from {message['name'] or 'a caller'} ({message['callback_phone']}){why}: "
+                f"{message['message'] or '(no message)'}")
+        self.notifier.sms(f"{message['_id']}:message", to=to, from_=session.get("to"), body=body,
+                          company_id=session.get("company_id"), call_sid=session["call_sid"], kind="message")
+
+
+__all__ = ["Dialogue", "Collected", "region_of"]

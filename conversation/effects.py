@@ -6,72 +6,72 @@ Each is keyed by call and turn (alerts and SMS by ``_id``), so a replayed turn r
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from pymongo.errors import PyMongoError
 
 from policy.decision import Decision
+from policy.frozen import thaw
+from records.calllog import CallLog
+from records.companies import Companies
+
+from .notify import Notifier
 
 log = logging.getLogger(__name__)
-
-#: Numbers Twilio sends for callers who withhold theirs (never blacklisted).
-ANONYMOUS = {"", "anonymous", "restricted", "unknown", "private", "+266696687", "+7378742833", "+2562533",
-             "+8656696", "+86282452253"}
+LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "critical": logging.CRITICAL}
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, frozenset, set)):
-        return [_plain(v) for v in value]
-    return value
+class Effects:
+    """Performs a decision's side effects."""
 
+    def __init__(self, companies: Companies, call_log: CallLog, notifier: Notifier, *,
+                 clock: Callable[[], float]) -> None:
+        self.companies = companies
+        self.call_log = call_log
+        self.notifier = notifier
+        self.clock = clock
 
-class SideEffectsMixin:
-    """Performs a decision's side effects for the voice service."""
-
-    catalog: Any
-    store: Any
-    notifier: Any
-    clock: Any
-
-    def _side_effects(self, decision: Decision, session: Mapping[str, Any], record: Mapping[str, Any],
-                      seq: int = 0) -> list[str]:
-        """Perform what the engine asked for; each is keyed by call and turn, so a replay repeats none."""
-        done = []
+    def perform(self, decision: Decision, session: Mapping[str, Any], record: Mapping[str, Any],
+                seq: int = 0) -> list[str]:
+        """Perform what the engine asked for; returns what was done (for the turn record)."""
+        done: list[str] = []
         sid = session["call_sid"]
         for effect in decision.side_effects:
             kind = effect.get("type")
-            source = dict(effect.get("source") or {})
             if kind == "SECURITY_EVENT":
-                log.warning("call %s: security event %s", sid, _plain(effect))
+                log.warning("call %s: security event %s", sid, thaw(effect))
                 done.append("security_event")
             elif kind == "AUTO_BLACKLIST":
-                caller = session.get("from") or ""
-                if caller and caller.lower() not in ANONYMOUS:
-                    try:
-                        self.catalog.add_to_blacklist(record["_id"], caller)
-                        done.append("blacklisted")
-                    except PyMongoError as exc:
-                        log.error("call %s: could not blacklist the caller: %s", sid, exc)
+                done.extend(self._blacklist(session, record))
             elif kind == "LOG":
-                severity = str(effect.get("severity"))
-                level = {"info": logging.INFO, "warning": logging.WARNING,
-                         "critical": logging.CRITICAL}.get(severity, logging.INFO)
-                log.log(level, "call %s: %s", sid, effect.get("message"))
-                done.append(f"log_{severity}")
-                if severity == "critical":
-                    self._alert(sid, seq, session, source, str(effect.get("message") or ""))
-                    done.append("alert")
+                done.extend(self._log(effect, session, seq))
             elif kind == "NOTIFY_CONTACTS":
                 done.extend(self._notify(effect, session, record, seq, decision))
         return done
 
-    def _alert(self, sid: str, seq: int, session: Mapping[str, Any], source: Mapping[str, Any], message: str) -> None:
-        self.store.insert("alerts", {
+    def _blacklist(self, session: Mapping[str, Any], record: Mapping[str, Any]) -> list[str]:
+        caller = session.get("from") or ""
+        if not caller or "anonymous" in (session.get("spam_flags") or ()):
+            return []  # never blacklist "anonymous": every caller who withholds their number shares it
+        try:
+            self.companies.add_to_blacklist(record["_id"], caller)
+        except PyMongoError as exc:
+            log.error("call %s: could not blacklist the caller: %s", session["call_sid"], exc)
+            return []
+        return ["blacklisted"]
+
+    def _log(self, effect: Mapping[str, Any], session: Mapping[str, Any], seq: int) -> list[str]:
+        sid = session["call_sid"]
+        severity = str(effect.get("severity"))
+        log.log(LEVELS.get(severity, logging.INFO), "call %s: %s", sid, effect.get("message"))
+        if severity != "critical":
+            return [f"log_{severity}"]
+        source = dict(effect.get("source") or {})
+        self.call_log.record_alert({
             "_id": f"{sid}:{seq}:{source.get('id', '')}", "type": "CRITICAL_EDGE_CASE",
             "company_id": session.get("company_id"), "call_sid": sid, "seq": seq, "rule": source,
-            "message": message, "started_at": self.clock()}, call_sid=sid)
+            "message": str(effect.get("message") or ""), "started_at": self.clock()})
+        return [f"log_{severity}", "alert"]
 
     def _notify(self, effect: Mapping[str, Any], session: Mapping[str, Any], record: Mapping[str, Any], seq: int,
                 decision: Decision) -> list[str]:
@@ -94,3 +94,6 @@ class SideEffectsMixin:
                               body=body, company_id=record["_id"], call_sid=session["call_sid"], kind="notify")
             out.append(f"sms:{name}")
         return out
+
+
+__all__ = ["Effects"]

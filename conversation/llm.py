@@ -110,17 +110,4 @@ def parse_answer(payload: Any) -> tuple[str, str | None] | None:
     return " ".join(reply.split())[:MAX_REPLY_CHARS], action
 
 
-def parse_costs(spec: str) -> dict[str, float]:
-    """Tier costs from ``"1=0,2=0.0001,3=0.002,fallback=0"`` (dollars per turn)."""
-    costs = {"1": 0.0, "2": 0.0001, "3": 0.002, "fallback": 0.0}
-    for part in (spec or "").split(","):
-        if "=" in part:
-            k, v = part.split("=", 1)
-            try:
-                costs[k.strip()] = float(v)
-            except ValueError:
-                raise ValueError(f"TIER_COSTS: {part!r} is not tier=dollars") from None
-    return costs
-
-
-__all__ = ["LLMTier", "LLMAnswer", "parse_answer", "parse_costs"]
+__all__ = ["LLMTier", "LLMAnswer", "parse_answer"]

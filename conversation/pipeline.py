@@ -1,7 +1,9 @@
-"""One service function per webhook: load the session, pin the policy, answer, record, save.
+"""The turn pipeline: one entry point per channel event, each a short sequence of named steps.
 
-Routes (``voice/routes.py``) parse the form and call these; everything here works on plain
-values, the catalog and the session store, and returns TwiML text.
+A caller turn: load (session, company, pinned policy, template) -> decide (silence, an
+answer to a question being collected, or route -> base answer -> finish through the engine)
+-> side effects -> reply -> commit (session saved, turn recorded, observers told).
+Nothing here knows the channel: inputs and replies are ``conversation.types``.
 """
 
 from __future__ import annotations
@@ -9,25 +11,22 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
-
-from pymongo.errors import PyMongoError
+from typing import Any, Callable
 
 import policy
+from infra.observe import NullObserver, Observer
 from policy.company import fallback_number
-from policy.decision import BaseResponse, Decision, TurnContext
-from policy.safe_default import safe_default
-from policy.text import clean_utterance
+from policy.decision import BaseResponse, Decision
+from records.calllog import CallLog, TurnFacts, tally, turn_record
 from records.catalog import Catalog
-from session.store import KEEP_REPLIES, KEEP_TOKENS, SessionStore, new_session, remember
+from session import KEEP_REPLIES, KEEP_TOKENS, SessionStore, new_session, remember
 
-from monitoring import metrics
-from voice import twiml
-from policy.scenarios import EMPTY_TEMPLATE, FALLBACK_REPLY, CompiledTemplate, ScenarioAnswer
-from .effects import ANONYMOUS, SideEffectsMixin, _plain
-from .dialogue import CollectingMixin
-from voice.twiml import Speech
+from .answers import Answers
+from .dialogue import Dialogue
+from .effects import Effects
+from .notify import Notifier
+from .scope import Scope, Scopes, caller_flags
+from .types import CONNECT, HANGUP, LISTEN, CallEnded, CallerTurn, DialOutcome, IncomingCall, Reply
 
 log = logging.getLogger(__name__)
 
@@ -41,468 +40,297 @@ SILENCE_GOODBYE = ("I haven't heard anything, so I'll end the call now. Please c
 DIAL_DONE_LINE = "Thank you for calling {companyname}. Goodbye."
 DIAL_FAILED_LINE = ("I'm sorry, no one was able to take your call just now. I can take a message and have "
                     "someone call you back.")
+FALLBACK_LINE = "We're sorry, we're having a problem on our end. Let me connect you to our team."
+FALLBACK_GOODBYE = "We're sorry, we're having a problem on our end. Please call back in a few minutes. Goodbye."
 #: Typed reasons for a transfer that did not connect (call log ``transfer_outcome.reason``).
 DIAL_REASONS = {"busy": "CONTACT_BUSY", "no-answer": "CONTACT_NO_ANSWER", "failed": "DIAL_FAILED",
                 "canceled": "CALLER_CANCELED", "leave": "QUEUE_LEFT", "queue-full": "QUEUE_FULL",
                 "error": "QUEUE_ERROR", "system-error": "QUEUE_ERROR", "unknown": "UNKNOWN"}
-FALLBACK_LINE = "We're sorry, we're having a problem on our end. Let me connect you to our team."
-FALLBACK_GOODBYE = "We're sorry, we're having a problem on our end. Please call back in a few minutes. Goodbye."
-MAX_HINTS = 250
 DIAL_OK = {"completed", "answered", "bridged", "hangup"}
+FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
+#: The dial-result turn number of the fallback's transfer (a call the fallback rescues may be anywhere).
+FALLBACK_DIAL_SEQ = 9000
 
 
-class BadRequest(ValueError):
-    """A webhook missing what every Twilio request carries (answered with 400)."""
+class Conversation:
+    """Answers a call's events: the greeting, each caller turn, dial results, the end, the fallback."""
 
-
-class VoiceService(CollectingMixin, SideEffectsMixin):
-    """The call flow, shared by the webhook routes and the simulator."""
-
-    def __init__(self, catalog: Catalog, store: SessionStore, *, clock: Callable[[], float] = time.time,
-                 url_for: Callable[..., str], notifier: Any, llm: Any = None,
-                 costs: Mapping[str, float] | None = None) -> None:
-        self.llm = llm
-        self.costs = dict(costs or {})
-        self.alerts: Any = None
+    def __init__(self, *, catalog: Catalog, sessions: SessionStore, call_log: CallLog, notifier: Notifier,
+                 answers: Answers | None = None, observer: Observer | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.catalog = catalog
-        self.store = store
-        self.notifier = notifier
+        self.sessions = sessions
+        self.call_log = call_log
+        self.answers = answers or Answers()
+        self.observer = observer or NullObserver()
         self.clock = clock
-        self.url_for = url_for
-        self._hints: dict[tuple[str, str], str] = {}
+        self.scopes = Scopes(catalog, clock=clock)
+        self.dialogue = Dialogue(call_log, notifier, clock=clock)
+        self.effects = Effects(catalog.companies, call_log, notifier, clock=clock)
 
-    # -- helpers
+    # -- the call's start
 
-    def _now(self) -> datetime:
-        return datetime.fromtimestamp(self.clock(), tz=timezone.utc)
-
-    @staticmethod
-    def _required(form: Mapping[str, str], *names: str) -> None:
-        missing = [n for n in names if not (form.get(n) or "").strip()]
-        if missing:
-            raise BadRequest(f"missing {', '.join(missing)}: not a Twilio voice webhook")
-
-    def _speech(self, record: Mapping[str, Any] | None, pol: policy.CompiledPolicy | None,
-                template: CompiledTemplate | None) -> Speech:
-        doc = (record or {}).get("doc") or {}
-        voice = doc.get("voice") or {}
-        key = (pol.checksum if pol else "", template.id if template else "")
-        hints = self._hints.get(key)
-        if hints is None:
-            words: list[str] = []
-            seen: set[str] = set()
-            for w in (*(pol.runtime.hints if pol else ()), *(template.hints if template else ())):
-                if w not in seen and "," not in w:
-                    seen.add(w)
-                    words.append(w)
-            # Twilio takes a few hundred phrases; keep the shorter (more distinctive) ones first.
-            hints = ", ".join(sorted(words, key=lambda p: (len(p), p))[:MAX_HINTS])
-            self._hints[key] = hints
-        return Speech(language=voice.get("language", "en-US"), voice=voice.get("voice", "Polly.Joanna"),
-                      hints=hints)
-
-    def _policy(self, session: Mapping[str, Any], record: Mapping[str, Any]) -> policy.CompiledPolicy:
-        """The call's pinned policy; if it cannot be loaded, the last good one, else SAFE_DEFAULT."""
-        pin = session.get("policy") or {}
-        if not pin.get("safe_default"):
-            compiled = self.catalog.policy(record["_id"], pin["version"], pin["checksum"])
-            if compiled is not None:
-                return compiled
-            good = self.catalog.last_good.get(record["_id"])
-            if good and good != {"version": pin["version"], "checksum": pin["checksum"]}:
-                compiled = self.catalog.policy(record["_id"], good["version"], good["checksum"])
-                if compiled is not None:
-                    log.error("call %s: pinned policy %s unavailable; serving the last good version %s",
-                              session["call_sid"], pin, good["version"])
-                    return compiled
-            log.error("call %s: pinned policy %s unavailable; serving SAFE_DEFAULT", session["call_sid"], pin)
-        return safe_default(fallback_number(record["doc"]))
-
-    def _pin(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """The policy a new call keeps to its end: the active one if it verifies, else the last good one."""
-        active = record.get("active") or {}
-        if active.get("version") and self.catalog.policy(record["_id"], active["version"], active["checksum"]):
-            return {"version": active["version"], "checksum": active["checksum"]}
-        good = self.catalog.last_good.get(record["_id"])
-        if good and self.catalog.policy(record["_id"], good["version"], good["checksum"]):
-            log.error("company %s: active policy %s unavailable; new calls get the last good version %s",
-                      record["_id"], active.get("version"), good["version"])
-            return {"version": good["version"], "checksum": good["checksum"]}
-        return {"version": 0, "checksum": safe_default(fallback_number(record["doc"])).checksum,
-                "safe_default": True}
-
-    def _tier3(self, text: str, fallback: Any, record: Mapping[str, Any], pol: policy.CompiledPolicy,
-               template: CompiledTemplate) -> Any:
-        """Ask the LLM when Tiers 1 and 2 found nothing; its failure keeps the safe fallback."""
-        profile = self.catalog.profile(record)
-        got = self.llm.answer(text, company=profile.variables.get("companyname", profile.name), trade=profile.trade,
-                              variables=profile.variables, scenarios=[sc.name for sc in template.scenarios],
-                              actions=sorted(pol.runtime.allowed))
-        if got is None:
-            return replace(fallback, matched="tier3-failed")
-        return ScenarioAnswer(got.reply, got.action, "3", None, None, None)
-
-    def _company_for(self, called: str, company_id: str | None = None) -> dict[str, Any] | None:
-        """The company record by id or number; with every backend down and no copy seen, a stand-in
-        so the caller is still answered (SAFE_DEFAULT, no transfer number)."""
-        try:
-            if company_id:
-                return self.catalog.get_company(company_id)
-            return self.catalog.company_for_number(called)
-        except PyMongoError as exc:
-            log.error("company for %s unavailable (%s): answering with SAFE_DEFAULT", company_id or called, exc)
-            cid = company_id or f"unknown:{called}"
-            return {"_id": cid, "doc": {"id": cid, "name": "", "numbers": [called] if called else []},
-                    "numbers": [called] if called else [], "active": None, "standin": True}
-
-    def _turn_url(self, seq: int) -> str:
-        return self.url_for("voice.turn", seq=seq)
-
-    def _dial_url(self, seq: int) -> str:
-        return self.url_for("voice.dial_result", seq=seq)
-
-    def _replay(self, session: Mapping[str, Any], seq: int) -> str:
-        reply = (session.get("replies") or {}).get(str(seq)) or self.store.recorded_reply(session["call_sid"], seq)
-        if reply is not None:
-            return reply
-        # Neither the session nor the call log kept it: answer like a fresh turn would, recording nothing.
-        return twiml.respond(SILENCE_LINES[0], action_url=self._turn_url(session["seq"] + 1), speech=Speech())
-
-    def _caller(self, record: Mapping[str, Any], form: Mapping[str, str], call_sid: str) -> tuple[str, list[str]]:
-        doc = record["doc"]
-        caller = (form.get("From") or "").strip()
-        flags: list[str] = []
-        if caller.lower() in ANONYMOUS:
-            flags.append("anonymous")
-        stir = (form.get("StirVerstat") or "").lower()
-        if "failed" in stir:
-            flags += ["stir_failed", "suspected_spam"]
-        if caller in (doc.get("vendors") or []):
-            return "vendor", flags
-        if "anonymous" in flags:
-            return "unknown", flags
-        try:
-            seen = self.store.calls.find_one({"from": caller, "company_id": record["_id"],
-                                              "_id": {"$ne": call_sid}}, {"_id": 1})
-        except PyMongoError:
-            return "unknown", flags
-        return ("existing" if seen else "new"), flags
-
-    def _render(self, decision: Decision, record: Mapping[str, Any], seq: int, speech: Speech,
-                called: str) -> str:
-        if decision.action == "HANGUP":
-            return twiml.hangup(decision.response, speech=speech)
-        if decision.action == "TRANSFER" and (decision.transfer_phone or decision.transfer_sip
-                                              or decision.transfer_queue):
-            return twiml.transfer(decision.response, phone=decision.transfer_phone, sip=decision.transfer_sip,
-                                  queue=decision.transfer_queue, caller_id=called or None,
-                                  action_url=self._dial_url(seq + 1), speech=speech)
-        return twiml.respond(decision.response, action_url=self._turn_url(seq + 1), speech=speech,
-                             barge_in=decision.barge_in)
-
-    # -- webhooks
-
-    def incoming(self, form: Mapping[str, str], token: str | None = None) -> str:
-        """POST /voice: a new call. Greets, or ends calls to unknown numbers and from blacklisted callers."""
-        self._required(form, "CallSid", "To")
-        started = time.perf_counter()
-        call_sid, called = form["CallSid"].strip(), form["To"].strip()
-        caller = (form.get("From") or "").strip()
-        session, tier = self.store.load(call_sid, 0)
+    def start(self, call: IncomingCall) -> Reply:
+        """A new call: greet, or end calls to unknown numbers and from blacklisted callers."""
+        facts = TurnFacts(seq=0, kind="greeting", started=time.perf_counter())
+        session, tier = self.sessions.load(call.call_sid, 0)
         if session is not None and session["seq"] >= 0:
             return self._replay(session, 0)
-        record = self._company_for(called)
+        record = self.scopes.company(call.called)
+        if record is None or (call.caller and call.caller in (record["doc"].get("blacklist") or [])):
+            return self._refuse(call, record)
+        facts.mark("session")
+        pin = self.scopes.pin(record)
+        session = new_session(call.call_sid, company_id=record["_id"], caller=call.caller, called=call.called,
+                              policy=pin, now=self.clock())
+        session.update(caller_type=self._caller_type(call, record),
+                       spam_flags=caller_flags(withheld=call.withheld, attestation_failed=call.attestation_failed))
+        scope = self.scopes.load(session, record, tier)
+        facts.mark("policy")
+        facts.mark("scenario")
+        ctx = self.scopes.context(scope, first_turn=True)
+        decision = policy.apply(scope.policy, "", BaseResponse(scope.template.greeting, None, "greeting"), ctx)
+        decision = self.dialogue.maybe_collect(scope.policy, decision, session, ctx)
+        facts.done = self.effects.perform(decision, session, record, 0)
+        return self._commit(scope, facts, decision, call.token, first=True)
+
+    def _refuse(self, call: IncomingCall, record: dict[str, Any] | None) -> Reply:
+        """End a call we will not take: an unknown number, or a blacklisted caller (logged on the call log)."""
+        outcome = "unknown-number" if record is None else "blacklisted"
+        log.info("call %s to %s from %s ended: %s", call.call_sid, call.called, call.caller, outcome)
+        self.call_log.start(new_session(call.call_sid, company_id=record["_id"] if record else None,
+                                        caller=call.caller, called=call.called, policy=None, now=self.clock()),
+                            status="rejected", outcome=outcome)
         if record is None:
-            log.info("call %s to unknown number %s ended", call_sid, called)
-            self.store.start_call(new_session(call_sid, company_id=None, caller=caller, called=called,
-                                              policy=None, now=self.clock()),
-                                  status="rejected", outcome="unknown-number")
-            return twiml.hangup(UNKNOWN_NUMBER_LINE, speech=Speech())
-        doc = record["doc"]
-        speech0 = Speech(language=(doc.get("voice") or {}).get("language", "en-US"),
-                         voice=(doc.get("voice") or {}).get("voice", "Polly.Joanna"))
-        if caller and caller in (doc.get("blacklist") or []):
-            log.info("call %s from blacklisted %s ended", call_sid, caller)
-            self.store.start_call(new_session(call_sid, company_id=record["_id"], caller=caller, called=called,
-                                              policy=None, now=self.clock()),
-                                  status="rejected", outcome="blacklisted")
-            return twiml.hangup(BLACKLISTED_LINE, speech=speech0)
-        t_session = time.perf_counter()
-        pin = self._pin(record)
-        session = new_session(call_sid, company_id=record["_id"], caller=caller, called=called, policy=pin,
-                              now=self.clock())
-        caller_type, flags = self._caller(record, form, call_sid)
-        session.update(caller_type=caller_type, spam_flags=flags)
-        pol = self._policy(session, record)
-        t_policy = time.perf_counter()
-        template = self.catalog.template(doc.get("scenarioTemplate")) or EMPTY_TEMPLATE
-        greeting = template.greeting
-        ctx = TurnContext(company=self.catalog.profile(record), now=self._now(), caller_type=caller_type,
-                          spam_flags=flags, is_first_turn=True)
-        decision = policy.apply(pol, "", BaseResponse(greeting, None, "greeting"), ctx)
-        decision = self.maybe_collect(pol, decision, session, ctx)
-        speech = self._speech(record, pol, template)
-        reply = self._render(decision, record, 0, speech, called)
-        done = self._side_effects(decision, session, record, 0)
-        session.update(seq=0, replies={"0": reply}, tags=_merge_tags([], decision.tags), tokens=remember({}, token, 0, KEEP_TOKENS) if token else {},
-                       state=self._state(decision))
-        _note_transfer(session, decision)
-        created = self.store.start_call(session, snapshot=True, policy=pin, caller_type=caller_type,
-                                        spam_flags=flags)
-        self.store.save(session, persist=not created)  # the new call log already holds the snapshot
-        self._log_turn(self._record(session, 0, "greeting", "", None, None, decision, pin, reply,
-                                            started, t_session, t_policy, t_policy, tier, done))
-        return reply
+            return Reply(HANGUP, UNKNOWN_NUMBER_LINE)
+        return Reply(HANGUP, BLACKLISTED_LINE, listening=self.scopes.listening(record, None, None))
 
-    def _ctx(self, record: Mapping[str, Any], session: Mapping[str, Any], *,
-             collected: Mapping[str, Any] | None = None) -> TurnContext:
-        """The engine's context for this turn (entities only when they are to be read back)."""
-        return TurnContext(company=self.catalog.profile(record), now=self._now(),
-                           caller_type=session.get("caller_type"), spam_flags=session.get("spam_flags") or (),
-                           is_first_turn=False, collected_entities=collected or {})
+    def _caller_type(self, call: IncomingCall, record: dict[str, Any]) -> str:
+        """vendor (one of the company's vendors), existing (called before), new, or unknown (no number)."""
+        if call.caller in (record["doc"].get("vendors") or []):
+            return "vendor"
+        if call.withheld:
+            return "unknown"
+        seen = self.call_log.caller_seen(record["_id"], call.caller, besides=call.call_sid)
+        return "unknown" if seen is None else ("existing" if seen else "new")
 
-    def _log_turn(self, record: dict[str, Any]) -> None:
-        """Record a turn on the call log, then count it (metrics and alert windows never break a turn)."""
-        self.store.record_turn(record)
-        metrics.observe_turn(record)
-        if self.alerts is not None:
-            self.alerts.observe_turn(record)
+    # -- a caller turn
 
-    def _cost(self, answer: Any) -> float:
-        """Estimated cost of a turn: its tier's cost, plus a Tier 3 call that failed."""
-        if answer is None:
-            return 0.0
-        cost = self.costs.get(answer.tier, 0.0)
-        if answer.matched == "tier3-failed":
-            cost += self.costs.get("3", 0.0)
-        return round(cost, 6)
+    def turn(self, turn: CallerTurn) -> Reply:
+        """The caller said something (or nothing) on turn ``seq``."""
+        facts = TurnFacts(seq=turn.seq, kind="turn" if turn.speech.strip() else "silence",
+                          started=time.perf_counter(), text=turn.speech, confidence=turn.confidence)
+        loaded = self._load(turn.call_sid, turn.called, turn.caller, turn.seq, turn.token, facts, recover=True)
+        if isinstance(loaded, Reply):
+            return loaded
+        scope = loaded
+        if turn.speech.strip():
+            decision = self._answer(scope, turn, facts)
+        else:
+            decision = self._silence(scope)
+            facts.mark("scenario")
+        return self._commit(scope, facts, decision, turn.token)
 
-    @staticmethod
-    def _state(decision: Decision) -> str:
-        return {"HANGUP": "ended", "TRANSFER": "transfer"}.get(decision.action, "active")
-
-    def _begin(self, form: Mapping[str, str], seq: int, token: str | None
-               ) -> tuple[str | None, dict[str, Any] | None, str, dict[str, Any] | None]:
-        """Load a turn's session and company: (replayed TwiML or None, session, tier, company record)."""
-        self._required(form, "CallSid", "To")
-        call_sid, called = form["CallSid"].strip(), form["To"].strip()
-        session, tier = self.store.load(call_sid, seq - 1)
+    def _load(self, call_sid: str, called: str, caller: str, seq: int, token: str | None, facts: TurnFacts, *,
+              recover: bool) -> Scope | Reply:
+        """The turn's scope, or the reply already given (a replayed delivery), or a goodbye."""
+        session, tier = self.sessions.load(call_sid, seq - 1)
         if session is not None and session["seq"] >= seq:
-            return self._replay(session, seq), session, tier, None
+            return self._replay(session, seq)
         if session is not None and token and token in (session.get("tokens") or {}):
-            return self._replay(session, session["tokens"][token]), session, tier, None
-        record = self._company_for(called, session.get("company_id") if session else None)
-        return None, session, tier, record
-
-    def turn(self, form: Mapping[str, str], seq: int, token: str | None = None) -> str:
-        """POST /voice/turn?seq=N: the caller said something (or nothing) on turn N."""
-        started = time.perf_counter()
-        replay, session, tier, record = self._begin(form, seq, token)
-        if replay is not None:
-            return replay
-        call_sid, called = form["CallSid"].strip(), form["To"].strip()
+            return self._replay(session, session["tokens"][token])
+        record = self.scopes.company(called, session.get("company_id") if session else None)
+        if not recover and (record is None or session is None):
+            return Reply(HANGUP, FALLBACK_GOODBYE)
         if record is None:
-            return twiml.hangup(UNAVAILABLE_LINE if session else UNKNOWN_NUMBER_LINE, speech=Speech())
+            return Reply(HANGUP, UNAVAILABLE_LINE if session else UNKNOWN_NUMBER_LINE)
         if session is None:
             # The call's session is gone from every tier (or this is a turn of a call we never saw):
             # go on with a new one rather than drop the caller.
             log.warning("call %s: no session for turn %d; continuing with a new one", call_sid, seq)
-            session = new_session(call_sid, company_id=record["_id"], caller=(form.get("From") or "").strip(),
-                                  called=called, policy=self._pin(record), now=self.clock())
-            self.store.start_call(session, policy=session["policy"], recovered=True)
-        t_session = time.perf_counter()
-        pol = self._policy(session, record)
-        t_policy = time.perf_counter()
-        doc = record["doc"]
-        template = self.catalog.template(doc.get("scenarioTemplate")) or EMPTY_TEMPLATE
-        speech = self._speech(record, pol, template)
-        text = clean_utterance(form.get("SpeechResult"))
-        confidence = _float(form.get("Confidence"))
-        session = dict(session)
-        answer = None
-        done: list[str] = []
-        collecting = session.get("collect")
-        entity_saved = False
-        note: dict[str, Any] | None = None
-        if not text.strip():
-            silence = int(session.get("silence", 0)) + 1
-            if silence > 2:
-                decision = Decision(action="HANGUP", response=SILENCE_GOODBYE)
-            elif collecting:
-                line = "Sorry, I didn't catch that." if silence == 1 else "Are you still there?"
-                decision = self.ask(pol, self._ctx(record, session), collecting, line)
-            else:
-                decision = Decision(action="RESPOND", response=SILENCE_LINES[silence - 1])
-            session["silence"] = silence
-            kind = "silence"
-            t_scenario = time.perf_counter()
-        else:
-            ctx = self._ctx(record, session)
-            flow = self.collect_turn(pol, record, session, text, ctx, seq, template) if collecting else None
-            if flow is not None:
-                decision, entity_saved, note = flow
-                t_scenario = time.perf_counter()
-            else:
-                t0 = time.perf_counter()
-                answer = template.answer(text, call_sid=call_sid, seq=seq)
-                scenario_s = time.perf_counter() - t0
-                decision = policy.apply(pol, text, BaseResponse(answer.text, answer.action,
-                                                                f"scenario:{answer.scenario or 'fallback'}"), ctx)
-                if answer.tier == "fallback" and self.llm is not None and _base_used(decision):
-                    # Only when no edge case or transfer rule decided the turn: Tier 3 costs money and time.
-                    t0 = time.perf_counter()
-                    answer = self._tier3(text, answer, record, pol, template)
-                    scenario_s += time.perf_counter() - t0
-                    if answer.tier == "3":
-                        decision = policy.apply(pol, text, BaseResponse(answer.text, answer.action, "tier3"), ctx)
-                t_scenario = t_policy + scenario_s  # the scenario tiers' own time (the engine is timed apart)
-                decision = self.maybe_collect(pol, decision, session, ctx)
-            done = self._side_effects(decision, session, record, seq)
-            session["silence"] = 0
-            session["turn_count"] = int(session.get("turn_count", 0)) + 1
-            kind = "turn"
-        reply = self._render(decision, record, seq, speech, called)
-        session["seq"] = seq
-        session["replies"] = remember(session.get("replies") or {}, str(seq), reply, KEEP_REPLIES)
-        if token:
-            session["tokens"] = remember(session.get("tokens") or {}, token, seq, KEEP_TOKENS)
-        session["state"] = self._state(decision)
-        tags = _merge_tags(session.get("tags"), decision.tags)
-        new_tag = tags != (session.get("tags") or [])
-        session["tags"] = tags
-        _note_transfer(session, decision)
-        persist = new_tag or entity_saved or (session["turn_count"] == 1 or session["turn_count"] % 3 == 0
-                                              or decision.action in ("TRANSFER", "HANGUP"))
-        self.store.save(session, persist=persist)
-        record_doc = self._record(session, seq, kind, text, confidence, answer, decision,
-                                  session.get("policy") or {}, reply, started, t_session, t_policy, t_scenario,
-                                  tier, done)
-        if note:
-            record_doc["collect"] = note
-        self._log_turn(record_doc)
-        return reply
+            session = new_session(call_sid, company_id=record["_id"], caller=caller, called=called,
+                                  policy=self.scopes.pin(record), now=self.clock())
+            self.call_log.start(session, policy=session["policy"], recovered=True)
+        facts.mark("session")
+        scope = self.scopes.load(dict(session), record, tier)
+        facts.mark("policy")
+        return scope
 
-    def dial_result(self, form: Mapping[str, str], seq: int, token: str | None = None) -> str:
-        """POST /voice/dial-result?seq=N: how the transfer went (Dial or Enqueue action)."""
-        started = time.perf_counter()
-        replay, session, tier, record = self._begin(form, seq, token)
-        if replay is not None:
-            return replay
-        called = form["To"].strip()
-        if record is None or session is None:
-            return twiml.hangup(FALLBACK_GOODBYE, speech=Speech())
-        status = (form.get("DialCallStatus") or form.get("QueueResult") or "").strip().lower()
-        pol = self._policy(session, record)
-        speech = self._speech(record, pol, None)
+    def _silence(self, scope: Scope) -> Decision:
+        """Nothing heard: reprompt (the question being collected, if any) twice, then say goodbye."""
+        session = scope.session
+        silence = int(session.get("silence", 0)) + 1
+        session["silence"] = silence
+        if silence > 2:
+            return Decision(action="HANGUP", response=SILENCE_GOODBYE)
+        if session.get("collect"):
+            line = "Sorry, I didn't catch that." if silence == 1 else "Are you still there?"
+            return self.dialogue.ask(scope.policy, self.scopes.context(scope), session["collect"], line)
+        return Decision(action="RESPOND", response=SILENCE_LINES[silence - 1])
+
+    def _answer(self, scope: Scope, turn: CallerTurn, facts: TurnFacts) -> Decision:
+        """The caller spoke: the rules read the words, the scenarios answer, the engine decides."""
+        session, pol = scope.session, scope.policy
+        ctx = self.scopes.context(scope)
+        routing = policy.route(pol, turn.speech, ctx)
+        base = self._base_answer(scope, turn)
+        decision = None
+        if session.get("collect"):
+            collected = self.dialogue.collect_turn(pol, session, turn.speech, ctx, routing, base)
+            if collected is not None:
+                decision, facts.extra["collect"] = collected.decision, collected.note
+                scope.extra["entity_saved"] = collected.saved
+        if decision is None:
+            answer = base()
+            if not routing.decided:
+                answer = self.answers.tier3(answer, turn.speech, profile=scope.profile, pol=pol,
+                                            template=scope.template)
+            facts.answer, facts.cost = answer, self.answers.cost(answer)
+            source = "tier3" if answer.tier == "3" else f"scenario:{answer.scenario or 'fallback'}"
+            decision = policy.finish(pol, routing, BaseResponse(answer.text, answer.action, source), ctx)
+            decision = self.dialogue.maybe_collect(pol, decision, session, ctx)
+        facts.mark("scenario")
+        facts.done = self.effects.perform(decision, session, scope.record, turn.seq)
+        session["silence"] = 0
+        session["turn_count"] = int(session.get("turn_count", 0)) + 1
+        return decision
+
+    def _base_answer(self, scope: Scope, turn: CallerTurn) -> Callable[[], Any]:
+        """The scenarios' answer to the words, found once and only if asked for."""
+        found: list[Any] = []
+
+        def answer() -> Any:
+            if not found:
+                found.append(self.answers.base(scope.template, turn.speech, call_sid=turn.call_sid, seq=turn.seq))
+            return found[0]
+        return answer
+
+    # -- a transfer's result
+
+    def dial_result(self, outcome: DialOutcome) -> Reply:
+        """How the transfer went: goodbye when it connected, else take a message for the contact."""
+        status = outcome.status or "unknown"
+        facts = TurnFacts(seq=outcome.seq, kind="dial-result", started=time.perf_counter(),
+                          extra={"dial_status": status})
+        loaded = self._load(outcome.call_sid, outcome.called, "", outcome.seq, outcome.token, facts, recover=False)
+        if isinstance(loaded, Reply):
+            return loaded
+        scope = loaded
+        session = scope.session
+        ctx = self.scopes.context(scope)
         if status in DIAL_OK:
-            line = policy.speak(pol, DIAL_DONE_LINE, self._ctx(record, session), caller_spoke=False)
+            line = policy.speak(scope.policy, DIAL_DONE_LINE, ctx, caller_spoke=False)
             decision = Decision(action="HANGUP", response=line, tags=("transfer_completed",))
-        session = dict(session)
-        if status not in DIAL_OK:
+        else:
             # Busy, no answer, failed, canceled: tell the caller and take a message for the contact.
-            reason = status or "unknown"
             transfer = dict(session.get("transfer") or {})
-            decision = self.start_message(pol, self._ctx(record, session), session, DIAL_FAILED_LINE, reason=reason,
-                                          transfer=transfer)
-            decision = replace(decision, tags=(*decision.tags, f"transfer_{reason}"))
-            self.store.update_call(session["call_sid"], {"$set": {"transfer_outcome": {
-                "status": reason, "target": transfer.get("target"), "reason": DIAL_REASONS.get(reason, reason)}}})
-        reply = self._render(decision, record, seq, speech, called)
-        session.update(seq=seq, state=self._state(decision), tags=_merge_tags(session.get("tags"), decision.tags),
-                       replies=remember(session.get("replies") or {}, str(seq), reply, KEEP_REPLIES),
-                       transfer_outcome=status or "unknown")
-        if token:
-            session["tokens"] = remember(session.get("tokens") or {}, token, seq, KEEP_TOKENS)
-        self.store.save(session, persist=True)
-        now = time.perf_counter()
-        self._log_turn({**self._record(session, seq, "dial-result", "", None, None, decision,
-                                               session.get("policy") or {}, reply, started, now, now, now, tier, []),
-                                "dial_status": status or "unknown"})
-        return reply
+            decision = self.dialogue.start_message(scope.policy, ctx, session, DIAL_FAILED_LINE, reason=status,
+                                                   transfer=transfer)
+            decision = replace(decision, tags=(*decision.tags, f"transfer_{status}"))
+            self.call_log.update(session["call_sid"], {"$set": {"transfer_outcome": {
+                "status": status, "target": transfer.get("target"), "reason": DIAL_REASONS.get(status, status)}}})
+        session["transfer_outcome"] = status
+        facts.mark("scenario")
+        return self._commit(scope, facts, decision, outcome.token, persist=True)
 
-    def status(self, form: Mapping[str, str]) -> None:
-        """POST /voice/status: the call ended (or changed state); finalize its session and call log."""
-        self._required(form, "CallSid")
-        status = (form.get("CallStatus") or "").strip().lower()
-        if status not in {"completed", "busy", "failed", "no-answer", "canceled"}:
+    # -- the end, and the fallback
+
+    def end(self, ended: CallEnded) -> None:
+        """The call reached a final state: its call log gets the end and the final session."""
+        if ended.status not in FINAL_STATUSES:
             return
-        duration = form.get("CallDuration")
-        self.store.finalize(form["CallSid"].strip(), status=status,
-                            duration=int(duration) if (duration or "").isdigit() else None, ended_at=self.clock())
+        end: dict[str, Any] = {"status": ended.status, "ended_at": self.clock()}
+        if ended.duration_s is not None:
+            end["duration_s"] = ended.duration_s
+        self.sessions.finalize(ended.call_sid, **end)
 
-    def fallback(self, form: Mapping[str, str]) -> str:
-        """POST /voice/fallback: Twilio could not use our answer; apologize and connect to a person."""
-        called = (form.get("To") or "").strip()
-        log.error("Twilio fallback for call %s: error %s at %s", form.get("CallSid"), form.get("ErrorCode"),
-                  form.get("ErrorUrl"))
+    def fallback(self, called: str) -> Reply:
+        """The channel could not use our answer: apologize and connect to a person (never our own number)."""
         record = None
         try:
-            record = self.catalog.company_for_number(called) if called else None
+            record = self.catalog.companies.for_number(called) if called else None
         except Exception as exc:  # noqa: BLE001 - the fallback must answer whatever is broken
             log.error("fallback: company lookup failed: %s", exc)
         number = fallback_number(record["doc"]) if record else None
         if number:
-            return twiml.transfer(FALLBACK_LINE, phone=number, sip=None, queue=None, caller_id=called or None,
-                                  action_url=self._dial_url(9000), speech=Speech())
-        return twiml.hangup(FALLBACK_GOODBYE, speech=Speech())
+            return Reply(CONNECT, FALLBACK_LINE, next=FALLBACK_DIAL_SEQ, phone=number, caller_id=called or None)
+        return Reply(HANGUP, FALLBACK_GOODBYE)
 
-    # -- the call log
+    # -- replies and the commit
 
-    def _record(self, session: Mapping[str, Any], seq: int, kind: str, text: str, confidence: float | None,
-                answer: Any, decision: Decision, pin: Mapping[str, Any], reply: str, started: float,
-                t_session: float, t_policy: float, t_scenario: float, tier: str, done: list[str]) -> dict[str, Any]:
-        end = time.perf_counter()
-        return {
-            "call_sid": session["call_sid"], "company_id": session.get("company_id"), "seq": seq, "kind": kind,
-            "at": self.clock(), "caller": {"text": text, "confidence": confidence},
-            "tier": answer.tier if answer else None, "base_used": _base_used(decision) if answer else False, "confidence": answer.confidence if answer else None,
-            "scenario": answer.scenario if answer else None, "base": answer.text if answer else None,
-            "final": decision.response, "action": decision.action,
-            "blocks": [dict(b) for b in decision.applied_blocks], "matched": decision.matched_pattern,
-            "guardrails": list(decision.guardrails_fired), "tags": list(decision.tags),
-            "side_effects": [_plain(e) for e in decision.side_effects], "side_effects_done": done,
-            "transfer": {"target": decision.transfer_target, "phone": decision.transfer_phone,
-                         "queue": decision.transfer_queue, "sip": decision.transfer_sip}
-            if decision.action == "TRANSFER" else None,
-            "policy": dict(pin), "arm": pin.get("arm", "full"), "session_tier": tier,
-            "perf_fault": decision.perf_fault, "cost": self._cost(answer),
-            "tier3": ("failed" if answer.matched == "tier3-failed" else "used" if answer.tier == "3" else None)
-            if answer else None,
-            "latency_ms": {"session": _ms(started, t_session), "policy": _ms(t_session, t_policy),
-                           "scenario": _ms(t_policy, t_scenario), "engine": round(decision.elapsed_ms, 3),
-                           "total": _ms(started, end)},
-            "twiml": reply,
-        }
+    def _reply(self, decision: Decision, scope: Scope, seq: int) -> Reply:
+        """What the channel says and does for a decision."""
+        if decision.action == "HANGUP":
+            return Reply(HANGUP, decision.response, listening=scope.listening)
+        if decision.action == "TRANSFER" and (decision.transfer_phone or decision.transfer_sip
+                                              or decision.transfer_queue):
+            return Reply(CONNECT, decision.response, next=seq + 1, phone=decision.transfer_phone,
+                         sip=decision.transfer_sip, queue=decision.transfer_queue,
+                         caller_id=scope.session.get("to") or None, listening=scope.listening)
+        return Reply(LISTEN, decision.response, next=seq + 1, barge_in=decision.barge_in, listening=scope.listening)
+
+    def _replay(self, session: dict[str, Any], seq: int) -> Reply:
+        """The reply a turn already got (a repeated delivery): nothing is decided or recorded again."""
+        stored = (session.get("replies") or {}).get(str(seq)) or self.call_log.recorded_reply(session["call_sid"], seq)
+        if isinstance(stored, dict):
+            return Reply.from_stored(stored, self._hints(session))
+        # Neither the session nor the call log kept it: answer like a fresh turn would, recording nothing.
+        return Reply(LISTEN, SILENCE_LINES[0], next=session["seq"] + 1)
+
+    def _hints(self, session: dict[str, Any]) -> str:
+        """The recognition hints of a call's company and pinned policy (for a replayed reply)."""
+        try:
+            record = self.scopes.company(session.get("to") or "", session.get("company_id"))
+            if record is None:
+                return ""
+            return self.scopes.load(session, record, "").listening.hints
+        except Exception as exc:  # noqa: BLE001 - hints only help recognition; a replay must answer
+            log.warning("call %s: no hints for a replayed reply: %s", session.get("call_sid"), exc)
+            return ""
+
+    def _commit(self, scope: Scope, facts: TurnFacts, decision: Decision, token: str | None, *,
+                first: bool = False, persist: bool = False) -> Reply:
+        """Finish a turn: update the session, save it, record the turn, tell the observers."""
+        session = scope.session
+        seq = facts.seq
+        facts.decision, facts.session_tier = decision, scope.session_tier
+        reply = self._reply(decision, scope, seq)
+        new_tag = self._advance(session, seq, token, decision, reply)
+        record = turn_record(session, facts, reply.stored(), at=self.clock())
+        tally(session, record)
+        if first:
+            created = self.call_log.start(session, snapshot=True, policy=session["policy"],
+                                          caller_type=session["caller_type"], spam_flags=session["spam_flags"])
+            self.sessions.save(session, persist=not created)  # the new call log already holds the snapshot
+        else:
+            self.sessions.save(session, persist=persist or self._persist(session, decision, new_tag, scope))
+        record["latency_ms"]["total"] = round((time.perf_counter() - facts.started) * 1000.0, 3)
+        self.call_log.record_turn(record)
+        self.observer.turn(record)
+        return reply
+
+    @staticmethod
+    def _advance(session: dict[str, Any], seq: int, token: str | None, decision: Decision, reply: Reply) -> bool:
+        """Move the session to this turn; returns whether a new tag was added."""
+        session["seq"] = seq
+        session["replies"] = remember(session.get("replies") or {}, str(seq), reply.stored(), KEEP_REPLIES)
+        if token:
+            session["tokens"] = remember(session.get("tokens") or {}, token, seq, KEEP_TOKENS)
+        session["state"] = {"HANGUP": "ended", "TRANSFER": "transfer"}.get(decision.action, "active")
+        tags = list(session.get("tags") or [])
+        tags.extend(t for t in decision.tags if t not in tags)
+        new_tag = tags[:100] != (session.get("tags") or [])
+        session["tags"] = tags[:100]
+        if decision.transfer is not None:  # a failed dial takes a message for that contact
+            session["transfer"] = decision.transfer
+        return new_tag
+
+    @staticmethod
+    def _persist(session: dict[str, Any], decision: Decision, new_tag: bool, scope: Scope) -> bool:
+        """The L2 write schedule: first turn, every third, a new tag, a collected entity, a transfer, the end."""
+        count = session.get("turn_count", 0)
+        return (new_tag or bool(scope.extra.get("entity_saved")) or count == 1 or count % 3 == 0
+                or decision.action in ("TRANSFER", "HANGUP"))
 
 
-def _note_transfer(session: dict[str, Any], decision: Decision) -> None:
-    """Remember where a transfer goes (a failed dial takes a message for that contact)."""
-    if decision.action == "TRANSFER":
-        session["transfer"] = {"target": decision.transfer_target, "phone": decision.transfer_phone,
-                               "queue": decision.transfer_queue, "sip": decision.transfer_sip}
-
-
-def _base_used(decision: Decision) -> bool:
-    """Whether the scenario's base answer decided the turn (no edge case or transfer rule took over)."""
-    return not decision.short_circuit and not any(b.get("type") == "TRANSFER_RULE" for b in decision.applied_blocks)
-
-
-def _merge_tags(old: Any, new: Any) -> list[str]:
-    out = list(old or [])
-    out.extend(t for t in new or () if t not in out)
-    return out[:100]
-
-
-def _ms(a: float, b: float) -> float:
-    return round(max(0.0, b - a) * 1000.0, 3)
-
-
-def _float(raw: str | None) -> float | None:
-    try:
-        value = float(raw) if raw not in (None, "") else None
-    except ValueError:
-        return None
-    return value if value is None or 0.0 <= value <= 1.0 else None
-
-
-__all__ = ["VoiceService", "BadRequest", "FALLBACK_REPLY"]
+__all__ = ["Conversation", "FALLBACK_GOODBYE", "FALLBACK_LINE", "FALLBACK_DIAL_SEQ"]

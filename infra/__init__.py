@@ -1,1 +1,1 @@
-"""infra"""
+"""Neutral plumbing any layer may use: circuit breakers, the Redis client, the observer protocol."""

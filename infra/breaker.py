@@ -1,13 +1,10 @@
-"""Circuit breakers and guarded backends: a dead or hung Redis or document store costs a turn
-at most a few short timeouts, and nothing at all once its breaker is open.
+"""Circuit breakers: a dead or hung backend costs a turn at most a few short timeouts, and
+nothing at all once its breaker is open.
 
 ``Breaker``: closed -> (``threshold`` failures in a row) -> open for ``cooldown`` seconds ->
-half-open (one trial call) -> closed on success, open again on failure.
-
-``GuardedRedis`` and ``GuardedDatabase`` wrap redis-py and pymongo-style databases so every
-call goes through the backend's breaker; when it is open they fail at once with the
-backend's own error class (``redis.ConnectionError`` / ``PyMongoError``), so callers keep
-their ordinary error handling.
+half-open (one trial call) -> closed on success, open again on failure. ``Guard`` runs calls
+through a breaker and, while it is open, fails at once with the backend's own error class, so
+callers keep their ordinary error handling.
 """
 
 from __future__ import annotations
@@ -17,21 +14,7 @@ import threading
 import time
 from typing import Any, Callable
 
-import redis
-from pymongo.errors import (AutoReconnect, ConnectionFailure, ExecutionTimeout, NetworkTimeout, PyMongoError,
-                            ServerSelectionTimeoutError, WTimeoutError)
-
-from records.docstore import StoreUnavailable
-
 log = logging.getLogger(__name__)
-
-
-class BreakerOpen(PyMongoError):
-    """The backend's breaker is open: the call was not attempted."""
-
-
-class RedisBreakerOpen(redis.ConnectionError):
-    """Redis's breaker is open: the command was not sent."""
 
 
 class Breaker:
@@ -89,85 +72,32 @@ class Breaker:
                 self.opened_at = self.clock()
 
 
-MONGO_FAILURES = (ConnectionFailure, ServerSelectionTimeoutError, NetworkTimeout, AutoReconnect, ExecutionTimeout,
-                  WTimeoutError, StoreUnavailable)
-REDIS_FAILURES = (redis.ConnectionError, redis.TimeoutError, OSError)
+class Guard:
+    """Runs a backend's calls through its breaker.
 
+    ``failures`` are the exception classes that count against the backend; ``open_error``
+    builds the exception raised without calling it while the breaker is open (it must be one
+    of the backend's own error classes, and is never counted as a new failure).
+    """
 
-class _Guarded:
     def __init__(self, breaker: Breaker, failures: tuple[type[BaseException], ...],
-                 open_error: Callable[[str], BaseException]) -> None:
-        self._breaker = breaker
-        self._failures = failures
-        self._open_error = open_error
+                 open_error: type[BaseException]) -> None:
+        self.breaker = breaker
+        self.failures = failures
+        self.open_error = open_error
 
-    @property
-    def breaker(self) -> Breaker:
-        """This backend's breaker."""
-        return self._breaker
-
-    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if not self._breaker.allow():
-            raise self._open_error(f"{self._breaker.name} unavailable (breaker open)")
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call ``fn`` unless the breaker is open; record its success or failure."""
+        if not self.breaker.allow():
+            raise self.open_error(f"{self.breaker.name} unavailable (breaker open)")
         try:
             result = fn(*args, **kwargs)
-        except self._failures as exc:
-            if isinstance(exc, (BreakerOpen, RedisBreakerOpen)):
-                raise
-            self._breaker.failure(exc)
+        except self.failures as exc:
+            if not isinstance(exc, self.open_error):
+                self.breaker.failure(exc)
             raise
-        self._breaker.success()
+        self.breaker.success()
         return result
 
 
-class GuardedRedis(_Guarded):
-    """redis-py behind a breaker: the commands the app uses."""
-
-    def __init__(self, client: Any, breaker: Breaker) -> None:
-        super().__init__(breaker, REDIS_FAILURES, RedisBreakerOpen)
-        self.client = client
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.client, name)
-        if not callable(attr) or name.startswith("_") or name in ("pubsub", "pipeline"):
-            return attr
-        return lambda *a, **k: self._call(attr, *a, **k)
-
-
-class GuardedCollection(_Guarded):
-    """A pymongo-style collection behind its database's breaker."""
-
-    def __init__(self, collection: Any, breaker: Breaker) -> None:
-        super().__init__(breaker, MONGO_FAILURES, BreakerOpen)
-        self.collection = collection
-        self.name = collection.name
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.collection, name)
-        if not callable(attr) or name.startswith("_"):
-            return attr
-        if name == "find":
-            return lambda *a, **k: self._call(lambda: list(attr(*a, **k)))
-        return lambda *a, **k: self._call(attr, *a, **k)
-
-
-class GuardedDatabase(_Guarded):
-    """A pymongo-style database whose collections share one breaker."""
-
-    def __init__(self, db: Any, breaker: Breaker) -> None:
-        super().__init__(breaker, MONGO_FAILURES, BreakerOpen)
-        self.db = db
-        self._collections: dict[str, GuardedCollection] = {}
-
-    def __getitem__(self, name: str) -> GuardedCollection:
-        coll = self._collections.get(name)
-        if coll is None:
-            coll = self._collections[name] = GuardedCollection(self.db[name], self._breaker)
-        return coll
-
-    def command(self, *args: Any, **kwargs: Any) -> Any:
-        """Run a database command (``ping``) through the breaker."""
-        return self._call(self.db.command, *args, **kwargs)
-
-
-__all__ = ["Breaker", "BreakerOpen", "RedisBreakerOpen", "GuardedRedis", "GuardedDatabase", "GuardedCollection"]
+__all__ = ["Breaker", "Guard"]

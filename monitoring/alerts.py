@@ -3,7 +3,8 @@
 Every worker adds its counts to per-minute Redis hashes (``aw:<minute>``), and keeps a local
 copy for when Redis itself is down. One evaluator at a time (a Redis lock) reads the
 windows, opens an alert record when a rule fires and closes it when it clears, and posts
-both to ``ALERT_WEBHOOK_URL``.
+both to ``ALERT_WEBHOOK_URL``. Alert records share the ``alerts`` collection with the call
+log's critical edge-case events (``type: CRITICAL_EDGE_CASE``, state ``event``).
 
 | alert | window | fires when |
 |---|---|---|
@@ -26,7 +27,7 @@ from typing import Any, Callable, Mapping
 import requests
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from infra.breaker import GuardedRedis
+from records.calllog import ALERTS, turn_error
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +51,6 @@ class Windows:
         self.pending: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         self._lock = threading.Lock()
 
-    def _client(self) -> Any | None:
-        """The raw client if Redis's breaker lets us use it now."""
-        if self.redis is None:
-            return None
-        if isinstance(self.redis, GuardedRedis):
-            return self.redis.client if self.redis.breaker.state == "closed" else None
-        return self.redis
-
     def add(self, counts: Mapping[str, float]) -> None:
         """Add counts to the current minute (memory only; never raises)."""
         minute = int(self.clock() // 60)
@@ -71,20 +64,20 @@ class Windows:
 
     def flush(self) -> bool:
         """Push pending counts to Redis; they stay pending if Redis is down."""
-        client = self._client()
-        if client is None:
+        if self.redis is None:
             return False
         with self._lock:
             pending, self.pending = self.pending, defaultdict(lambda: defaultdict(float))
         if not pending:
             return True
-        try:
-            pipe = client.pipeline(transaction=False)
+
+        def push(pipe: Any) -> None:
             for minute, counts in pending.items():
                 for k, n in counts.items():
                     pipe.hincrbyfloat(f"aw:{minute}", k, n)
                 pipe.expire(f"aw:{minute}", KEEP_MINUTES * 60)
-            pipe.execute()
+        try:
+            self.redis.pipelined(push)
             return True
         except Exception as exc:  # noqa: BLE001
             log.debug("alert windows not shared: %s", exc)
@@ -98,14 +91,11 @@ class Windows:
         """Counts over the last ``minutes`` minutes (this one included), and where they came from."""
         now = int(self.clock() // 60)
         span = range(now - minutes + 1, now + 1)
-        client = self._client()
-        if client is not None and self.flush():
+        if self.flush():
             try:
-                pipe = client.pipeline(transaction=False)
-                for m in span:
-                    pipe.hgetall(f"aw:{m}")
+                hashes = self.redis.pipelined(lambda pipe: [pipe.hgetall(f"aw:{m}") for m in span])
                 out: dict[str, float] = defaultdict(float)
-                for h in pipe.execute():
+                for h in hashes:
                     for k, v in h.items():
                         out[k.decode() if isinstance(k, bytes) else k] += float(v)
                 return dict(out), "redis"
@@ -186,7 +176,7 @@ class AlertEngine:
 
     def __init__(self, db: Any, redis: Any | None, *, clock: Callable[[], float] = time.time,
                  webhook_url: str = "", interval: float = 15.0) -> None:
-        self.records = db["alert_records"]
+        self.records = db[ALERTS]
         self.redis = redis
         self.clock = clock
         self.webhook_url = webhook_url
@@ -209,9 +199,7 @@ class AlertEngine:
                     counts["tier3"] = 1  # only when the scenario answer was needed (no edge case or rule)
                 arm = record.get("arm") or "full"
                 counts[f"arm|{arm}|turns"] = 1
-                error = ((record.get("tier") == "fallback" and record.get("base_used", True)) or record.get("perf_fault")
-                         or any(b.get("type") == "ACTION_BLOCKED" for b in record.get("blocks") or ()))
-                if error:
+                if turn_error(record):
                     counts[f"arm|{arm}|errors"] = 1
             engine = (record.get("latency_ms") or {}).get("engine")
             if engine is not None:
@@ -325,7 +313,7 @@ class AlertEngine:
             return True
 
     def list(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Alert records, newest first."""
+        """Alert records (and critical edge-case events), newest first; ``state``: firing, resolved or event."""
         flt = {"state": state} if state else {}
         return list(self.records.find(flt, sort=[("started_at", -1)], limit=limit))
 

@@ -1,17 +1,18 @@
 """Prometheus metrics (prometheus_client), correct under several gunicorn workers.
 
-gunicorn.conf.py sets ``PROMETHEUS_MULTIPROC_DIR`` before any worker imports this module, so
-every worker writes its samples to files there and ``/metrics`` merges them
-(``MultiProcessCollector``). Recording never raises into a turn.
+gunicorn.conf.py sets ``PROMETHEUS_MULTIPROC_DIR`` before any worker imports prometheus_client,
+so every worker writes its samples to files there; ``exposition`` merges them for
+``/metrics`` (``MultiProcessCollector``). Recording never raises into a turn.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any, Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+
+from records.calllog import turn_error
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ COMPILE_SECONDS = Histogram("policy_compile_seconds", "Cheat-sheet compile time"
                             buckets=(0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 ARMS = Counter("policy_rollout_arm_turns_total", "Turns by rollout arm", ["arm"])
 ARM_ERRORS = Counter("policy_rollout_arm_errors_total",
-                     "Turns that went wrong by rollout arm (safe fallback used, or over the engine budget)", ["arm"])
+                     "Caller turns that count as errors for their rollout arm (records.calllog.turn_error)", ["arm"])
 REDIS_CALLS = Counter("voice_redis_calls_total", "Redis session calls by result", ["result"])
 PERF_FAULTS = Counter("voice_perf_faults_total", "Turns whose engine time was over its 10 ms budget")
 
@@ -60,8 +61,7 @@ def observe_turn(record: Mapping[str, Any]) -> None:
                 TRANSFER_HITS.labels(company=company, rule=block.get("id") or "").inc()
         SESSION_LOADS.labels(tier=record.get("session_tier") or "unknown").inc()
         ARMS.labels(arm=record.get("arm") or "full").inc()
-        if record.get("kind") == "turn" and ((record.get("tier") == "fallback" and record.get("base_used", True))
-                                             or record.get("perf_fault")):
+        if turn_error(record):
             ARM_ERRORS.labels(arm=record.get("arm") or "full").inc()
         if record.get("perf_fault"):
             PERF_FAULTS.inc()
@@ -95,10 +95,9 @@ def compiled(ok: bool, seconds: float | None = None) -> None:
         pass
 
 
-def exposition() -> tuple[bytes, str]:
-    """The metrics text for /metrics, merged across workers in multiprocess mode."""
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if directory and os.path.isdir(directory):
+def exposition(directory: str = "") -> tuple[bytes, str]:
+    """The metrics text for /metrics, merged across workers when ``directory`` (multiprocess mode) is set."""
+    if directory:
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()

@@ -11,6 +11,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from .errors import PolicyError, PolicyIntegrityError
+from .frozen import freeze, thaw
 from .schema import CheatSheet, TERM_GUARDRAILS, validate
 from .source import load_file, parse_text
 from .text import normalize, variables_in
@@ -175,23 +176,6 @@ def checksum_of(content: Any) -> str:
     return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
 
 
-def _freeze(value: Any) -> Any:
-    if isinstance(value, dict):
-        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    return value
-
-
-def thaw(value: Any) -> Any:
-    """A mutable deep copy of frozen content (for serialization)."""
-    if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return [thaw(v) for v in value]
-    return value
-
-
 class CompiledPolicy:
     """An immutable compiled policy: content, checksum, compile report and ready-to-run matchers."""
 
@@ -201,11 +185,11 @@ class CompiledPolicy:
                  content: Mapping[str, Any]) -> None:
         from .runtime import Runtime  # runtime imports the matchers; keep compiler import light
 
-        frozen = _freeze(content) if isinstance(content, dict) else content
+        frozen = freeze(content) if isinstance(content, dict) else content
         set_ = object.__setattr__
         set_(self, "version", version)
         set_(self, "checksum", checksum)
-        set_(self, "report", _freeze(thaw(report)))
+        set_(self, "report", freeze(thaw(report)))
         set_(self, "content", frozen)
         set_(self, "runtime", Runtime(frozen))
 
@@ -217,11 +201,6 @@ class CompiledPolicy:
 
     def __repr__(self) -> str:
         return f"<CompiledPolicy v{self.version} {self.checksum[:12]}>"
-
-    @property
-    def revision(self) -> str:
-        """A short label for logs and /readyz: version and checksum prefix."""
-        return f"v{self.version}:{self.checksum[:12]}"
 
     def to_artifact(self) -> dict[str, Any]:
         """The stored form: JSON-ready, self-contained, verified by ``load_artifact``."""

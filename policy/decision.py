@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from .company import CompanyProfile
+from .frozen import thaw
 
 CALLER_TYPES = frozenset({"new", "existing", "vendor", "unknown"})
 
@@ -85,16 +86,18 @@ class Decision:
     missing_variables: tuple[str, ...] = ()
     elapsed_ms: float = 0.0
     perf_fault: bool = False
-    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    base_used: bool = True
+
+    @property
+    def transfer(self) -> dict[str, Any] | None:
+        """Where a TRANSFER goes: ``{target, phone, queue, sip}`` (None for other actions)."""
+        if self.action != "TRANSFER":
+            return None
+        return {"target": self.transfer_target, "phone": self.transfer_phone, "queue": self.transfer_queue,
+                "sip": self.transfer_sip}
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (for forensics, the CLI and tests)."""
-        def thaw(v: Any) -> Any:
-            if isinstance(v, Mapping):
-                return {k: thaw(x) for k, x in v.items()}
-            if isinstance(v, (tuple, list)):
-                return [thaw(x) for x in v]
-            return v
         return {k: thaw(getattr(self, k)) for k in self.__dataclass_fields__}
 
 

@@ -91,6 +91,14 @@ class _Turn:
         self.pattern: str | None = None
         self.proposed: str | None = None
 
+    def copy(self) -> "_Turn":
+        """An independent copy (a routing can be finished more than once)."""
+        other = _Turn(self.text)
+        for name in self.__slots__:
+            value = getattr(self, name)
+            setattr(other, name, list(value) if isinstance(value, list) else value)
+        return other
+
     def security(self, action: str, source: Mapping[str, str], line: str) -> None:
         self.blocks.append(_block("ACTION_BLOCKED", action, f"{action} is not allowed"))
         self.effects.append(MappingProxyType({"type": "SECURITY_EVENT", "reason": "UNAUTHORIZED_ACTION",
@@ -210,20 +218,63 @@ def _base_action(rt: Runtime, turn: _Turn, base: BaseResponse, ctx: TurnContext)
             turn.connect(rule, ctx)
 
 
-def apply(policy: CompiledPolicy, utterance: str | None, base_response: str | BaseResponse | None,
-          context: TurnContext, *, timer: Callable[[], float] = perf_counter) -> Decision:
-    """Decide one turn: what the caller hears and whether to respond, transfer or hang up."""
-    started = timer()
+class Routing:
+    """Steps 1 and 2 done: what the edge cases and transfer rules made of the caller's words.
+
+    ``decided`` is True when they took the turn (an edge case that short-circuits, a transfer
+    rule, or a transfer the allowlist blocked): the base answer is then not needed.
+    """
+
+    __slots__ = ("text", "turn", "decided", "elapsed_ms")
+
+    def __init__(self, text: str, turn: _Turn, decided: bool, elapsed_ms: float) -> None:
+        self.text = text
+        self.turn = turn
+        self.decided = decided
+        self.elapsed_ms = elapsed_ms
+
+    @property
+    def edge_case(self) -> bool:
+        """Whether an edge case short-circuited the turn."""
+        return self.turn.short
+
+
+def _route(policy: CompiledPolicy, utterance: str | None, context: TurnContext) -> Routing:
     rt: Runtime = policy.runtime
     text = clean_utterance(utterance)
-    base = base_response if isinstance(base_response, BaseResponse) else BaseResponse(base_response or "")
-    turn = _Turn(base.text or "")
+    turn = _Turn("")
     hits = rt.phrases.search(padded(text)) if text else set()
+    decided = _edge_cases(rt, turn, hits, text, context) or _transfer_rules(rt, turn, hits, context)
+    return Routing(text, turn, decided, 0.0)
 
-    if not _edge_cases(rt, turn, hits, text, context):
-        if not _transfer_rules(rt, turn, hits, context):
-            _base_action(rt, turn, base, context)
 
+def route(policy: CompiledPolicy, utterance: str | None, context: TurnContext, *,
+          timer: Callable[[], float] = perf_counter) -> Routing:
+    """Steps 1-2: edge cases, then transfer rules, over the caller's words (no base answer needed yet)."""
+    started = timer()
+    routing = _route(policy, utterance, context)
+    routing.elapsed_ms = (timer() - started) * 1000.0
+    return routing
+
+
+def finish(policy: CompiledPolicy, routing: Routing, base_response: str | BaseResponse | None,
+           context: TurnContext, *, timer: Callable[[], float] = perf_counter) -> Decision:
+    """Steps 3-4 after ``route``: the base answer where the rules left the turn to it, then
+    guardrails and behavior on what the caller will hear. The decision's time covers both halves."""
+    started = timer()
+    return _finish(policy, routing, base_response, context,
+                   lambda: routing.elapsed_ms + (timer() - started) * 1000.0)
+
+
+def _finish(policy: CompiledPolicy, routing: Routing, base_response: str | BaseResponse | None,
+            context: TurnContext, elapsed_ms: Callable[[], float]) -> Decision:
+    rt: Runtime = policy.runtime
+    base = base_response if isinstance(base_response, BaseResponse) else BaseResponse(base_response or "")
+    turn = routing.turn.copy()
+    if not routing.decided:
+        turn.text = base.text or ""
+        _base_action(rt, turn, base, context)
+    text = routing.text
     company = context.company
     spoken, missing, fired, polished = rt.render(turn.text, company)
     if fired:
@@ -235,14 +286,23 @@ def apply(policy: CompiledPolicy, utterance: str | None, base_response: str | Ba
     if not spoken.strip():
         spoken = "How can I help you?" if turn.action == _RESPOND else ("Goodbye." if turn.action == _HANGUP else
                                                                         "Please hold while I connect you.")
-    elapsed = (timer() - started) * 1000.0
+    elapsed = elapsed_ms()
     return Decision(
         action=turn.action, response=" ".join(spoken.split()), short_circuit=turn.short,
         applied_blocks=tuple(turn.blocks), transfer_target=turn.target, transfer_phone=turn.phone,
         transfer_queue=turn.queue, transfer_sip=turn.sip, collect_entities=turn.entities,
         matched_pattern=turn.pattern, tags=tuple(turn.tags), side_effects=tuple(turn.effects),
         guardrails_fired=tuple(fired), proposed_action=turn.proposed, barge_in=not rt.behavior.never_interrupt,
-        missing_variables=tuple(missing), elapsed_ms=elapsed, perf_fault=elapsed > BUDGET_MS)
+        missing_variables=tuple(missing), elapsed_ms=elapsed, perf_fault=elapsed > BUDGET_MS,
+        base_used=not routing.decided)
+
+
+def apply(policy: CompiledPolicy, utterance: str | None, base_response: str | BaseResponse | None,
+          context: TurnContext, *, timer: Callable[[], float] = perf_counter) -> Decision:
+    """Decide one turn: what the caller hears and whether to respond, transfer or hang up."""
+    started = timer()
+    return _finish(policy, _route(policy, utterance, context), base_response, context,
+                   lambda: (timer() - started) * 1000.0)
 
 
 def speak(policy: CompiledPolicy, text: str, context: TurnContext, *, caller_spoke: bool = True) -> str:

@@ -10,16 +10,14 @@ from functools import lru_cache
 from typing import Any
 
 from .compiler import CompiledPolicy, compile_cheatsheet
-
-GUARDRAILS = ["NO_PRICES", "NO_DIAGNOSES", "NO_APOLOGIES_SPAM", "NO_PHONE_NUMBERS", "NO_URLS",
-              "NO_MEDICAL_ADVICE", "NO_LEGAL_ADVICE"]
+from .schema import GUARDRAILS
 
 
 def safe_default_sheet(fallback_number: str | None) -> dict[str, Any]:
     """The SAFE_DEFAULT cheat sheet for a company whose fallback number is given (or None)."""
     sheet: dict[str, Any] = {
         "behaviorRules": ["POLITE_PROFESSIONAL"],
-        "guardrails": GUARDRAILS,
+        "guardrails": list(GUARDRAILS),
         "allowedActions": ["TAKE_MESSAGE", "PROVIDE_HOURS", "COLLECT_INFO"],
         "edgeCases": [],
         "transferRules": [],

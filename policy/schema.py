@@ -10,6 +10,7 @@ import re2
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints,
                       ValidationError, field_validator, model_validator)
 
+from .entities import KINDS
 from .errors import PolicyError, format_path
 from .text import normalize
 
@@ -21,7 +22,7 @@ ALLOWED_ACTIONS = ("BOOK_APPT", "TAKE_MESSAGE", "TRANSFER_BILLING", "TRANSFER_EM
                    "TRANSFER_GENERAL", "TRANSFER_SCHEDULING", "TRANSFER_TECHNICAL", "COLLECT_INFO",
                    "PROVIDE_HOURS", "PROVIDE_PRICING")
 INTENT_TAGS = ("billing", "emergency", "scheduling", "technical", "general")
-ENTITY_TYPES = ("PERSON", "PHONE", "EMAIL", "DATE", "TIME", "ADDRESS", "TEXT")
+ENTITY_TYPES = KINDS  # the spoken-entity normalizers are the source of the kinds
 EDGE_ACTION_TYPES = ("override_response", "force_transfer", "polite_hangup", "flag_only")
 CALLER_TYPES = ("new", "existing", "vendor", "unknown")
 TERM_GUARDRAILS = ("NO_DIAGNOSES", "NO_MEDICAL_ADVICE", "NO_LEGAL_ADVICE")

@@ -1,1 +1,47 @@
-"""records"""
+"""Durable records: the document store (embedded or MongoDB), the catalog of companies, policy
+versions and templates, and the call log with its outbox and forensics queries."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from .backend import GuardedDatabase
+from .calllog import CallLog, SnapshotTier
+from .catalog import Catalog
+from .outbox import Outbox
+from .writer import DurableWriter
+
+log = logging.getLogger(__name__)
+
+
+def init_app(app: Any, settings: Any, *, db: GuardedDatabase, redis: Any | None, observer: Any) -> None:
+    """Build the writer, call log and catalog; create indexes and replay writes a previous process left."""
+    outbox = Outbox(os.path.join(settings.DATA_DIR, "outbox", "calllog-outbox.sqlite3"))
+    writer = DurableWriter(db, outbox, flush_interval=settings.OUTBOX_FLUSH_S, observer=observer)
+    call_log = CallLog(db, writer, clock=settings.CLOCK)
+    catalog = Catalog(db, redis=redis, clock=settings.CLOCK, on_compile=observer.compiled)
+    app.extensions.update(docstore=db, writer=writer, call_log=call_log, catalog=catalog)
+    health = app.extensions["health"]
+    health.add("outbox_pending", writer.pending)
+    health.add("policies", lambda: catalog.policies.serving)
+    health.add("policy_errors", lambda: catalog.policies.errors)
+    try:
+        call_log.ensure_indexes()
+        catalog.ensure_indexes()
+        if writer.pending() > 0:  # a previous process left writes behind: replay them
+            writer.start()
+    except Exception as exc:  # noqa: BLE001 - a store that is down must not stop the app from answering
+        log.error("start-up store work failed (the app still answers calls): %s", exc)
+
+
+def warm(app: Any) -> None:
+    """Load every company into this process's last-known copies (after any seeding)."""
+    try:
+        app.extensions["catalog"].companies.warm()
+    except Exception as exc:  # noqa: BLE001
+        log.error("could not load the companies at start (the app still answers calls): %s", exc)
+
+
+__all__ = ["init_app", "warm", "CallLog", "SnapshotTier", "Catalog", "DurableWriter"]

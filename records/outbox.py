@@ -1,10 +1,8 @@
-"""A durable outbox for call-log writes the document store could not take.
+"""A durable outbox for writes the document store could not take.
 
 Kept in its own SQLite file on local disk (not in the document store, which is what
-failed). Writes are appended in order; ``SessionStore.flush_outbox`` replays them in that
-order once the store answers again and deletes each one only after it succeeded. Every
-queued write is idempotent (inserts keyed by ``_id``, ``$set``, snapshots guarded by the
-turn number), so a write replayed twice after a crash still lands exactly once.
+failed). Writes are appended in order; ``DurableWriter.flush`` replays them in that order
+once the store answers again and deletes each one only after it succeeded.
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ import logging
 import os
 import sqlite3
 import threading
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +38,13 @@ class Outbox:
         self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
-    def add(self, kind: str, call_sid: str | None, payload: dict[str, Any]) -> bool:
+    def add(self, write: Mapping[str, Any], key: str | None = None) -> bool:
         """Queue one write durably; False only if even the local disk refused it."""
         try:
             self._conn().execute("INSERT INTO outbox (call_sid, op) VALUES (?, ?)",
-                                 (call_sid, json.dumps({**payload, "kind": kind, "sid": call_sid}, separators=(",", ":"))))
+                                 (key, json.dumps(write, separators=(",", ":"))))
         except (sqlite3.Error, OSError, TypeError, ValueError) as exc:
-            log.critical("call %s: write could not be queued either (%s): %s", call_sid, exc, kind)
+            log.critical("%s: write could not be queued either (%s): %s", key or "write", exc, write.get("op"))
             return False
         self.pending_hint = True
         return True

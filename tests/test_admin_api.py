@@ -34,7 +34,7 @@ def test_no_token_is_401_and_wrong_token_is_401(client):
     assert r.status_code == 401 and r.get_json()["errors"][0]["path"] == "Authorization"
     r = client.put("/admin/companies/acme-hvac", json=COMPANY, headers={"Authorization": "Basic abc"})
     assert r.status_code == 401
-    assert client.application.extensions["catalog"].get_company("acme-hvac") is None
+    assert client.application.extensions["catalog"].companies.get("acme-hvac") is None
 
 
 def test_admin_api_refuses_to_run_without_a_configured_token(tmp_path):
@@ -119,10 +119,10 @@ def test_compile_while_another_runs_is_409_and_a_dead_lock_expires(tmp_path):
     client = app.test_client()
     catalog = app.extensions["catalog"]
     client.put("/admin/companies/demo-hvac/cheatsheet", json=SHEET, headers=AUTH)
-    assert catalog.acquire_lock("compile:demo-hvac", "crashed-worker")
+    assert catalog.locks.acquire("compile:demo-hvac", "crashed-worker")
     r = client.post("/admin/companies/demo-hvac/cheatsheet/compile", headers=AUTH)
     assert r.status_code == 409 and r.get_json()["errors"][0]["message"] == "compilation already in progress"
-    versions = catalog.versions("demo-hvac")
+    versions = catalog.policies.versions("demo-hvac")
     assert versions[0]["status"] == "draft"
     clock.t += 61  # the crashed worker's lock expires
     assert client.post("/admin/companies/demo-hvac/cheatsheet/compile", headers=AUTH).status_code == 200
@@ -132,13 +132,13 @@ def test_concurrent_compiles_only_one_proceeds(app):
     import threading
 
     catalog = app.extensions["catalog"]
-    catalog.save_draft("demo-hvac", SHEET)
+    catalog.policies.save_draft("demo-hvac", SHEET)
     results = []
     barrier = threading.Barrier(4)
 
     def go(i):
         barrier.wait()
-        took = catalog.acquire_lock("compile:demo-hvac", f"w{i}")
+        took = catalog.locks.acquire("compile:demo-hvac", f"w{i}")
         results.append(took)
     threads = [threading.Thread(target=go, args=(i,)) for i in range(4)]
     for t in threads:
@@ -150,13 +150,13 @@ def test_concurrent_compiles_only_one_proceeds(app):
 
 def test_activation_of_an_artifact_that_does_not_verify_is_refused(app):
     catalog = app.extensions["catalog"]
-    v = catalog.save_draft("demo-hvac", SHEET)
-    catalog.compile_latest("demo-hvac", owner="t")
+    v = catalog.policies.save_draft("demo-hvac", SHEET)
+    catalog.policies.compile_latest("demo-hvac", owner="t")
     sheets = app.extensions["docstore"]["cheatsheets"]
     sheets.update_one({"_id": f"demo-hvac:{v:06d}"}, {"$set": {"artifact.content.guardrails": []}})
     r = app.test_client().post("/admin/companies/demo-hvac/cheatsheet/activate", json={"version": v}, headers=AUTH)
     assert r.status_code == 409 and "does not verify" in r.get_json()["errors"][0]["message"]
-    assert catalog.get_company("demo-hvac", fresh=True)["active"]["version"] == 1
+    assert catalog.companies.get("demo-hvac", fresh=True)["active"]["version"] == 1
 
 
 def test_company_with_a_first_draft(client):

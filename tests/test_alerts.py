@@ -24,7 +24,7 @@ def engine(app):
 
 
 def clock(app):
-    return app.extensions["voice"].clock
+    return app.extensions["conversation"].clock
 
 
 def posted():

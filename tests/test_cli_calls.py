@@ -16,11 +16,11 @@ def test_import_company_compiles_and_activates(tmp_path):
     assert "company demo-hvac: created" in result.output
     assert "scenario template hvac-basic: stored" in result.output
     assert "active policy: version 1" in result.output
-    record = app.extensions["catalog"].get_company("demo-hvac", fresh=True)
+    record = app.extensions["catalog"].companies.get("demo-hvac", fresh=True)
     assert record["active"]["version"] == 1
     again = app.test_cli_runner().invoke(args=["company", "import", DEMO, "--no-activate"])
     assert "replaced" in again.output and "version 2: compiled" in again.output
-    assert app.extensions["catalog"].get_company("demo-hvac", fresh=True)["active"]["version"] == 1
+    assert app.extensions["catalog"].companies.get("demo-hvac", fresh=True)["active"]["version"] == 1
 
 
 def test_import_refuses_a_bad_file_and_stores_nothing(tmp_path):
@@ -30,7 +30,7 @@ def test_import_refuses_a_bad_file_and_stores_nothing(tmp_path):
     result = app.test_cli_runner().invoke(args=["company", "import", str(bad)])
     assert result.exit_code == 1
     assert "numbers[0]" in result.output and "timezone" in result.output
-    assert app.extensions["catalog"].get_company("x") is None
+    assert app.extensions["catalog"].companies.get("x") is None
 
 
 def test_simulate_prints_what_the_caller_hears(tmp_path):

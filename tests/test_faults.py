@@ -93,11 +93,11 @@ def test_document_store_down_for_part_of_a_call_then_back(tmp_path, redis_url):
         timings.append(time.monotonic() - started)
     assert all(r.find("./Gather") is not None for r in replies)
     assert max(timings) < 3.0
-    store = app.extensions["sessions"]
+    outbox = app.extensions["writer"].outbox
     deadline = time.monotonic() + 5
-    while store.outbox.count() and time.monotonic() < deadline:
+    while outbox.count() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert store.outbox.count() == 0
+    assert outbox.count() == 0
     assert turn_seqs(app, sid) == list(range(8))
     log = app.extensions["docstore"]["calls"].find_one({"_id": sid})
     assert log["session"]["seq"] >= 6
@@ -114,8 +114,7 @@ def test_unreachable_mongodb_still_answers_and_queues_the_call_log(tmp_path, red
     assert time.monotonic() - started < 6.0
     assert replies[0].find("./Gather") is not None  # SAFE_DEFAULT greeting, from the in-process session
     assert said(replies[2])[0].startswith("Sorry, I didn't catch that")
-    store = app.extensions["sessions"]
-    assert store.outbox.count() >= 4  # the call log waits on local disk for the store
+    assert app.extensions["writer"].outbox.count() >= 4  # the call log waits on local disk for the store
     body = client.get("/readyz").get_json()
     assert body["breakers"]["docstore"] in ("open", "half-open") and body["outbox_pending"] >= 4
 
@@ -193,10 +192,10 @@ def test_an_artifact_that_does_not_verify_is_never_served(tmp_path):
     client = app.test_client()
     run_call(client, "CA" + "1" * 32, ["are you a robot"])  # this process has served version 1
     catalog = app.extensions["catalog"]
-    v = catalog.save_draft("demo-hvac", SHEET)
-    catalog.compile_latest("demo-hvac", owner="t")
-    catalog.activate("demo-hvac", v)
-    catalog._policies.clear()
+    v = catalog.policies.save_draft("demo-hvac", SHEET)
+    catalog.policies.compile_latest("demo-hvac", owner="t")
+    catalog.policies.activate("demo-hvac", v)
+    catalog.policies._compiled.clear()
     app.extensions["docstore"]["cheatsheets"].update_one(
         {"_id": f"demo-hvac:{v:06d}"}, {"$set": {"artifact.content.edgeCases": []}})
     time.sleep(1.1)  # the company's cached copy expires
@@ -212,10 +211,10 @@ def test_every_worker_serves_a_new_activation_within_two_seconds(tmp_path, redis
     b = make_app(tmp_path / "shared", REDIS_URL=redis_url)
     run_call(b.test_client(), "CA" + "3" * 32, ["are you a robot"])
     catalog = a.extensions["catalog"]
-    v = catalog.save_draft("demo-hvac", SHEET)
-    catalog.compile_latest("demo-hvac", owner="t")
+    v = catalog.policies.save_draft("demo-hvac", SHEET)
+    catalog.policies.compile_latest("demo-hvac", owner="t")
     activated = time.monotonic()
-    catalog.activate("demo-hvac", v)
+    catalog.policies.activate("demo-hvac", v)
     while True:
         replies = run_call(b.test_client(), f"CA{int(time.monotonic() * 1e6):032d}", ["are you a robot"])
         if said(replies[1]) == ["Version two."]:

@@ -12,7 +12,7 @@ AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
 @pytest.fixture
 def calls(app):
-    clock = app.extensions["voice"].clock
+    clock = app.extensions["conversation"].clock
     made = []
     for i, words in enumerate([["what are your hours"], ["are you a robot"], ["water everywhere"],
                                ["can I get a discount", ""]]):

@@ -12,8 +12,11 @@ import uuid
 import pytest
 import redis as redislib
 
-from records.backend import open_docstore, open_redis
-from session.store import SessionStore, new_session, turn_id
+from infra.redis import open_redis
+from records.backend import open_docstore
+from records.calllog import CallLog, SnapshotTier, turn_id
+from records.writer import DurableWriter
+from session import RedisTier, SessionStore, new_session
 from tests.conftest import free_port
 
 COMBOS = ["embedded", "embedded+redis"] + (["mongodb+redis", "mongodb"] if os.environ.get("MONGODB_URI") else [])
@@ -33,6 +36,12 @@ def backends(request, tmp_path, redis_server):
     return db, r
 
 
+def stores(db, r):
+    """A session store over the call log's snapshots (L2) and Redis when given, and that call log."""
+    log = CallLog(db, DurableWriter(db, None))
+    return SessionStore(SnapshotTier(log), RedisTier(r) if r is not None else None), log
+
+
 def fresh(sid: str | None = None, **kw):
     s = new_session(sid or "CA" + uuid.uuid4().hex, company_id="demo-hvac", caller="+15125550123",
                     called="+15125550100", policy={"version": 1, "checksum": "abc"}, now=1.0)
@@ -41,14 +50,14 @@ def fresh(sid: str | None = None, **kw):
 
 
 def test_unknown_call_is_fresh(backends):
-    store = SessionStore(*backends)
+    store, log = stores(*backends)
     assert store.load("CAnope") == (None, "fresh")
 
 
 def test_save_then_load_from_l0(backends):
-    store = SessionStore(*backends)
+    store, log = stores(*backends)
     s = fresh(seq=0)
-    store.start_call(s)
+    log.start(s)
     store.save(s, persist=True)
     got, tier = store.load(s["call_sid"], 0)
     assert tier == "l0" and got["seq"] == 0 and got["company_id"] == "demo-hvac"
@@ -56,9 +65,9 @@ def test_save_then_load_from_l0(backends):
 
 def test_a_second_worker_loads_from_the_next_tier(backends):
     db, r = backends
-    a, b = SessionStore(db, r), SessionStore(db, r)
+    (a, log), (b, _) = stores(db, r), stores(db, r)
     s = fresh(seq=0)
-    a.start_call(s)
+    log.start(s)
     a.save(s, persist=True)
     got, tier = b.load(s["call_sid"], 0)
     assert got["seq"] == 0 and tier == ("redis" if r is not None else "docstore")
@@ -66,9 +75,9 @@ def test_a_second_worker_loads_from_the_next_tier(backends):
 
 def test_stale_l0_is_passed_over_by_sequence_number(backends):
     db, r = backends
-    a, b = SessionStore(db, r), SessionStore(db, r)
+    (a, log), (b, _) = stores(db, r), stores(db, r)
     s = fresh(seq=0)
-    a.start_call(s)
+    log.start(s)
     a.save(s, persist=True)
     b_copy, _ = b.load(s["call_sid"], 0)
     b_copy.update(seq=1, turn_count=1, collected={"name": "Ann"})
@@ -82,9 +91,9 @@ def test_write_schedule_only_persists_when_asked_while_redis_works(backends):
     db, r = backends
     if r is None:
         pytest.skip("without Redis every save writes through (next test)")
-    store = SessionStore(db, r)
+    store, log = stores(db, r)
     s = fresh(seq=0)
-    store.start_call(s)
+    log.start(s)
     store.save(s, persist=True)
     s = dict(s, seq=1)
     assert store.save(s, persist=False) == {"redis": True, "docstore": False}
@@ -94,22 +103,22 @@ def test_write_schedule_only_persists_when_asked_while_redis_works(backends):
 def test_write_through_when_redis_is_missing_or_failing(backends, tmp_path):
     db, r = backends
     dead = open_redis(f"redis://127.0.0.1:{free_port()}/0") if r is not None else None
-    store = SessionStore(db, dead)
+    store, log = stores(db, dead)
     s = fresh(seq=0)
-    store.start_call(s)
+    log.start(s)
     store.save(s, persist=True)
     s = dict(s, seq=1, turn_count=1)
     assert store.save(s, persist=False)["docstore"] is True
-    cold = SessionStore(db, dead)  # another worker, cold L0, Redis down: must not see a session two turns old
+    cold, _ = stores(db, dead)  # another worker, cold L0, Redis down: must not see a session two turns old
     got, tier = cold.load(s["call_sid"], 1)
     assert tier == "docstore" and got["seq"] == 1
 
 
 def test_persist_never_overwrites_a_newer_snapshot(backends):
     db, r = backends
-    store = SessionStore(db, r)
+    store, log = stores(db, r)
     s = fresh(seq=0)
-    store.start_call(s)
+    log.start(s)
     store.persist(dict(s, seq=5))
     store.persist(dict(s, seq=3))
     assert db["calls"].find_one({"_id": s["call_sid"]})["session"]["seq"] == 5
@@ -117,22 +126,22 @@ def test_persist_never_overwrites_a_newer_snapshot(backends):
 
 def test_turns_are_recorded_once(backends):
     db, r = backends
-    store = SessionStore(db, r)
+    store, log = stores(db, r)
     s = fresh(seq=0)
-    store.start_call(s)
-    rec = {"call_sid": s["call_sid"], "seq": 1, "tags": ["a"], "twiml": "<Response/>"}
-    assert store.record_turn(rec) is True
-    assert store.record_turn(rec) is False
+    log.start(s)
+    rec = {"call_sid": s["call_sid"], "seq": 1, "tags": ["a"], "reply": "<Response/>"}
+    assert log.record_turn(rec) is True
+    assert log.record_turn(rec) is False
     assert db["turns"].count_documents({"call_sid": s["call_sid"]}) == 1
-    assert store.recorded_reply(s["call_sid"], 1) == "<Response/>"
+    assert log.recorded_reply(s["call_sid"], 1) == "<Response/>"
     assert db["turns"].find_one({"_id": turn_id(s["call_sid"], 1)})["tags"] == ["a"]
 
 
 def test_finalize_writes_the_final_snapshot_and_clears_caches(backends):
     db, r = backends
-    store = SessionStore(db, r)
+    store, log = stores(db, r)
     s = fresh(seq=2, turn_count=2, collected={"phone": "+15125550199"})
-    store.start_call(s)
+    log.start(s)
     store.save(s, persist=False)
     assert store.finalize(s["call_sid"], status="completed", duration=30, ended_at=99.0)
     doc = db["calls"].find_one({"_id": s["call_sid"]})
@@ -145,23 +154,23 @@ def test_finalize_writes_the_final_snapshot_and_clears_caches(backends):
 
 def test_redis_killed_mid_call_and_restarted(tmp_path, own_redis):
     db = _db("embedded", tmp_path)
-    store = SessionStore(db, open_redis(own_redis.url))
+    store, log = stores(db, open_redis(own_redis.url))
     s = fresh(seq=0)
-    store.start_call(s)
+    log.start(s)
     store.save(s, persist=True)
     own_redis.stop()
     s = dict(s, seq=1)
     assert store.save(s) == {"redis": False, "docstore": True}
-    other = SessionStore(db, open_redis(own_redis.url))
+    other, _ = stores(db, open_redis(own_redis.url))
     assert other.load(s["call_sid"], 1)[0]["seq"] == 1
     own_redis.start()
     s = dict(s, seq=2)
     assert store.save(s)["redis"] is True
-    assert SessionStore(db, open_redis(own_redis.url)).load(s["call_sid"], 2)[1] == "redis"
+    assert stores(db, open_redis(own_redis.url))[0].load(s["call_sid"], 2)[1] == "redis"
 
 
 def test_backends_report(backends):
-    store = SessionStore(*backends)
+    store, log = stores(*backends)
     report = store.backends()
     assert report["docstore"] == "up"
     assert report["redis"] in ("up", "not configured")
@@ -169,9 +178,9 @@ def test_backends_report(backends):
 
 def test_finalize_on_a_worker_with_a_stale_l0_keeps_the_newest_session(backends):
     db, r = backends
-    a, b = SessionStore(db, r), SessionStore(db, r)
+    (a, log), (b, _) = stores(db, r), stores(db, r)
     s = fresh(seq=0)
-    a.start_call(s)
+    log.start(s)
     a.save(s, persist=True)
     newer = dict(b.load(s["call_sid"], 0)[0], seq=4, collected={"name": "Ann"})
     b.save(newer, persist=True)

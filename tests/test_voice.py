@@ -44,7 +44,7 @@ def test_whole_call_through_the_simulator(app):
     heard = result.heard()
     assert "8 a.m. to 5 p.m." in heard[1]
     assert "virtual assistant for Demo Heating & Air" in heard[2]
-    turns = turns_coll(app).find({"call_sid": result.call_sid}, sort=[("seq", 1)])
+    turns = list(turns_coll(app).find({"call_sid": result.call_sid}, sort=[("seq", 1)]))
     assert [t["seq"] for t in turns] == [0, 1, 2, 3]
     assert turns[1]["tier"] == "1" and turns[1]["scenario"] == "hours" and turns[1]["confidence"] == 1.0
     assert turns[2]["blocks"][0] == {"type": "EDGE_CASE", "id": "ec-machine", "name": "Machine question"} or \
@@ -57,7 +57,7 @@ def test_whole_call_through_the_simulator(app):
 
 def test_fuzzy_tier_and_fallback_are_recorded(app):
     result = call(app, "when r you guys open", "I'd like to order a large pizza")
-    turns = turns_coll(app).find({"call_sid": result.call_sid}, sort=[("seq", 1)])
+    turns = list(turns_coll(app).find({"call_sid": result.call_sid}, sort=[("seq", 1)]))
     assert turns[1]["tier"] == "2" and turns[1]["scenario"] == "hours" and 0.82 <= turns[1]["confidence"] < 1
     assert turns[2]["tier"] == "fallback" and turns[2]["confidence"] < 0.82
     assert "take a message" in turns[2]["final"]
@@ -91,7 +91,7 @@ def test_queue_contact_after_the_rule_collects_its_entities(app):
 def test_failed_dial_offers_to_take_a_message_and_completed_dial_ends(app):
     result = call(app, "water everywhere", "my name is Ann", dial_status="busy")
     assert "no one was able to take your call" in result.heard()[2]
-    turns = turns_coll(app).find({"call_sid": result.call_sid, "kind": "dial-result"})
+    turns = list(turns_coll(app).find({"call_sid": result.call_sid, "kind": "dial-result"}))
     assert turns[0]["dial_status"] == "busy" and "transfer_busy" in turns[0]["tags"]
     ok = call(app, "water everywhere", dial_status="completed")
     assert ok.kinds()[-3:] == ["say", "hangup", "end"] and "Goodbye" in ok.heard()[-1]
@@ -101,7 +101,7 @@ def test_polite_hangup_blacklists_and_the_second_call_is_refused(app):
     result = call(app, "shut up you idiot", caller="+15125550666")
     assert result.kinds()[-3:] == ["say", "hangup", "end"]
     assert result.heard()[-1] == "Ok, I'm going to end this call now. Thank you for calling Demo Heating & Air."
-    company = app.extensions["catalog"].get_company("demo-hvac", fresh=True)
+    company = app.extensions["catalog"].companies.get("demo-hvac", fresh=True)
     assert "+15125550666" in company["doc"]["blacklist"]
     again = call(app, "hello", caller="+15125550666")
     assert again.heard() == ["We're sorry, but we're unable to take your call. Goodbye."]
@@ -291,7 +291,7 @@ def test_fallback_route_apologizes_and_connects_a_person(app):
 def test_internal_error_still_answers_with_safe_twiml(app, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("scenario engine exploded")
-    monkeypatch.setattr(app.extensions["voice"].catalog, "template", boom)
+    monkeypatch.setattr(app.extensions["conversation"].catalog.templates, "get", boom)
     root = greet(app.test_client())
     assert "having a problem" in said(root)[0]
 

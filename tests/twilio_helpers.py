@@ -60,7 +60,7 @@ def turns_coll(app: Any):
 def activate_sheet(app: Any, sheet: dict[str, Any], company: str = "demo-hvac") -> int:
     """Save, compile and activate a cheat sheet for a company; returns its version."""
     catalog = app.extensions["catalog"]
-    version = catalog.save_draft(company, sheet)
-    catalog.compile_latest(company, owner="test")
-    catalog.activate(company, version)
+    version = catalog.policies.save_draft(company, sheet)
+    catalog.policies.compile_latest(company, owner="test")
+    catalog.policies.activate(company, version)
     return version

@@ -1,4 +1,4 @@
-"""Twilio's webhooks: thin routes that check the signature, parse the form and call the service."""
+"""Twilio's webhooks: thin routes that check the signature, parse the form, call the conversation, render."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from typing import Any, Callable
 
 from flask import Blueprint, Response, current_app, request
 
-from . import twiml
+from conversation import Conversation, Reply
+from conversation.pipeline import FALLBACK_GOODBYE
+from conversation.types import HANGUP
+
+from . import channel, twiml
 from .security import public_url, signature_ok
-from conversation.pipeline import FALLBACK_GOODBYE, BadRequest, VoiceService
-from .twiml import Speech
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +23,9 @@ bp = Blueprint("voice", __name__, url_prefix="/voice")
 MAX_FORM_BYTES = 256 * 1024
 
 
-def service() -> VoiceService:
-    """This app's voice service (built in create_app)."""
-    return current_app.extensions["voice"]
+def conversation() -> Conversation:
+    """This app's conversation (built in create_app)."""
+    return current_app.extensions["conversation"]
 
 
 def _xml(body: str, status: int = 200) -> Response:
@@ -32,6 +34,20 @@ def _xml(body: str, status: int = 200) -> Response:
 
 def _plain(message: str, status: int) -> Response:
     return Response(message + "\n", status=status, mimetype="text/plain")
+
+
+def _render(reply: Reply) -> Response:
+    urls = current_app.extensions["voice_urls"]
+    return _xml(twiml.render(reply, turn_url=urls.turn, dial_url=urls.dial))
+
+
+def _fallback() -> Response:
+    """Safe TwiML whatever else is broken: a person to talk to, or an apology."""
+    try:
+        return _render(conversation().fallback((request.form.get("To") or "").strip()))
+    except Exception:  # noqa: BLE001
+        log.exception("fallback failed too")
+        return _xml(twiml.render(Reply(HANGUP, FALLBACK_GOODBYE), turn_url=str, dial_url=str))
 
 
 def twilio_webhook(view: Callable[..., Response]) -> Callable[..., Response]:
@@ -50,15 +66,11 @@ def twilio_webhook(view: Callable[..., Response]) -> Callable[..., Response]:
                 return _plain("invalid Twilio signature", 403)
         try:
             return view(*args, **kwargs)
-        except BadRequest as exc:
+        except channel.BadRequest as exc:
             return _plain(str(exc), 400)
         except Exception:  # noqa: BLE001 - a caller must never hear Twilio's "application error"
             log.exception("webhook %s failed; answering with the fallback", request.path)
-            try:
-                return _xml(service().fallback(request.form))
-            except Exception:  # noqa: BLE001
-                log.exception("fallback failed too")
-                return _xml(twiml.hangup(FALLBACK_GOODBYE, speech=Speech()))
+            return _fallback()
     return wrapped
 
 
@@ -67,38 +79,35 @@ def _token() -> str | None:
 
 
 def _seq() -> int:
-    raw = request.args.get("seq", "")
-    if not (raw.isdigit() and 0 < int(raw) < 100_000):
-        raise BadRequest("seq must be a turn number (1, 2, ...) in the URL")
-    return int(raw)
+    return channel.parse_seq(request.args.get("seq"))
 
 
 @bp.post("")
 @twilio_webhook
 def incoming() -> Response:
     """The number's Voice URL: a new call."""
-    return _xml(service().incoming(request.form, _token()))
+    return _render(conversation().start(channel.incoming(request.form, _token())))
 
 
 @bp.post("/turn")
 @twilio_webhook
 def turn() -> Response:
     """The Gather action: the caller's words for turn ``seq``."""
-    return _xml(service().turn(request.form, _seq(), _token()))
+    return _render(conversation().turn(channel.caller_turn(request.form, _seq(), _token())))
 
 
 @bp.post("/dial-result")
 @twilio_webhook
 def dial_result() -> Response:
     """The Dial (or Enqueue) action: how the transfer went."""
-    return _xml(service().dial_result(request.form, _seq(), _token()))
+    return _render(conversation().dial_result(channel.dial_outcome(request.form, _seq(), _token())))
 
 
 @bp.post("/status")
 @twilio_webhook
 def status() -> Response:
     """The call status callback: finalize the call."""
-    service().status(request.form)
+    conversation().end(channel.call_ended(request.form))
     return _xml(twiml.empty())
 
 
@@ -106,4 +115,6 @@ def status() -> Response:
 @twilio_webhook
 def fallback() -> Response:
     """Twilio's Fallback URL: safe TwiML whatever else is broken."""
-    return _xml(service().fallback(request.form))
+    log.error("Twilio fallback for call %s: error %s at %s", request.form.get("CallSid"),
+              request.form.get("ErrorCode"), request.form.get("ErrorUrl"))
+    return _fallback()

@@ -1,25 +1,18 @@
-"""TwiML for each kind of answer, built only with the Twilio helper library (pure: no Flask, no I/O)."""
+"""TwiML for each kind of reply, built only with the Twilio helper library (pure: no Flask, no I/O)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import Callable
 
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+
+from conversation.types import CONNECT, HANGUP, Listening, Reply
 
 #: Characters XML 1.0 cannot carry (the helper library escapes & and < but does not drop these).
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 MAX_SAY_CHARS = 1500
 DIAL_TIMEOUT_S = 25
-
-
-@dataclass(frozen=True, slots=True)
-class Speech:
-    """How the company's calls sound and listen: language, TTS voice, recognition hints."""
-
-    language: str = "en-US"
-    voice: str = "Polly.Joanna"
-    hints: str = ""
 
 
 def speakable(text: str) -> str:
@@ -30,37 +23,37 @@ def speakable(text: str) -> str:
     return " ".join(text.split())
 
 
-def _say(parent: VoiceResponse | Gather, text: str, speech: Speech) -> None:
+def _say(parent: VoiceResponse | Gather, text: str, listening: Listening) -> None:
     text = speakable(text)
     if text:
-        parent.say(text, voice=speech.voice, language=speech.language)
+        parent.say(text, voice=listening.voice, language=listening.language)
 
 
-def _gather(action_url: str, speech: Speech) -> Gather:
+def _gather(action_url: str, listening: Listening) -> Gather:
     kw = {"input": "speech", "action": action_url, "method": "POST", "speech_timeout": "auto",
-          "action_on_empty_result": True, "language": speech.language, "timeout": 6}
-    if speech.hints:
-        kw["hints"] = speech.hints
+          "action_on_empty_result": True, "language": listening.language, "timeout": 6}
+    if listening.hints:
+        kw["hints"] = listening.hints
     return Gather(**kw)
 
 
-def respond(text: str, *, action_url: str, speech: Speech, barge_in: bool = True) -> str:
+def respond(text: str, *, action_url: str, listening: Listening, barge_in: bool = True) -> str:
     """Speak and listen again. With barge-in off (NEVER_INTERRUPT) the Say comes before the Gather."""
     vr = VoiceResponse()
-    gather = _gather(action_url, speech)
+    gather = _gather(action_url, listening)
     if barge_in:
-        _say(gather, text, speech)
+        _say(gather, text, listening)
     else:
-        _say(vr, text, speech)
+        _say(vr, text, listening)
     vr.append(gather)
     return str(vr)
 
 
 def transfer(text: str, *, phone: str | None, sip: str | None, queue: str | None, caller_id: str | None,
-             action_url: str, speech: Speech, timeout: int = DIAL_TIMEOUT_S) -> str:
+             action_url: str, listening: Listening, timeout: int = DIAL_TIMEOUT_S) -> str:
     """Speak the script, then connect: Dial a number or SIP address, or Enqueue into a Twilio queue."""
     vr = VoiceResponse()
-    _say(vr, text, speech)
+    _say(vr, text, listening)
     if queue and not (phone or sip):
         vr.enqueue(queue, action=action_url, method="POST")
         return str(vr)
@@ -76,12 +69,22 @@ def transfer(text: str, *, phone: str | None, sip: str | None, queue: str | None
     return str(vr)
 
 
-def hangup(text: str, *, speech: Speech) -> str:
+def hangup(text: str, *, listening: Listening) -> str:
     """Say goodbye and hang up."""
     vr = VoiceResponse()
-    _say(vr, text, speech)
+    _say(vr, text, listening)
     vr.hangup()
     return str(vr)
+
+
+def render(reply: Reply, *, turn_url: Callable[[int], str], dial_url: Callable[[int], str]) -> str:
+    """The TwiML of a reply; the callback URLs carry ``reply.next``."""
+    if reply.kind == HANGUP:
+        return hangup(reply.text, listening=reply.listening)
+    if reply.kind == CONNECT:
+        return transfer(reply.text, phone=reply.phone, sip=reply.sip, queue=reply.queue, caller_id=reply.caller_id,
+                        action_url=dial_url(reply.next), listening=reply.listening)
+    return respond(reply.text, action_url=turn_url(reply.next), listening=reply.listening, barge_in=reply.barge_in)
 
 
 def empty() -> str:
@@ -89,4 +92,4 @@ def empty() -> str:
     return str(VoiceResponse())
 
 
-__all__ = ["Speech", "respond", "transfer", "hangup", "empty", "speakable"]
+__all__ = ["render", "respond", "transfer", "hangup", "empty", "speakable"]

@@ -1,0 +1,65 @@
+"""Base answers: Tier 1 keywords and Tier 2 fuzzy from the company's template, Tier 3 from an LLM.
+
+Tier 3 is asked only when Tiers 1 and 2 found nothing and no edge case or transfer rule took
+the turn: it costs money and time. Its failure keeps the safe fallback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Mapping
+
+from policy.company import CompanyProfile
+from policy.compiler import CompiledPolicy
+from policy.scenarios import CompiledTemplate, ScenarioAnswer
+
+from .llm import LLMTier
+
+
+def parse_costs(spec: str) -> dict[str, float]:
+    """Tier costs from ``"1=0,2=0.0001,3=0.002,fallback=0"`` (dollars per turn)."""
+    costs = {"1": 0.0, "2": 0.0001, "3": 0.002, "fallback": 0.0}
+    for part in (spec or "").split(","):
+        if "=" in part:
+            k, v = part.split("=", 1)
+            try:
+                costs[k.strip()] = float(v)
+            except ValueError:
+                raise ValueError(f"TIER_COSTS: {part!r} is not tier=dollars") from None
+    return costs
+
+
+class Answers:
+    """Finds a turn's base answer and prices it."""
+
+    def __init__(self, *, llm: LLMTier | None = None, costs: Mapping[str, float] | None = None) -> None:
+        self.llm = llm
+        self.costs = dict(costs or parse_costs(""))
+
+    def base(self, template: CompiledTemplate, text: str, *, call_sid: str, seq: int) -> ScenarioAnswer:
+        """Tiers 1 and 2 (or the template's safe fallback)."""
+        return template.answer(text, call_sid=call_sid, seq=seq)
+
+    def tier3(self, answer: ScenarioAnswer, text: str, *, profile: CompanyProfile, pol: CompiledPolicy,
+              template: CompiledTemplate) -> ScenarioAnswer:
+        """Ask the LLM when Tiers 1 and 2 found nothing; without one, or on failure, the fallback stays."""
+        if self.llm is None or answer.tier != "fallback":
+            return answer
+        got = self.llm.answer(text, company=profile.variables.get("companyname", profile.name), trade=profile.trade,
+                              variables=profile.variables, scenarios=[sc.name for sc in template.scenarios],
+                              actions=sorted(pol.runtime.allowed))
+        if got is None:
+            return replace(answer, matched="tier3-failed")
+        return ScenarioAnswer(got.reply, got.action, "3", None, None, None)
+
+    def cost(self, answer: ScenarioAnswer | None) -> float:
+        """Estimated cost of a turn: its tier's cost, plus a Tier 3 call that failed."""
+        if answer is None:
+            return 0.0
+        cost = self.costs.get(answer.tier, 0.0)
+        if answer.matched == "tier3-failed":
+            cost += self.costs.get("3", 0.0)
+        return round(cost, 6)
+
+
+__all__ = ["Answers", "parse_costs"]

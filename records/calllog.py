@@ -1,0 +1,262 @@
+"""The call log: one ``calls`` document per call and one ``turns`` document per turn.
+
+This module owns their schema. A call header holds who called whom, when, the policy it
+was pinned to, its status and outcome, and a snapshot of the session written on the
+session store's schedule (it is the session store's L2 tier, ``SnapshotTier``). The
+snapshot carries the call's running figures (``turns``, ``actions``, ``tiers``, ``cost``,
+``by_tier``), so listing and filtering calls reads headers only. A turn record, keyed
+``CallSid:seq``, holds everything forensics shows about one turn. Every write goes through
+the durable writer (straight to the store, or into the outbox when the store refuses it).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from pymongo.errors import PyMongoError
+
+from policy.decision import Decision
+from policy.frozen import thaw
+from policy.scenarios import ScenarioAnswer
+
+from .writer import DUPLICATE, LOST, QUEUED, WRITTEN, DurableWriter, insert, update
+
+CALLS, TURNS, MESSAGES, ALERTS = "calls", "turns", "messages", "alerts"
+
+
+def turn_id(call_sid: str, seq: int) -> str:
+    """The call log key of one turn."""
+    return f"{call_sid}:{seq:05d}"
+
+
+def turn_error(record: Mapping[str, Any]) -> str | None:
+    """Why a caller turn counts as an error for its rollout arm, or None (the one definition).
+
+    ``fallback``: the scenarios had no answer and nothing else took the turn; ``over_budget``:
+    the engine took longer than its budget; ``action_blocked``: an action was refused by the
+    allowlist.
+    """
+    if record.get("kind") != "turn":
+        return None
+    if record.get("tier") == "fallback" and record.get("base_used", True):
+        return "fallback"
+    if record.get("perf_fault"):
+        return "over_budget"
+    if any(b.get("type") == "ACTION_BLOCKED" for b in record.get("blocks") or ()):
+        return "action_blocked"
+    return None
+
+
+@dataclass
+class TurnFacts:
+    """What happened on one turn, as the conversation saw it; the call log makes it a record."""
+
+    seq: int
+    kind: str                                  # greeting | turn | silence | dial-result
+    started: float                             # perf_counter at the start of the webhook
+    text: str = ""
+    confidence: float | None = None
+    answer: ScenarioAnswer | None = None
+    decision: Decision | None = None
+    done: list[str] = field(default_factory=list)
+    session_tier: str = ""
+    cost: float = 0.0
+    marks: dict[str, float] = field(default_factory=dict)  # perf_counter after session, policy, scenario
+    extra: dict[str, Any] = field(default_factory=dict)    # collect events, dial status
+
+    def mark(self, step: str) -> None:
+        """Note the time a step ended."""
+        self.marks[step] = time.perf_counter()
+
+
+def _ms(a: float, b: float) -> float:
+    return round(max(0.0, b - a) * 1000.0, 3)
+
+
+def _latency(facts: TurnFacts, decision: Decision, end: float) -> dict[str, float]:
+    session = facts.marks.get("session", facts.started)
+    pol = facts.marks.get("policy", session)
+    scenario = facts.marks.get("scenario", pol)
+    return {"session": _ms(facts.started, session), "policy": _ms(session, pol), "scenario": _ms(pol, scenario),
+            "engine": round(decision.elapsed_ms, 3), "total": _ms(facts.started, end)}
+
+
+def turn_record(session: Mapping[str, Any], facts: TurnFacts, reply: Mapping[str, Any], *, at: float
+                ) -> dict[str, Any]:
+    """The stored record of one turn."""
+    decision = facts.decision or Decision(action="RESPOND", response="")
+    answer = facts.answer
+    pin = session.get("policy") or {}
+    record = {
+        "call_sid": session["call_sid"], "company_id": session.get("company_id"), "seq": facts.seq,
+        "kind": facts.kind, "at": at, "caller": {"text": facts.text, "confidence": facts.confidence},
+        "tier": answer.tier if answer else None, "base_used": decision.base_used if answer else False,
+        "confidence": answer.confidence if answer else None, "scenario": answer.scenario if answer else None,
+        "base": answer.text if answer else None, "final": decision.response, "action": decision.action,
+        "blocks": thaw(decision.applied_blocks), "matched": decision.matched_pattern,
+        "guardrails": list(decision.guardrails_fired), "tags": list(decision.tags),
+        "side_effects": thaw(decision.side_effects), "side_effects_done": facts.done,
+        "transfer": decision.transfer, "policy": dict(pin), "arm": pin.get("arm", "full"),
+        "session_tier": facts.session_tier, "perf_fault": decision.perf_fault, "cost": facts.cost,
+        "tier3": (("failed" if answer.matched == "tier3-failed" else "used" if answer.tier == "3" else None)
+                  if answer else None),
+        "latency_ms": _latency(facts, decision, time.perf_counter()),
+        "reply": dict(reply),
+    }
+    record.update(facts.extra)
+    return record
+
+
+def tally(session: dict[str, Any], record: Mapping[str, Any]) -> None:
+    """Add a turn to the call's running figures on its session (written to the header with the snapshot)."""
+    stats = session.setdefault("stats", {"turns": 0, "actions": [], "tiers": [], "cost": 0.0, "by_tier": {}})
+    stats["turns"] += 1
+    if record.get("action") and record["action"] not in stats["actions"]:
+        stats["actions"].append(record["action"])
+    if record.get("tier") and record["tier"] not in stats["tiers"]:
+        stats["tiers"].append(record["tier"])
+    cost = record.get("cost") or 0.0
+    stats["cost"] = round(stats["cost"] + cost, 6)
+    slot = stats["by_tier"].setdefault(record.get("tier") or "none", {"turns": 0, "cost": 0.0})
+    slot["turns"] += 1
+    slot["cost"] = round(slot["cost"] + cost, 6)
+
+
+def _snapshot_fields(session: Mapping[str, Any]) -> dict[str, Any]:
+    stats = session.get("stats") or {}
+    return {"session": dict(session), "collected": session.get("collected", {}),
+            "turn_count": session.get("turn_count", 0), "tags": session.get("tags", []),
+            "turns": stats.get("turns", 0), "actions": stats.get("actions", []), "tiers": stats.get("tiers", []),
+            "cost": stats.get("cost", 0.0), "by_tier": stats.get("by_tier", {})}
+
+
+def header(session: Mapping[str, Any]) -> dict[str, Any]:
+    """A new call's header fields."""
+    return {"company_id": session.get("company_id"), "from": session.get("from"), "to": session.get("to"),
+            "started_at": session.get("created_at"), "status": "in-progress", "tags": []}
+
+
+class CallLog:
+    """Reads and writes the call log; writes are durable (the outbox covers a store that is down)."""
+
+    def __init__(self, db: Any, writer: DurableWriter, *, clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.writer = writer
+        self.clock = clock
+        self.calls = db[CALLS]
+        self.turns = db[TURNS]
+
+    def ensure_indexes(self) -> None:
+        """The indexes the call log's queries use (idempotent)."""
+        self.calls.create_index([("company_id", 1), ("started_at", -1)])
+        self.calls.create_index([("from", 1), ("company_id", 1)])
+        self.turns.create_index([("call_sid", 1), ("seq", 1)])
+
+    # -- writes
+
+    def start(self, session: Mapping[str, Any], *, snapshot: bool = False, **fields: Any) -> bool:
+        """Create a call's header (with the session snapshot when asked); a replayed start changes nothing."""
+        doc = {"_id": session["call_sid"], **header(session), **fields}
+        if snapshot:
+            doc.update(_snapshot_fields(session))
+        return self.writer.write(insert(CALLS, doc), key=session["call_sid"]) in (WRITTEN, QUEUED)
+
+    def record_turn(self, record: Mapping[str, Any]) -> bool:
+        """Append one turn; False when this turn was already recorded."""
+        doc = {"_id": turn_id(record["call_sid"], record["seq"]), **record}
+        return self.writer.write(insert(TURNS, doc), key=record["call_sid"]) in (WRITTEN, QUEUED)
+
+    def update(self, call_sid: str, change: Mapping[str, Any]) -> bool:
+        """Apply an update to a call's header (outcome, transfer outcome ...)."""
+        return self.writer.write(update(CALLS, {"_id": call_sid}, change), key=call_sid) != LOST
+
+    def snapshot(self, session: Mapping[str, Any]) -> bool:
+        """Write the session snapshot (and the call's figures) onto its header, never over a newer one."""
+        sid, seq = session["call_sid"], session["seq"]
+        newer_or_none = {"_id": sid, "$or": [{"session.seq": {"$lte": seq}}, {"session": {"$exists": False}}]}
+        # An upsert whose filter fails on an existing header collides on _id: an older snapshot, skipped.
+        fields = _snapshot_fields(session)
+        change = {"$set": fields, "$setOnInsert": {k: v for k, v in header(session).items() if k not in fields}}
+        return self.writer.write(update(CALLS, newer_or_none, change, upsert=True), key=sid) in (
+            WRITTEN, QUEUED, DUPLICATE)
+
+    def finish(self, call_sid: str, session: Mapping[str, Any] | None, end: Mapping[str, Any]) -> bool:
+        """The call ended: its end fields (status, duration ...) and its final snapshot."""
+        done = self.writer.write(update(CALLS, {"_id": call_sid}, {"$set": dict(end)}), key=call_sid) != LOST
+        if session is not None:
+            done = self.snapshot(session) and done
+        return done
+
+    def store_message(self, message: Mapping[str, Any]) -> bool:
+        """Keep a message a caller left (keyed by ``_id``, so a replay stores it once)."""
+        return self.writer.write(insert(MESSAGES, message), key=message.get("call_sid")) in (WRITTEN, QUEUED)
+
+    def record_alert(self, alert: Mapping[str, Any]) -> bool:
+        """Keep a critical event of a call (``alerts``, beside the monitoring's alert records)."""
+        doc = {"state": "event", "name": alert.get("type"), **alert}
+        return self.writer.write(insert(ALERTS, doc), key=alert.get("call_sid")) in (WRITTEN, QUEUED)
+
+    # -- reads
+
+    def session_snapshot(self, call_sid: str) -> dict[str, Any] | None:
+        """The session snapshot on a call's header (raises PyMongoError when the store is down)."""
+        doc = self.calls.find_one({"_id": call_sid}, {"session": 1})
+        return (doc or {}).get("session")
+
+    def recorded_reply(self, call_sid: str, seq: int) -> Any:
+        """The reply answered on a turn (for replays older than the session keeps), or None."""
+        try:
+            doc = self.turns.find_one({"_id": turn_id(call_sid, seq)}, {"reply": 1})
+        except PyMongoError:
+            return None
+        return (doc or {}).get("reply")
+
+    def caller_seen(self, company_id: str, caller: str, *, besides: str) -> bool | None:
+        """Whether this number called the company before (None when the store cannot say)."""
+        try:
+            seen = self.calls.find_one({"from": caller, "company_id": company_id, "_id": {"$ne": besides}},
+                                       {"_id": 1})
+        except PyMongoError:
+            return None
+        return seen is not None
+
+    def health(self) -> str:
+        """Whether the document store answers."""
+        try:
+            self.db.command("ping")
+            return "up"
+        except Exception as exc:  # noqa: BLE001
+            return f"down: {exc.__class__.__name__}"
+
+
+class SnapshotTier:
+    """The session store's L2: session snapshots on the call log's headers."""
+
+    name = "docstore"
+
+    def __init__(self, log: CallLog) -> None:
+        self.log = log
+
+    def get(self, call_sid: str) -> dict[str, Any] | None:
+        """The snapshot (raises when the store is down)."""
+        return self.log.session_snapshot(call_sid)
+
+    def put(self, session: Mapping[str, Any]) -> bool:
+        """Write a snapshot (queued in the outbox if the store is down)."""
+        return self.log.snapshot(session)
+
+    def delete(self, call_sid: str) -> None:
+        """Snapshots stay: they are the call's record."""
+
+    def end(self, call_sid: str, session: Mapping[str, Any] | None, end: Mapping[str, Any]) -> bool:
+        """Write the call's end with its final snapshot."""
+        return self.log.finish(call_sid, session, end)
+
+    def health(self) -> str:
+        """Whether the document store answers."""
+        return self.log.health()
+
+
+__all__ = ["ALERTS", "CallLog", "SnapshotTier", "TurnFacts", "turn_record", "turn_id", "turn_error", "tally", "header"]

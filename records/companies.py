@@ -1,0 +1,185 @@
+"""Companies (tenants) in the document store, with this process's caches and last-known copies.
+
+``companies``: ``{_id, doc, numbers, active: {version, checksum, at}, sheet_version, revision,
+tokens}`` where ``doc`` is the validated company document of SPEC section 3 (without its
+``cheatSheet``). Records are cached for a second per process, so every worker sees a change
+within about a second; the last copy seen of each company stays, and Redis holds one too, so
+calls go on when the store is down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import threading
+import time
+from typing import Any, Callable, Mapping
+
+from cachetools import LRUCache, TTLCache
+from pymongo.errors import PyMongoError
+
+from policy.company import Company, CompanyProfile
+from policy.errors import PolicyError
+
+from .mirror import Mirror
+
+log = logging.getLogger(__name__)
+
+
+class NotFound(LookupError):
+    """No such company or version."""
+
+
+class Companies:
+    """Reads and writes company records; caches what the hot path needs."""
+
+    def __init__(self, db: Any, mirror: Mirror, *, clock: Callable[[], float] = time.time,
+                 cache_ttl: float = 1.0) -> None:
+        self.coll = db["companies"]
+        self.mirror = mirror
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._by_number: TTLCache = TTLCache(maxsize=4096, ttl=cache_ttl, timer=time.monotonic)
+        self._by_id: TTLCache = TTLCache(maxsize=4096, ttl=cache_ttl, timer=time.monotonic)
+        self._profiles: LRUCache = LRUCache(maxsize=1024)
+        self._known: dict[str, dict[str, Any]] = {}
+        self._known_numbers: dict[str, str] = {}
+
+    def put(self, company: Company, *, by: str = "admin") -> tuple[dict[str, Any], bool]:
+        """Create or replace a validated company; returns (record, created)."""
+        errors = []
+        for i, number in enumerate(company.numbers):
+            owner = self.coll.find_one({"numbers": number, "_id": {"$ne": company.id}}, {"_id": 1})
+            if owner:
+                errors.append({"path": f"numbers[{i}]",
+                               "message": f"{number} already belongs to company {owner['_id']!r}"})
+        if errors:
+            raise PolicyError(errors)
+        now = self.clock()
+        data = company.model_dump(exclude={"cheatSheet"}, exclude_none=True)
+        res = self.coll.update_one(
+            {"_id": company.id},
+            {"$set": {"doc": data, "numbers": list(company.numbers), "updated_at": now, "updated_by": by},
+             "$inc": {"revision": 1},
+             "$setOnInsert": {"created_at": now, "sheet_version": 0, "active": None}},
+            upsert=True)
+        self.forget(company.id)
+        return self.get(company.id, fresh=True) or {}, res.upserted_id is not None
+
+    def get(self, company_id: str, *, fresh: bool = False) -> dict[str, Any] | None:
+        """A company record: this process's copy (about a second old at most unless ``fresh``), else the
+        document store, else Redis's copy, else the last copy this process saw (backends down)."""
+        if not fresh:
+            with self._lock:
+                hit = self._by_id.get(company_id)
+            if hit is not None:
+                return hit
+        try:
+            record = self.coll.find_one({"_id": company_id})
+        except PyMongoError as exc:
+            record = self.mirror.get(f"company:{company_id}") or self._known.get(company_id)
+            if record is None:
+                raise
+            log.debug("company %s from a lower tier: %s", company_id, exc)
+            self._remember(record, mirror=False)
+            return record
+        if record is not None:
+            self._remember(record)
+        return record
+
+    def for_number(self, number: str) -> dict[str, Any] | None:
+        """The company that owns a Twilio number (the webhook's ``To``), or None."""
+        with self._lock:
+            cid = self._by_number.get(number)
+        if cid is not None:
+            return self.get(cid) if cid else None
+        try:
+            record = self.coll.find_one({"numbers": number})
+        except PyMongoError:
+            ref = self.mirror.get(f"number:{number}")
+            cid = (ref or {}).get("id") or self._known_numbers.get(number)
+            if not cid:
+                raise
+            return self.get(cid)
+        with self._lock:
+            self._by_number[number] = record["_id"] if record else ""
+        if record:
+            self._remember(record)
+        return record
+
+    def _remember(self, record: dict[str, Any], *, mirror: bool = True) -> None:
+        with self._lock:
+            self._by_id[record["_id"]] = record
+            self._known[record["_id"]] = record
+            for number in record.get("numbers") or ():
+                self._known_numbers[number] = record["_id"]
+        if mirror:
+            self.mirror.put(f"company:{record['_id']}", record, refresh_after=1.0)
+            for number in record.get("numbers") or ():
+                self.mirror.put(f"number:{number}", {"id": record["_id"]}, refresh_after=1.0)
+
+    def last_known(self, company_id: str) -> dict[str, Any] | None:
+        """The last copy of a company this process saw (no backend asked)."""
+        return self._known.get(company_id)
+
+    def warm(self) -> int:
+        """Load every company into this process's last-known copies (at start; lets calls go on when
+        the backends fail later)."""
+        n = 0
+        for record in self.coll.find({}):
+            self._remember(record)
+            n += 1
+        return n
+
+    def forget(self, company_id: str) -> None:
+        """Drop this process's cached copy of a company (the next read also refreshes Redis's copy)."""
+        with self._lock:
+            self._by_id.pop(company_id, None)
+            self._by_number.clear()
+        self.mirror.stale(f"company:{company_id}")
+
+    def profile(self, record: Mapping[str, Any]) -> CompanyProfile:
+        """The engine's CompanyProfile for a record (built once per company revision)."""
+        key = (record["_id"], record.get("revision", 0), record.get("updated_at"))
+        with self._lock:
+            hit = self._profiles.get(key)
+        if hit is None:
+            hit = CompanyProfile.from_dict(record["doc"])
+            with self._lock:
+                self._profiles[key] = hit
+        return hit
+
+    def add_to_blacklist(self, company_id: str, number: str) -> bool:
+        """Add a caller's number to the company's blacklist (once)."""
+        res = self.coll.update_one({"_id": company_id, "doc.blacklist": {"$ne": number}},
+                                   {"$addToSet": {"doc.blacklist": number}, "$inc": {"revision": 1}})
+        self.forget(company_id)
+        return res.modified_count > 0
+
+    def new_token(self, company_id: str) -> str:
+        """Create a bearer token for one company (only its SHA-256 is stored); returns it once."""
+        token = "ct_" + secrets.token_urlsafe(32)
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        res = self.coll.update_one({"_id": company_id}, {"$push": {"tokens": {
+            "sha256": digest, "created_at": self.clock()}}})
+        if res.matched_count == 0:
+            raise NotFound(f"no company {company_id!r}")
+        self.forget(company_id)
+        return token
+
+    def token_ok(self, company_id: str, token: str) -> bool:
+        """Whether a token is one of the company's own (constant-time comparison)."""
+        try:
+            record = self.get(company_id, fresh=True)
+        except PyMongoError:
+            record = self._known.get(company_id)
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        ok = False
+        for entry in (record or {}).get("tokens") or ():
+            ok |= hmac.compare_digest(digest, str(entry.get("sha256", "")))
+        return ok
+
+
+__all__ = ["Companies", "NotFound"]

@@ -1,0 +1,215 @@
+"""Cheat-sheet versions: drafts, compiles (one per company at a time), activation, artifacts.
+
+``cheatsheets``: one document per saved draft, ``_id = "<company>:<version>"``, with the
+source and its status (draft | compiled), and once compiled its artifact and report. The
+company record holds the version counter and the active pointer. Compiled policies are
+immutable, keyed by company, version and checksum: loaded once per process from Redis or
+the store, verified, and kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable, Mapping
+
+from cachetools import LRUCache
+from pymongo import ReturnDocument
+from pymongo.errors import PyMongoError
+
+import policy
+from policy.compiler import company_warnings
+from policy.errors import PolicyError
+from policy.frozen import thaw
+from policy.source import parse_text
+
+from .companies import Companies, NotFound
+from .locks import Locks
+from .mirror import Mirror
+
+log = logging.getLogger(__name__)
+
+
+class CompileBusy(Exception):
+    """Another compile of this company is running."""
+
+
+class Conflict(Exception):
+    """The request cannot be done in the current state (e.g. activating a draft)."""
+
+
+def sheet_id(company_id: str, version: int) -> str:
+    """The key of one saved version."""
+    return f"{company_id}:{version:06d}"
+
+
+def artifact_key(company_id: str, version: int, checksum: str) -> str:
+    """Redis's key for a compiled artifact."""
+    return f"artifact:{company_id}:{version}:{checksum}"
+
+
+class Policies:
+    """Saves, compiles, activates and loads cheat-sheet versions."""
+
+    def __init__(self, db: Any, companies: Companies, mirror: Mirror, locks: Locks, *,
+                 clock: Callable[[], float] = time.time,
+                 on_compile: Callable[[bool, float | None], None] | None = None) -> None:
+        self.sheets = db["cheatsheets"]
+        self.companies = companies
+        self.mirror = mirror
+        self.locks = locks
+        self.clock = clock
+        self.on_compile = on_compile or (lambda ok, seconds: None)
+        self._lock = threading.Lock()
+        self._compiled: LRUCache = LRUCache(maxsize=512)
+        #: What this process serves: company id -> {version, checksum} of the last policy it loaded.
+        self.serving: dict[str, dict[str, Any]] = {}
+        #: Per company, the last policy this process loaded and verified (served when a newer one fails).
+        self.last_good: dict[str, dict[str, Any]] = {}
+        self.errors: dict[str, str] = {}
+
+    def ensure_indexes(self) -> None:
+        """The indexes version listings use (idempotent)."""
+        self.sheets.create_index([("company_id", 1), ("version", -1)])
+
+    def save_draft(self, company_id: str, source: Any, *, by: str = "admin") -> int:
+        """Validate and save a cheat-sheet draft; returns its version (one more than the last)."""
+        try:
+            if isinstance(source, str):
+                source = parse_text(source, name="cheatSheet")
+            policy.validate(source)
+        except PolicyError:
+            self.on_compile(False, None)
+            raise
+        counter = self.companies.coll.find_one_and_update(
+            {"_id": company_id}, {"$inc": {"sheet_version": 1}}, {"sheet_version": 1},
+            return_document=ReturnDocument.AFTER)
+        if counter is None:
+            raise NotFound(f"no company {company_id!r}")
+        version = int(counter["sheet_version"])
+        self.sheets.insert_one({"_id": sheet_id(company_id, version), "company_id": company_id,
+                                "version": version, "source": source, "status": "draft",
+                                "created_at": self.clock(), "created_by": by})
+        return version
+
+    def compile_latest(self, company_id: str, *, owner: str) -> dict[str, Any]:
+        """Compile the latest draft; returns version, checksum, conflicts and warnings.
+
+        Raises NotFound, CompileBusy (another compile holds the lock) or PolicyError.
+        """
+        record = self.companies.get(company_id, fresh=True)
+        if record is None:
+            raise NotFound(f"no company {company_id!r}")
+        latest = self.sheets.find_one({"company_id": company_id}, sort=[("version", -1)])
+        if latest is None:
+            raise NotFound(f"company {company_id!r} has no cheat-sheet draft")
+        lock = f"compile:{company_id}"
+        if not self.locks.acquire(lock, owner):
+            raise CompileBusy("compilation already in progress")
+        try:
+            started = time.perf_counter()
+            try:
+                compiled = policy.compile_cheatsheet(latest["source"])
+            except PolicyError:
+                self.on_compile(False, time.perf_counter() - started)
+                raise
+            # The artifact carries the draft's version (the checksum does not cover it).
+            artifact = {**compiled.to_artifact(), "version": latest["version"]}
+            warnings = company_warnings(compiled.report, record["doc"])
+            report = {**thaw(compiled.report), "warnings": warnings,
+                      "compile_ms": round((time.perf_counter() - started) * 1000, 2)}
+            self.on_compile(True, time.perf_counter() - started)
+            self.sheets.update_one({"_id": latest["_id"]}, {"$set": {
+                "status": "compiled", "checksum": compiled.checksum, "artifact": artifact,
+                "report": report, "compiled_at": self.clock(), "compiled_by": owner}})
+        finally:
+            self.locks.release(lock, owner)
+        return {"version": latest["version"], "checksum": compiled.checksum,
+                "conflicts": report.get("conflicts", []), "warnings": warnings}
+
+    def activate(self, company_id: str, version: int, *, by: str = "admin") -> dict[str, Any]:
+        """Make a compiled version the company's active policy (its artifact must verify)."""
+        sheet = self.sheets.find_one({"_id": sheet_id(company_id, version)})
+        if sheet is None:
+            raise NotFound(f"company {company_id!r} has no cheat-sheet version {version}")
+        if sheet.get("status") != "compiled":
+            raise Conflict(f"version {version} is not compiled yet; compile it first")
+        try:
+            compiled = policy.load_artifact(sheet["artifact"])
+        except policy.PolicyIntegrityError as exc:
+            raise Conflict(f"version {version} does not verify: {exc}") from None
+        active = {"version": version, "checksum": compiled.checksum, "at": self.clock(), "by": by}
+        res = self.companies.coll.update_one({"_id": company_id}, {"$set": {"active": active}})
+        if res.matched_count == 0:
+            raise NotFound(f"no company {company_id!r}")
+        self.mirror.put(artifact_key(company_id, version, compiled.checksum), sheet["artifact"])
+        self.companies.forget(company_id)
+        self.companies.get(company_id, fresh=True)  # refreshes Redis's copy: the active pointer
+        return active
+
+    def versions(self, company_id: str) -> list[dict[str, Any]]:
+        """Every saved version, newest first, with status and checksum."""
+        record = self.companies.get(company_id, fresh=True)
+        if record is None:
+            raise NotFound(f"no company {company_id!r}")
+        active = (record.get("active") or {}).get("version")
+        out = []
+        for s in self.sheets.find({"company_id": company_id}, sort=[("version", -1)]):
+            out.append({"version": s["version"], "status": "active" if s["version"] == active else s["status"],
+                        "checksum": s.get("checksum"), "created_at": s.get("created_at"),
+                        "created_by": s.get("created_by"), "compiled_at": s.get("compiled_at"),
+                        "conflicts": len((s.get("report") or {}).get("conflicts", []))})
+        return out
+
+    def load(self, company_id: str, version: int, checksum: str) -> policy.CompiledPolicy | None:
+        """A compiled policy by company, version and checksum (verified once, then cached), or None."""
+        key = (company_id, version, checksum)
+        with self._lock:
+            hit = self._compiled.get(key)
+        if hit is not None:
+            return hit
+        artifact, source = self._artifact(company_id, version, checksum)
+        if artifact is None:
+            return None
+        compiled = self._verify(company_id, version, checksum, artifact, source)
+        if compiled is None:
+            return None
+        with self._lock:
+            self._compiled[key] = compiled
+        self.serving[company_id] = {"version": version, "checksum": checksum}
+        self.last_good[company_id] = {"version": version, "checksum": checksum}
+        return compiled
+
+    def _artifact(self, company_id: str, version: int, checksum: str) -> tuple[Mapping[str, Any] | None, str]:
+        rkey = artifact_key(company_id, version, checksum)
+        artifact = self.mirror.get(rkey)
+        if artifact is not None:
+            return artifact, "redis"
+        try:
+            sheet = self.sheets.find_one({"_id": sheet_id(company_id, version)}, {"artifact": 1})
+        except PyMongoError as exc:
+            log.warning("company %s: policy version %s not loadable now: %s", company_id, version, exc)
+            return None, ""
+        if not sheet or not sheet.get("artifact"):
+            return None, ""
+        return sheet["artifact"], "document store"
+
+    def _verify(self, company_id: str, version: int, checksum: str, artifact: Mapping[str, Any],
+                source: str) -> policy.CompiledPolicy | None:
+        try:
+            compiled = policy.load_artifact(artifact)
+        except (policy.PolicyIntegrityError, PolicyError, KeyError, TypeError, ValueError) as exc:
+            self.errors[company_id] = f"version {version}: {exc}"
+            log.error("company %s: cheat sheet version %s does not verify (%s): %s", company_id, version, source, exc)
+            return None
+        if source != "redis":
+            self.mirror.put(artifact_key(company_id, version, checksum), artifact)
+        if compiled.checksum != checksum:
+            self.errors[company_id] = f"version {version}: checksum {compiled.checksum} != pinned {checksum}"
+            log.error("company %s: version %s checksum mismatch", company_id, version)
+            return None
+        return compiled
+
+
+__all__ = ["Policies", "CompileBusy", "Conflict", "sheet_id"]

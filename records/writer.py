@@ -1,0 +1,145 @@
+"""The durable write path: a write goes to the document store, or, if the store refuses it,
+into the local outbox, to be replayed in order when the store is back.
+
+A write is plain data, so it can wait in the outbox: ``insert`` (a document keyed by ``_id``)
+or ``update`` (a filter, an update document, and whether to upsert). Every write the
+product queues is idempotent (inserts keyed by ``_id``, ``$set``, updates guarded by a
+turn number), so a write replayed twice after a crash still lands exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any, Mapping
+
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from infra.observe import NullObserver, Observer
+
+from .outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+#: What ``write`` reports.
+WRITTEN, DUPLICATE, QUEUED, LOST = "written", "duplicate", "queued", "lost"
+
+
+def insert(collection: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A write that inserts one document (a duplicate ``_id`` means it landed before)."""
+    return {"op": "insert", "coll": collection, "doc": dict(doc)}
+
+
+def update(collection: str, flt: Mapping[str, Any], change: Mapping[str, Any], *, upsert: bool = False
+           ) -> dict[str, Any]:
+    """A write that updates the first document matching ``flt``."""
+    return {"op": "update", "coll": collection, "filter": dict(flt), "update": dict(change), "upsert": upsert}
+
+
+class DurableWriter:
+    """Writes to the document store, or queues in the outbox; drains the outbox in order."""
+
+    def __init__(self, db: Any, outbox: Outbox | None, *, flush_interval: float = 1.0,
+                 observer: Observer | None = None) -> None:
+        self.db = db
+        self.outbox = outbox
+        self.flush_interval = flush_interval
+        self.observer = observer or NullObserver()
+        self._flush_lock = threading.Lock()
+        self._flusher: threading.Thread | None = None
+        self._flusher_pid = 0
+        self._down = False
+
+    def _apply(self, w: Mapping[str, Any]) -> None:
+        """Perform one write (raises PyMongoError; a duplicate insert raises DuplicateKeyError)."""
+        coll = self.db[w["coll"]]
+        if w["op"] == "insert":
+            coll.insert_one(w["doc"])
+        elif w["op"] == "update":
+            coll.update_one(w["filter"], w["update"], upsert=bool(w.get("upsert")))
+        else:
+            raise ValueError(f"unknown write {w['op']!r}")
+
+    def write(self, w: Mapping[str, Any], *, key: str | None = None) -> str:
+        """written | duplicate | queued | lost. Queued writes keep their order behind older queued ones.
+
+        ``key`` (the call a write belongs to) is kept beside a queued write for the logs.
+        """
+        if self.outbox is not None and self.outbox.pending_hint:
+            self.flush()
+            if self.outbox.pending_hint:
+                return QUEUED if self.outbox.add(w, key) else LOST
+        try:
+            self._apply(w)
+        except DuplicateKeyError:
+            return DUPLICATE
+        except PyMongoError as exc:
+            self._failed(exc)
+            if self.outbox is None:
+                return LOST
+            queued = self.outbox.add(w, key)
+            self.start()
+            return QUEUED if queued else LOST
+        self._ok()
+        return WRITTEN
+
+    def _failed(self, exc: BaseException) -> None:
+        if not self._down:
+            log.warning("document store refused a write (%s): writes go to the outbox until it is back", exc)
+            self._down = True
+        self.observer.fallback("docstore")
+
+    def _ok(self) -> None:
+        if self._down:
+            log.warning("document store takes writes again")
+            self._down = False
+
+    def flush(self, limit: int = 500) -> int:
+        """Replay queued writes in order while the store takes them; returns how many landed."""
+        if self.outbox is None or not self._flush_lock.acquire(blocking=False):
+            return 0
+        landed = 0
+        try:
+            for rid, w in self.outbox.rows(limit):
+                try:
+                    self._apply(w)
+                except DuplicateKeyError:
+                    pass  # it landed before (a replay after a crash): exactly once
+                except PyMongoError:
+                    break
+                self.outbox.done(rid)
+                landed += 1
+            if landed and self.outbox.count() == 0:
+                log.warning("document store is back: %d queued writes written", landed)
+                self._ok()
+        except Exception as exc:  # noqa: BLE001 - the outbox file itself failing must not break a turn
+            log.error("outbox flush failed: %s", exc)
+        finally:
+            self._flush_lock.release()
+        return landed
+
+    def pending(self) -> int:
+        """How many writes wait in the outbox (-1 if it cannot be read)."""
+        return self.outbox.count() if self.outbox is not None else 0
+
+    def start(self) -> None:
+        """Start the daemon thread that drains the outbox even when nothing else writes (once per process)."""
+        if self.outbox is None:
+            return
+        if self._flusher is not None and self._flusher.is_alive() and self._flusher_pid == os.getpid():
+            return
+
+        def run() -> None:
+            while True:
+                time.sleep(self.flush_interval)
+                if self.outbox is not None and self.outbox.pending_hint:
+                    self.flush()
+
+        self._flusher = threading.Thread(target=run, name="outbox-flush", daemon=True)
+        self._flusher_pid = os.getpid()
+        self._flusher.start()
+
+
+__all__ = ["DurableWriter", "insert", "update", "WRITTEN", "DUPLICATE", "QUEUED", "LOST"]
