@@ -7,7 +7,7 @@ the turn: it costs money and time. Its failure keeps the safe fallback.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Mapping
+from typing import Mapping
 
 from policy.company import CompanyProfile
 from policy.compiler import CompiledPolicy

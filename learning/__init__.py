@@ -1,1 +1,1 @@
-"""Learning loops: suggestions from real turns for staff to approve (a later issue)."""
+"""Learning loops: improvements proposed from real turns, for staff to approve (not built yet)."""

@@ -83,6 +83,59 @@ def _index(mapping: dict[int, list[int]]) -> Mapping[int, tuple[int, ...]]:
     return MappingProxyType({k: tuple(v) for k, v in mapping.items()})
 
 
+def _by_priority(rules: Any) -> list[Mapping[str, Any]]:
+    """Enabled rules by priority, declaration order within a priority."""
+    return [r for _, _, r in sorted(((r["priority"], i, r) for i, r in enumerate(rules) if r["enabled"]),
+                                    key=lambda t: (t[0], t[1]))]
+
+
+def _side_effects(ec: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
+    se, act = ec["sideEffects"], ec["action"]
+    source = MappingProxyType({"type": "EDGE_CASE", "id": ec["id"], "name": ec["name"]})
+    effects: list[Mapping[str, Any]] = []
+    if se["autoBlacklist"]:
+        effects.append(MappingProxyType({"type": "AUTO_BLACKLIST", "source": source}))
+    if se["notifyContacts"]:
+        effects.append(MappingProxyType({"type": "NOTIFY_CONTACTS", "contacts": tuple(se["notifyContacts"]),
+                                         "source": source}))
+    if se["autoTag"]:
+        effects.append(MappingProxyType({"type": "TAG", "tags": tuple(se["autoTag"]), "source": source}))
+    effects.append(MappingProxyType({"type": "LOG", "severity": se["logSeverity"], "source": source,
+                                     "message": f"edge case {ec['id']} ({ec['name']}) matched: {act['type']}"}))
+    return tuple(effects)
+
+
+def _edge_rule(ec: Mapping[str, Any], phrases: PhraseIndex, regex_sources: list[str]) -> EdgeRule:
+    """Compile one edge case, registering its phrases and patterns."""
+    m, act = ec["match"], ec["action"]
+    regex_ids = []
+    for p in m["regexPatterns"]:
+        regex_ids.append(len(regex_sources))
+        regex_sources.append(p)
+    text = {"override_response": act.get("inlineResponse"), "force_transfer": act.get("transferMessage"),
+            "polite_hangup": act.get("hangupMessage")}.get(act["type"])
+    return EdgeRule(
+        id=ec["id"], name=ec["name"], priority=ec["priority"], action=act["type"],
+        any_ids=tuple(phrases.add(k) for k in m["keywordsAny"]),
+        all_ids=frozenset(phrases.add(k) for k in m["keywordsAll"]),
+        regex_ids=tuple(regex_ids), caller_types=frozenset(m["callerType"]),
+        windows=tuple(Window(frozenset(w["daysOfWeek"]) or None, _minutes(w["start"]), _minutes(w["end"]))
+                      for w in m["timeWindows"]),
+        spam_required=frozenset(m["spamFlagsRequired"]), trades=frozenset(m["tradeRequired"]),
+        text=text, transfer=act.get("transferTarget"), tags=tuple(ec["sideEffects"]["autoTag"]),
+        side_effects=_side_effects(ec), description=ec["description"])
+
+
+def _transfer_rule(tr: Mapping[str, Any], phrases: PhraseIndex, intents: Mapping[str, Any]) -> TransferRuleRT:
+    """Compile one transfer rule: its intent's built-in phrases plus its own keywords."""
+    ids = [phrases.add(p) for p in list(intents.get(tr["intentTag"], ())) + list(tr["keywords"])]
+    return TransferRuleRT(
+        id=tr["id"], name=tr["name"], priority=tr["priority"], intent=tr["intentTag"],
+        action=f"TRANSFER_{tr['intentTag'].upper()}", phrase_ids=tuple(dict.fromkeys(ids)),
+        after_hours_only=tr["afterHoursOnly"], contact=tr["contactNameOrQueue"], phone=tr["phoneNumber"],
+        script=tr["script"], entities=tuple(MappingProxyType(dict(e)) for e in tr["collectEntities"]))
+
+
 class Runtime:
     """Matchers and rule tables for one compiled policy; read-only after construction."""
 
@@ -93,77 +146,16 @@ class Runtime:
     def __init__(self, content: Mapping[str, Any]) -> None:
         phrases = PhraseIndex(())
         regex_sources: list[str] = []
-        edges: list[EdgeRule] = []
-        ordered = sorted(((ec["priority"], i, ec) for i, ec in enumerate(content["edgeCases"]) if ec["enabled"]),
-                         key=lambda t: (t[0], t[1]))
-        for _, _, ec in ordered:
-            m, act, se = ec["match"], ec["action"], ec["sideEffects"]
-            regex_ids = []
-            for p in m["regexPatterns"]:
-                regex_ids.append(len(regex_sources))
-                regex_sources.append(p)
-            effects: list[Mapping[str, Any]] = []
-            source = MappingProxyType({"type": "EDGE_CASE", "id": ec["id"], "name": ec["name"]})
-            if se["autoBlacklist"]:
-                effects.append(MappingProxyType({"type": "AUTO_BLACKLIST", "source": source}))
-            if se["notifyContacts"]:
-                effects.append(MappingProxyType({"type": "NOTIFY_CONTACTS", "contacts": tuple(se["notifyContacts"]),
-                                                 "source": source}))
-            if se["autoTag"]:
-                effects.append(MappingProxyType({"type": "TAG", "tags": tuple(se["autoTag"]), "source": source}))
-            effects.append(MappingProxyType({"type": "LOG", "severity": se["logSeverity"], "source": source,
-                                             "message": f"edge case {ec['id']} ({ec['name']}) matched: {act['type']}"}))
-            text = {"override_response": act.get("inlineResponse"), "force_transfer": act.get("transferMessage"),
-                    "polite_hangup": act.get("hangupMessage")}.get(act["type"])
-            edges.append(EdgeRule(
-                id=ec["id"], name=ec["name"], priority=ec["priority"], action=act["type"],
-                any_ids=tuple(phrases.add(k) for k in m["keywordsAny"]),
-                all_ids=frozenset(phrases.add(k) for k in m["keywordsAll"]),
-                regex_ids=tuple(regex_ids), caller_types=frozenset(m["callerType"]),
-                windows=tuple(Window(frozenset(w["daysOfWeek"]) or None, _minutes(w["start"]), _minutes(w["end"]))
-                              for w in m["timeWindows"]),
-                spam_required=frozenset(m["spamFlagsRequired"]), trades=frozenset(m["tradeRequired"]),
-                text=text, transfer=act.get("transferTarget"), tags=tuple(se["autoTag"]),
-                side_effects=tuple(effects), description=ec["description"]))
-        transfers: list[TransferRuleRT] = []
-        ordered_tr = sorted(((tr["priority"], i, tr) for i, tr in enumerate(content["transferRules"]) if tr["enabled"]),
-                            key=lambda t: (t[0], t[1]))
-        intents = content["intentPhrases"]
-        for _, _, tr in ordered_tr:
-            ids = [phrases.add(p) for p in list(intents.get(tr["intentTag"], ())) + list(tr["keywords"])]
-            transfers.append(TransferRuleRT(
-                id=tr["id"], name=tr["name"], priority=tr["priority"], intent=tr["intentTag"],
-                action=f"TRANSFER_{tr['intentTag'].upper()}", phrase_ids=tuple(dict.fromkeys(ids)),
-                after_hours_only=tr["afterHoursOnly"], contact=tr["contactNameOrQueue"], phone=tr["phoneNumber"],
-                script=tr["script"], entities=tuple(MappingProxyType(dict(e)) for e in tr["collectEntities"])))
+        edges = [_edge_rule(ec, phrases, regex_sources) for ec in _by_priority(content["edgeCases"])]
+        transfers = [_transfer_rule(tr, phrases, content["intentPhrases"])
+                     for tr in _by_priority(content["transferRules"])]
         phrases.finish()
-        by_phrase: dict[int, list[int]] = {}
-        by_regex: dict[int, list[int]] = {}
-        always: list[int] = []
-        for pos, rule in enumerate(edges):
-            if rule.any_ids:
-                for pid in rule.any_ids:
-                    by_phrase.setdefault(pid, []).append(pos)
-            elif rule.all_ids:
-                for pid in rule.all_ids:
-                    by_phrase.setdefault(pid, []).append(pos)
-            elif rule.regex_ids:
-                for rid in rule.regex_ids:
-                    by_regex.setdefault(rid, []).append(pos)
-            else:
-                always.append(pos)
+        self._index_edges(edges)
+        self.transfers = tuple(transfers)
         tr_by_phrase: dict[int, list[int]] = {}
         for pos, rule in enumerate(transfers):
             for pid in rule.phrase_ids:
                 tr_by_phrase.setdefault(pid, []).append(pos)
-        self.edges = tuple(edges)
-        self.edge_by_phrase = _index(by_phrase)
-        self.edge_by_regex = _index(by_regex)
-        # Rules with no text condition are checked on every turn; split them by caller type up front.
-        self.edge_always = MappingProxyType({
-            ct: tuple(p for p in always if not edges[p].caller_types or ct in edges[p].caller_types)
-            for ct in ("new", "existing", "vendor", "unknown")})
-        self.transfers = tuple(transfers)
         self.transfer_by_phrase = _index(tr_by_phrase)
         self.transfer_by_id = MappingProxyType({t.id: t for t in transfers})
         by_intent: dict[str, TransferRuleRT] = {}
@@ -180,6 +172,28 @@ class Runtime:
         # Speech-recognition hints for <Gather>: the policy's own trigger phrases, shortest first.
         hint_words = {p for p in phrases.phrases if len(p) > 2 and not re.search(r"\d", p)}
         self.hints = tuple(sorted(hint_words, key=lambda p: (len(p), p))[:100])
+
+    def _index_edges(self, edges: list[EdgeRule]) -> None:
+        """Which edge cases each phrase or pattern can fire, and those checked on every turn."""
+        by_phrase: dict[int, list[int]] = {}
+        by_regex: dict[int, list[int]] = {}
+        always: list[int] = []
+        for pos, rule in enumerate(edges):
+            if rule.any_ids or rule.all_ids:
+                for pid in rule.any_ids or rule.all_ids:
+                    by_phrase.setdefault(pid, []).append(pos)
+            elif rule.regex_ids:
+                for rid in rule.regex_ids:
+                    by_regex.setdefault(rid, []).append(pos)
+            else:
+                always.append(pos)
+        self.edges = tuple(edges)
+        self.edge_by_phrase = _index(by_phrase)
+        self.edge_by_regex = _index(by_regex)
+        # Rules with no text condition are checked on every turn; split them by caller type up front.
+        self.edge_always = MappingProxyType({
+            ct: tuple(p for p in always if not edges[p].caller_types or ct in edges[p].caller_types)
+            for ct in ("new", "existing", "vendor", "unknown")})
 
     def _render(self, text: str, company: Any) -> tuple[str, tuple[str, ...], tuple[str, ...], bool]:
         """Fill variables, enforce guardrails, make the tone formal (the parts that depend on text only).

@@ -1,9 +1,10 @@
-"""Base answers from a company's scenario template: Tier 1 keywords, Tier 2 fuzzy, else a safe fallback.
+"""Scenario templates: their schema, and base answers from them (Tier 1 keywords, Tier 2 fuzzy, else a
+safe fallback).
 
 Pure: a template is validated and compiled once (``compile_template``); ``answer`` takes
 the caller's words plus the call id and turn number (for the deterministic choice of a
-reply variation) and returns a ``ScenarioAnswer``. Tier 3 (an LLM) plugs in later above
-the fallback.
+reply variation) and returns a ``ScenarioAnswer``. Tier 3 (an LLM) is the conversation's
+(``conversation.answers``), above the fallback.
 """
 
 from __future__ import annotations
