@@ -87,7 +87,6 @@ class Conversation:
                        spam_flags=caller_flags(withheld=call.withheld, attestation_failed=call.attestation_failed))
         scope = self.scopes.load(session, record, tier)
         facts.mark("policy")
-        facts.mark("scenario")
         ctx = self.scopes.context(scope, first_turn=True)
         decision = policy.apply(scope.policy, "", BaseResponse(scope.template.greeting, None, "greeting"), ctx)
         decision = self.dialogue.maybe_collect(scope.policy, decision, session, ctx)
@@ -128,7 +127,6 @@ class Conversation:
             decision = self._answer(scope, turn, facts)
         else:
             decision = self._silence(scope)
-            facts.mark("scenario")
         return self._commit(scope, facts, decision, turn.token)
 
     def _load(self, call_sid: str, called: str, caller: str, seq: int, token: str | None, facts: TurnFacts, *,
@@ -173,7 +171,7 @@ class Conversation:
         session, pol = scope.session, scope.policy
         ctx = self.scopes.context(scope)
         routing = policy.route(pol, turn.speech, ctx)
-        base = self._base_answer(scope, turn)
+        base = self._base_answer(scope, turn, facts)
         decision = None
         if session.get("collect"):
             collected = self.dialogue.collect_turn(pol, session, turn.speech, ctx, routing, base)
@@ -183,25 +181,27 @@ class Conversation:
         if decision is None:
             answer = base()
             if not routing.decided:
-                answer = self.answers.tier3(answer, turn.speech, profile=scope.profile, pol=pol,
-                                            template=scope.template)
+                with facts.timing("scenario"):
+                    answer = self.answers.tier3(answer, turn.speech, profile=scope.profile, pol=pol,
+                                                template=scope.template)
             facts.answer, facts.cost = answer, self.answers.cost(answer)
             source = "tier3" if answer.tier == "3" else f"scenario:{answer.scenario or 'fallback'}"
             decision = policy.finish(pol, routing, BaseResponse(answer.text, answer.action, source), ctx)
             decision = self.dialogue.maybe_collect(pol, decision, session, ctx)
-        facts.mark("scenario")
         facts.done = self.effects.perform(decision, session, scope.record, turn.seq)
         session["silence"] = 0
         session["turn_count"] = int(session.get("turn_count", 0)) + 1
         return decision
 
-    def _base_answer(self, scope: Scope, turn: CallerTurn) -> Callable[[], Any]:
-        """The scenarios' answer to the words, found once and only if asked for."""
+    def _base_answer(self, scope: Scope, turn: CallerTurn, facts: TurnFacts) -> Callable[[], Any]:
+        """The scenarios' answer to the words, found once and only if asked for (its time noted)."""
         found: list[Any] = []
 
         def answer() -> Any:
             if not found:
-                found.append(self.answers.base(scope.template, turn.speech, call_sid=turn.call_sid, seq=turn.seq))
+                with facts.timing("scenario"):
+                    found.append(self.answers.base(scope.template, turn.speech, call_sid=turn.call_sid,
+                                                   seq=turn.seq))
             return found[0]
         return answer
 
@@ -230,7 +230,6 @@ class Conversation:
             self.call_log.update(session["call_sid"], {"$set": {"transfer_outcome": {
                 "status": status, "target": transfer.get("target"), "reason": DIAL_REASONS.get(status, status)}}})
         session["transfer_outcome"] = status
-        facts.mark("scenario")
         return self._commit(scope, facts, decision, outcome.token, persist=True)
 
     # -- the end, and the fallback
@@ -295,8 +294,9 @@ class Conversation:
         seq = facts.seq
         facts.decision, facts.session_tier = decision, scope.session_tier
         reply = self._reply(decision, scope, seq)
-        new_tag = self._advance(session, seq, token, decision, reply)
-        record = turn_record(session, facts, reply.stored(), at=self.clock())
+        stored = reply.stored()
+        new_tag = self._advance(session, seq, token, decision, stored)
+        record = turn_record(session, facts, stored, at=self.clock())
         tally(session, record)
         if first:
             created = self.call_log.start(session, snapshot=True, policy=session["policy"],
@@ -310,10 +310,11 @@ class Conversation:
         return reply
 
     @staticmethod
-    def _advance(session: dict[str, Any], seq: int, token: str | None, decision: Decision, reply: Reply) -> bool:
-        """Move the session to this turn; returns whether a new tag was added."""
+    def _advance(session: dict[str, Any], seq: int, token: str | None, decision: Decision,
+                 reply: dict[str, Any]) -> bool:
+        """Move the session to this turn (``reply`` in its stored form); returns whether a new tag was added."""
         session["seq"] = seq
-        session["replies"] = remember(session.get("replies") or {}, str(seq), reply.stored(), KEEP_REPLIES)
+        session["replies"] = remember(session.get("replies") or {}, str(seq), reply, KEEP_REPLIES)
         if token:
             session["tokens"] = remember(session.get("tokens") or {}, token, seq, KEEP_TOKENS)
         session["state"] = {"HANGUP": "ended", "TRANSFER": "transfer"}.get(decision.action, "active")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 
@@ -84,7 +84,11 @@ class Reply:
 
     def stored(self) -> dict[str, Any]:
         """The form kept for replays and forensics (hints are rebuilt from the call's policy)."""
-        out = {k: v for k, v in asdict(self).items() if v not in (None, "") and k != "listening"}
+        out: dict[str, Any] = {"kind": self.kind, "text": self.text, "next": self.next, "barge_in": self.barge_in}
+        for name in ("phone", "sip", "queue", "caller_id"):
+            value = getattr(self, name)
+            if value:
+                out[name] = value
         out["language"], out["voice"] = self.listening.language, self.listening.voice
         return out
 

@@ -94,9 +94,10 @@ class _Turn:
     def copy(self) -> "_Turn":
         """An independent copy (a routing can be finished more than once)."""
         other = _Turn(self.text)
-        for name in self.__slots__:
-            value = getattr(self, name)
-            setattr(other, name, list(value) if isinstance(value, list) else value)
+        other.action, other.short, other.pattern, other.proposed = self.action, self.short, self.pattern, self.proposed
+        other.blocks, other.tags, other.effects = list(self.blocks), list(self.tags), list(self.effects)
+        other.target, other.phone, other.queue, other.sip = self.target, self.phone, self.queue, self.sip
+        other.entities = self.entities
         return other
 
     def security(self, action: str, source: Mapping[str, str], line: str) -> None:
@@ -262,15 +263,14 @@ def finish(policy: CompiledPolicy, routing: Routing, base_response: str | BaseRe
     """Steps 3-4 after ``route``: the base answer where the rules left the turn to it, then
     guardrails and behavior on what the caller will hear. The decision's time covers both halves."""
     started = timer()
-    return _finish(policy, routing, base_response, context,
+    return _finish(policy, routing, routing.turn.copy(), base_response, context,
                    lambda: routing.elapsed_ms + (timer() - started) * 1000.0)
 
 
-def _finish(policy: CompiledPolicy, routing: Routing, base_response: str | BaseResponse | None,
+def _finish(policy: CompiledPolicy, routing: Routing, turn: _Turn, base_response: str | BaseResponse | None,
             context: TurnContext, elapsed_ms: Callable[[], float]) -> Decision:
     rt: Runtime = policy.runtime
     base = base_response if isinstance(base_response, BaseResponse) else BaseResponse(base_response or "")
-    turn = routing.turn.copy()
     if not routing.decided:
         turn.text = base.text or ""
         _base_action(rt, turn, base, context)
@@ -301,8 +301,8 @@ def apply(policy: CompiledPolicy, utterance: str | None, base_response: str | Ba
           context: TurnContext, *, timer: Callable[[], float] = perf_counter) -> Decision:
     """Decide one turn: what the caller hears and whether to respond, transfer or hang up."""
     started = timer()
-    return _finish(policy, _route(policy, utterance, context), base_response, context,
-                   lambda: (timer() - started) * 1000.0)
+    routing = _route(policy, utterance, context)
+    return _finish(policy, routing, routing.turn, base_response, context, lambda: (timer() - started) * 1000.0)
 
 
 def speak(policy: CompiledPolicy, text: str, context: TurnContext, *, caller_spoke: bool = True) -> str:

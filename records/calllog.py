@@ -12,8 +12,9 @@ the durable writer (straight to the store, or into the outbox when the store ref
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from pymongo.errors import PyMongoError
 
@@ -63,12 +64,22 @@ class TurnFacts:
     done: list[str] = field(default_factory=list)
     session_tier: str = ""
     cost: float = 0.0
-    marks: dict[str, float] = field(default_factory=dict)  # perf_counter after session, policy, scenario
+    marks: dict[str, float] = field(default_factory=dict)  # perf_counter when loading the session, policy ended
+    spent: dict[str, float] = field(default_factory=dict)  # seconds spent in a step (the scenario tiers)
     extra: dict[str, Any] = field(default_factory=dict)    # collect events, dial status
 
     def mark(self, step: str) -> None:
         """Note the time a step ended."""
         self.marks[step] = time.perf_counter()
+
+    @contextmanager
+    def timing(self, step: str) -> Iterator[None]:
+        """Add the time spent inside the block to ``step``."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.spent[step] = self.spent.get(step, 0.0) + time.perf_counter() - started
 
 
 def _ms(a: float, b: float) -> float:
@@ -76,11 +87,12 @@ def _ms(a: float, b: float) -> float:
 
 
 def _latency(facts: TurnFacts, decision: Decision, end: float) -> dict[str, float]:
+    """Where the turn's time went: loading the session and the policy, the scenario tiers, the engine, all."""
     session = facts.marks.get("session", facts.started)
     pol = facts.marks.get("policy", session)
-    scenario = facts.marks.get("scenario", pol)
-    return {"session": _ms(facts.started, session), "policy": _ms(session, pol), "scenario": _ms(pol, scenario),
-            "engine": round(decision.elapsed_ms, 3), "total": _ms(facts.started, end)}
+    return {"session": _ms(facts.started, session), "policy": _ms(session, pol),
+            "scenario": round(facts.spent.get("scenario", 0.0) * 1000.0, 3), "engine": round(decision.elapsed_ms, 3),
+            "total": _ms(facts.started, end)}
 
 
 def turn_record(session: Mapping[str, Any], facts: TurnFacts, reply: Mapping[str, Any], *, at: float
