@@ -1,4 +1,5 @@
-"""The admin API for staff: companies and their cheat sheets (JSON in and out, bearer-token auth)."""
+"""The admin API's blueprint: bearer-token auth, JSON errors and request helpers (routes live beside it:
+``companies.py``, ``calls.py``)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from policy.errors import PolicyError
-from records.catalog import Catalog, CompileBusy, Conflict, NotFound
+from records.catalog import Catalog
 
-from . import forensics
+from .forensics import parse_time
+
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,13 @@ def policy_errors(status: int, exc: PolicyError) -> Response:
 
 
 #: Routes a company's own token may call (its own calls and costs); everything else needs ADMIN_TOKEN.
-COMPANY_ENDPOINTS = {"admin_api.list_calls", "admin_api.get_call", "admin_api.costs"}
+COMPANY_ENDPOINTS: set[str] = set()
+
+
+def company_route(view: Any) -> Any:
+    """Mark a view as reachable with the company's own token (for that company only)."""
+    COMPANY_ENDPOINTS.add(f"{bp.name}.{view.__name__}")
+    return view
 
 
 @bp.before_request
@@ -77,109 +85,21 @@ def http_error(exc: HTTPException) -> Response:
     return errors(exc.code or 500, ("", exc.description or exc.name))
 
 
-def _body() -> dict[str, Any] | Response:
+def body() -> dict[str, Any] | Response:
+    """The request's JSON object, or a 400 response."""
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         return errors(400, ("", "the body must be a JSON object (Content-Type: application/json)"))
     return data
 
 
-def _owner() -> str:
+def owner() -> str:
+    """A unique owner name for locks taken by this request."""
     return f"{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _company_out(record: dict[str, Any]) -> dict[str, Any]:
-    return {**record["doc"], "activePolicy": record.get("active"),
-            "latestCheatSheetVersion": record.get("sheet_version", 0)}
-
-
-@bp.put("/companies/<company_id>")
-def put_company(company_id: str) -> Response:
-    """Create or replace a company (201 created, 200 replaced, 422 with field errors)."""
-    body = _body()
-    if isinstance(body, Response):
-        return body
-    if body.setdefault("id", company_id) != company_id:
-        return errors(422, ("id", f"does not match the company id in the URL ({company_id!r})"))
-    try:
-        record, created = catalog().put_company(body)
-    except PolicyError as exc:
-        return policy_errors(422, exc)
-    resp = jsonify(_company_out(record))
-    resp.status_code = 201 if created else 200
-    return resp
-
-
-@bp.get("/companies/<company_id>")
-def get_company(company_id: str) -> Response:
-    """One company, with its active policy version."""
-    record = catalog().companies.get(company_id, fresh=True)
-    if record is None:
-        return errors(404, ("", f"no company {company_id!r}"))
-    return jsonify(_company_out(record))
-
-
-@bp.put("/companies/<company_id>/cheatsheet")
-def put_cheatsheet(company_id: str) -> Response:
-    """Save a cheat-sheet draft; returns its version (201)."""
-    body = _body()
-    if isinstance(body, Response):
-        return body
-    try:
-        version = catalog().policies.save_draft(company_id, body)
-    except PolicyError as exc:
-        return policy_errors(422, exc)
-    except NotFound as exc:
-        return errors(404, ("", str(exc)))
-    resp = jsonify(version=version, status="draft")
-    resp.status_code = 201
-    return resp
-
-
-@bp.post("/companies/<company_id>/cheatsheet/compile")
-def compile_cheatsheet(company_id: str) -> Response:
-    """Compile the latest draft: version, checksum, conflicts (409 while another compile runs)."""
-    try:
-        result = catalog().policies.compile_latest(company_id, owner=_owner())
-    except NotFound as exc:
-        return errors(404, ("", str(exc)))
-    except CompileBusy as exc:
-        return errors(409, ("", str(exc)))
-    except PolicyError as exc:
-        return policy_errors(422, exc)
-    return jsonify(result)
-
-
-@bp.post("/companies/<company_id>/cheatsheet/activate")
-def activate(company_id: str) -> Response:
-    """Make a compiled version the active policy: ``{"version": N}``."""
-    body = _body()
-    if isinstance(body, Response):
-        return body
-    version = body.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        return errors(422, ("version", "must be a cheat-sheet version number (1, 2, ...)"))
-    try:
-        active = catalog().policies.activate(company_id, version)
-    except NotFound as exc:
-        return errors(404, ("version", str(exc)))
-    except Conflict as exc:
-        return errors(409, ("version", str(exc)))
-    return jsonify(active=active)
-
-
-@bp.get("/companies/<company_id>/cheatsheet/versions")
-def versions(company_id: str) -> Response:
-    """Every version of the company's cheat sheet, newest first."""
-    try:
-        return jsonify(versions=catalog().policies.versions(company_id))
-    except NotFound as exc:
-        return errors(404, ("", str(exc)))
-
-
-# --- forensics ------------------------------------------------------------------------------
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int | Response:
+def int_arg(name: str, default: int, low: int, high: int) -> int | Response:
+    """A whole-number query argument within bounds, or a 400 naming it."""
     raw = request.args.get(name)
     if raw in (None, ""):
         return default
@@ -188,71 +108,11 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int | Response:
     return int(raw)
 
 
-def _range() -> tuple[float | None, float | None] | Response:
+def time_range() -> tuple[float | None, float | None] | Response:
+    """``?since=&until=`` as epoch seconds, or a 400 naming the field."""
     try:
-        return (forensics.parse_time(request.args.get("since"), "since"),
-                forensics.parse_time(request.args.get("until"), "until"))
+        return (parse_time(request.args.get("since"), "since"),
+                parse_time(request.args.get("until"), "until"))
     except ValueError as exc:
         field, _, message = str(exc).partition(": ")
         return errors(400, (field, message))
-
-
-@bp.post("/companies/<company_id>/tokens")
-def new_token(company_id: str) -> Response:
-    """Create a token for one company (it sees only its own calls and costs); shown once."""
-    try:
-        token = catalog().companies.new_token(company_id)
-    except NotFound as exc:
-        return errors(404, ("", str(exc)))
-    resp = jsonify(token=token, company_id=company_id)
-    resp.status_code = 201
-    return resp
-
-
-@bp.get("/companies/<company_id>/calls")
-def list_calls(company_id: str) -> Response:
-    """A company's calls, newest first: ?since=&until=&action=&tag=&tier=&page=&per_page= (numbers masked)."""
-    when = _range()
-    if isinstance(when, Response):
-        return when
-    page = _int_arg("page", 1, 1, 100_000)
-    per_page = _int_arg("per_page", 50, 1, 200)
-    for value in (page, per_page):
-        if isinstance(value, Response):
-            return value
-    tier = request.args.get("tier") or None
-    if tier and tier not in ("1", "2", "3", "fallback"):
-        return errors(400, ("tier", "must be 1, 2, 3 or fallback"))
-    if catalog().companies.get(company_id) is None:
-        return errors(404, ("", f"no company {company_id!r}"))
-    return jsonify(forensics.list_calls(current_app.extensions["docstore"], company_id, since=when[0], until=when[1],
-                                        action=request.args.get("action") or None, tag=request.args.get("tag") or None,
-                                        tier=tier, page=page, per_page=per_page))
-
-
-@bp.get("/companies/<company_id>/calls/<call_sid>")
-def get_call(company_id: str, call_sid: str) -> Response:
-    """One call, every turn's breakdown; full caller numbers only for the company's own token."""
-    full = g.caller == ("company", company_id)
-    detail = forensics.call_detail(current_app.extensions["docstore"], company_id, call_sid, full_numbers=full)
-    if detail is None:
-        return errors(404, ("", f"company {company_id!r} has no call {call_sid!r}"))
-    return jsonify(detail)
-
-
-@bp.get("/companies/<company_id>/costs")
-def costs(company_id: str) -> Response:
-    """Spend by tier and per 1000 calls: ?since=&until=."""
-    when = _range()
-    if isinstance(when, Response):
-        return when
-    return jsonify(forensics.costs(current_app.extensions["docstore"], company_id, since=when[0], until=when[1]))
-
-
-@bp.get("/alerts")
-def list_alerts() -> Response:
-    """Alert records (TIER3_SPIKE, ... and critical edge-case events), newest first: ?state=firing|resolved|event."""
-    state = request.args.get("state") or None
-    if state not in (None, "firing", "resolved", "event"):
-        return errors(400, ("state", "must be firing, resolved or event"))
-    return jsonify(alerts=current_app.extensions["alerts"].list(state))
