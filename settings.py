@@ -44,8 +44,10 @@ class Settings:
     OUTBOX_FLUSH_S: float = 1.0
     # Start-up: load the demo company (None: when the embedded store is used)
     SEED_DEMO: Optional[bool] = None
-    # Tests and tools only (never from the environment)
+    # Tests and tools only: TESTING and CRASH_AT ("after_record:3": kill the process at a step of a
+    # turn; honoured only with TESTING); CLOCK and SLEEP never come from the environment
     TESTING: bool = False
+    CRASH_AT: str = ""
     CLOCK: Callable[[], float] = time.time
     SLEEP: Callable[[float], None] = time.sleep
 
@@ -58,7 +60,7 @@ class Settings:
         for f in fields(cls):
             raw = env.get(f.name)
             kind = hints[f.name]
-            if raw is None or raw.strip() == "" or f.name in ("TESTING", "CLOCK", "SLEEP"):
+            if raw is None or raw.strip() == "" or f.name in ("CLOCK", "SLEEP"):
                 continue
             try:
                 if kind in (bool, Optional[bool]):

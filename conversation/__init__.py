@@ -8,13 +8,24 @@ names or TwiML.
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import Any, Callable
 
 from .answers import Answers, parse_costs
 from .llm import LLMTier
 from .notify import Notifier
 from .pipeline import Conversation
 from .types import CallEnded, CallerTurn, DialOutcome, IncomingCall, Listening, Reply
+
+
+def crash_points(spec: str) -> Callable[[str, int], None]:
+    """Test mode only: kill this process at named steps of a turn ("after_record:3,before_record")."""
+    wanted = {tuple(part.strip().split(":", 1)) for part in spec.split(",") if part.strip()}
+
+    def crash(step: str, seq: int) -> None:
+        if (step,) in wanted or (step, str(seq)) in wanted:
+            os._exit(70)  # as abrupt as kill -9: no cleanup, no response
+    return crash
 
 
 def init_app(app: Any, settings: Any, *, observer: Any) -> Conversation:
@@ -26,7 +37,9 @@ def init_app(app: Any, settings: Any, *, observer: Any) -> Conversation:
     conversation = Conversation(catalog=app.extensions["catalog"], sessions=app.extensions["sessions"],
                                 call_log=app.extensions["call_log"], notifier=notifier,
                                 answers=Answers(llm=llm, costs=parse_costs(settings.TIER_COSTS)),
-                                observer=observer, clock=settings.CLOCK)
+                                observer=observer, clock=settings.CLOCK,
+                                **({"crash": crash_points(settings.CRASH_AT)}
+                                   if settings.TESTING and settings.CRASH_AT else {}))
     app.extensions.update(notifier=notifier, conversation=conversation)
     return conversation
 

@@ -19,14 +19,15 @@ from policy.company import fallback_number
 from policy.decision import BaseResponse, Decision
 from records.calllog import CallLog, TurnFacts, tally, turn_record
 from records.catalog import Catalog
-from session import KEEP_REPLIES, KEEP_TOKENS, SessionStore, new_session, remember
+from session import KEEP_REPLIES, KEEP_TOKENS, SessionStore, Superseded, new_session, remember
 
 from .answers import Answers
 from .dialogue import Dialogue
 from .effects import Effects
 from .notify import Notifier
 from .scope import Scope, Scopes, caller_flags
-from .types import CONNECT, HANGUP, LISTEN, CallEnded, CallerTurn, DialOutcome, IncomingCall, Reply
+from .types import (CONNECT, HANGUP, LISTEN, CallEnded, CallerTurn, DialOutcome, IncomingCall, OutOfOrder,
+                    Reply)
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +58,15 @@ class Conversation:
 
     def __init__(self, *, catalog: Catalog, sessions: SessionStore, call_log: CallLog, notifier: Notifier,
                  answers: Answers | None = None, observer: Observer | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 crash: Callable[[str, int], None] = lambda step, seq: None) -> None:
         self.catalog = catalog
         self.sessions = sessions
         self.call_log = call_log
         self.answers = answers or Answers()
         self.observer = observer or NullObserver()
         self.clock = clock
+        self.crash = crash  # tests only: kills the process at a named step of a turn
         self.scopes = Scopes(catalog, clock=clock)
         self.dialogue = Dialogue(call_log, notifier, clock=clock)
         self.effects = Effects(catalog.companies, call_log, notifier, clock=clock)
@@ -130,13 +133,19 @@ class Conversation:
         return self._commit(scope, facts, decision, turn.token)
 
     def _load(self, call_sid: str, called: str, caller: str, seq: int, token: str | None, facts: TurnFacts, *,
-              recover: bool) -> Scope | Reply:
-        """The turn's scope, or the reply already given (a replayed delivery), or a goodbye."""
+              recover: bool, jump: bool = False) -> Scope | Reply:
+        """The turn's scope, or the reply already given (a replayed delivery), or a goodbye.
+
+        A turn more than one ahead of the call is refused (OutOfOrder), except the fallback's
+        transfer (``jump``), which may come at any point of a call.
+        """
         session, tier = self.sessions.load(call_sid, seq - 1)
         if session is not None and session["seq"] >= seq:
             return self._replay(session, seq)
         if session is not None and token and token in (session.get("tokens") or {}):
             return self._replay(session, session["tokens"][token])
+        if session is not None and seq > session["seq"] + 1 and not jump:
+            raise OutOfOrder(f"turn {seq} is ahead of the call (its last turn is {session['seq']})")
         record = self.scopes.company(called, session.get("company_id") if session else None)
         if not recover and (record is None or session is None):
             return Reply(HANGUP, FALLBACK_GOODBYE)
@@ -212,7 +221,8 @@ class Conversation:
         status = outcome.status or "unknown"
         facts = TurnFacts(seq=outcome.seq, kind="dial-result", started=time.perf_counter(),
                           extra={"dial_status": status})
-        loaded = self._load(outcome.call_sid, outcome.called, "", outcome.seq, outcome.token, facts, recover=False)
+        loaded = self._load(outcome.call_sid, outcome.called, "", outcome.seq, outcome.token, facts, recover=False,
+                            jump=outcome.seq == FALLBACK_DIAL_SEQ)
         if isinstance(loaded, Reply):
             return loaded
         scope = loaded
@@ -289,7 +299,12 @@ class Conversation:
 
     def _commit(self, scope: Scope, facts: TurnFacts, decision: Decision, token: str | None, *,
                 first: bool = False, persist: bool = False) -> Reply:
-        """Finish a turn: update the session, save it, record the turn, tell the observers."""
+        """Finish a turn: the turn record is made durable first, then the session is saved, then observers told.
+
+        In that order a crash at any point loses nothing: a session never says a turn was answered
+        before its record is stored (or queued), and a retried delivery of a turn that was recorded
+        but not saved is recomputed, recorded once, and answered as it was the first time.
+        """
         session = scope.session
         seq = facts.seq
         facts.decision, facts.session_tier = decision, scope.session_tier
@@ -298,16 +313,30 @@ class Conversation:
         new_tag = self._advance(session, seq, token, decision, stored)
         record = turn_record(session, facts, stored, at=self.clock())
         tally(session, record)
-        if first:
-            created = self.call_log.start(session, snapshot=True, policy=session["policy"],
-                                          caller_type=session["caller_type"], spam_flags=session["spam_flags"])
-            self.sessions.save(session, persist=not created)  # the new call log already holds the snapshot
-        else:
-            self.sessions.save(session, persist=persist or self._persist(session, decision, new_tag, scope))
-        record["latency_ms"]["total"] = round((time.perf_counter() - facts.started) * 1000.0, 3)
-        self.call_log.record_turn(record)
+        self.crash("before_record", seq)
+        recorded = self.call_log.record_turn(record)
+        self.crash("after_record", seq)
+        try:
+            if first:
+                created = self.call_log.start(session, snapshot=True, policy=session["policy"],
+                                              caller_type=session["caller_type"], spam_flags=session["spam_flags"])
+                self.sessions.save(session, persist=not created)  # the new call log already holds the snapshot
+            else:
+                self.sessions.save(session, persist=persist or self._persist(session, decision, new_tag, scope))
+        except Superseded:
+            log.warning("call %s: turn %d came again after the call moved on; answered as before",
+                        session["call_sid"], seq)
+            return self._answered(session["call_sid"], seq, reply)
+        self.crash("after_save", seq)
+        if not recorded:  # answered before (its record is stored): say what the caller heard then
+            return self._answered(session["call_sid"], seq, reply)
         self.observer.turn(record)
         return reply
+
+    def _answered(self, call_sid: str, seq: int, reply: Reply) -> Reply:
+        """The reply a turn got when it was first answered (from the call log), else ``reply``."""
+        earlier = self.call_log.recorded_reply(call_sid, seq)
+        return Reply.from_stored(earlier, reply.listening.hints) if isinstance(earlier, dict) else reply
 
     @staticmethod
     def _advance(session: dict[str, Any], seq: int, token: str | None, decision: Decision,

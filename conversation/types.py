@@ -60,6 +60,10 @@ class Listening:
     hints: str = ""
 
 
+class OutOfOrder(ValueError):
+    """A turn number that does not follow the call's last turn (refused; nothing is written)."""
+
+
 #: Reply kinds: speak and listen again, connect to a person, or say goodbye.
 LISTEN, CONNECT, HANGUP = "listen", "connect", "hangup"
 
@@ -105,5 +109,5 @@ class Reply:
         return replace(self, listening=replace(self.listening, hints=hints))
 
 
-__all__ = ["IncomingCall", "CallerTurn", "DialOutcome", "CallEnded", "Listening", "Reply", "LISTEN", "CONNECT",
+__all__ = ["OutOfOrder", "IncomingCall", "CallerTurn", "DialOutcome", "CallEnded", "Listening", "Reply", "LISTEN", "CONNECT",
            "HANGUP"]

@@ -37,6 +37,11 @@ class GuardedRedis:
             return pipe.execute()
         return self.guard.call(run)
 
+    def script(self, lua: str) -> Callable[..., Any]:
+        """A Lua script (sent once, then run by its SHA), called through the breaker: ``run(keys=[], args=[])``."""
+        registered = self.client.register_script(lua)
+        return lambda *a, **k: self.guard.call(registered, *a, **k)
+
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.client, name)
         if not callable(attr) or name.startswith("_") or name in ("pubsub", "pipeline"):

@@ -21,6 +21,7 @@ from pymongo.errors import PyMongoError
 from policy.decision import Decision
 from policy.frozen import thaw
 from policy.scenarios import ScenarioAnswer
+from session.tiers import STALE, STORED
 
 from .writer import DUPLICATE, LOST, QUEUED, WRITTEN, DurableWriter, insert, update
 
@@ -184,21 +185,23 @@ class CallLog:
         """Apply an update to a call's header (outcome, transfer outcome ...)."""
         return self.writer.write(update(CALLS, {"_id": call_sid}, change), key=call_sid) != LOST
 
-    def snapshot(self, session: Mapping[str, Any]) -> bool:
-        """Write the session snapshot (and the call's figures) onto its header, never over a newer one."""
+    def snapshot(self, session: Mapping[str, Any]) -> str:
+        """Write the session snapshot (and the call's figures) onto its header, never over a newer one.
+
+        Returns the writer's outcome; DUPLICATE means the header holds a newer snapshot.
+        """
         sid, seq = session["call_sid"], session["seq"]
         newer_or_none = {"_id": sid, "$or": [{"session.seq": {"$lte": seq}}, {"session": {"$exists": False}}]}
         # An upsert whose filter fails on an existing header collides on _id: an older snapshot, skipped.
         fields = _snapshot_fields(session)
         change = {"$set": fields, "$setOnInsert": {k: v for k, v in header(session).items() if k not in fields}}
-        return self.writer.write(update(CALLS, newer_or_none, change, upsert=True), key=sid) in (
-            WRITTEN, QUEUED, DUPLICATE)
+        return self.writer.write(update(CALLS, newer_or_none, change, upsert=True), key=sid)
 
     def finish(self, call_sid: str, session: Mapping[str, Any] | None, end: Mapping[str, Any]) -> bool:
         """The call ended: its end fields (status, duration ...) and its final snapshot."""
         done = self.writer.write(update(CALLS, {"_id": call_sid}, {"$set": dict(end)}), key=call_sid) != LOST
         if session is not None:
-            done = self.snapshot(session) and done
+            done = self.snapshot(session) != LOST and done
         return done
 
     def store_message(self, message: Mapping[str, Any]) -> bool:
@@ -255,9 +258,13 @@ class SnapshotTier:
         """The snapshot (raises when the store is down)."""
         return self.log.session_snapshot(call_sid)
 
-    def put(self, session: Mapping[str, Any]) -> bool:
-        """Write a snapshot (queued in the outbox if the store is down)."""
-        return self.log.snapshot(session)
+    def put(self, session: Mapping[str, Any]) -> str:
+        """Write a snapshot (queued in the outbox if the store is down): "stored", or "stale" when the
+        header holds a newer one; raises when even the outbox refused it."""
+        outcome = self.log.snapshot(session)
+        if outcome == LOST:
+            raise RuntimeError(f"call {session['call_sid']}: snapshot neither written nor queued")
+        return STALE if outcome == DUPLICATE else STORED
 
     def delete(self, call_sid: str) -> None:
         """Snapshots stay: they are the call's record."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from .model import KEEP_REPLIES, KEEP_TOKENS, SESSION_TTL_S, new_session, remember
-from .store import SessionStore
+from .store import SessionStore, Superseded
 from .tiers import MemoryTier, RedisTier, Tier
 
-__all__ = ["init_app", "SessionStore", "Tier", "MemoryTier", "RedisTier", "new_session", "remember", "KEEP_REPLIES",
+__all__ = ["init_app", "SessionStore", "Superseded", "Tier", "MemoryTier", "RedisTier", "new_session", "remember", "KEEP_REPLIES",
            "KEEP_TOKENS", "SESSION_TTL_S"]
 
 

@@ -12,9 +12,13 @@ import logging
 import time
 from typing import Any, Callable, Mapping
 
-from .tiers import FailSafe, MemoryTier
+from .tiers import FAILED, STALE, STORED, FailSafe, MemoryTier
 
 log = logging.getLogger(__name__)
+
+
+class Superseded(Exception):
+    """A save lost to a newer turn of the same call (nothing was overwritten)."""
 
 
 class SessionStore:
@@ -76,16 +80,27 @@ class SessionStore:
     # -- writes
 
     def save(self, session: dict[str, Any], *, persist: bool = False) -> dict[str, bool]:
-        """Save after a turn: L0 and Redis now; L2 when ``persist`` or when Redis did not take it."""
+        """Save after a turn: L0 and Redis now; L2 when ``persist`` or when Redis did not take it.
+
+        Raises ``Superseded`` when a tier already holds a newer turn of the call: this save came
+        from a late or repeated delivery, and nothing newer was overwritten.
+        """
         session["updated_at"] = self.clock()
-        self.l0.put(session)
-        redis_ok = self.l1.put(session) if self.l1 is not None else False
-        persisted = self.persist(session) if persist or not redis_ok else False
-        return {"redis": redis_ok, "docstore": persisted}
+        results = [self.l0.put(session)]
+        redis = self.l1.put(session) if self.l1 is not None else FAILED
+        results.append(redis)
+        docstore = FAILED
+        if (persist or redis == FAILED) and STALE not in results:
+            docstore = self.l2.put(session)
+            results.append(docstore)
+        if STALE in results:
+            self.l0.delete(session["call_sid"])  # this process's copy may be the stale one: read again next time
+            raise Superseded(f"call {session['call_sid']}: a tier holds a turn newer than {session['seq']}")
+        return {"redis": redis == STORED, "docstore": docstore == STORED}
 
     def persist(self, session: Mapping[str, Any]) -> bool:
         """Write the session to L2 now (never over a newer copy)."""
-        return self.l2.put(session)
+        return self.l2.put(session) == STORED
 
     def finalize(self, call_sid: str, **end: Any) -> bool:
         """The call ended: its newest session, marked ended, goes to L2 with ``end`` (status,
@@ -117,4 +132,4 @@ class SessionStore:
                 "docstore": self.l2.health()}
 
 
-__all__ = ["SessionStore"]
+__all__ = ["SessionStore", "Superseded"]

@@ -2,8 +2,10 @@
 
 A tier stores whole sessions by call id: ``get``, ``put``, ``delete`` and ``health``. L0 is
 this process's cache (cachetools), L1 is Redis; L2, the durable snapshot, is provided by
-the call log (``records.calllog.SnapshotTier``). ``FailSafe`` turns a tier's failures into
-"not found" / "not written", logged once per outage, so the next tier serves.
+the call log (``records.calllog.SnapshotTier``). Writes are monotonic in every tier: a
+session never replaces a newer one of the same call (``put`` answers ``STALE``), so a late
+or repeated delivery of an old turn cannot roll a call back. ``FailSafe`` turns a tier's
+failures into "not found" / ``FAILED``, logged once per outage, so the next tier serves.
 """
 
 from __future__ import annotations
@@ -20,6 +22,20 @@ from .model import SESSION_TTL_S
 
 log = logging.getLogger(__name__)
 
+#: What ``put`` answers: stored, or not stored because the tier holds a newer turn of the call, or failed.
+STORED, STALE, FAILED = "stored", "stale", "failed"
+
+#: Redis compare-and-set: the value is "<seq>|<json>"; write only when the stored turn is not newer.
+_CAS = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local sep = string.find(current, '|', 1, true)
+  if sep and tonumber(string.sub(current, 1, sep - 1)) > tonumber(ARGV[1]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+
 
 class Tier(Protocol):
     """One place sessions are kept."""
@@ -29,8 +45,8 @@ class Tier(Protocol):
     def get(self, call_sid: str) -> dict[str, Any] | None:
         """The stored session, or None."""
 
-    def put(self, session: Mapping[str, Any]) -> bool:
-        """Store a session; False when it was not stored."""
+    def put(self, session: Mapping[str, Any]) -> str:
+        """Store a session unless the tier holds a newer turn of the call: STORED or STALE (raises on failure)."""
 
     def delete(self, call_sid: str) -> None:
         """Forget a session."""
@@ -53,11 +69,14 @@ class MemoryTier:
         with self._lock:
             return self._cache.get(call_sid)
 
-    def put(self, session: Mapping[str, Any]) -> bool:
-        """Keep a session."""
+    def put(self, session: Mapping[str, Any]) -> str:
+        """Keep a session unless this process holds a newer turn of the call."""
         with self._lock:
+            cached = self._cache.get(session["call_sid"])
+            if cached is not None and cached["seq"] > session["seq"]:
+                return STALE
             self._cache[session["call_sid"]] = session
-        return True
+        return STORED
 
     def delete(self, call_sid: str) -> None:
         """Forget a session."""
@@ -81,6 +100,7 @@ class RedisTier:
     def __init__(self, redis: Any, *, ttl: int = SESSION_TTL_S) -> None:
         self.redis = redis
         self.ttl = ttl
+        self._cas = redis.script(_CAS)
 
     @staticmethod
     def key(call_sid: str) -> str:
@@ -93,15 +113,16 @@ class RedisTier:
         if not raw:
             return None
         try:
-            return json.loads(raw)
-        except ValueError:
+            return json.loads(raw.split(b"|", 1)[1] if isinstance(raw, bytes) else raw.split("|", 1)[1])
+        except (ValueError, IndexError):
             log.error("call %s: unreadable session in Redis, ignored", call_sid)
             return None
 
-    def put(self, session: Mapping[str, Any]) -> bool:
-        """Store the session (raises on Redis errors)."""
-        self.redis.set(self.key(session["call_sid"]), json.dumps(session, separators=(",", ":")), ex=self.ttl)
-        return True
+    def put(self, session: Mapping[str, Any]) -> str:
+        """Store the session unless Redis holds a newer turn of the call (one round trip; raises on Redis errors)."""
+        done = self._cas(keys=[self.key(session["call_sid"])],
+                         args=[int(session["seq"]), json.dumps(session, separators=(",", ":")), self.ttl])
+        return STORED if done else STALE
 
     def delete(self, call_sid: str) -> None:
         """Forget a session (raises on Redis errors)."""
@@ -150,15 +171,15 @@ class FailSafe:
         self._ok()
         return found
 
-    def put(self, session: Mapping[str, Any]) -> bool:
-        """Whether the tier stored the session."""
+    def put(self, session: Mapping[str, Any]) -> str:
+        """STORED, STALE (the tier holds a newer turn), or FAILED."""
         try:
             stored = self.tier.put(session)
         except Exception as exc:  # noqa: BLE001
             self._failed("write", exc)
-            return False
+            return FAILED
         self._ok()
-        return bool(stored)
+        return stored
 
     def delete(self, call_sid: str) -> None:
         """Forget a session if the tier answers."""
@@ -172,4 +193,4 @@ class FailSafe:
         return self.tier.health()
 
 
-__all__ = ["Tier", "MemoryTier", "RedisTier", "FailSafe"]
+__all__ = ["Tier", "MemoryTier", "RedisTier", "FailSafe", "STORED", "STALE", "FAILED"]

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, request
 
 from conversation import Conversation, Reply
 from conversation.pipeline import FALLBACK_GOODBYE
-from conversation.types import HANGUP
+from conversation.types import HANGUP, OutOfOrder
 
 from . import channel, twiml
 from .security import public_url, signature_ok
@@ -66,7 +66,7 @@ def twilio_webhook(view: Callable[..., Response]) -> Callable[..., Response]:
                 return _plain("invalid Twilio signature", 403)
         try:
             return view(*args, **kwargs)
-        except channel.BadRequest as exc:
+        except (channel.BadRequest, OutOfOrder) as exc:
             return _plain(str(exc), 400)
         except Exception:  # noqa: BLE001 - a caller must never hear Twilio's "application error"
             log.exception("webhook %s failed; answering with the fallback", request.path)
