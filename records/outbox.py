@@ -35,6 +35,9 @@ class Outbox:
         conn.execute("PRAGMA synchronous=FULL")  # the only copy of these writes: fsync them
         conn.execute("CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, "
                      "call_sid TEXT, op TEXT NOT NULL)")
+        # Writes the store answered but refused for good (kept for staff, out of the queue's way).
+        conn.execute("CREATE TABLE IF NOT EXISTS refused (id INTEGER PRIMARY KEY, call_sid TEXT, op TEXT NOT NULL, "
+                     "error TEXT, at REAL)")
         self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
@@ -57,6 +60,26 @@ class Outbox:
     def done(self, rid: int) -> None:
         """Forget a write that reached the document store."""
         self._conn().execute("DELETE FROM outbox WHERE id = ?", (rid,))
+
+    def refuse(self, rid: int, error: str) -> None:
+        """Move a write the store refuses for good out of the queue (kept in ``refused``), in one transaction."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("INSERT OR REPLACE INTO refused (id, call_sid, op, error, at) SELECT id, call_sid, op, ?, "
+                         "strftime('%s','now') FROM outbox WHERE id = ?", (error[:1000], rid))
+            conn.execute("DELETE FROM outbox WHERE id = ?", (rid,))
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            conn.execute("ROLLBACK")
+            raise
+
+    def refused(self) -> int:
+        """How many writes the store refused for good."""
+        try:
+            return self._conn().execute("SELECT COUNT(*) FROM refused").fetchone()[0]
+        except sqlite3.Error:
+            return -1
 
     def count(self) -> int:
         """How many writes are waiting."""

@@ -1,30 +1,40 @@
-"""The durable write path: a write goes to the document store, or, if the store refuses it,
-into the local outbox, to be replayed in order when the store is back.
+"""The durable write path: a write goes to the document store, or, if the store fails it in any
+way (whatever the exception's class), into the local outbox, to be replayed in order when
+the store is back.
 
 A write is plain data, so it can wait in the outbox: ``insert`` (a document keyed by ``_id``)
 or ``update`` (a filter, an update document, and whether to upsert). Every write the
 product queues is idempotent (inserts keyed by ``_id``, ``$set``, updates guarded by a
-turn number), so a write replayed twice after a crash still lands exactly once.
+turn number), so a write replayed twice after a crash still lands exactly once. A queued
+write the store keeps refusing for what it is (not for being down) is set aside after
+``MAX_ATTEMPTS`` when the store answers but refuses it (kept aside, logged), so one bad write
+cannot hold up the rest.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
 from typing import Any, Mapping
 
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError
 
 from infra.observe import NullObserver, Observer
 
+from .backend import MONGO_FAILURES, BreakerOpen
 from .outbox import Outbox
 
 log = logging.getLogger(__name__)
 
 #: What ``write`` reports.
 WRITTEN, DUPLICATE, QUEUED, LOST = "written", "duplicate", "queued", "lost"
+#: Replays of one queued write the store refuses (not a store failure) before it is set aside.
+MAX_ATTEMPTS = 3
+#: Failures that say the store is down or failing, not that the write is wrong: the queue waits.
+TRANSIENT = (*MONGO_FAILURES, BreakerOpen, sqlite3.Error, OSError)
 
 
 def insert(collection: str, doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -51,6 +61,7 @@ class DurableWriter:
         self._flusher: threading.Thread | None = None
         self._flusher_pid = 0
         self._down = False
+        self._attempts: dict[int, int] = {}
 
     def _apply(self, w: Mapping[str, Any]) -> None:
         """Perform one write (raises PyMongoError; a duplicate insert raises DuplicateKeyError)."""
@@ -75,7 +86,7 @@ class DurableWriter:
             self._apply(w)
         except DuplicateKeyError:
             return DUPLICATE
-        except PyMongoError as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure of the store: the write waits in the outbox
             self._failed(exc)
             if self.outbox is None:
                 return LOST
@@ -87,7 +98,8 @@ class DurableWriter:
 
     def _failed(self, exc: BaseException) -> None:
         if not self._down:
-            log.warning("document store refused a write (%s): writes go to the outbox until it is back", exc)
+            log.warning("document store failed a write (%s: %s): writes go to the outbox until it is back",
+                        exc.__class__.__name__, exc)
             self._down = True
         self.observer.fallback("docstore")
 
@@ -107,8 +119,10 @@ class DurableWriter:
                     self._apply(w)
                 except DuplicateKeyError:
                     pass  # it landed before (a replay after a crash): exactly once
-                except PyMongoError:
-                    break
+                except Exception as exc:  # noqa: BLE001
+                    if not self._refused_for_good(rid, exc):
+                        break  # the store is still failing: keep the order, try again later
+                    continue
                 self.outbox.done(rid)
                 landed += 1
             if landed and self.outbox.count() == 0:
@@ -119,6 +133,20 @@ class DurableWriter:
         finally:
             self._flush_lock.release()
         return landed
+
+    def _refused_for_good(self, rid: int, exc: BaseException) -> bool:
+        """Whether a queued write is refused for what it is, not because the store is down (then, after
+        MAX_ATTEMPTS, it is set aside)."""
+        if isinstance(exc, TRANSIENT):
+            return False
+        self._attempts[rid] = self._attempts.get(rid, 0) + 1
+        if self._attempts[rid] < MAX_ATTEMPTS:
+            return False
+        log.critical("the store keeps refusing a queued write (%s: %s); set aside in the outbox's refused table",
+                     exc.__class__.__name__, exc)
+        self.outbox.refuse(rid, f"{exc.__class__.__name__}: {exc}")
+        self._attempts.pop(rid, None)
+        return True
 
     def pending(self) -> int:
         """How many writes wait in the outbox (-1 if it cannot be read)."""

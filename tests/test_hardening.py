@@ -51,3 +51,20 @@ def test_a_turn_ahead_of_the_call_is_refused_and_writes_nothing(app):
     session, _ = app.extensions["sessions"].load(SID, 1)
     assert session["seq"] == 1
     assert turn(client, 2).status_code == 200  # the call goes on
+
+
+def test_a_write_the_store_refuses_for_good_is_set_aside_and_the_queue_goes_on(tmp_path):
+    from records.backend import open_docstore
+    from records.outbox import Outbox
+    from records.writer import MAX_ATTEMPTS, DurableWriter, insert, update
+
+    db = open_docstore("", str(tmp_path / "db"))
+    outbox = Outbox(str(tmp_path / "outbox.sqlite3"))
+    writer = DurableWriter(db, outbox)
+    db["calls"].insert_one({"_id": "x"})
+    outbox.add(update("calls", {"_id": "x"}, {"not_an_operator": 1}))  # refused whatever the store's health
+    outbox.add(insert("calls", {"_id": "y", "ok": True}))
+    for _ in range(MAX_ATTEMPTS):
+        writer.flush()
+    assert outbox.count() == 0 and outbox.refused() == 1
+    assert db["calls"].find_one({"_id": "y"}) == {"_id": "y", "ok": True}
