@@ -48,6 +48,8 @@ def costs(company_id: str) -> Response:
     when = time_range()
     if isinstance(when, Response):
         return when
+    if catalog().companies.get(company_id) is None:
+        return errors(404, ("", f"no company {company_id!r}"))
     return jsonify(forensics.costs(current_app.extensions["docstore"], company_id, since=when[0], until=when[1]))
 
 

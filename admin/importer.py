@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from policy.scenarios import validate_template
 from policy.source import load_file
 from records.catalog import Catalog
 
@@ -36,13 +35,11 @@ def import_company(catalog: Catalog, path: str | Path, *, activate: bool = True,
     name = doc.get("scenarioTemplate") if isinstance(doc, dict) else None
     tpath = Path(template) if template else (template_file(name) if name else None)
     tdoc = load_file(tpath) if tpath else None
-    if tdoc is not None:
-        validate_template(tdoc)  # refuse before anything is stored
     policy_doc = doc if isinstance(doc, dict) else {}
-    record, created = catalog.put_company(policy_doc, by=by)
+    record, created = catalog.put_company(policy_doc, by=by, template=tdoc)
     result["created"] = created
     if tdoc is not None:
-        result["template"] = catalog.templates.put(tdoc)
+        result["template"] = tdoc.get("id")
     if policy_doc.get("cheatSheet") is not None:
         compiled = catalog.policies.compile_latest(record["_id"], owner=f"import:{os.getpid()}")
         result["compiled"] = compiled

@@ -208,12 +208,6 @@ class CompiledPolicy:
                 "content": thaw(self.content), "report": thaw(self.report)}
 
 
-def company_warnings(report: Mapping[str, Any], company: Mapping[str, Any] | None) -> list[Any]:
-    """The compile warnings that still hold for a company (a named contact it has is not a warning)."""
-    contacts = set((company or {}).get("contacts") or {})
-    return [w for w in report.get("warnings", []) if w.get("contact") not in contacts]
-
-
 def compile_cheatsheet(source: Mapping[str, Any] | str) -> CompiledPolicy:
     """Compile a cheat sheet (a dict, or YAML/JSON text) into an immutable, checksummed policy."""
     data = parse_text(source) if isinstance(source, str) else source

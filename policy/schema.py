@@ -300,11 +300,20 @@ class GoldenTest(_Model):
 
 
 class CheatSheet(_Model):
-    """A company's cheat sheet as staff write it."""
+    """A company's cheat sheet as staff write it.
+
+    The design's stored metadata (``version``, ``status``, ``updatedBy``, ``updatedAt``,
+    ``lastCompiledAt``, ``checksum``, ``compileLock``) is accepted so an exported sheet imports,
+    and is not part of the policy's meaning (the checksum ignores it).
+    """
 
     version: Annotated[int, Field(ge=1)] = 1
+    status: Annotated[str, StringConstraints(max_length=40)] | None = None
     updatedBy: Text | None = None
     updatedAt: datetime | None = None
+    lastCompiledAt: datetime | None = None
+    checksum: Annotated[str, StringConstraints(max_length=200)] | None = None
+    compileLock: dict[str, Any] | None = None
     behaviorRules: list[BehaviorRule] = Field(default_factory=list)
     edgeCases: list[EdgeCase] = Field(default_factory=list, max_length=MAX_EDGE_CASES)
     transferRules: list[TransferRule] = Field(default_factory=list, max_length=MAX_TRANSFER_RULES)

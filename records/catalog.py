@@ -12,6 +12,8 @@ from typing import Any, Callable, Mapping
 
 import policy
 from policy.errors import PolicyError
+from policy.references import reference_errors
+from policy.scenarios import validate_template
 
 from .companies import Companies, NotFound
 from .locks import Locks
@@ -35,22 +37,36 @@ class Catalog:
         """The catalog's indexes (idempotent)."""
         self.policies.ensure_indexes()
 
-    def put_company(self, doc: Mapping[str, Any], *, by: str = "admin") -> tuple[dict[str, Any], bool]:
-        """Create or replace a company; its ``cheatSheet``, if given, is saved as a new draft.
+    def put_company(self, doc: Mapping[str, Any], *, by: str = "admin",
+                    template: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
+        """Create or replace a company; its ``cheatSheet``, if given, is saved as a new draft, and
+        ``template`` (a scenario template document), if given, is stored first.
 
         Refused whole (PolicyError with every field error) before anything is stored.
         """
         company = policy.validate_company(dict(doc))
+        given = validate_template(dict(template)) if template is not None else None
+        errors = []
+        if (company.scenarioTemplate and not (given and given.id == company.scenarioTemplate)
+                and self.templates.get(company.scenarioTemplate) is None):
+            errors.append({"path": "scenarioTemplate",
+                           "message": f"no scenario template {company.scenarioTemplate!r} (import it first)"})
         sheet = company.cheatSheet
+        doc_plain = company.model_dump(exclude={"cheatSheet"}, exclude_none=True)
         if sheet is not None:
             try:
-                policy.validate(sheet)
+                found = reference_errors(policy.validate(sheet), doc_plain)
             except PolicyError as exc:
-                raise PolicyError([{"path": f"cheatSheet.{e['path']}" if e["path"] else "cheatSheet",
-                                    "message": e["message"]} for e in exc.errors]) from None
+                found = exc.errors
+            errors.extend({"path": f"cheatSheet.{e['path']}" if e["path"] else "cheatSheet",
+                           "message": e["message"]} for e in found)
+        if errors:
+            raise PolicyError(errors)
+        if given is not None:
+            self.templates.put(given.model_dump())
         record, created = self.companies.put(company, by=by)
         if sheet is not None:
-            self.policies.save_draft(company.id, sheet, by=by)
+            self.policies.save_draft(company.id, sheet, by=by, company=doc_plain)
         return record, created
 
 

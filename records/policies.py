@@ -19,7 +19,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import PyMongoError
 
 import policy
-from policy.compiler import company_warnings
+from policy.references import company_warnings, reference_errors
 from policy.errors import PolicyError
 from policy.frozen import thaw
 from policy.source import parse_text
@@ -73,12 +73,23 @@ class Policies:
         """The indexes version listings use (idempotent)."""
         self.sheets.create_index([("company_id", 1), ("version", -1)])
 
-    def save_draft(self, company_id: str, source: Any, *, by: str = "admin") -> int:
-        """Validate and save a cheat-sheet draft; returns its version (one more than the last)."""
+    def save_draft(self, company_id: str, source: Any, *, by: str = "admin",
+                   company: Mapping[str, Any] | None = None) -> int:
+        """Validate and save a cheat-sheet draft; returns its version (one more than the last).
+
+        Refused (PolicyError) when invalid, or when it refers to contacts or transfer targets the
+        company (``company``, else the stored one) cannot resolve.
+        """
         try:
             if isinstance(source, str):
                 source = parse_text(source, name="cheatSheet")
-            policy.validate(source)
+            sheet = policy.validate(source)
+            if company is None:
+                record = self.companies.get(company_id, fresh=True)
+                company = record["doc"] if record else None
+            errors = reference_errors(sheet, company) if company is not None else []
+            if errors:
+                raise PolicyError(errors)
         except PolicyError:
             self.on_compile(False, None)
             raise
@@ -110,6 +121,9 @@ class Policies:
         try:
             started = time.perf_counter()
             try:
+                errors = reference_errors(policy.validate(latest["source"]), record["doc"])
+                if errors:  # the company changed since the draft was saved (a contact removed ...)
+                    raise PolicyError(errors)
                 compiled = policy.compile_cheatsheet(latest["source"])
             except PolicyError:
                 self.on_compile(False, time.perf_counter() - started)

@@ -68,3 +68,60 @@ def test_a_write_the_store_refuses_for_good_is_set_aside_and_the_queue_goes_on(t
         writer.flush()
     assert outbox.count() == 0 and outbox.refused() == 1
     assert db["calls"].find_one({"_id": "y"}) == {"_id": "y", "ok": True}
+
+
+# --- the admin API refuses what it cannot serve, and never answers 500 -------------------------------
+
+AUTH = {"Authorization": "Bearer test-admin-token"}
+
+
+def _sheet(**edge_action):
+    return {"allowedActions": ["TAKE_MESSAGE", "TRANSFER_GENERAL"], "edgeCases": [
+        {"id": "ec-1", "name": "One", "match": {"keywordsAny": ["coupon"]}, "action": edge_action}]}
+
+
+def test_a_sheet_with_warnings_compiles_and_answers_its_report(app):
+    client = app.test_client()
+    sheet = _sheet(type="override_response", inlineResponse="Use code {couponCode} for 10% off. Anything else?")
+    assert client.put("/admin/companies/demo-hvac/cheatsheet", json=sheet, headers=AUTH).status_code == 201
+    resp = client.post("/admin/companies/demo-hvac/cheatsheet/compile", headers=AUTH)
+    assert resp.status_code == 200
+    warning = resp.get_json()["warnings"][0]
+    assert warning["variable"] == "couponCode" and "dropped when spoken" in warning["message"]
+
+
+def test_references_the_company_cannot_resolve_are_refused_with_the_field_path(app):
+    client = app.test_client()
+    before = client.get("/admin/companies/demo-hvac/cheatsheet/versions", headers=AUTH).get_json()["versions"]
+    resp = client.put("/admin/companies/demo-hvac/cheatsheet", headers=AUTH,
+                      json=_sheet(type="force_transfer", transferTarget="nobody"))
+    assert resp.status_code == 422
+    assert resp.get_json()["errors"][0]["path"] == "edgeCases[0].action.transferTarget"
+    rules = {"transferRules": [{"id": "tr-1", "intentTag": "billing", "contactNameOrQueue": "accounts",
+                                "script": "One moment."}], "allowedActions": ["TRANSFER_BILLING"]}
+    resp = client.put("/admin/companies/demo-hvac/cheatsheet", headers=AUTH, json=rules)
+    assert resp.status_code == 422 and resp.get_json()["errors"][0]["path"] == "transferRules[0].contactNameOrQueue"
+    after = client.get("/admin/companies/demo-hvac/cheatsheet/versions", headers=AUTH).get_json()["versions"]
+    assert after == before  # nothing stored
+
+
+def test_an_unknown_scenario_template_is_refused(app):
+    doc = app.test_client().get("/admin/companies/demo-hvac", headers=AUTH).get_json()
+    doc = {k: v for k, v in doc.items() if k not in ("activePolicy", "latestCheatSheetVersion")}
+    resp = app.test_client().put("/admin/companies/demo-hvac", headers=AUTH, json={**doc, "scenarioTemplate": "nope"})
+    assert resp.status_code == 422 and resp.get_json()["errors"][0]["path"] == "scenarioTemplate"
+
+
+def test_the_designs_stored_metadata_is_accepted_and_ignored_by_the_checksum():
+    import policy
+
+    sheet = _sheet(type="override_response", inlineResponse="Ask us about our coupons.")
+    stored = {**sheet, "version": 7, "status": "active", "updatedBy": "ops", "updatedAt": "2026-01-05T10:00:00Z",
+              "lastCompiledAt": "2026-01-05T10:00:01Z", "checksum": "f" * 64,
+              "compileLock": {"lockedBy": "worker-2", "lockedAt": "2026-01-05T10:00:00Z"}}
+    assert policy.compile_cheatsheet(stored).checksum == policy.compile_cheatsheet(sheet).checksum
+
+
+def test_costs_of_a_company_that_does_not_exist_is_404(app):
+    resp = app.test_client().get("/admin/companies/nope/costs", headers=AUTH)
+    assert resp.status_code == 404 and resp.get_json()["errors"][0]["message"] == "no company 'nope'"
