@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from policy.errors import PolicyError
+from infra.inputs import BadJSON, parse_json, whole_number
 from records.catalog import Catalog
 
 from .forensics import parse_time
@@ -86,8 +87,13 @@ def http_error(exc: HTTPException) -> Response:
 
 
 def body() -> dict[str, Any] | Response:
-    """The request's JSON object, or a 400 response."""
-    data = request.get_json(silent=True)
+    """The request's JSON object (nesting bounded), or a 400 response saying why not."""
+    if not request.is_json:
+        return errors(400, ("", "the body must be a JSON object (Content-Type: application/json)"))
+    try:
+        data = parse_json(request.get_data(cache=True))
+    except BadJSON as exc:
+        return errors(400, ("", str(exc)))
     if not isinstance(data, dict):
         return errors(400, ("", "the body must be a JSON object (Content-Type: application/json)"))
     return data
@@ -103,9 +109,10 @@ def int_arg(name: str, default: int, low: int, high: int) -> int | Response:
     raw = request.args.get(name)
     if raw in (None, ""):
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    value = whole_number(raw)
+    if value is None or not low <= value <= high:
         return errors(400, (name, f"must be a whole number from {low} to {high}"))
-    return int(raw)
+    return value
 
 
 def time_range() -> tuple[float | None, float | None] | Response:

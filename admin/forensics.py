@@ -13,15 +13,13 @@ def parse_time(raw: str | None, name: str) -> float | None:
     """Epoch seconds from epoch seconds or ISO 8601 (a naive time is UTC); ValueError names the field."""
     if raw in (None, ""):
         return None
-    try:
+    if re.fullmatch(r"[0-9]{1,12}(?:\.[0-9]{1,6})?", raw):
         return float(raw)
-    except ValueError:
-        pass
     try:
         dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+        return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
+    except (ValueError, OverflowError, OSError):
         raise ValueError(f"{name}: not a time (use epoch seconds or ISO 8601)") from None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
 
 
 def mask(number: str | None) -> str | None:

@@ -40,6 +40,8 @@ def parse_text(text: str, *, name: str = "input") -> Any:
     if stripped.startswith(("{", "[")):
         try:
             return json.loads(text)
+        except RecursionError:
+            raise PolicyError([{"path": "", "message": f"{name} nests too deeply"}]) from None
         except json.JSONDecodeError as exc:
             # Fall through to YAML, which accepts flow style JSON-like documents too.
             json_error = exc
@@ -49,6 +51,8 @@ def parse_text(text: str, *, name: str = "input") -> Any:
         json_error = None
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise PolicyError([{"path": "", "message": f"{name} nests too deeply"}]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import random
 from datetime import datetime, timedelta, timezone
 
@@ -124,3 +125,42 @@ def test_odd_webhook_forms_never_500(tmp_path, caplog):
         assert r.status_code in (200, 400), (path, data, r.get_data(as_text=True)[:300])
     # Nothing reached the catch-all error path (which would hide a bug behind the fallback TwiML).
     assert not [rec for rec in caplog.records if "answering with the fallback" in rec.getMessage()]
+
+
+def test_every_route_takes_nested_bodies_odd_digits_and_huge_collections_without_a_5xx(tmp_path, caplog):
+    """Seeded: every route the app serves, with hostile JSON, query strings and forms (issue 11)."""
+    from tests.conftest import ADMIN, TOKEN, make_app
+    from tests.twilio_helpers import form, signed_post
+
+    app = make_app(tmp_path / "d")
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    rnd = random.Random(11)
+    bodies = ['{"a":[' * 5000 + "]}" * 5000, '{"a":[' * 40 + "]}" * 40] + [json.dumps(b) for b in (
+        {"edgeCases": [{"id": f"e{i}"} for i in range(5000)]}, {"version": 2 ** 70}, [], "text",
+        {"numbers": ["+15125550100"] * 300}, {"version": "²"}, {"x": "\ud800"})]
+    odd = ["²", "١٢", "1_0", " 1", "1e3", "-1", "0", "99999999999999999999", "NaN", "1.5", "%00", "\u202e"]
+    ids = {"company_id": ["demo-hvac", "nope", "x" * 300, "..", "%2F"], "call_sid": ["CAnope", "CA" + "0" * 32]}
+    served = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            for _ in range(6):
+                path = rule.rule
+                for arg in rule.arguments:
+                    path = path.replace(f"<{arg}>", rnd.choice(ids.get(arg, ["x"])))
+                query = "&".join(f"{k}={rnd.choice(odd)}" for k in rnd.sample(
+                    ["page", "per_page", "seq", "since", "until", "tier", "state", "version"], 3))
+                url = f"{path}?{query}"
+                if path.startswith("/voice"):
+                    data = form("CA" + "9" * 32, CallDuration=rnd.choice(odd), Confidence=rnd.choice(odd))
+                    resp = signed_post(client, url, data, token=TOKEN)
+                else:
+                    body = rnd.choice(bodies)
+                    resp = client.open(url, method=method, headers=auth, data=body,
+                                       content_type="application/json")
+                served += 1
+                assert resp.status_code < 500, (method, url, resp.get_data(as_text=True)[:300])
+    assert served > 60
+    assert not [r for r in caplog.records if "answering with the fallback" in r.getMessage()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from conversation.types import CallEnded, CallerTurn, DialOutcome, IncomingCall
+from infra.inputs import whole_number
 from policy.text import clean_utterance
 
 #: Turn numbers the Gather and Dial callbacks may carry.
@@ -30,10 +31,10 @@ def _required(form: Mapping[str, str], *names: str) -> None:
 
 def parse_seq(raw: str | None) -> int:
     """The turn number in a callback URL (``?seq=N``)."""
-    raw = raw or ""
-    if not (raw.isdigit() and 0 < int(raw) < MAX_SEQ):
+    seq = whole_number(raw)
+    if seq is None or not 0 < seq < MAX_SEQ:
         raise BadRequest("seq must be a turn number (1, 2, ...) in the URL")
-    return int(raw)
+    return seq
 
 
 def _confidence(raw: str | None) -> float | None:
@@ -72,9 +73,8 @@ def dial_outcome(form: Mapping[str, str], seq: int, token: str | None) -> DialOu
 def call_ended(form: Mapping[str, str]) -> CallEnded:
     """POST /voice/status: the call status callback."""
     _required(form, "CallSid")
-    duration = form.get("CallDuration") or ""
     return CallEnded(call_sid=_field(form, "CallSid"), status=_field(form, "CallStatus").lower(),
-                     duration_s=int(duration) if duration.isdigit() else None)
+                     duration_s=whole_number(_field(form, "CallDuration")))
 
 
 __all__ = ["BadRequest", "parse_seq", "incoming", "caller_turn", "dial_outcome", "call_ended"]
