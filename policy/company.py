@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints,
-                      ValidationError, model_validator)
+                      ValidationError, field_validator, model_validator)
 
 from .entities import normalize_phone
 from .errors import PolicyError
@@ -96,6 +96,14 @@ class Company(BaseModel):
     vendors: list[E164] = Field(default_factory=list)
     networkLearning: bool = False
     cheatSheet: dict[str, Any] | None = None
+
+    @field_validator("numbers")
+    @classmethod
+    def _unique_numbers(cls, numbers: list[str]) -> list[str]:
+        repeated = sorted({n for n in numbers if numbers.count(n) > 1})
+        if repeated:
+            raise ValueError(f"each number once; repeated: {', '.join(repeated)}")
+        return numbers
 
 
 def _ranges(spec: Any) -> tuple[tuple[int, int], ...]:

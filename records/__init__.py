@@ -30,6 +30,7 @@ def init_app(app: Any, settings: Any, *, db: GuardedDatabase, redis: Any | None,
     try:
         call_log.ensure_indexes()
         catalog.ensure_indexes()
+        catalog.companies.claim_listed_numbers()
         if writer.pending() > 0:  # a previous process left writes behind: replay them
             writer.start()
     except Exception as exc:  # noqa: BLE001 - a store that is down must not stop the app from answering

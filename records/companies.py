@@ -2,9 +2,11 @@
 
 ``companies``: ``{_id, doc, numbers, active: {version, checksum, at}, sheet_version, revision,
 tokens}`` where ``doc`` is the validated company document of SPEC section 3 (without its
-``cheatSheet``). Records are cached for a second per process, so every worker sees a change
-within about a second; the last copy seen of each company stays, and Redis holds one too, so
-calls go on when the store is down.
+``cheatSheet``). ``numbers``: ``{_id: <E.164 number>, company_id}``, one claim per number, so
+the store itself refuses a second owner (its unique key), and a call's ``To`` finds its
+company by primary key. Records are cached for a second per process, so every worker sees a
+change within about a second; the last copy seen of each company stays, and Redis holds one
+too, so calls go on when the store is down.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from typing import Any, Callable, Mapping
 
 from cachetools import LRUCache, TTLCache
-from pymongo.errors import PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from policy.company import Company, CompanyProfile
 from policy.errors import PolicyError
@@ -26,6 +28,10 @@ from policy.errors import PolicyError
 from .mirror import Mirror
 
 log = logging.getLogger(__name__)
+
+
+#: Marks a store whose companies' numbers have all been claimed (never an E.164 number).
+CLAIMS_COMPLETE = "~claims-complete"
 
 
 class NotFound(LookupError):
@@ -38,6 +44,7 @@ class Companies:
     def __init__(self, db: Any, mirror: Mirror, *, clock: Callable[[], float] = time.time,
                  cache_ttl: float = 1.0) -> None:
         self.coll = db["companies"]
+        self.numbers = db["numbers"]
         self.mirror = mirror
         self.clock = clock
         self._lock = threading.Lock()
@@ -48,15 +55,12 @@ class Companies:
         self._known_numbers: dict[str, str] = {}
 
     def put(self, company: Company, *, by: str = "admin") -> tuple[dict[str, Any], bool]:
-        """Create or replace a validated company; returns (record, created)."""
-        errors = []
-        for i, number in enumerate(company.numbers):
-            owner = self.coll.find_one({"numbers": number, "_id": {"$ne": company.id}}, {"_id": 1})
-            if owner:
-                errors.append({"path": f"numbers[{i}]",
-                               "message": f"{number} already belongs to company {owner['_id']!r}"})
-        if errors:
-            raise PolicyError(errors)
+        """Create or replace a validated company; returns (record, created).
+
+        Its numbers are claimed first (a number another company holds is a PolicyError naming it,
+        and nothing is stored); numbers it no longer has are released after the write.
+        """
+        self._claim(company.id, company.numbers)
         now = self.clock()
         data = company.model_dump(exclude={"cheatSheet"}, exclude_none=True)
         res = self.coll.update_one(
@@ -65,8 +69,47 @@ class Companies:
              "$inc": {"revision": 1},
              "$setOnInsert": {"created_at": now, "sheet_version": 0, "active": None}},
             upsert=True)
+        self._release(company.id, keep=company.numbers)
         self.forget(company.id)
         return self.get(company.id, fresh=True) or {}, res.upserted_id is not None
+
+    def _claim(self, company_id: str, numbers: list[str]) -> None:
+        """Claim each number for the company (the store's unique key decides a race); all or none."""
+        claimed, errors = [], []
+        for i, number in enumerate(numbers):
+            try:
+                self.numbers.insert_one({"_id": number, "company_id": company_id})
+                claimed.append(number)
+            except DuplicateKeyError:
+                owner = (self.numbers.find_one({"_id": number}) or {}).get("company_id")
+                if owner != company_id:
+                    errors.append({"path": f"numbers[{i}]",
+                                   "message": f"{number} already belongs to company {owner!r}"})
+        if errors:
+            for number in claimed:
+                self.numbers.delete_one({"_id": number, "company_id": company_id})
+            raise PolicyError(errors)
+
+    def _release(self, company_id: str, *, keep: list[str]) -> None:
+        """Give up the numbers a company no longer lists."""
+        for claim in self.numbers.find({"company_id": company_id}):
+            if claim["_id"] not in keep:
+                self.numbers.delete_one({"_id": claim["_id"], "company_id": company_id})
+
+    def claim_listed_numbers(self) -> int:
+        """Claim the numbers of companies stored before claims existed (once per store; idempotent)."""
+        if self.numbers.find_one({"_id": CLAIMS_COMPLETE}) is not None:
+            return 0
+        n = 0
+        for record in self.coll.find({}, {"numbers": 1}):
+            for number in record.get("numbers") or ():
+                try:
+                    self.numbers.insert_one({"_id": number, "company_id": record["_id"]})
+                    n += 1
+                except DuplicateKeyError:
+                    pass
+        self.numbers.insert_one({"_id": CLAIMS_COMPLETE, "company_id": None})
+        return n
 
     def get(self, company_id: str, *, fresh: bool = False) -> dict[str, Any] | None:
         """A company record: this process's copy (about a second old at most unless ``fresh``), else the
@@ -96,7 +139,10 @@ class Companies:
         if cid is not None:
             return self.get(cid) if cid else None
         try:
-            record = self.coll.find_one({"numbers": number})
+            claim = self.numbers.find_one({"_id": number})
+            record = self.coll.find_one({"_id": claim["company_id"]}) if claim else None
+            if record is not None and number not in (record.get("numbers") or ()):
+                record = None  # a claim left by a write that did not finish: the company does not list it
         except PyMongoError:
             ref = self.mirror.get(f"number:{number}")
             cid = (ref or {}).get("id") or self._known_numbers.get(number)

@@ -125,3 +125,31 @@ def test_the_designs_stored_metadata_is_accepted_and_ignored_by_the_checksum():
 def test_costs_of_a_company_that_does_not_exist_is_404(app):
     resp = app.test_client().get("/admin/companies/nope/costs", headers=AUTH)
     assert resp.status_code == 404 and resp.get_json()["errors"][0]["message"] == "no company 'nope'"
+
+
+def test_a_number_is_owned_by_one_company_even_when_claimed_concurrently(app):
+    import threading
+
+    def company(cid):
+        return {"id": cid, "name": cid, "numbers": ["+15125550900"], "timezone": "America/Chicago"}
+
+    barrier = threading.Barrier(6)
+    statuses = []
+
+    def claim(i):
+        client = app.test_client()
+        barrier.wait()
+        statuses.append(client.put(f"/admin/companies/co-{i}", json=company(f"co-{i}"), headers=AUTH).status_code)
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [201, 422, 422, 422, 422, 422]
+    owners = [d["_id"] for d in app.extensions["docstore"]["companies"].find({"numbers": "+15125550900"})]
+    assert len(owners) == 1
+    assert app.extensions["catalog"].companies.for_number("+15125550900")["_id"] == owners[0]
+    twice = app.test_client().put("/admin/companies/co-x", headers=AUTH, json={
+        "id": "co-x", "name": "X", "numbers": ["+15125550901", "+15125550901"]})
+    assert twice.status_code == 422 and twice.get_json()["errors"][0]["path"] == "numbers"
