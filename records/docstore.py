@@ -98,8 +98,6 @@ def _op_match(value: Any, op: str, arg: Any) -> bool:
         return not _eq(value, arg)
     if op == "$in":
         return any(_eq(value, a) for a in arg)
-    if op == "$nin":
-        return not any(_eq(value, a) for a in arg)
     if op == "$exists":
         return (value is not _MISSING) == bool(arg)
     if op in ("$gt", "$gte", "$lt", "$lte"):
@@ -231,8 +229,8 @@ def apply_update(doc: dict[str, Any], update: Mapping[str, Any], *, inserting: b
                 if not isinstance(base, (int, float)) or isinstance(base, bool):
                     raise OperationFailure(f"cannot $inc non-numeric field {path}")
                 _set(doc, path, base + arg)
-            elif op in ("$max", "$min"):
-                if current is _MISSING or (op == "$max" and arg > current) or (op == "$min" and arg < current):
+            elif op == "$max":
+                if current is _MISSING or arg > current:
                     _set(doc, path, copy.deepcopy(arg))
             elif op in ("$push", "$addToSet"):
                 items = arg["$each"] if isinstance(arg, Mapping) and "$each" in arg else [arg]
@@ -247,9 +245,6 @@ def apply_update(doc: dict[str, Any], update: Mapping[str, Any], *, inserting: b
                     n = int(arg["$slice"])
                     lst = lst[n:] if n < 0 else lst[:n]
                 _set(doc, path, lst)
-            elif op == "$pull":
-                if isinstance(current, list):
-                    _set(doc, path, [x for x in current if not _eq(x, arg)])
             else:
                 raise OperationFailure(f"unknown update operator {op}")
 
