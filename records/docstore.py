@@ -15,166 +15,24 @@ callers catch ``PyMongoError`` the same way for either backend.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import sqlite3
 import threading
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
-_MISSING = object()
+from .docstore_query import (MISSING, SortSpec, compile_filter, dumps, get_path, id_key, loads, matches,
+                             order_sql, project, sort_rows, sort_spec)
+
+#: A selected row: rowid, the stored JSON text, the decoded document.
+Row = tuple[int, str, dict[str, Any]]
 
 
 class StoreUnavailable(PyMongoError):
     """The embedded store could not be opened or written (disk, permissions, lock timeout)."""
-
-
-# --- documents ------------------------------------------------------------------------
-
-def _default(value: Any) -> Any:
-    """JSON for the few types json does not know: datetimes (as pymongo stores them) and mappings."""
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        return {"$date": value.isoformat()}
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, (tuple, set, frozenset)):
-        return list(value)
-    raise TypeError(f"cannot store a {type(value).__name__} in the embedded document store")
-
-
-def _decode_hook(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1 and "$date" in obj:
-        return datetime.fromisoformat(obj["$date"])  # naive UTC, as pymongo returns by default
-    return obj
-
-
-def _dumps(doc: Any) -> str:
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=_default)
-
-
-def _loads(text: str) -> Any:
-    return json.loads(text, object_hook=_decode_hook)
-
-
-def _key(_id: Any) -> str:
-    if isinstance(_id, str):
-        return json.dumps(_id)
-    return json.dumps(_id, sort_keys=True, separators=(",", ":"), default=_default)
-
-
-def _get(doc: Any, path: str) -> Any:
-    """The value at a dotted path, or _MISSING (lists are searched element-wise by the matcher)."""
-    cur = doc
-    for part in path.split("."):
-        if isinstance(cur, Mapping) and part in cur:
-            cur = cur[part]
-        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
-            cur = cur[int(part)]
-        else:
-            return _MISSING
-    return cur
-
-
-# --- queries --------------------------------------------------------------------------
-
-def _cmp_ok(a: Any, b: Any) -> bool:
-    """Whether two values are of comparable kinds (Mongo compares within a type bracket)."""
-    num = (int, float)
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool)
-    return (isinstance(a, num) and isinstance(b, num)) or type(a) is type(b)
-
-
-def _op_match(value: Any, op: str, arg: Any) -> bool:
-    if op == "$eq":
-        return _eq(value, arg)
-    if op == "$ne":
-        return not _eq(value, arg)
-    if op == "$in":
-        return any(_eq(value, a) for a in arg)
-    if op == "$exists":
-        return (value is not _MISSING) == bool(arg)
-    if op in ("$gt", "$gte", "$lt", "$lte"):
-        candidates = value if isinstance(value, list) else [value]
-        for v in candidates:
-            if v is _MISSING or v is None or not _cmp_ok(v, arg):
-                continue
-            if ((op == "$gt" and v > arg) or (op == "$gte" and v >= arg)
-                    or (op == "$lt" and v < arg) or (op == "$lte" and v <= arg)):
-                return True
-        return False
-    raise OperationFailure(f"unknown query operator {op}")
-
-
-def _eq(value: Any, arg: Any) -> bool:
-    if value is _MISSING:
-        return arg is None
-    if isinstance(value, list) and not isinstance(arg, list):
-        return any(_eq(v, arg) for v in value)
-    if isinstance(value, bool) != isinstance(arg, bool):
-        return False
-    return value == arg
-
-
-def matches(doc: Mapping[str, Any], flt: Mapping[str, Any] | None) -> bool:
-    """Whether a document matches a Mongo-style filter (the subset the app uses)."""
-    for key, cond in (flt or {}).items():
-        if key == "$and":
-            if not all(matches(doc, c) for c in cond):
-                return False
-        elif key == "$or":
-            if not any(matches(doc, c) for c in cond):
-                return False
-        elif isinstance(cond, Mapping) and cond and all(str(k).startswith("$") for k in cond):
-            value = _get(doc, key)
-            if not all(_op_match(value, op, arg) for op, arg in cond.items()):
-                return False
-        elif not _eq(_get(doc, key), cond):
-            return False
-    return True
-
-
-def _sort_key(spec: Sequence[tuple[str, int]]):
-    def key(doc: Mapping[str, Any]) -> tuple:
-        out = []
-        for field, _ in spec:
-            v = _get(doc, field)
-            if v is _MISSING or v is None:
-                out.append((0, 0))
-            elif isinstance(v, (int, float)) and not isinstance(v, bool):
-                out.append((1, v))
-            else:
-                out.append((2, str(v)))
-        return tuple(out)
-    return key
-
-
-def _apply_sort(docs: list[dict[str, Any]], sort: Any) -> list[dict[str, Any]]:
-    if not sort:
-        return docs
-    spec = [(sort, 1)] if isinstance(sort, str) else list(sort)
-    for field, direction in reversed(spec):  # stable multi-key sort
-        docs.sort(key=_sort_key([(field, direction)]), reverse=direction < 0)
-    return docs
-
-
-def _project(doc: dict[str, Any], projection: Any) -> dict[str, Any]:
-    if not projection:
-        return doc
-    fields = dict.fromkeys(projection, 1) if isinstance(projection, (list, tuple)) else dict(projection)
-    include = {k for k, v in fields.items() if v and k != "_id"}
-    if include:
-        out = {k: doc[k] for k in include if k in doc}
-        if fields.get("_id", 1) and "_id" in doc:
-            out["_id"] = doc["_id"]
-        return out
-    return {k: v for k, v in doc.items() if fields.get(k, 1)}
 
 
 # --- updates --------------------------------------------------------------------------
@@ -217,7 +75,7 @@ def apply_update(doc: dict[str, Any], update: Mapping[str, Any], *, inserting: b
         for path, arg in fields.items():
             if path == "_id" and op != "$setOnInsert":
                 raise OperationFailure("the _id field cannot be changed")
-            current = _get(doc, path)
+            current = get_path(doc, path)
             if op == "$set":
                 _set(doc, path, arg)
             elif op == "$unset":
@@ -225,16 +83,16 @@ def apply_update(doc: dict[str, Any], update: Mapping[str, Any], *, inserting: b
                 if isinstance(parent, dict):
                     parent.pop(last, None)
             elif op == "$inc":
-                base = 0 if current is _MISSING else current
+                base = 0 if current is MISSING else current
                 if not isinstance(base, (int, float)) or isinstance(base, bool):
                     raise OperationFailure(f"cannot $inc non-numeric field {path}")
                 _set(doc, path, base + arg)
             elif op == "$max":
-                if current is _MISSING or arg > current:
+                if current is MISSING or arg > current:
                     _set(doc, path, copy.deepcopy(arg))
             elif op in ("$push", "$addToSet"):
                 items = arg["$each"] if isinstance(arg, Mapping) and "$each" in arg else [arg]
-                lst = [] if current is _MISSING else current
+                lst = [] if current is MISSING else current
                 if not isinstance(lst, list):
                     raise OperationFailure(f"{op} needs an array at {path}")
                 lst = list(lst)
@@ -275,6 +133,22 @@ class DeleteResult:
     def __init__(self, deleted: int) -> None:
         self.deleted_count = deleted
         self.acknowledged = True
+
+
+def _filter_rows(rows: Iterable[tuple[int, str]], flt: Mapping[str, Any], spec: SortSpec,
+                 skip: int, limit: int) -> list[Row]:
+    """Rows past a SQL prefilter, checked, sorted, skipped and limited in Python."""
+    out: list[Row] = []
+    stop = skip + limit if limit and not spec else 0
+    for rowid, text in rows:
+        doc = loads(text)
+        if matches(doc, flt):
+            out.append((rowid, text, doc))
+            if stop and len(out) >= stop:
+                break
+    if spec:
+        sort_rows(out, spec)
+    return out[skip:skip + limit] if limit else out[skip:]
 
 
 # --- the store ------------------------------------------------------------------------
@@ -379,42 +253,30 @@ class EmbeddedCollection:
         self.database.ensure_table(self.table)
         return self.database.connection()
 
-    def _rows(self, conn: sqlite3.Connection, flt: Mapping[str, Any] | None) -> Iterator[dict[str, Any]]:
-        for doc, _ in self._rows_text(conn, flt):
-            yield doc
+    def _read(self, fn):
+        """fn(connection) for a read; SQLite errors as StoreUnavailable."""
+        try:
+            return fn(self._conn())
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"embedded store {self.database.path}: {exc}") from exc
 
-    def _rows_text(self, conn: sqlite3.Connection,
-                   flt: Mapping[str, Any] | None) -> Iterator[tuple[dict[str, Any], str]]:
-        if flt and "_id" in flt and not isinstance(flt["_id"], Mapping):
-            # The primary key narrows to one row; the rest of the filter is checked below.
-            row = conn.execute(f'SELECT doc FROM "{self.table}" WHERE id = ?', (_key(flt["_id"]),)).fetchone()
-            rows: Iterable[tuple[str]] = [row] if row else []
-        else:
-            sql, params = self._prefilter(flt)
-            rows = conn.execute(f'SELECT doc FROM "{self.table}"{sql}', params)
-        for (text,) in rows:
-            doc = _loads(text)
-            if matches(doc, flt):
-                yield doc, text
+    def _find_sql(self, flt: Mapping[str, Any], spec: SortSpec, skip: int, limit: int) -> tuple[str, tuple, bool]:
+        """The SELECT for a query: the whole query when it all translates (exact), else a prefilter."""
+        where = compile_filter(flt)
+        order = order_sql(spec)
+        base = f'SELECT rowid, doc FROM "{self.table}" WHERE {where.sql}'
+        if where.exact and order is not None:
+            return f"{base} {order} LIMIT ? OFFSET ?", where.params + (limit or -1, skip), True
+        return f"{base} ORDER BY rowid", where.params, False
 
-    def _prefilter(self, flt: Mapping[str, Any] | None) -> tuple[str, tuple]:
-        """A SQL WHERE on indexed scalar fields (an accelerator; every row is re-checked in Python)."""
-        indexed = self.database._indexes.get(self.table, set())
-        clauses, params = [], []
-        for key, cond in (flt or {}).items():
-            if key not in indexed:
-                continue
-            expr = f"json_extract(doc, '$.{key}')"
-            if isinstance(cond, (str, int, float)) and not isinstance(cond, bool):
-                clauses.append(f"{expr} = ?")
-                params.append(cond)
-            elif isinstance(cond, Mapping):
-                for op, sql_op in (("$gte", ">="), ("$gt", ">"), ("$lte", "<="), ("$lt", "<")):
-                    arg = cond.get(op)
-                    if isinstance(arg, (str, int, float)) and not isinstance(arg, bool):
-                        clauses.append(f"{expr} {sql_op} ?")
-                        params.append(arg)
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
+    def _select(self, conn: sqlite3.Connection, flt: Mapping[str, Any], spec: SortSpec,
+                skip: int, limit: int) -> list[Row]:
+        """The matching rows, sorted, skipped and limited (in SQL, or in Python past a prefilter)."""
+        sql, params, exact = self._find_sql(flt, spec, skip, limit)
+        rows = conn.execute(sql, params)
+        if exact:
+            return [(rowid, text, loads(text)) for rowid, text in rows]
+        return _filter_rows(rows, flt, spec, skip, limit)
 
     def _write(self, fn):
         conn = self._conn()
@@ -435,8 +297,8 @@ class EmbeddedCollection:
         return result
 
     def _put(self, conn: sqlite3.Connection, doc: dict[str, Any], *, insert: bool, text: str | None = None) -> None:
-        key = _key(doc["_id"])
-        text = text if text is not None else _dumps(doc)
+        key = id_key(doc["_id"])
+        text = text if text is not None else dumps(doc)
         if insert:
             try:
                 conn.execute(f'INSERT INTO "{self.table}" (id, doc) VALUES (?, ?)', (key, text))
@@ -482,35 +344,24 @@ class EmbeddedCollection:
     def find(self, filter: Mapping[str, Any] | None = None, projection: Any = None, *, sort: Any = None,
              skip: int = 0, limit: int = 0) -> list[dict[str, Any]]:
         """Matching documents as a list (sorted, skipped and limited as asked)."""
-        try:
-            conn = self._conn()
-            if not sort and not skip and limit:
-                docs = []
-                for doc in self._rows(conn, filter):
-                    docs.append(doc)
-                    if len(docs) >= limit:
-                        break
-            else:
-                docs = _apply_sort(list(self._rows(conn, filter)), sort)[skip:]
-                if limit:
-                    docs = docs[:limit]
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(str(exc)) from exc
-        return [_project(d, projection) for d in docs]
+        rows = self._read(lambda conn: self._select(conn, filter or {}, sort_spec(sort), skip, limit))
+        return [project(doc, projection) for _, _, doc in rows]
 
     def count_documents(self, filter: Mapping[str, Any] | None = None) -> int:
-        """How many documents match."""
-        return len(self.find(filter))
+        """How many documents match (one ``SELECT COUNT(*)`` when the filter translates)."""
+        return self._read(lambda conn: self._count(conn, filter or {}))
+
+    def _count(self, conn: sqlite3.Connection, flt: Mapping[str, Any]) -> int:
+        where = compile_filter(flt)
+        if where.exact:
+            return conn.execute(f'SELECT COUNT(*) FROM "{self.table}" WHERE {where.sql}', where.params).fetchone()[0]
+        rows = conn.execute(f'SELECT rowid, doc FROM "{self.table}" WHERE {where.sql}', where.params)
+        return len(_filter_rows(rows, flt, [], 0, 0))
 
     def _update(self, conn: sqlite3.Connection, flt: Mapping[str, Any], update: Mapping[str, Any],
                 upsert: bool, many: bool, replace: bool = False,
                 sort: Any = None) -> tuple[int, int, Any, dict | None, dict | None]:
-        found = list(self._rows_text(conn, flt))
-        if sort:
-            texts = {id(d): t for d, t in found}
-            found = [(d, texts[id(d)]) for d in _apply_sort([d for d, _ in found], sort)]
-        if not many:
-            found = found[:1]
+        found = [(doc, text) for _, text, doc in self._select(conn, flt, sort_spec(sort), 0, 0 if many else 1)]
         modified = 0
         for doc, old_text in found:
             if replace:
@@ -519,12 +370,12 @@ class EmbeddedCollection:
             else:
                 new = doc
                 apply_update(new, update)
-            new_text = _dumps(new)
+            new_text = dumps(new)
             if new_text != old_text:
                 self._put(conn, new, insert=False, text=new_text)
                 modified += 1
             if not many:
-                return 1, modified, None, _loads(old_text), _loads(new_text)
+                return 1, modified, None, loads(old_text), loads(new_text)
         if found or not upsert:
             return len(found), modified, None, None, None
         new = {k: v for k, v in flt.items()
@@ -534,9 +385,9 @@ class EmbeddedCollection:
         else:
             apply_update(new, update, inserting=True)
         new.setdefault("_id", uuid.uuid4().hex)
-        text = _dumps(new)
+        text = dumps(new)
         self._put(conn, new, insert=True, text=text)
-        return 0, 0, new["_id"], None, _loads(text)
+        return 0, 0, new["_id"], None, loads(text)
 
     def update_one(self, filter: Mapping[str, Any], update: Mapping[str, Any], upsert: bool = False) -> UpdateResult:
         """Update the first matching document atomically (insert one when ``upsert``)."""
@@ -561,7 +412,7 @@ class EmbeddedCollection:
         """Atomically update one document and return it (before or after the update)."""
         _, _, _, before, after = self._write(lambda c: self._update(c, filter, update, upsert, False, sort=sort))
         doc = after if return_document == ReturnDocument.AFTER else before
-        return _project(doc, projection) if doc is not None else None
+        return project(doc, projection) if doc is not None else None
 
     def delete_one(self, filter: Mapping[str, Any]) -> DeleteResult:
         """Delete the first matching document."""
@@ -572,13 +423,12 @@ class EmbeddedCollection:
         return DeleteResult(self._write(lambda c: self._delete(c, filter, True)))
 
     def _delete(self, conn: sqlite3.Connection, flt: Mapping[str, Any], many: bool) -> int:
-        n = 0
-        for doc in list(self._rows(conn, flt)):
-            conn.execute(f'DELETE FROM "{self.table}" WHERE id = ?', (_key(doc["_id"]),))
-            n += 1
-            if not many:
-                break
-        return n
+        where = compile_filter(flt)
+        if where.exact and many:
+            return conn.execute(f'DELETE FROM "{self.table}" WHERE {where.sql}', where.params).rowcount
+        rows = self._select(conn, flt, [], 0, 0 if many else 1)
+        conn.executemany(f'DELETE FROM "{self.table}" WHERE rowid = ?', [(rowid,) for rowid, _, _ in rows])
+        return len(rows)
 
     def drop(self) -> None:
         """Remove every document."""

@@ -125,3 +125,113 @@ def test_unreachable_mongodb_fails_fast_with_a_pymongo_error():
     with pytest.raises(PyMongoError):
         db["calls"].find_one({"_id": "x"})
     assert time.monotonic() - started < 3.0
+
+
+# --- query semantics (pymongo's; the embedded store answers them in SQL) ---------------------
+
+def _ids(docs) -> list:
+    return [d["_id"] for d in docs]
+
+
+def test_equality_on_an_array_field_matches_any_element(coll):
+    coll.insert_one({"_id": "a", "tags": ["x", "y"], "n": [1, 5]})
+    coll.insert_one({"_id": "b", "tags": "x", "n": 3})
+    coll.insert_one({"_id": "c", "tags": {"k": "x"}, "n": "3"})
+    coll.insert_one({"_id": "d", "tags": [["x"]], "n": []})
+    assert sorted(_ids(coll.find({"tags": "x"}))) == ["a", "b"]
+    assert _ids(coll.find({"tags": {"$in": ["y", "z"]}})) == ["a"]
+    assert sorted(_ids(coll.find({"tags": {"$ne": "x"}}))) == ["c", "d"]
+    assert _ids(coll.find({"n": {"$gt": 4}})) == ["a"]
+    assert sorted(_ids(coll.find({"n": {"$gte": 2, "$lte": 4}}))) == ["a", "b"]  # each bound by any element
+    assert coll.count_documents({"tags": "x", "n": {"$lt": 2}}) == 1
+
+
+def test_none_matches_missing_and_null(coll):
+    for i, v in enumerate([None, "MISSING", 0, [None, 1], [1], "", False]):
+        coll.insert_one({"_id": i} if v == "MISSING" else {"_id": i, "v": v})
+    assert sorted(_ids(coll.find({"v": None}))) == [0, 1, 3]
+    assert sorted(_ids(coll.find({"v": {"$ne": None}}))) == [2, 4, 5, 6]
+    assert _ids(coll.find({"v": {"$exists": False}})) == [1]
+    assert sorted(_ids(coll.find({"v": {"$exists": True}}))) == [0, 2, 3, 4, 5, 6]
+    assert sorted(_ids(coll.find({"v": {"$in": [None, 0]}}))) == [0, 1, 2, 3]
+    assert coll.count_documents({"v": None}) == 3
+
+
+def test_booleans_numbers_and_strings_compare_only_with_their_kind(coll):
+    for i, v in enumerate([True, 1, 1.0, "1", False, 0, "b"]):
+        coll.insert_one({"_id": i, "v": v})
+    assert sorted(_ids(coll.find({"v": 1}))) == [1, 2]
+    assert _ids(coll.find({"v": True})) == [0]
+    assert sorted(_ids(coll.find({"v": {"$gte": 0}}))) == [1, 2, 5]
+    assert _ids(coll.find({"v": {"$lt": True}})) == [4]
+    assert _ids(coll.find({"v": "1"})) == [3]
+    assert sorted(_ids(coll.find({"v": {"$gt": ""}}))) == [3, 6]
+    assert coll.count_documents({"v": {"$in": [False, "b"]}}) == 2
+
+
+def test_sort_puts_missing_and_null_first(coll):
+    for _id, k in [("a", 2), ("b", "MISSING"), ("c", 1), ("d", None), ("e", 3)]:
+        coll.insert_one({"_id": _id} if k == "MISSING" else {"_id": _id, "k": k})
+    up = _ids(coll.find({}, sort=[("k", 1)]))
+    assert set(up[:2]) == {"b", "d"} and up[2:] == ["c", "a", "e"]
+    down = _ids(coll.find({}, sort=[("k", -1)]))
+    assert down[:3] == ["e", "a", "c"] and set(down[3:]) == {"b", "d"}
+    assert _ids(coll.find({}, sort=[("k", 1)], skip=2, limit=2)) == ["c", "a"]
+
+
+# --- embedded only: SQL and the Python fallback agree ----------------------------------------
+
+@pytest.fixture
+def embedded(tmp_path):
+    return EmbeddedClient(str(tmp_path))["db"]["things"]
+
+
+TRICKY_DOCS = [
+    {"_id": "n1", "v": 1}, {"_id": "n1f", "v": 1.0}, {"_id": "n2", "v": 2.5}, {"_id": "t", "v": True},
+    {"_id": "f", "v": False}, {"_id": "s1", "v": "1"}, {"_id": "sa", "v": "a"}, {"_id": "null", "v": None},
+    {"_id": "miss"}, {"_id": "arr", "v": [1, "a", None]}, {"_id": "arr2", "v": [3, True]},
+    {"_id": "nest", "v": [[1], {"k": 1}]}, {"_id": "obj", "v": {"k": 1}, "w": {"x": "a"}},
+    {"_id": "empty", "v": []}, {"_id": "dot", "w": {"x": "b", "y": [1, 2]}}, {"_id": "wl", "w": [{"x": "a"}]},
+    {"_id": "objstr", "v": '{"k":1}'}, {"_id": "arrstr", "v": "[1]"}, {"_id": 7.0, "v": "é"}, {"_id": 8, "v": -3},
+]
+TRICKY_FILTERS = [
+    {}, {"v": 1}, {"v": 1.0}, {"v": True}, {"v": False}, {"v": "a"}, {"v": "1"}, {"v": None},
+    {"v": {"$eq": None}}, {"v": {"$ne": None}}, {"v": {"$ne": 1}}, {"v": {"$in": [1, "a"]}},
+    {"v": {"$in": [None, True]}}, {"v": {"$in": []}}, {"v": {"$gt": 1}}, {"v": {"$gte": 1, "$lt": 3}},
+    {"v": {"$lt": "b"}}, {"v": {"$gte": False}}, {"v": {"$exists": True}}, {"v": {"$exists": False}},
+    {"w.x": "a"}, {"w.x": None}, {"w.y": 2}, {"$or": [{"v": 1}, {"w.x": "b"}]},
+    {"$and": [{"v": {"$ne": "a"}}, {"v": {"$exists": True}}]}, {"_id": {"$in": ["n1", "t", "zz", 7]}},
+    {"_id": {"$ne": "n1"}}, {"_id": {"$gte": "s"}}, {"_id": 8.0}, {"v": '{"k":1}'}, {"v": "[1]"},
+    {"v": {"$gt": "z"}}, {"$or": [{"v": {"$lt": 0}}, {"v": {"$in": ["é", None]}}]},
+]
+TRICKY_SORTS = [None, [("v", 1)], [("v", -1)], [("w.x", 1), ("v", -1)], [("_id", -1)]]
+ALWAYS = {"no_sql.0": {"$exists": False}}  # true for every document, and has no SQL form
+
+
+@pytest.mark.parametrize("flt", TRICKY_FILTERS, ids=repr)
+def test_sql_and_python_fallback_return_the_same(embedded, flt):
+    from records.docstore_query import compile_filter
+
+    for doc in TRICKY_DOCS:
+        embedded.insert_one(doc)
+    slow = {"$and": [flt, ALWAYS]} if flt else ALWAYS
+    assert compile_filter(flt).exact and not compile_filter(slow).exact
+    for sort in TRICKY_SORTS:
+        for skip, limit in [(0, 0), (1, 3), (5, 0), (0, 1)]:
+            got = embedded.find(flt, sort=sort, skip=skip, limit=limit)
+            assert list(got) == list(embedded.find(slow, sort=sort, skip=skip, limit=limit)), (sort, skip, limit)
+    assert embedded.count_documents(flt) == embedded.count_documents(slow)
+
+
+def test_count_documents_decodes_no_document(embedded, monkeypatch):
+    import records.docstore as docstore
+
+    for i in range(20):
+        embedded.insert_one({"_id": i, "grp": "g" if i % 2 else "h", "i": i, "tags": ["a", str(i)]})
+    decoded = []
+    real = docstore.loads
+    monkeypatch.setattr(docstore, "loads", lambda text: decoded.append(1) or real(text))
+    assert embedded.count_documents({"grp": "g", "i": {"$gte": 5}, "tags": "a"}) == 8
+    assert embedded.count_documents({"$or": [{"i": {"$in": [1, 2]}}, {"tags": "17"}]}) == 3
+    assert decoded == []
+    assert embedded.count_documents({"grp": "g", **ALWAYS}) == 10 and decoded  # the fallback decodes
