@@ -19,10 +19,10 @@ import os
 import sqlite3
 import threading
 import uuid
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import DuplicateKeyError, InvalidOperation, OperationFailure, PyMongoError
 
 from .docstore_query import (MISSING, SortSpec, compile_filter, dumps, get_path, id_key, loads, matches,
                              order_sql, project, sort_rows, sort_spec)
@@ -149,6 +149,104 @@ def _filter_rows(rows: Iterable[tuple[int, str]], flt: Mapping[str, Any], spec: 
     if spec:
         sort_rows(out, spec)
     return out[skip:skip + limit] if limit else out[skip:]
+
+
+# --- cursors ---------------------------------------------------------------------------
+
+def _count_arg(name: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer")
+    if name == "skip" and value < 0:
+        raise ValueError("skip must be >= 0")
+    return abs(value)  # pymongo's negative limit means "one batch": the same documents here
+
+
+class Cursor:
+    """As pymongo's: chain ``sort``/``skip``/``limit``, then iterate; the query runs at the first ``next``."""
+
+    def __init__(self, collection: "EmbeddedCollection", filter: Mapping[str, Any] | None = None,
+                 projection: Any = None, *, sort: Any = None, skip: int = 0, limit: int = 0) -> None:
+        self.collection = collection
+        self._filter = filter or {}
+        self._projection = projection
+        self._sort = sort_spec(sort)
+        self._skip = _count_arg("skip", skip)
+        self._limit = _count_arg("limit", limit)
+        self._docs: Iterator[dict[str, Any]] | None = None
+
+    def _chainable(self) -> None:
+        if self._docs is not None:
+            raise InvalidOperation("cannot set options after executing query")
+
+    def sort(self, key_or_list: Any, direction: Any = None) -> "Cursor":
+        """Sort by one key (``sort("k", -1)``) or by several (``sort([("a", 1), ("b", -1)])``)."""
+        self._chainable()
+        self._sort = sort_spec(key_or_list, direction)
+        return self
+
+    def skip(self, skip: int) -> "Cursor":
+        """Skip the first ``skip`` matching documents."""
+        self._chainable()
+        self._skip = _count_arg("skip", skip)
+        return self
+
+    def limit(self, limit: int) -> "Cursor":
+        """Return at most ``limit`` documents (0: no limit)."""
+        self._chainable()
+        self._limit = _count_arg("limit", limit)
+        return self
+
+    def clone(self) -> "Cursor":
+        """An unevaluated copy of this cursor."""
+        return Cursor(self.collection, self._filter, self._projection, sort=self._sort, skip=self._skip,
+                      limit=self._limit)
+
+    def rewind(self) -> "Cursor":
+        """Forget the results so the next iteration runs the query again."""
+        self._docs = None
+        return self
+
+    def close(self) -> None:
+        """Stop iterating (nothing is held open between calls)."""
+        self._docs = iter(())
+
+    def __iter__(self) -> "Cursor":
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        if self._docs is None:
+            self._docs = iter(self.collection._query(self._filter, self._sort, self._skip, self._limit))
+        return project(next(self._docs), self._projection)
+
+    def __getitem__(self, index: int | slice) -> Any:
+        """``cursor[i]`` runs the query for that one document; ``cursor[a:b]`` sets skip and limit."""
+        if isinstance(index, slice):
+            return self._slice(index)
+        if index < 0:
+            raise IndexError("Cursor instances do not support negative indices")
+        for doc in self.clone().skip(self._skip + index).limit(1):
+            return doc
+        raise IndexError("no such item for Cursor instance")
+
+    def _slice(self, index: slice) -> "Cursor":
+        start = index.start or 0
+        if index.step is not None or start < 0 or (index.stop is not None and index.stop < start):
+            raise IndexError("Cursor instances do not support slice steps or negative ranges")
+        self._chainable()
+        self._skip, self._limit = start, 0 if index.stop is None else index.stop - start
+        if index.stop == start:
+            self._docs = iter(())  # an empty slice, as pymongo's
+        return self
+
+    def to_list(self, length: int | None = None) -> list[dict[str, Any]]:
+        """The remaining documents (at most ``length``) as a list."""
+        return [doc for doc, _ in zip(self, range(length))] if length else list(self)
+
+    def __enter__(self) -> "Cursor":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
 
 # --- the store ------------------------------------------------------------------------
@@ -338,14 +436,19 @@ class EmbeddedCollection:
     def find_one(self, filter: Mapping[str, Any] | None = None, projection: Any = None,
                  sort: Any = None) -> dict[str, Any] | None:
         """The first matching document, or None."""
-        docs = self.find(filter, projection, sort=sort, limit=1)
-        return docs[0] if docs else None
+        if filter is not None and not isinstance(filter, Mapping):
+            filter = {"_id": filter}  # as pymongo: find_one(some_id)
+        return next(self.find(filter, projection, sort=sort, limit=1), None)
 
     def find(self, filter: Mapping[str, Any] | None = None, projection: Any = None, *, sort: Any = None,
-             skip: int = 0, limit: int = 0) -> list[dict[str, Any]]:
-        """Matching documents as a list (sorted, skipped and limited as asked)."""
-        rows = self._read(lambda conn: self._select(conn, filter or {}, sort_spec(sort), skip, limit))
-        return [project(doc, projection) for _, _, doc in rows]
+             skip: int = 0, limit: int = 0) -> Cursor:
+        """A lazy cursor over the matching documents (chain ``.sort``, ``.skip``, ``.limit``)."""
+        return Cursor(self, filter, projection, sort=sort, skip=skip, limit=limit)
+
+    def _query(self, flt: Mapping[str, Any], spec: SortSpec, skip: int, limit: int) -> Iterator[dict[str, Any]]:
+        """A cursor's documents, read at once (no transaction stays open while the caller iterates)."""
+        rows = self._read(lambda conn: self._select(conn, flt, spec, skip, limit))
+        return (doc for _, _, doc in rows)
 
     def count_documents(self, filter: Mapping[str, Any] | None = None) -> int:
         """How many documents match (one ``SELECT COUNT(*)`` when the filter translates)."""

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, InvalidOperation, PyMongoError
 
 from records.backend import open_docstore
 from records.docstore import EmbeddedClient
@@ -177,6 +177,24 @@ def test_sort_puts_missing_and_null_first(coll):
     down = _ids(coll.find({}, sort=[("k", -1)]))
     assert down[:3] == ["e", "a", "c"] and set(down[3:]) == {"b", "d"}
     assert _ids(coll.find({}, sort=[("k", 1)], skip=2, limit=2)) == ["c", "a"]
+
+
+def test_find_is_a_lazy_cursor_and_chaining_equals_the_keyword_form(coll):
+    for i in range(10):
+        coll.insert_one({"_id": f"d{i}", "i": i, "grp": "g" if i % 3 else "h"})
+    cursor = coll.find({"grp": "g"})
+    coll.insert_one({"_id": "late", "i": 100, "grp": "g"})  # the query runs at the first next()
+    chained = cursor.sort("i", -1).skip(1).limit(3)
+    assert [d["i"] for d in chained] == [8, 7, 5]
+    with pytest.raises(InvalidOperation):
+        chained.limit(1)
+    for sort in ([("i", -1)], [("grp", 1), ("i", -1)]):
+        assert list(coll.find({"i": {"$gte": 1}}, sort=sort, skip=2, limit=4)) == \
+            list(coll.find({"i": {"$gte": 1}}).sort(sort).skip(2).limit(4))
+    assert list(coll.find({"grp": "h"}, {"i": 1}).sort("i").limit(2)) == [{"_id": "d0", "i": 0}, {"_id": "d3", "i": 3}]
+    assert coll.find({}, sort=[("i", 1)])[2]["i"] == 2
+    assert coll.find_one({"grp": "g"}, sort=[("i", -1)])["_id"] == "late"
+    assert len(list(coll.find().limit(4))) == 4 and len(list(coll.find().skip(9))) == 2
 
 
 # --- embedded only: SQL and the Python fallback agree ----------------------------------------
