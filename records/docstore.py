@@ -24,8 +24,9 @@ from typing import Any, Iterable, Iterator, Mapping
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, InvalidOperation, OperationFailure, PyMongoError
 
-from .docstore_query import (MISSING, SortSpec, compile_filter, dumps, get_path, id_key, loads, matches,
-                             order_sql, project, sort_rows, sort_spec)
+from .docstore_query import (MISSING, SortSpec, Sql, compile_filter, dumps, filter_fields, get_path, id_key,
+                             index_name, index_spec, loads, marker_name, matches, mongo_index_name, order_sql,
+                             parse_index_name, project, sort_rows, sort_spec, sql_path, sql_value)
 
 #: A selected row: rowid, the stored JSON text, the decoded document.
 Row = tuple[int, str, dict[str, Any]]
@@ -281,7 +282,7 @@ class EmbeddedDatabase:
         self.path = os.path.join(client.directory, f"{name}.sqlite3")
         self._local = threading.local()
         self._tables: set[str] = set()
-        self._indexes: dict[str, set[str]] = {}
+        self._marked: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
 
     def connection(self) -> sqlite3.Connection:
@@ -326,13 +327,30 @@ class EmbeddedDatabase:
         return {"ok": 1.0}
 
     def ensure_table(self, table: str) -> None:
-        """Create a collection's table once per process."""
+        """Create a collection's table once per process, and learn the indexes already on disk."""
         if table in self._tables:
             return
         with self._lock:
-            self.connection().execute(
-                f'CREATE TABLE IF NOT EXISTS "{table}" (id TEXT PRIMARY KEY, doc TEXT NOT NULL)')
+            try:
+                conn = self.connection()
+                conn.execute(f'CREATE TABLE IF NOT EXISTS "{table}" (id TEXT PRIMARY KEY, doc TEXT NOT NULL)')
+                self.load_indexes(conn)
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"embedded store {self.path}: {exc}") from exc
             self._tables.add(table)
+
+    def load_indexes(self, conn: sqlite3.Connection) -> None:
+        """Read which fields are indexed from sqlite_master (at first use, and after index changes)."""
+        marked: dict[str, set[str]] = {}
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'"):
+            parsed = parse_index_name(name)
+            if parsed and parsed[0] == "arr":
+                marked.setdefault(parsed[1], set()).add(parsed[2][0][0])
+        self._marked = {table: frozenset(fields) for table, fields in marked.items()}
+
+    def indexed_fields(self, table: str) -> frozenset[str]:
+        """The fields of a table's indexes (each with an array marker)."""
+        return self._marked.get(table, frozenset())
 
 
 class EmbeddedCollection:
@@ -351,16 +369,40 @@ class EmbeddedCollection:
         self.database.ensure_table(self.table)
         return self.database.connection()
 
-    def _read(self, fn):
-        """fn(connection) for a read; SQLite errors as StoreUnavailable."""
+    def _read(self, fn, *, snapshot: bool = False):
+        """fn(connection) for a read, in one read transaction when ``snapshot``; errors as StoreUnavailable."""
+        conn = self._conn()
+        own = snapshot and not conn.in_transaction
         try:
-            return fn(self._conn())
+            if own:
+                conn.execute("BEGIN")
+            try:
+                return fn(conn)
+            finally:
+                if own:
+                    conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"embedded store {self.database.path}: {exc}") from exc
 
-    def _find_sql(self, flt: Mapping[str, Any], spec: SortSpec, skip: int, limit: int) -> tuple[str, tuple, bool]:
+    def _probed(self, flt: Mapping[str, Any]) -> list[str]:
+        """The indexed fields a filter tests: whether they hold arrays decides its SQL."""
+        indexed = self.database.indexed_fields(self.table)
+        return sorted(filter_fields(flt) & indexed) if indexed and isinstance(flt, Mapping) else []
+
+    def _where(self, conn: sqlite3.Connection, flt: Mapping[str, Any]) -> Sql:
+        """The filter as SQL; plain (index-served) SQL on indexed fields that hold no array."""
+        probed = self._probed(flt)
+        if not probed:
+            return compile_filter(flt)
+        checks = ", ".join(f'EXISTS (SELECT 1 FROM "{self.table}" WHERE json_type(doc, {sql_path(f)}) = \'array\')'
+                           for f in probed)
+        has_array = conn.execute(f"SELECT {checks}").fetchone()
+        return compile_filter(flt, frozenset(f for f, arrays in zip(probed, has_array) if not arrays))
+
+    def _find_sql(self, conn: sqlite3.Connection, flt: Mapping[str, Any], spec: SortSpec, skip: int,
+                  limit: int) -> tuple[str, tuple, bool]:
         """The SELECT for a query: the whole query when it all translates (exact), else a prefilter."""
-        where = compile_filter(flt)
+        where = self._where(conn, flt)
         order = order_sql(spec)
         base = f'SELECT rowid, doc FROM "{self.table}" WHERE {where.sql}'
         if where.exact and order is not None:
@@ -370,7 +412,7 @@ class EmbeddedCollection:
     def _select(self, conn: sqlite3.Connection, flt: Mapping[str, Any], spec: SortSpec,
                 skip: int, limit: int) -> list[Row]:
         """The matching rows, sorted, skipped and limited (in SQL, or in Python past a prefilter)."""
-        sql, params, exact = self._find_sql(flt, spec, skip, limit)
+        sql, params, exact = self._find_sql(conn, flt, spec, skip, limit)
         rows = conn.execute(sql, params)
         if exact:
             return [(rowid, text, loads(text)) for rowid, text in rows]
@@ -394,43 +436,95 @@ class EmbeddedCollection:
             raise StoreUnavailable(str(exc)) from exc
         return result
 
-    def _put(self, conn: sqlite3.Connection, doc: dict[str, Any], *, insert: bool, text: str | None = None) -> None:
-        key = id_key(doc["_id"])
-        text = text if text is not None else dumps(doc)
-        if insert:
-            try:
-                conn.execute(f'INSERT INTO "{self.table}" (id, doc) VALUES (?, ?)', (key, text))
-            except sqlite3.IntegrityError:
-                raise DuplicateKeyError(f"duplicate key: {self.name} _id {doc['_id']!r}", 11000) from None
-        else:
-            conn.execute(f'UPDATE "{self.table}" SET doc = ? WHERE id = ?', (text, key))
+    def _put(self, conn: sqlite3.Connection, doc: dict[str, Any], text: str, *, rowid: int | None = None) -> None:
+        """Insert a document (rowid None) or overwrite the row; a taken unique key is DuplicateKeyError."""
+        try:
+            if rowid is not None:
+                conn.execute(f'UPDATE "{self.table}" SET doc = ? WHERE rowid = ?', (text, rowid))
+            elif isinstance(doc["_id"], list):
+                raise OperationFailure("the _id field cannot be an array", 2)
+            else:
+                conn.execute(f'INSERT INTO "{self.table}" (id, doc) VALUES (?, ?)', (id_key(doc["_id"]), text))
+        except sqlite3.IntegrityError as exc:
+            raise self._duplicate(exc, doc.get("_id")) from None
+
+    def _duplicate(self, exc: sqlite3.IntegrityError, _id: Any = None) -> DuplicateKeyError:
+        """pymongo's error for a unique-key violation SQLite reported (naming the index, as Mongo does)."""
+        message = str(exc)
+        parsed = parse_index_name(message.split("'")[1]) if "index '" in message else None
+        index = mongo_index_name(parsed[2]) if parsed else "_id_"
+        return DuplicateKeyError(f"E11000 duplicate key error collection: {self.database.name}.{self.name} "
+                                 f"index: {index} (document _id {_id!r})", 11000)
+
+    def explain(self, filter: Mapping[str, Any] | None = None, *, sort: Any = None, skip: int = 0,
+                limit: int = 0, count: bool = False) -> dict[str, Any]:
+        """Embedded store only: the SQL a query runs, whether SQL alone answers it, SQLite's plan."""
+        def plan(conn: sqlite3.Connection) -> dict[str, Any]:
+            if count:
+                where = self._where(conn, filter or {})
+                sql, params, exact = self._count_sql(where), where.params, where.exact
+            else:
+                sql, params, exact = self._find_sql(conn, filter or {}, sort_spec(sort), skip, limit)
+            steps = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+            return {"sql": sql, "exact": exact, "plan": steps}
+        return self._read(plan, snapshot=True)
 
     # -- pymongo API
 
-    def create_index(self, keys: Any, **kw: Any) -> str:
-        """Index scalar fields so equality and range filters on them run in SQL."""
-        spec = [(keys, 1)] if isinstance(keys, str) else list(keys)
-        conn = self._conn()
-        names = []
+    def create_index(self, keys: Any, unique: bool = False, **kw: Any) -> str:
+        """Index one field or several (compound), optionally unique; kept in SQLite, idempotent."""
+        spec = index_spec(keys)
+        name = mongo_index_name(spec)
+        if set(kw) - {"name", "background"} or kw.get("name", name) != name:
+            raise OperationFailure(f"index options {sorted(kw)} are not supported by the embedded store")
+        self._write(lambda conn: self._create_index(conn, spec, bool(unique)))
+        self._read(self.database.load_indexes)
+        return name
+
+    def _create_index(self, conn: sqlite3.Connection, spec: SortSpec, unique: bool) -> None:
+        name = index_name(self.table, spec)
+        row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)).fetchone()
+        if row is not None:
+            if row[0].startswith("CREATE UNIQUE") != unique:
+                raise OperationFailure(f"index {mongo_index_name(spec)} exists with other options", 86)
+            return
+        columns = ", ".join(sql_value(field) for field, _ in spec)  # ascending: SQLite reads indexes both ways
+        try:
+            conn.execute(f'CREATE {"UNIQUE " if unique else ""}INDEX "{name}" ON "{self.table}" ({columns})')
+        except sqlite3.IntegrityError as exc:
+            raise self._duplicate(exc) from None
         for field, _ in spec:
-            safe = field.replace(".", "_")
-            if not safe.replace("_", "").isalnum():
-                raise OperationFailure(f"invalid index field {field!r}")
-            conn.execute(f'CREATE INDEX IF NOT EXISTS "{self.table}_{safe}" ON "{self.table}" '
-                         f"(json_extract(doc, '$.{field}'))")
-            self.database._indexes.setdefault(self.table, set()).add(field)
-            names.append(f"{field}_1")
-        return "_".join(names)
+            path = sql_path(field)
+            conn.execute(f'CREATE INDEX IF NOT EXISTS "{marker_name(self.table, field)}" ON "{self.table}" '
+                         f"(json_type(doc, {path})) WHERE json_type(doc, {path}) = 'array'")
+        legacy = f'{self.table}_{spec[0][0].replace(".", "_")}'  # this store's name before indexes persisted
+        if len(spec) == 1 and conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ? "
+                                           "AND tbl_name = ?", (legacy, self.table)).fetchone():
+            conn.execute(f'DROP INDEX "{legacy}"')
+
+    def _own_indexes(self, conn: sqlite3.Connection) -> list[tuple[str, str]]:
+        """(name, sql) of the indexes this store made on this collection's table."""
+        rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
+                            (self.table,)).fetchall()
+        return [(name, sql) for name, sql in rows if parse_index_name(name)]
+
+    def index_information(self) -> dict[str, dict[str, Any]]:
+        """As pymongo's: each index's name, ``key`` pairs and ``unique`` flag, read from SQLite."""
+        info: dict[str, dict[str, Any]] = {"_id_": {"v": 2, "key": [("_id", 1)]}}
+        for name, sql in self._read(self._own_indexes):
+            kind, _, spec = parse_index_name(name)
+            if kind == "ix":
+                info[mongo_index_name(spec)] = {"v": 2, "key": spec}
+                if sql.startswith("CREATE UNIQUE"):
+                    info[mongo_index_name(spec)]["unique"] = True
+        return info
 
     def insert_one(self, document: Mapping[str, Any]) -> InsertOneResult:
         """Insert one document (``_id`` generated when absent); DuplicateKeyError on a taken ``_id``."""
         doc = dict(document)  # serialized at once, so the caller's objects are never aliased
         doc.setdefault("_id", uuid.uuid4().hex)
-        conn = self._conn()
-        try:  # one statement is its own transaction in autocommit mode: no BEGIN/COMMIT round
-            self._put(conn, doc, insert=True)
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"embedded store: {exc}") from exc
+        # one statement is its own transaction in autocommit mode: no BEGIN/COMMIT round
+        self._read(lambda conn: self._put(conn, doc, dumps(doc)))
         return InsertOneResult(doc["_id"])
 
     def find_one(self, filter: Mapping[str, Any] | None = None, projection: Any = None,
@@ -447,26 +541,30 @@ class EmbeddedCollection:
 
     def _query(self, flt: Mapping[str, Any], spec: SortSpec, skip: int, limit: int) -> Iterator[dict[str, Any]]:
         """A cursor's documents, read at once (no transaction stays open while the caller iterates)."""
-        rows = self._read(lambda conn: self._select(conn, flt, spec, skip, limit))
+        rows = self._read(lambda conn: self._select(conn, flt, spec, skip, limit), snapshot=bool(self._probed(flt)))
         return (doc for _, _, doc in rows)
 
     def count_documents(self, filter: Mapping[str, Any] | None = None) -> int:
         """How many documents match (one ``SELECT COUNT(*)`` when the filter translates)."""
-        return self._read(lambda conn: self._count(conn, filter or {}))
+        flt = filter or {}
+        return self._read(lambda conn: self._count(conn, flt), snapshot=bool(self._probed(flt)))
+
+    def _count_sql(self, where: Sql) -> str:
+        return f'SELECT COUNT(*) FROM "{self.table}" WHERE {where.sql}'
 
     def _count(self, conn: sqlite3.Connection, flt: Mapping[str, Any]) -> int:
-        where = compile_filter(flt)
+        where = self._where(conn, flt)
         if where.exact:
-            return conn.execute(f'SELECT COUNT(*) FROM "{self.table}" WHERE {where.sql}', where.params).fetchone()[0]
+            return conn.execute(self._count_sql(where), where.params).fetchone()[0]
         rows = conn.execute(f'SELECT rowid, doc FROM "{self.table}" WHERE {where.sql}', where.params)
         return len(_filter_rows(rows, flt, [], 0, 0))
 
     def _update(self, conn: sqlite3.Connection, flt: Mapping[str, Any], update: Mapping[str, Any],
                 upsert: bool, many: bool, replace: bool = False,
                 sort: Any = None) -> tuple[int, int, Any, dict | None, dict | None]:
-        found = [(doc, text) for _, text, doc in self._select(conn, flt, sort_spec(sort), 0, 0 if many else 1)]
+        found = self._select(conn, flt, sort_spec(sort), 0, 0 if many else 1)
         modified = 0
-        for doc, old_text in found:
+        for rowid, old_text, doc in found:
             if replace:
                 new = dict(update)
                 new["_id"] = doc["_id"]
@@ -475,7 +573,7 @@ class EmbeddedCollection:
                 apply_update(new, update)
             new_text = dumps(new)
             if new_text != old_text:
-                self._put(conn, new, insert=False, text=new_text)
+                self._put(conn, new, new_text, rowid=rowid)
                 modified += 1
             if not many:
                 return 1, modified, None, loads(old_text), loads(new_text)
@@ -489,7 +587,7 @@ class EmbeddedCollection:
             apply_update(new, update, inserting=True)
         new.setdefault("_id", uuid.uuid4().hex)
         text = dumps(new)
-        self._put(conn, new, insert=True, text=text)
+        self._put(conn, new, text)
         return 0, 0, new["_id"], None, loads(text)
 
     def update_one(self, filter: Mapping[str, Any], update: Mapping[str, Any], upsert: bool = False) -> UpdateResult:
@@ -526,7 +624,7 @@ class EmbeddedCollection:
         return DeleteResult(self._write(lambda c: self._delete(c, filter, True)))
 
     def _delete(self, conn: sqlite3.Connection, flt: Mapping[str, Any], many: bool) -> int:
-        where = compile_filter(flt)
+        where = self._where(conn, flt)
         if where.exact and many:
             return conn.execute(f'DELETE FROM "{self.table}" WHERE {where.sql}', where.params).rowcount
         rows = self._select(conn, flt, [], 0, 0 if many else 1)
@@ -534,8 +632,14 @@ class EmbeddedCollection:
         return len(rows)
 
     def drop(self) -> None:
-        """Remove every document."""
-        self._write(lambda c: c.execute(f'DELETE FROM "{self.table}"'))
+        """Remove every document and the collection's indexes, as pymongo's ``drop``."""
+        self._write(self._drop)
+        self._read(self.database.load_indexes)
+
+    def _drop(self, conn: sqlite3.Connection) -> None:
+        conn.execute(f'DELETE FROM "{self.table}"')
+        for name, _ in self._own_indexes(conn):
+            conn.execute(f'DROP INDEX "{name}"')
 
 
 __all__ = ["EmbeddedClient", "EmbeddedDatabase", "EmbeddedCollection", "StoreUnavailable", "matches",

@@ -411,3 +411,48 @@ def _exists(field: str, wanted: bool) -> Sql:
     if path is None:
         return _UNKNOWN
     return Sql(f"json_type(doc, {path}) IS {'NOT ' if wanted else ''}NULL", (), True)
+
+
+# --- index names ------------------------------------------------------------------------------
+# Indexes live in SQLite under names that say what they are, so every process learns them from
+# sqlite_master: "ix|<table>|<field>:<direction>|..." is the index on json_extract of each field;
+# "arr|<table>|<field>" is a partial index of the rows where the field holds an array (usually
+# none: while it is empty, equality and ranges on the field are plain, indexable SQL).
+
+def index_spec(keys: Any) -> SortSpec:
+    """pymongo's index keys (``"k"`` or ``[("a", 1), ("b", -1)]``) checked for the embedded store."""
+    spec = sort_spec(keys)
+    if not spec:
+        raise OperationFailure("an index needs at least one key")
+    for field, _ in spec:
+        if field == "_id" or sql_path(field) is None:
+            raise OperationFailure(f"the embedded store cannot index {field!r}")
+    return spec
+
+
+def mongo_index_name(spec: SortSpec) -> str:
+    """pymongo's default name of an index (``company_id_1_started_at_-1``)."""
+    return "_".join(f"{field}_{direction}" for field, direction in spec)
+
+
+def index_name(table: str, spec: SortSpec) -> str:
+    """The SQLite name of a table's index on these keys."""
+    return "|".join(["ix", table] + [f"{field}:{direction}" for field, direction in spec])
+
+
+def marker_name(table: str, field: str) -> str:
+    """The SQLite name of the partial index of a table's rows whose field holds an array."""
+    return f"arr|{table}|{field}"
+
+
+def parse_index_name(name: str) -> tuple[str, str, SortSpec] | None:
+    """("ix" or "arr", table, keys) from a SQLite index name this store made, else None."""
+    parts = name.split("|")
+    if len(parts) < 3 or parts[0] not in ("ix", "arr"):
+        return None
+    if parts[0] == "arr":
+        return "arr", parts[1], [(parts[2], 1)]
+    try:
+        return "ix", parts[1], [(f, int(d)) for f, _, d in (p.rpartition(":") for p in parts[2:])]
+    except ValueError:
+        return None

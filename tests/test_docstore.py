@@ -11,7 +11,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, InvalidOperation, PyMongoError
 
 from records.backend import open_docstore
-from records.docstore import EmbeddedClient
+from records.docstore import EmbeddedClient, EmbeddedCollection
 
 BACKENDS = ["embedded"] + (["mongodb"] if os.environ.get("MONGODB_URI") else [])
 
@@ -197,6 +197,58 @@ def test_find_is_a_lazy_cursor_and_chaining_equals_the_keyword_form(coll):
     assert len(list(coll.find().limit(4))) == 4 and len(list(coll.find().skip(9))) == 2
 
 
+def _reopen(coll):
+    """The same collection through a brand-new client, as another process would open it."""
+    if isinstance(coll, EmbeddedCollection):
+        return open_docstore("", coll.database.client.directory)[coll.name]
+    return open_docstore(os.environ["MONGODB_URI"], "")[coll.name]
+
+
+def test_indexes_persist_and_a_new_client_sees_them(coll):
+    assert coll.create_index([("company_id", 1), ("started_at", -1)]) == "company_id_1_started_at_-1"
+    assert coll.create_index("code", unique=True) == "code_1"
+    assert coll.create_index([("company_id", 1), ("started_at", -1)]) == "company_id_1_started_at_-1"
+    info = _reopen(coll).index_information()
+    assert set(info) == {"_id_", "company_id_1_started_at_-1", "code_1"}
+    assert list(info["company_id_1_started_at_-1"]["key"]) == [("company_id", 1), ("started_at", -1)]
+    assert info["code_1"].get("unique") is True and not info["company_id_1_started_at_-1"].get("unique")
+
+
+def test_unique_indexes_refuse_a_taken_key(coll):
+    coll.create_index("code", unique=True)
+    coll.create_index([("company_id", 1), ("version", 1)], unique=True)
+    coll.insert_one({"_id": 1, "code": "a", "company_id": "c", "version": 1})
+    coll.insert_one({"_id": 2, "code": "b", "company_id": "c", "version": 2})
+    for write in (lambda: coll.insert_one({"_id": 3, "code": "a"}),
+                  lambda: coll.insert_one({"_id": 3, "company_id": "c", "version": 2}),
+                  lambda: coll.update_one({"_id": 2}, {"$set": {"code": "a"}}),
+                  lambda: coll.replace_one({"_id": 2}, {"code": "a"}),
+                  lambda: coll.update_one({"_id": 9}, {"$set": {"code": "b"}}, upsert=True)):
+        with pytest.raises(DuplicateKeyError) as err:
+            write()
+        assert err.value.code == 11000
+    assert coll.find_one({"_id": 2})["code"] == "b" and coll.count_documents({}) == 2
+    coll.update_one({"_id": 2}, {"$set": {"code": "c", "version": 3}})
+    coll.insert_one({"_id": 4, "code": "b", "company_id": "c", "version": 2})  # both keys are free again
+    assert coll.create_index("code", unique=True) == "code_1"
+    coll.insert_one({"_id": 5, "n": "x"})
+    coll.insert_one({"_id": 6, "n": "x"})
+    with pytest.raises(DuplicateKeyError):
+        coll.create_index("n", unique=True)
+
+
+def test_compound_index_queries_answer_the_same(coll):
+    rows = [("c1", 10.0, ["a"]), ("c1", 20.0, ["a", "b"]), ("c1", 30.0, []), ("c2", 20.0, ["a"]), ("c1", 40.0, ["b"])]
+    for i, (company, at, tags) in enumerate(rows):
+        coll.insert_one({"_id": i, "company_id": company, "started_at": at, "tags": tags})
+    flt = {"company_id": "c1", "started_at": {"$gte": 10.0, "$lt": 40.0}}
+    before = [list(coll.find(flt, sort=[("started_at", -1)])), coll.count_documents({**flt, "tags": "a"})]
+    coll.create_index([("company_id", 1), ("started_at", -1)])
+    after = [list(coll.find(flt, sort=[("started_at", -1)])), coll.count_documents({**flt, "tags": "a"})]
+    assert before == after and _ids(after[0]) == [2, 1, 0] and after[1] == 2
+    assert _ids(coll.find(flt).sort("started_at", -1).skip(1).limit(1)) == [1]
+
+
 # --- embedded only: SQL and the Python fallback agree ----------------------------------------
 
 @pytest.fixture
@@ -253,3 +305,70 @@ def test_count_documents_decodes_no_document(embedded, monkeypatch):
     assert embedded.count_documents({"$or": [{"i": {"$in": [1, 2]}}, {"tags": "17"}]}) == 3
     assert decoded == []
     assert embedded.count_documents({"grp": "g", **ALWAYS}) == 10 and decoded  # the fallback decodes
+
+
+# --- embedded only: the product's queries are served by indexes --------------------------------
+
+def _product_store(directory: str):
+    """Collections indexed as the product indexes them, with a few realistic documents."""
+    db = EmbeddedClient(directory)["voiceagent"]
+    db["turns"].create_index([("call_sid", 1), ("seq", 1)])
+    db["turns"].create_index("company_id")
+    db["calls"].create_index([("company_id", 1), ("started_at", -1)])
+    db["calls"].create_index("from")
+    db["cheatsheets"].create_index("company_id")
+    for i in range(40):
+        company = f"co{i % 4}"
+        db["calls"].insert_one({"_id": f"CA{i}", "company_id": company, "started_at": 1000.0 + i,
+                                "from": f"+1512555{i % 7:04d}", "tags": ["pricing"] if i % 2 else [],
+                                "actions": ["TRANSFER"] if i % 3 == 0 else ["SAY"], "tiers": ["1", "3"]})
+        for seq in range(3):
+            db["turns"].insert_one({"_id": f"CA{i}:{seq}", "call_sid": f"CA{i}", "seq": seq, "company_id": company})
+        db["cheatsheets"].insert_one({"_id": f"{company}:{i:06d}", "company_id": company, "version": i})
+    return db
+
+
+def _product_queries():
+    window = {"company_id": "co1", "started_at": {"$gte": 1005.0, "$lt": 1030.0}}
+    calls = [{**window, "tags": "pricing"}, {**window, "actions": "TRANSFER"}, {**window, "tiers": "3"},
+             {**window, "tags": "pricing", "actions": "TRANSFER", "tiers": "3"}]
+    queries = [("turns", {"call_sid": "CA7"}, [("seq", 1)], 0, 0, False, True),
+               ("calls", {"from": "+15125550003", "company_id": "co3"}, None, 0, 1, False, False),
+               ("cheatsheets", {"company_id": "co2"}, [("version", -1)], 0, 1, False, False),
+               ("calls", {"_id": "CA9"}, None, 0, 1, False, True),
+               ("turns", {"_id": {"$in": ["CA1:0", "CA1:2"]}}, None, 0, 0, False, False)]
+    for flt in calls:
+        queries += [("calls", flt, [("started_at", -1)], 1, 2, False, True), ("calls", flt, None, 0, 0, True, True)]
+    return queries
+
+
+@pytest.mark.parametrize("name, flt, sort, skip, limit, count, sorted_by_index", _product_queries())
+def test_product_queries_search_an_index_and_never_scan_the_table(tmp_path, name, flt, sort, skip, limit, count,
+                                                                  sorted_by_index):
+    fresh = EmbeddedClient(str(tmp_path))  # a new process: knows the indexes only from disk
+    _product_store(str(tmp_path))
+    coll = fresh["voiceagent"][name]
+    plan = coll.explain(flt, sort=sort, skip=skip, limit=limit, count=count)
+    steps = " | ".join(plan["plan"])
+    assert plan["exact"], plan  # SQLite answers alone: no document checked in Python
+    assert f"SCAN c_{name}" not in steps and f"SEARCH c_{name} USING" in steps and "INDEX" in steps, steps
+    if sorted_by_index:
+        assert "TEMP B-TREE" not in steps, steps
+    slow = {"$and": [flt, ALWAYS]}
+    if count:
+        assert coll.count_documents(flt) == coll.count_documents(slow) > 0
+    else:
+        got = list(coll.find(flt, sort=sort, skip=skip, limit=limit))
+        assert got and got == list(coll.find(slow, sort=sort, skip=skip, limit=limit))
+
+
+def test_an_indexed_field_holding_arrays_still_uses_its_index(embedded):
+    embedded.create_index("tags")
+    for i in range(30):
+        embedded.insert_one({"_id": i, "tags": ["a", f"t{i}"] if i % 2 else f"t{i}"})
+    plan = embedded.explain({"tags": "t4"})
+    assert plan["exact"] and "SCAN c_things" not in " ".join(plan["plan"]), plan
+    assert _ids(embedded.find({"tags": "t4"})) == [4] and _ids(embedded.find({"tags": "t5"})) == [5]
+    assert embedded.count_documents({"tags": "a"}) == 15
+    plain = EmbeddedClient(embedded.database.client.directory)["db"]["things"].explain({"tags": "t4"})
+    assert "json_each" in plain["sql"]  # a new client knows the field holds arrays
