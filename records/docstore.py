@@ -14,98 +14,25 @@ callers catch ``PyMongoError`` the same way for either backend.
 
 from __future__ import annotations
 
-import copy
 import os
 import sqlite3
 import threading
 import uuid
-from typing import Any, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, NamedTuple, TypeVar
 
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, InvalidOperation, OperationFailure, PyMongoError
 
-from .docstore_query import (MISSING, SortSpec, Sql, compile_filter, dumps, filter_fields, get_path, id_key,
-                             index_name, index_spec, loads, marker_name, matches, mongo_index_name, order_sql,
-                             parse_index_name, project, sort_rows, sort_spec, sql_path, sql_value)
+from .docstore_query import (Row, SortSpec, Sql, apply_update, clone, compile_filter, dumps, filter_fields,
+                             filter_rows, id_key, index_name, index_spec, loads, marker_name, matches,
+                             mongo_index_name, order_sql, parse_index_name, project, sort_spec, sql_path, sql_value)
 
-#: A selected row: rowid, the stored JSON text, the decoded document.
-Row = tuple[int, str, dict[str, Any]]
+T = TypeVar("T")
 
 
 class StoreUnavailable(PyMongoError):
     """The embedded store could not be opened or written (disk, permissions, lock timeout)."""
-
-
-# --- updates --------------------------------------------------------------------------
-
-def _parent(doc: dict[str, Any], path: str, create: bool) -> tuple[Any, str]:
-    parts = path.split(".")
-    cur: Any = doc
-    for part in parts[:-1]:
-        if isinstance(cur, list) and part.isdigit():
-            cur = cur[int(part)]
-            continue
-        nxt = cur.get(part) if isinstance(cur, dict) else None
-        if not isinstance(nxt, (dict, list)):
-            if not create:
-                return None, parts[-1]
-            nxt = {}
-            cur[part] = nxt
-        cur = nxt
-    return cur, parts[-1]
-
-
-def _set(doc: dict[str, Any], path: str, value: Any) -> None:
-    parent, last = _parent(doc, path, True)
-    if isinstance(parent, list) and last.isdigit():
-        parent[int(last)] = value
-    else:
-        parent[last] = value
-
-
-def apply_update(doc: dict[str, Any], update: Mapping[str, Any], *, inserting: bool = False) -> None:
-    """Apply a Mongo-style update document in place ($set, $unset, $inc, $push, $addToSet ...)."""
-    if not update or not all(str(k).startswith("$") for k in update):
-        raise OperationFailure("update only works with $ operators")
-    for op, fields in update.items():
-        if op == "$setOnInsert":
-            if inserting:
-                for path, value in fields.items():
-                    _set(doc, path, value)
-            continue
-        for path, arg in fields.items():
-            if path == "_id" and op != "$setOnInsert":
-                raise OperationFailure("the _id field cannot be changed")
-            current = get_path(doc, path)
-            if op == "$set":
-                _set(doc, path, arg)
-            elif op == "$unset":
-                parent, last = _parent(doc, path, False)
-                if isinstance(parent, dict):
-                    parent.pop(last, None)
-            elif op == "$inc":
-                base = 0 if current is MISSING else current
-                if not isinstance(base, (int, float)) or isinstance(base, bool):
-                    raise OperationFailure(f"cannot $inc non-numeric field {path}")
-                _set(doc, path, base + arg)
-            elif op == "$max":
-                if current is MISSING or arg > current:
-                    _set(doc, path, copy.deepcopy(arg))
-            elif op in ("$push", "$addToSet"):
-                items = arg["$each"] if isinstance(arg, Mapping) and "$each" in arg else [arg]
-                lst = [] if current is MISSING else current
-                if not isinstance(lst, list):
-                    raise OperationFailure(f"{op} needs an array at {path}")
-                lst = list(lst)
-                for item in items:
-                    if op == "$push" or item not in lst:
-                        lst.append(copy.deepcopy(item))
-                if isinstance(arg, Mapping) and "$slice" in arg:
-                    n = int(arg["$slice"])
-                    lst = lst[n:] if n < 0 else lst[:n]
-                _set(doc, path, lst)
-            else:
-                raise OperationFailure(f"unknown update operator {op}")
 
 
 # --- results ---------------------------------------------------------------------------
@@ -136,20 +63,29 @@ class DeleteResult:
         self.acknowledged = True
 
 
-def _filter_rows(rows: Iterable[tuple[int, str]], flt: Mapping[str, Any], spec: SortSpec,
-                 skip: int, limit: int) -> list[Row]:
-    """Rows past a SQL prefilter, checked, sorted, skipped and limited in Python."""
-    out: list[Row] = []
-    stop = skip + limit if limit and not spec else 0
-    for rowid, text in rows:
-        doc = loads(text)
-        if matches(doc, flt):
-            out.append((rowid, text, doc))
-            if stop and len(out) >= stop:
-                break
-    if spec:
-        sort_rows(out, spec)
-    return out[skip:skip + limit] if limit else out[skip:]
+class _Updated(NamedTuple):
+    matched: int
+    modified: int
+    upserted_id: Any
+    doc: dict[str, Any] | None  # the document asked back by find_one_and_update
+
+
+def _replaced(old: dict[str, Any], replacement: Mapping[str, Any]) -> dict[str, Any]:
+    new = clone(dict(replacement))
+    new["_id"] = old["_id"]
+    return new
+
+
+def _upserted(flt: Mapping[str, Any], update: Mapping[str, Any], replace: bool) -> dict[str, Any]:
+    """The document an upsert inserts: the filter's plain equalities, then the update."""
+    new = {k: clone(v) for k, v in flt.items()
+           if not k.startswith("$") and not isinstance(v, Mapping) and "." not in k}
+    if replace:
+        new.update(clone(dict(update)))
+    else:
+        apply_update(new, update, inserting=True)
+    new.setdefault("_id", uuid.uuid4().hex)
+    return new
 
 
 # --- cursors ---------------------------------------------------------------------------
@@ -165,7 +101,7 @@ def _count_arg(name: str, value: Any) -> int:
 class Cursor:
     """As pymongo's: chain ``sort``/``skip``/``limit``, then iterate; the query runs at the first ``next``."""
 
-    def __init__(self, collection: "EmbeddedCollection", filter: Mapping[str, Any] | None = None,
+    def __init__(self, collection: EmbeddedCollection, filter: Mapping[str, Any] | None = None,
                  projection: Any = None, *, sort: Any = None, skip: int = 0, limit: int = 0) -> None:
         self.collection = collection
         self._filter = filter or {}
@@ -179,30 +115,30 @@ class Cursor:
         if self._docs is not None:
             raise InvalidOperation("cannot set options after executing query")
 
-    def sort(self, key_or_list: Any, direction: Any = None) -> "Cursor":
+    def sort(self, key_or_list: Any, direction: Any = None) -> Cursor:
         """Sort by one key (``sort("k", -1)``) or by several (``sort([("a", 1), ("b", -1)])``)."""
         self._chainable()
         self._sort = sort_spec(key_or_list, direction)
         return self
 
-    def skip(self, skip: int) -> "Cursor":
+    def skip(self, skip: int) -> Cursor:
         """Skip the first ``skip`` matching documents."""
         self._chainable()
         self._skip = _count_arg("skip", skip)
         return self
 
-    def limit(self, limit: int) -> "Cursor":
+    def limit(self, limit: int) -> Cursor:
         """Return at most ``limit`` documents (0: no limit)."""
         self._chainable()
         self._limit = _count_arg("limit", limit)
         return self
 
-    def clone(self) -> "Cursor":
+    def clone(self) -> Cursor:
         """An unevaluated copy of this cursor."""
         return Cursor(self.collection, self._filter, self._projection, sort=self._sort, skip=self._skip,
                       limit=self._limit)
 
-    def rewind(self) -> "Cursor":
+    def rewind(self) -> Cursor:
         """Forget the results so the next iteration runs the query again."""
         self._docs = None
         return self
@@ -211,7 +147,7 @@ class Cursor:
         """Stop iterating (nothing is held open between calls)."""
         self._docs = iter(())
 
-    def __iter__(self) -> "Cursor":
+    def __iter__(self) -> Cursor:
         return self
 
     def __next__(self) -> dict[str, Any]:
@@ -229,7 +165,7 @@ class Cursor:
             return doc
         raise IndexError("no such item for Cursor instance")
 
-    def _slice(self, index: slice) -> "Cursor":
+    def _slice(self, index: slice) -> Cursor:
         start = index.start or 0
         if index.step is not None or start < 0 or (index.stop is not None and index.stop < start):
             raise IndexError("Cursor instances do not support slice steps or negative ranges")
@@ -243,10 +179,10 @@ class Cursor:
         """The remaining documents (at most ``length``) as a list."""
         return [doc for doc, _ in zip(self, range(length))] if length else list(self)
 
-    def __enter__(self) -> "Cursor":
+    def __enter__(self) -> Cursor:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -260,7 +196,7 @@ class EmbeddedClient:
         self.timeout_s = timeout_s
         self._dbs: dict[str, EmbeddedDatabase] = {}
 
-    def __getitem__(self, name: str) -> "EmbeddedDatabase":
+    def __getitem__(self, name: str) -> EmbeddedDatabase:
         if name not in self._dbs:
             self._dbs[name] = EmbeddedDatabase(self, name)
         return self._dbs[name]
@@ -304,6 +240,15 @@ class EmbeddedDatabase:
             self._local.tables_pid = os.getpid()
         return conn
 
+    def discard(self, conn: sqlite3.Connection) -> None:
+        """Forget a broken connection (the next call opens a new one)."""
+        if getattr(self._local, "conn", None) is conn:
+            self._local.conn = None
+        try:
+            conn.close()
+        except sqlite3.Error:
+            pass
+
     def close(self) -> None:
         """Close this thread's connection."""
         conn = getattr(self._local, "conn", None)
@@ -311,7 +256,7 @@ class EmbeddedDatabase:
             conn.close()
             self._local.conn = None
 
-    def __getitem__(self, name: str) -> "EmbeddedCollection":
+    def __getitem__(self, name: str) -> EmbeddedCollection:
         return EmbeddedCollection(self, name)
 
     get_collection = __getitem__
@@ -369,20 +314,48 @@ class EmbeddedCollection:
         self.database.ensure_table(self.table)
         return self.database.connection()
 
-    def _read(self, fn, *, snapshot: bool = False):
-        """fn(connection) for a read, in one read transaction when ``snapshot``; errors as StoreUnavailable."""
+    def _run(self, fn: Callable[[sqlite3.Connection], T], begin: str | None = None) -> T:
+        """fn(connection) in a transaction opened by ``begin`` (none: autocommit); errors as pymongo's.
+
+        A failed COMMIT is rolled back; when SQLite already rolled it back itself, the failing
+        ROLLBACK is ignored, so the caller always gets StoreUnavailable, never a sqlite3 error.
+        """
         conn = self._conn()
-        own = snapshot and not conn.in_transaction
+        own = begin is not None and not conn.in_transaction
         try:
             if own:
-                conn.execute("BEGIN")
-            try:
-                return fn(conn)
-            finally:
-                if own:
-                    conn.execute("COMMIT")
+                conn.execute(begin)
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"embedded store {self.database.path}: {exc}") from exc
+            raise StoreUnavailable(f"embedded store {self.database.path} busy: {exc}") from exc
+        try:
+            result = fn(conn)
+            if own:
+                conn.execute("COMMIT")
+            return result
+        except BaseException as exc:
+            if own:
+                self._rollback(conn)
+            if isinstance(exc, sqlite3.Error):
+                raise StoreUnavailable(f"embedded store {self.database.path}: {exc}") from exc
+            raise
+
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        """Roll back if a transaction is still open; a connection stuck in one is dropped."""
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        if conn.in_transaction:
+            self.database.discard(conn)
+
+    def _read(self, fn: Callable[[sqlite3.Connection], T], *, snapshot: bool = False) -> T:
+        """fn(connection) for a read: one read transaction when ``snapshot`` (several statements)."""
+        return self._run(fn, "BEGIN" if snapshot else None)
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """fn(connection) as one write transaction, taken at once so no other process interleaves."""
+        return self._run(fn, "BEGIN IMMEDIATE")
 
     def _probed(self, flt: Mapping[str, Any]) -> list[str]:
         """The indexed fields a filter tests: whether they hold arrays decides its SQL."""
@@ -416,25 +389,7 @@ class EmbeddedCollection:
         rows = conn.execute(sql, params)
         if exact:
             return [(rowid, text, loads(text)) for rowid, text in rows]
-        return _filter_rows(rows, flt, spec, skip, limit)
-
-    def _write(self, fn):
-        conn = self._conn()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"embedded store busy: {exc}") from exc
-        try:
-            result = fn(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
-            raise StoreUnavailable(str(exc)) from exc
-        return result
+        return filter_rows(rows, flt, spec, skip, limit)
 
     def _put(self, conn: sqlite3.Connection, doc: dict[str, Any], text: str, *, rowid: int | None = None) -> None:
         """Insert a document (rowid None) or overwrite the row; a taken unique key is DuplicateKeyError."""
@@ -524,7 +479,7 @@ class EmbeddedCollection:
         doc = dict(document)  # serialized at once, so the caller's objects are never aliased
         doc.setdefault("_id", uuid.uuid4().hex)
         # one statement is its own transaction in autocommit mode: no BEGIN/COMMIT round
-        self._read(lambda conn: self._put(conn, doc, dumps(doc)))
+        self._run(lambda conn: self._put(conn, doc, dumps(doc)))
         return InsertOneResult(doc["_id"])
 
     def find_one(self, filter: Mapping[str, Any] | None = None, projection: Any = None,
@@ -557,63 +512,60 @@ class EmbeddedCollection:
         if where.exact:
             return conn.execute(self._count_sql(where), where.params).fetchone()[0]
         rows = conn.execute(f'SELECT rowid, doc FROM "{self.table}" WHERE {where.sql}', where.params)
-        return len(_filter_rows(rows, flt, [], 0, 0))
+        return len(filter_rows(rows, flt, [], 0, 0))
 
-    def _update(self, conn: sqlite3.Connection, flt: Mapping[str, Any], update: Mapping[str, Any],
-                upsert: bool, many: bool, replace: bool = False,
-                sort: Any = None) -> tuple[int, int, Any, dict | None, dict | None]:
-        found = self._select(conn, flt, sort_spec(sort), 0, 0 if many else 1)
-        modified = 0
-        for rowid, old_text, doc in found:
-            if replace:
-                new = dict(update)
-                new["_id"] = doc["_id"]
-            else:
-                new = doc
+    def _update(self, conn: sqlite3.Connection, flt: Mapping[str, Any], update: Mapping[str, Any], *,
+                upsert: bool, many: bool, replace: bool = False, sort: Any = None,
+                returning: str | None = None) -> _Updated:
+        """Read, modify and write the matching documents (each decoded once) inside the caller's transaction.
+
+        ``returning`` ("before" or "after") asks for one document back: "before" is a copy taken
+        before the update changes the decoded document in place; "after" is that document itself,
+        which shares nothing (update values are copied in).
+        """
+        rows = self._select(conn, flt, sort_spec(sort), 0, 0 if many else 1)
+        modified, doc = 0, None
+        for rowid, text, old in rows:
+            before = clone(old) if returning == "before" else None
+            new = _replaced(old, update) if replace else old
+            if not replace:
                 apply_update(new, update)
             new_text = dumps(new)
-            if new_text != old_text:
+            if new_text != text:
                 self._put(conn, new, new_text, rowid=rowid)
                 modified += 1
-            if not many:
-                return 1, modified, None, loads(old_text), loads(new_text)
-        if found or not upsert:
-            return len(found), modified, None, None, None
-        new = {k: v for k, v in flt.items()
-               if not k.startswith("$") and not isinstance(v, Mapping) and "." not in k}
-        if replace:
-            new.update(dict(update))
-        else:
-            apply_update(new, update, inserting=True)
-        new.setdefault("_id", uuid.uuid4().hex)
-        text = dumps(new)
-        self._put(conn, new, text)
-        return 0, 0, new["_id"], None, loads(text)
+            doc = before if returning == "before" else new
+        if rows or not upsert:
+            return _Updated(len(rows), modified, None, doc)
+        new = _upserted(flt, update, replace)
+        self._put(conn, new, dumps(new))
+        return _Updated(0, 0, new["_id"], new if returning == "after" else None)
 
     def update_one(self, filter: Mapping[str, Any], update: Mapping[str, Any], upsert: bool = False) -> UpdateResult:
         """Update the first matching document atomically (insert one when ``upsert``)."""
-        m, n, uid, _, _ = self._write(lambda c: self._update(c, filter, update, upsert, False))
-        return UpdateResult(m, n, uid)
+        done = self._write(lambda c: self._update(c, filter, update, upsert=upsert, many=False))
+        return UpdateResult(done.matched, done.modified, done.upserted_id)
 
     def update_many(self, filter: Mapping[str, Any], update: Mapping[str, Any], upsert: bool = False) -> UpdateResult:
         """Update every matching document in one transaction."""
-        m, n, uid, _, _ = self._write(lambda c: self._update(c, filter, update, upsert, True))
-        return UpdateResult(m, n, uid)
+        done = self._write(lambda c: self._update(c, filter, update, upsert=upsert, many=True))
+        return UpdateResult(done.matched, done.modified, done.upserted_id)
 
     def replace_one(self, filter: Mapping[str, Any], replacement: Mapping[str, Any], upsert: bool = False) -> UpdateResult:
         """Replace the first matching document whole."""
         if any(str(k).startswith("$") for k in replacement):
             raise OperationFailure("a replacement document cannot contain $ operators")
-        m, n, uid, _, _ = self._write(lambda c: self._update(c, filter, replacement, upsert, False, replace=True))
-        return UpdateResult(m, n, uid)
+        done = self._write(lambda c: self._update(c, filter, replacement, upsert=upsert, many=False, replace=True))
+        return UpdateResult(done.matched, done.modified, done.upserted_id)
 
     def find_one_and_update(self, filter: Mapping[str, Any], update: Mapping[str, Any], projection: Any = None,
                             sort: Any = None, upsert: bool = False,
                             return_document: bool = ReturnDocument.BEFORE) -> dict[str, Any] | None:
         """Atomically update one document and return it (before or after the update)."""
-        _, _, _, before, after = self._write(lambda c: self._update(c, filter, update, upsert, False, sort=sort))
-        doc = after if return_document == ReturnDocument.AFTER else before
-        return project(doc, projection) if doc is not None else None
+        returning = "after" if return_document == ReturnDocument.AFTER else "before"
+        done = self._write(lambda c: self._update(c, filter, update, upsert=upsert, many=False, sort=sort,
+                                                  returning=returning))
+        return project(done.doc, projection) if done.doc is not None else None
 
     def delete_one(self, filter: Mapping[str, Any]) -> DeleteResult:
         """Delete the first matching document."""
@@ -642,5 +594,5 @@ class EmbeddedCollection:
             conn.execute(f'DROP INDEX "{name}"')
 
 
-__all__ = ["EmbeddedClient", "EmbeddedDatabase", "EmbeddedCollection", "StoreUnavailable", "matches",
-           "apply_update"]
+__all__ = ["Cursor", "EmbeddedClient", "EmbeddedCollection", "EmbeddedDatabase", "StoreUnavailable", "apply_update",
+           "matches"]

@@ -1,4 +1,4 @@
-"""Documents and queries of the embedded store: pure functions over plain values, no I/O.
+"""Documents, queries and updates of the embedded store: pure functions over plain values, no I/O.
 
 ``matches`` is the reference meaning of a Mongo-style filter. ``compile_filter`` turns the
 same filter into a SQLite ``WHERE`` over ``json_extract(doc, '$.field')`` that selects
@@ -22,8 +22,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import datetime, timezone
-from typing import Any, Mapping, NamedTuple, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from pymongo.errors import OperationFailure
 
@@ -37,6 +38,8 @@ _RANGE = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _INT64 = 2 ** 63
 
 SortSpec = list[tuple[str, int]]
+#: A selected row: rowid, the stored JSON text, the decoded document.
+Row = tuple[int, str, dict[str, Any]]
 
 
 # --- documents as JSON --------------------------------------------------------------------
@@ -45,7 +48,7 @@ def _default(value: Any) -> Any:
     """JSON for the few types json does not know: datetimes (as pymongo stores them) and mappings."""
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(UTC).replace(tzinfo=None)
         return {"$date": value.isoformat()}
     if isinstance(value, Mapping):
         return dict(value)
@@ -66,8 +69,8 @@ def dumps(doc: Any) -> str:
 
 
 def loads(text: str) -> Any:
-    """A stored document back as Python values."""
-    return json.loads(text, object_hook=_decode_hook)
+    """A stored document back as Python values (the date hook only where a date is stored)."""
+    return json.loads(text, object_hook=_decode_hook) if '"$date"' in text else json.loads(text)
 
 
 def id_key(_id: Any) -> str:
@@ -182,6 +185,97 @@ def matches(doc: Mapping[str, Any], flt: Mapping[str, Any] | None) -> bool:
     return True
 
 
+# --- updates --------------------------------------------------------------------------------
+
+def _parent(doc: dict[str, Any], path: str, create: bool) -> tuple[Any, str]:
+    parts = path.split(".")
+    cur: Any = doc
+    for part in parts[:-1]:
+        if isinstance(cur, list) and part.isdigit():
+            cur = cur[int(part)]
+            continue
+        nxt = cur.get(part) if isinstance(cur, dict) else None
+        if not isinstance(nxt, (dict, list)):
+            if not create:
+                return None, parts[-1]
+            nxt = {}
+            cur[part] = nxt
+        cur = nxt
+    return cur, parts[-1]
+
+
+def _place(doc: dict[str, Any], path: str, value: Any) -> None:
+    parent, last = _parent(doc, path, True)
+    if isinstance(parent, list) and last.isdigit():
+        parent[int(last)] = value
+    else:
+        parent[last] = value
+
+
+def _set(doc: dict[str, Any], path: str, value: Any) -> None:
+    """Set a copy of value (the document never shares objects with the caller's update)."""
+    _place(doc, path, clone(value))
+
+
+def _unset(doc: dict[str, Any], path: str, _: Any) -> None:
+    parent, last = _parent(doc, path, False)
+    if isinstance(parent, dict):
+        parent.pop(last, None)
+
+
+def _inc(doc: dict[str, Any], path: str, by: Any) -> None:
+    current = get_path(doc, path)
+    base = 0 if current is MISSING else current
+    if not isinstance(base, (int, float)) or isinstance(base, bool):
+        raise OperationFailure(f"cannot $inc non-numeric field {path}")
+    _place(doc, path, base + by)
+
+
+def _max(doc: dict[str, Any], path: str, value: Any) -> None:
+    current = get_path(doc, path)
+    if current is MISSING or value > current:
+        _set(doc, path, value)
+
+
+def _append(doc: dict[str, Any], path: str, arg: Any, unique: bool) -> None:
+    """$push (``unique`` False) or $addToSet: one item, or ``$each`` of them; $push takes ``$slice``."""
+    items = arg["$each"] if isinstance(arg, Mapping) and "$each" in arg else [arg]
+    current = get_path(doc, path)
+    if current is not MISSING and not isinstance(current, list):
+        raise OperationFailure(f"{'$addToSet' if unique else '$push'} needs an array at {path}")
+    lst = [] if current is MISSING else list(current)
+    for item in items:
+        if not unique or item not in lst:
+            lst.append(clone(item))
+    if isinstance(arg, Mapping) and "$slice" in arg:
+        n = int(arg["$slice"])
+        lst = lst[n:] if n < 0 else lst[:n]
+    _place(doc, path, lst)
+
+
+_UPDATES = {
+    "$set": _set, "$setOnInsert": _set, "$unset": _unset, "$inc": _inc, "$max": _max,
+    "$push": lambda doc, path, arg: _append(doc, path, arg, False),
+    "$addToSet": lambda doc, path, arg: _append(doc, path, arg, True),
+}
+
+
+def apply_update(doc: dict[str, Any], update: Mapping[str, Any], *, inserting: bool = False) -> None:
+    """Apply a Mongo-style update in place ($set $setOnInsert $unset $inc $max $push $addToSet)."""
+    if not update or not all(str(k).startswith("$") for k in update):
+        raise OperationFailure("update only works with $ operators")
+    for op, fields in update.items():
+        handler = _UPDATES.get(op)
+        if handler is None:
+            raise OperationFailure(f"unknown update operator {op}")
+        if op == "$setOnInsert" and not inserting:
+            continue
+        for path, arg in fields.items():
+            if path == "_id" and op != "$setOnInsert":
+                raise OperationFailure("the _id field cannot be changed")
+            handler(doc, path, arg)
+
+
 # --- sorting --------------------------------------------------------------------------------
 
 def sort_spec(key_or_list: Any, direction: Any = None) -> SortSpec:
@@ -209,11 +303,27 @@ def sort_value(value: Any) -> tuple:
     return (2, value if isinstance(value, str) else dumps(value))
 
 
-def sort_rows(rows: list[tuple[int, Any, dict[str, Any]]], spec: SortSpec) -> None:
+def sort_rows(rows: list[Row], spec: SortSpec) -> None:
     """Sort (rowid, text, doc) rows in place as ``order_sql`` sorts them in SQLite."""
     rows.sort(key=lambda r: r[0], reverse=bool(spec) and spec[-1][1] < 0)
     for field, direction in reversed(spec):  # stable sorts, last key first
         rows.sort(key=lambda r: sort_value(get_path(r[2], field)), reverse=direction < 0)
+
+
+def filter_rows(rows: Iterable[tuple[int, str]], flt: Mapping[str, Any], spec: SortSpec,
+                 skip: int, limit: int) -> list[Row]:
+    """Rows past a SQL prefilter, checked, sorted, skipped and limited in Python."""
+    out: list[Row] = []
+    stop = skip + limit if limit and not spec else 0
+    for rowid, text in rows:
+        doc = loads(text)
+        if matches(doc, flt):
+            out.append((rowid, text, doc))
+            if stop and len(out) >= stop:
+                break
+    if spec:
+        sort_rows(out, spec)
+    return out[skip:skip + limit] if limit else out[skip:]
 
 
 # --- SQL ------------------------------------------------------------------------------------

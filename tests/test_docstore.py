@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sqlite3
 import uuid
 
 import pytest
@@ -11,7 +12,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, InvalidOperation, PyMongoError
 
 from records.backend import open_docstore
-from records.docstore import EmbeddedClient, EmbeddedCollection
+from records.docstore import EmbeddedClient, EmbeddedCollection, StoreUnavailable
 
 BACKENDS = ["embedded"] + (["mongodb"] if os.environ.get("MONGODB_URI") else [])
 
@@ -249,6 +250,22 @@ def test_compound_index_queries_answer_the_same(coll):
     assert _ids(coll.find(flt).sort("started_at", -1).skip(1).limit(1)) == [1]
 
 
+def test_returned_documents_share_nothing_with_the_update_or_the_store(coll):
+    coll.insert_one({"_id": "a", "log": [1]})
+    value = {"k": [1]}
+    after = coll.find_one_and_update({"_id": "a"}, {"$set": {"obj": value}, "$push": {"log": 2}},
+                                     return_document=ReturnDocument.AFTER)
+    after["obj"]["k"].append(99)
+    after["log"].append(99)
+    assert value == {"k": [1]}
+    before = coll.find_one_and_update({"_id": "a"}, {"$push": {"log": 3}})
+    assert before == {"_id": "a", "log": [1, 2], "obj": {"k": [1]}}
+    assert coll.find_one({"_id": "a"})["log"] == [1, 2, 3]
+    up = coll.find_one_and_update({"_id": "b", "tags": ["x"]}, {"$inc": {"n": 1}}, upsert=True,
+                                  return_document=ReturnDocument.AFTER)
+    assert up == {"_id": "b", "tags": ["x"], "n": 1} == coll.find_one({"_id": "b"})
+
+
 # --- embedded only: SQL and the Python fallback agree ----------------------------------------
 
 @pytest.fixture
@@ -293,14 +310,21 @@ def test_sql_and_python_fallback_return_the_same(embedded, flt):
     assert embedded.count_documents(flt) == embedded.count_documents(slow)
 
 
-def test_count_documents_decodes_no_document(embedded, monkeypatch):
-    import records.docstore as docstore
+def _count_decodes(monkeypatch) -> list:
+    """A list that grows by one each time the embedded store decodes a stored document."""
+    from records import docstore, docstore_query
 
+    decoded: list = []
+    real = docstore_query.loads
+    for module in (docstore, docstore_query):
+        monkeypatch.setattr(module, "loads", lambda text: decoded.append(1) or real(text))
+    return decoded
+
+
+def test_count_documents_decodes_no_document(embedded, monkeypatch):
     for i in range(20):
         embedded.insert_one({"_id": i, "grp": "g" if i % 2 else "h", "i": i, "tags": ["a", str(i)]})
-    decoded = []
-    real = docstore.loads
-    monkeypatch.setattr(docstore, "loads", lambda text: decoded.append(1) or real(text))
+    decoded = _count_decodes(monkeypatch)
     assert embedded.count_documents({"grp": "g", "i": {"$gte": 5}, "tags": "a"}) == 8
     assert embedded.count_documents({"$or": [{"i": {"$in": [1, 2]}}, {"tags": "17"}]}) == 3
     assert decoded == []
@@ -372,3 +396,75 @@ def test_an_indexed_field_holding_arrays_still_uses_its_index(embedded):
     assert embedded.count_documents({"tags": "a"}) == 15
     plain = EmbeddedClient(embedded.database.client.directory)["db"]["things"].explain({"tags": "t4"})
     assert "json_each" in plain["sql"]  # a new client knows the field holds arrays
+
+
+# --- embedded only: one decode per read-modify-write, errors stay pymongo's ---------------------
+
+def test_an_update_decodes_each_document_once(embedded, monkeypatch):
+    embedded.insert_one({"_id": "a", "n": 1, "log": [], "at": {"when": 1}})
+    decoded = _count_decodes(monkeypatch)
+    embedded.update_one({"_id": "a"}, {"$inc": {"n": 1}, "$push": {"log": 1}})
+    assert len(decoded) == 1
+    after = embedded.find_one_and_update({"_id": "a"}, {"$inc": {"n": 1}}, return_document=ReturnDocument.AFTER)
+    before = embedded.find_one_and_update({"_id": "a"}, {"$inc": {"n": 1}})
+    assert len(decoded) == 3 and (before["n"], after["n"]) == (3, 3)
+
+
+class _CommitFails:
+    """A connection whose COMMIT fails after SQLite rolled back by itself (as on a disk I/O error)."""
+
+    def __init__(self, conn: sqlite3.Connection, rollback_fails: bool) -> None:
+        self.conn, self.rollback_fails, self.failed = conn, rollback_fails, False
+
+    @property
+    def in_transaction(self) -> bool:
+        return (self.failed and self.rollback_fails) or self.conn.in_transaction
+
+    def execute(self, sql: str, *args):
+        if sql == "COMMIT":
+            self.conn.execute("ROLLBACK")
+            self.failed = True
+            raise sqlite3.OperationalError("disk I/O error")
+        if sql == "ROLLBACK" and self.failed:
+            raise sqlite3.OperationalError("cannot rollback - no transaction is active")
+        return self.conn.execute(sql, *args)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+@pytest.mark.parametrize("rollback_fails", [False, True])
+def test_a_failing_commit_is_store_unavailable_even_when_rollback_fails(embedded, rollback_fails):
+    embedded.insert_one({"_id": "a", "n": 1})
+    db = embedded.database
+    db._local.conn = _CommitFails(db.connection(), rollback_fails)
+    with pytest.raises(StoreUnavailable, match="disk I/O error"):
+        embedded.update_one({"_id": "a"}, {"$inc": {"n": 1}})
+    if rollback_fails:
+        assert db._local.conn is None  # a connection that seems stuck in a transaction is dropped
+    else:
+        with pytest.raises(StoreUnavailable):
+            embedded.find_one_and_update({"_id": "a"}, {"$inc": {"n": 1}})
+        db._local.conn = db._local.conn.conn
+    assert embedded.find_one({"_id": "a"})["n"] == 1  # nothing landed, and the store still works
+    embedded.update_one({"_id": "a"}, {"$inc": {"n": 1}})
+    assert EmbeddedClient(db.client.directory)["db"]["things"].find_one({"_id": "a"})["n"] == 2
+
+
+def test_a_lock_held_by_another_process_is_store_unavailable(tmp_path):
+    coll = EmbeddedClient(str(tmp_path), timeout_s=0.05)["db"]["x"]
+    coll.insert_one({"_id": "a", "n": 1})
+    other = sqlite3.connect(coll.database.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        for write in (lambda: coll.update_one({"_id": "a"}, {"$inc": {"n": 1}}),
+                      lambda: coll.insert_one({"_id": "b"}), lambda: coll.create_index("n"),
+                      lambda: EmbeddedClient(str(tmp_path), timeout_s=0.05)["db"]["new"].insert_one({})):
+            with pytest.raises(StoreUnavailable):
+                write()
+        assert coll.find_one({"_id": "a"})["n"] == 1  # WAL: readers are not blocked by the writer
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    coll.update_one({"_id": "a"}, {"$inc": {"n": 1}})
+    assert coll.find_one({"_id": "a"}, {"n": 1}) == {"_id": "a", "n": 2}
