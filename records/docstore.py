@@ -8,12 +8,18 @@ read-modify-write such as ``$inc`` or ``$push`` never loses another process's up
 (montydb's SQLite engine lost 887 of 1200 ``$inc`` updates from 4 processes when we
 measured it; this store loses none, see ``tests/test_docstore.py``).
 
+Queries run in SQLite over ``json_extract(doc, '$.field')`` (``docstore_query`` translates
+them): all of it, sort, skip, limit and counts included, when the filter translates; else a
+SQL prefilter and the Python matcher. Indexes are SQLite expression indexes whose names say
+what they index, so every process learns them from ``sqlite_master`` when it opens the file.
+
 Errors are pymongo's own classes (``DuplicateKeyError``, ``OperationFailure`` ...), so
 callers catch ``PyMongoError`` the same way for either backend.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
@@ -25,7 +31,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, InvalidOperation, OperationFailure, PyMongoError
 
 from .docstore_query import (Row, SortSpec, Sql, apply_update, clone, compile_filter, dumps, filter_fields,
-                             filter_rows, id_key, index_name, index_spec, loads, marker_name, matches,
+                             filter_rows, holds_array, id_key, index_name, index_spec, loads, matches,
                              mongo_index_name, order_sql, parse_index_name, project, sort_spec, sql_path, sql_value)
 
 T = TypeVar("T")
@@ -61,6 +67,14 @@ class DeleteResult:
     def __init__(self, deleted: int) -> None:
         self.deleted_count = deleted
         self.acknowledged = True
+
+
+@functools.lru_cache(maxsize=256)
+def _probe_sql(table: str, fields: tuple[str, ...]) -> str:
+    """One statement telling, for each field, whether any document holds an array there (index-served)."""
+    checks = [f"EXISTS (SELECT 1 FROM \"{table}\" WHERE {holds_array(sql_path(f))} "
+              f"AND json_type(doc, {sql_path(f)}) = 'array')" for f in fields]
+    return "SELECT " + ", ".join(checks)
 
 
 class _Updated(NamedTuple):
@@ -155,25 +169,15 @@ class Cursor:
             self._docs = iter(self.collection._query(self._filter, self._sort, self._skip, self._limit))
         return project(next(self._docs), self._projection)
 
-    def __getitem__(self, index: int | slice) -> Any:
-        """``cursor[i]`` runs the query for that one document; ``cursor[a:b]`` sets skip and limit."""
-        if isinstance(index, slice):
-            return self._slice(index)
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        """``cursor[i]``: the query run again for that one document."""
+        if not isinstance(index, int):
+            raise TypeError("Cursor indices must be integers (slices are not supported here)")
         if index < 0:
             raise IndexError("Cursor instances do not support negative indices")
         for doc in self.clone().skip(self._skip + index).limit(1):
             return doc
         raise IndexError("no such item for Cursor instance")
-
-    def _slice(self, index: slice) -> Cursor:
-        start = index.start or 0
-        if index.step is not None or start < 0 or (index.stop is not None and index.stop < start):
-            raise IndexError("Cursor instances do not support slice steps or negative ranges")
-        self._chainable()
-        self._skip, self._limit = start, 0 if index.stop is None else index.stop - start
-        if index.stop == start:
-            self._docs = iter(())  # an empty slice, as pymongo's
-        return self
 
     def to_list(self, length: int | None = None) -> list[dict[str, Any]]:
         """The remaining documents (at most ``length``) as a list."""
@@ -218,7 +222,7 @@ class EmbeddedDatabase:
         self.path = os.path.join(client.directory, f"{name}.sqlite3")
         self._local = threading.local()
         self._tables: set[str] = set()
-        self._marked: dict[str, frozenset[str]] = {}
+        self._leading: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
 
     def connection(self) -> sqlite3.Connection:
@@ -285,17 +289,17 @@ class EmbeddedDatabase:
             self._tables.add(table)
 
     def load_indexes(self, conn: sqlite3.Connection) -> None:
-        """Read which fields are indexed from sqlite_master (at first use, and after index changes)."""
-        marked: dict[str, set[str]] = {}
+        """Read which fields lead an index from sqlite_master (at first use, and after index changes)."""
+        leading: dict[str, set[str]] = {}
         for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'"):
             parsed = parse_index_name(name)
-            if parsed and parsed[0] == "arr":
-                marked.setdefault(parsed[1], set()).add(parsed[2][0][0])
-        self._marked = {table: frozenset(fields) for table, fields in marked.items()}
+            if parsed:
+                leading.setdefault(parsed[0], set()).add(parsed[1][0][0])
+        self._leading = {table: frozenset(fields) for table, fields in leading.items()}
 
-    def indexed_fields(self, table: str) -> frozenset[str]:
-        """The fields of a table's indexes (each with an array marker)."""
-        return self._marked.get(table, frozenset())
+    def leading_fields(self, table: str) -> frozenset[str]:
+        """The fields that lead an index of the table (so SQLite can find their arrays quickly)."""
+        return self._leading.get(table, frozenset())
 
 
 class EmbeddedCollection:
@@ -358,24 +362,25 @@ class EmbeddedCollection:
         return self._run(fn, "BEGIN IMMEDIATE")
 
     def _probed(self, flt: Mapping[str, Any]) -> list[str]:
-        """The indexed fields a filter tests: whether they hold arrays decides its SQL."""
-        indexed = self.database.indexed_fields(self.table)
-        return sorted(filter_fields(flt) & indexed) if indexed and isinstance(flt, Mapping) else []
+        """The filter's fields that lead an index, to check for arrays (one index look each, in the
+        query's snapshot): a field that holds none gets plain SQL, so its index serves ranges,
+        order and limits."""
+        leading = self.database.leading_fields(self.table)
+        if not leading or not isinstance(flt, Mapping):
+            return []
+        return sorted(filter_fields(flt) & leading)
 
-    def _where(self, conn: sqlite3.Connection, flt: Mapping[str, Any]) -> Sql:
-        """The filter as SQL; plain (index-served) SQL on indexed fields that hold no array."""
-        probed = self._probed(flt)
+    def _where(self, conn: sqlite3.Connection, flt: Mapping[str, Any], probed: list[str]) -> Sql:
+        """The filter as SQL; plain SQL on the probed fields that hold no array (in this snapshot)."""
         if not probed:
             return compile_filter(flt)
-        checks = ", ".join(f'EXISTS (SELECT 1 FROM "{self.table}" WHERE json_type(doc, {sql_path(f)}) = \'array\')'
-                           for f in probed)
-        has_array = conn.execute(f"SELECT {checks}").fetchone()
+        has_array = conn.execute(_probe_sql(self.table, tuple(probed))).fetchone()
         return compile_filter(flt, frozenset(f for f, arrays in zip(probed, has_array) if not arrays))
 
     def _find_sql(self, conn: sqlite3.Connection, flt: Mapping[str, Any], spec: SortSpec, skip: int,
-                  limit: int) -> tuple[str, tuple, bool]:
+                  limit: int, probed: list[str]) -> tuple[str, tuple, bool]:
         """The SELECT for a query: the whole query when it all translates (exact), else a prefilter."""
-        where = self._where(conn, flt)
+        where = self._where(conn, flt, probed)
         order = order_sql(spec)
         base = f'SELECT rowid, doc FROM "{self.table}" WHERE {where.sql}'
         if where.exact and order is not None:
@@ -383,9 +388,9 @@ class EmbeddedCollection:
         return f"{base} ORDER BY rowid", where.params, False
 
     def _select(self, conn: sqlite3.Connection, flt: Mapping[str, Any], spec: SortSpec,
-                skip: int, limit: int) -> list[Row]:
+                skip: int, limit: int, probed: list[str]) -> list[Row]:
         """The matching rows, sorted, skipped and limited (in SQL, or in Python past a prefilter)."""
-        sql, params, exact = self._find_sql(conn, flt, spec, skip, limit)
+        sql, params, exact = self._find_sql(conn, flt, spec, skip, limit, probed)
         rows = conn.execute(sql, params)
         if exact:
             return [(rowid, text, loads(text)) for rowid, text in rows]
@@ -407,7 +412,7 @@ class EmbeddedCollection:
         """pymongo's error for a unique-key violation SQLite reported (naming the index, as Mongo does)."""
         message = str(exc)
         parsed = parse_index_name(message.split("'")[1]) if "index '" in message else None
-        index = mongo_index_name(parsed[2]) if parsed else "_id_"
+        index = mongo_index_name(parsed[1]) if parsed else "_id_"
         return DuplicateKeyError(f"E11000 duplicate key error collection: {self.database.name}.{self.name} "
                                  f"index: {index} (document _id {_id!r})", 11000)
 
@@ -415,11 +420,13 @@ class EmbeddedCollection:
                 limit: int = 0, count: bool = False) -> dict[str, Any]:
         """Embedded store only: the SQL a query runs, whether SQL alone answers it, SQLite's plan."""
         def plan(conn: sqlite3.Connection) -> dict[str, Any]:
+            flt, spec = filter or {}, sort_spec(sort)
+            probed = self._probed(flt)
             if count:
-                where = self._where(conn, filter or {})
+                where = self._where(conn, flt, probed)
                 sql, params, exact = self._count_sql(where), where.params, where.exact
             else:
-                sql, params, exact = self._find_sql(conn, filter or {}, sort_spec(sort), skip, limit)
+                sql, params, exact = self._find_sql(conn, flt, spec, skip, limit, probed)
             steps = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
             return {"sql": sql, "exact": exact, "plan": steps}
         return self._read(plan, snapshot=True)
@@ -448,10 +455,6 @@ class EmbeddedCollection:
             conn.execute(f'CREATE {"UNIQUE " if unique else ""}INDEX "{name}" ON "{self.table}" ({columns})')
         except sqlite3.IntegrityError as exc:
             raise self._duplicate(exc) from None
-        for field, _ in spec:
-            path = sql_path(field)
-            conn.execute(f'CREATE INDEX IF NOT EXISTS "{marker_name(self.table, field)}" ON "{self.table}" '
-                         f"(json_type(doc, {path})) WHERE json_type(doc, {path}) = 'array'")
         legacy = f'{self.table}_{spec[0][0].replace(".", "_")}'  # this store's name before indexes persisted
         if len(spec) == 1 and conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ? "
                                            "AND tbl_name = ?", (legacy, self.table)).fetchone():
@@ -467,11 +470,10 @@ class EmbeddedCollection:
         """As pymongo's: each index's name, ``key`` pairs and ``unique`` flag, read from SQLite."""
         info: dict[str, dict[str, Any]] = {"_id_": {"v": 2, "key": [("_id", 1)]}}
         for name, sql in self._read(self._own_indexes):
-            kind, _, spec = parse_index_name(name)
-            if kind == "ix":
-                info[mongo_index_name(spec)] = {"v": 2, "key": spec}
-                if sql.startswith("CREATE UNIQUE"):
-                    info[mongo_index_name(spec)]["unique"] = True
+            _, spec = parse_index_name(name)
+            info[mongo_index_name(spec)] = {"v": 2, "key": spec}
+            if sql.startswith("CREATE UNIQUE"):
+                info[mongo_index_name(spec)]["unique"] = True
         return info
 
     def insert_one(self, document: Mapping[str, Any]) -> InsertOneResult:
@@ -496,19 +498,21 @@ class EmbeddedCollection:
 
     def _query(self, flt: Mapping[str, Any], spec: SortSpec, skip: int, limit: int) -> Iterator[dict[str, Any]]:
         """A cursor's documents, read at once (no transaction stays open while the caller iterates)."""
-        rows = self._read(lambda conn: self._select(conn, flt, spec, skip, limit), snapshot=bool(self._probed(flt)))
+        probed = self._probed(flt)  # the probe and the query read one snapshot
+        rows = self._read(lambda conn: self._select(conn, flt, spec, skip, limit, probed), snapshot=bool(probed))
         return (doc for _, _, doc in rows)
 
     def count_documents(self, filter: Mapping[str, Any] | None = None) -> int:
         """How many documents match (one ``SELECT COUNT(*)`` when the filter translates)."""
         flt = filter or {}
-        return self._read(lambda conn: self._count(conn, flt), snapshot=bool(self._probed(flt)))
+        probed = self._probed(flt)
+        return self._read(lambda conn: self._count(conn, flt, probed), snapshot=bool(probed))
 
     def _count_sql(self, where: Sql) -> str:
         return f'SELECT COUNT(*) FROM "{self.table}" WHERE {where.sql}'
 
-    def _count(self, conn: sqlite3.Connection, flt: Mapping[str, Any]) -> int:
-        where = self._where(conn, flt)
+    def _count(self, conn: sqlite3.Connection, flt: Mapping[str, Any], probed: list[str]) -> int:
+        where = self._where(conn, flt, probed)
         if where.exact:
             return conn.execute(self._count_sql(where), where.params).fetchone()[0]
         rows = conn.execute(f'SELECT rowid, doc FROM "{self.table}" WHERE {where.sql}', where.params)
@@ -523,7 +527,8 @@ class EmbeddedCollection:
         before the update changes the decoded document in place; "after" is that document itself,
         which shares nothing (update values are copied in).
         """
-        rows = self._select(conn, flt, sort_spec(sort), 0, 0 if many else 1)
+        spec = sort_spec(sort)
+        rows = self._select(conn, flt, spec, 0, 0 if many else 1, self._probed(flt))
         modified, doc = 0, None
         for rowid, text, old in rows:
             before = clone(old) if returning == "before" else None
@@ -576,10 +581,12 @@ class EmbeddedCollection:
         return DeleteResult(self._write(lambda c: self._delete(c, filter, True)))
 
     def _delete(self, conn: sqlite3.Connection, flt: Mapping[str, Any], many: bool) -> int:
-        where = self._where(conn, flt)
-        if where.exact and many:
-            return conn.execute(f'DELETE FROM "{self.table}" WHERE {where.sql}', where.params).rowcount
-        rows = self._select(conn, flt, [], 0, 0 if many else 1)
+        probed = self._probed(flt)
+        if many:
+            where = self._where(conn, flt, probed)
+            if where.exact:
+                return conn.execute(f'DELETE FROM "{self.table}" WHERE {where.sql}', where.params).rowcount
+        rows = self._select(conn, flt, [], 0, 0 if many else 1, probed)
         conn.executemany(f'DELETE FROM "{self.table}" WHERE rowid = ?', [(rowid,) for rowid, _, _ in rows])
         return len(rows)
 

@@ -19,6 +19,7 @@ Semantics kept on both sides (Mongo's, for the types the app stores):
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -36,6 +37,7 @@ _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 _TYPES = {"bool": "('true', 'false')", "number": "('integer', 'real')", "text": "('text')"}
 _RANGE = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _INT64 = 2 ** 63
+_SCALARS = (str, int, float, type(None))
 
 SortSpec = list[tuple[str, int]]
 #: A selected row: rowid, the stored JSON text, the decoded document.
@@ -120,7 +122,9 @@ def project(doc: dict[str, Any], projection: Any) -> dict[str, Any]:
 
 def is_operators(cond: Any) -> bool:
     """Whether a filter value is a document of query operators (``{"$gt": 1}``)."""
-    return isinstance(cond, Mapping) and bool(cond) and all(str(k).startswith("$") for k in cond)
+    if isinstance(cond, _SCALARS) or not isinstance(cond, Mapping):
+        return False
+    return bool(cond) and all(str(k).startswith("$") for k in cond)
 
 
 def _same(value: Any, arg: Any) -> bool:
@@ -339,9 +343,19 @@ class Sql(NamedTuple):
 _UNKNOWN = Sql("1", (), False)  # no SQL form: every row, to be checked in Python
 
 
+@functools.lru_cache(maxsize=1024)
 def sql_path(field: str) -> str | None:
     """The SQL literal of a field's JSON path (``'$.a.b'``), or None when SQL cannot address it."""
     return f"'$.{field}'" if _FIELD.match(field) else None
+
+
+def holds_array(path: str) -> str:
+    """SQL true when the value at path may be an array: its json_extract text starts with '['.
+
+    A range on the field's value, so an index on the field finds such rows without a scan
+    (a string starting with '[' gets through too: json_each yields it as itself, harmlessly).
+    """
+    return f"json_extract(doc, {path}) >= '[' AND json_extract(doc, {path}) < '\\'"
 
 
 def sql_value(field: str) -> str:
@@ -373,7 +387,8 @@ def filter_fields(flt: Mapping[str, Any]) -> set[str]:
 
 
 def compile_filter(flt: Mapping[str, Any] | None, scalar_fields: frozenset[str] = frozenset()) -> Sql:
-    """A filter as SQL; ``scalar_fields`` hold no array in any document (so plain, indexable SQL)."""
+    """A filter as SQL; ``scalar_fields`` hold no array in any document (so plain SQL, which an index
+    serves with its order); other fields also look inside arrays."""
     return _document(flt or {}, scalar_fields)
 
 
@@ -393,32 +408,37 @@ def _item(key: str, cond: Any, scalar: frozenset[str]) -> Sql:
         raise OperationFailure(f"unknown top-level query operator {key}")
     if not is_operators(cond):
         return _equal(key, cond, scalar)
-    return _all([_operator(key, op, arg, scalar) for op, arg in cond.items()])
+    # One number range that keeps true/false (1/0) out makes json_type needless for its siblings.
+    bools_out = any(op in _RANGE and _kind(arg) == "number" and not _admits_bools(_RANGE[op], arg)
+                    for op, arg in cond.items())
+    return _all([_operator(key, op, arg, scalar, bools_out) for op, arg in cond.items()])
 
 
-def _operator(field: str, op: str, arg: Any, scalar: frozenset[str]) -> Sql:
+def _operator(field: str, op: str, arg: Any, scalar: frozenset[str], bools_out: bool = False) -> Sql:
     if op == "$eq":
-        return _equal(field, arg, scalar)
+        return _equal(field, arg, scalar, bools_out)
     if op == "$ne":
-        return _negate(_equal(field, arg, scalar))
+        return _negate(_equal(field, arg, scalar, bools_out))
     if op == "$in":
         if not isinstance(arg, (list, tuple)):
             raise OperationFailure("$in needs an array")
-        return _one_of(field, list(arg), scalar)
+        return _one_of(field, list(arg), scalar, bools_out)
     if op in _RANGE:
         path, kind = sql_path(field), _kind(arg)
-        return _compare(path, _RANGE[op], kind, arg, field in scalar) if path and kind else _UNKNOWN
+        return _compare(path, _RANGE[op], kind, arg, field in scalar, bools_out) if path and kind else _UNKNOWN
     if op == "$exists":
         return _exists(field, bool(arg))
     raise OperationFailure(f"unknown query operator {op}")
 
 
 def _all(parts: Sequence[Sql]) -> Sql:
+    if len(parts) == 1:
+        return parts[0]
     exact = all(p.exact for p in parts)
     kept = [p for p in parts if p.sql != "1"]
     if not kept:
         return Sql("1", (), exact)
-    return Sql(" AND ".join(f"({p.sql})" for p in kept), sum((p.params for p in kept), ()), exact)
+    return Sql(" AND ".join(f"({p.sql})" for p in kept), tuple(x for p in kept for x in p.params), exact)
 
 
 def _any(parts: Sequence[Sql]) -> Sql:
@@ -427,7 +447,7 @@ def _any(parts: Sequence[Sql]) -> Sql:
         return Sql("1", (), exact)
     if not parts:
         return Sql("0", (), True)
-    return Sql(" OR ".join(f"({p.sql})" for p in parts), sum((p.params for p in parts), ()), exact)
+    return Sql(" OR ".join(f"({p.sql})" for p in parts), tuple(x for p in parts for x in p.params), exact)
 
 
 def _negate(part: Sql) -> Sql:
@@ -447,11 +467,39 @@ def _kind(value: Any) -> str | None:
     return "text" if isinstance(value, str) else None
 
 
-def _compare(path: str, op: str, kind: str, arg: Any, scalar: bool) -> Sql:
+def _compare(path: str, op: str, kind: str, arg: Any, scalar: bool, bools_out: bool = False) -> Sql:
     """``value <op> arg`` within arg's type bracket, on the field or (arrays) any element."""
     param = int(arg) if isinstance(arg, bool) else arg
-    top = f"json_extract(doc, {path}) {op} ? AND json_type(doc, {path}) IN {_TYPES[kind]}"
+    top = f"json_extract(doc, {path}) {op} ?{_kind_guard(path, op, kind, [param], bools_out)}"
     return _or_element(path, top, f"type IN {_TYPES[kind]} AND value {op} ?", param, scalar)
+
+
+def _kind_guard(path: str, op: str, kind: str, params: list[Any], bools_out: bool = False) -> str:
+    """SQL keeping values of other JSON types out of ``json_extract(...) <op> param``, if they can get in.
+
+    json_extract gives true/false as 1/0, and objects and arrays as their JSON text ('{...', '[...');
+    SQLite orders every number before every text. So a comparison needs json_type (a JSON parse
+    of the row) only when such a value could pass it; a number compared from below only needs
+    an upper bound below all text, which the index serves. ``bools_out``: a sibling condition on
+    the same value already refuses true and false.
+    """
+    exact = f" AND json_type(doc, {path}) IN {_TYPES[kind]}"
+    if kind == "bool":
+        return exact
+    if kind == "text":
+        return "" if op == "=" and not any(p[:1] in ("[", "{") for p in params) else exact
+    if not bools_out and any(_admits_bools(op, p) for p in params):
+        return exact  # true or false would pass as 1 or 0
+    return f" AND json_extract(doc, {path}) < ''" if op in (">", ">=") else ""
+
+
+def _admits_bools(op: str, param: Any) -> bool:
+    """Whether 1 or 0 (true or false to json_extract) satisfies ``<op> param``."""
+    if op == "=":
+        return param in (0, 1)
+    if op in (">", ">="):
+        return param < 1 or (op == ">=" and param == 1)
+    return param > 0 or (op == "<=" and param == 0)
 
 
 def _or_element(path: str, top: str, element: str, param: Any, scalar: bool) -> Sql:
@@ -459,12 +507,11 @@ def _or_element(path: str, top: str, element: str, param: Any, scalar: bool) -> 
     params = () if param is None else (param,)
     if scalar:
         return Sql(top, params, True)
-    sql = (f"{top} OR (json_type(doc, {path}) = 'array' AND "
-           f"EXISTS (SELECT 1 FROM json_each(doc, {path}) WHERE {element}))")
+    sql = f"{top} OR ({holds_array(path)} AND EXISTS (SELECT 1 FROM json_each(doc, {path}) WHERE {element}))"
     return Sql(sql, params * 2, True)
 
 
-def _equal(field: str, arg: Any, scalar: frozenset[str]) -> Sql:
+def _equal(field: str, arg: Any, scalar: frozenset[str], bools_out: bool = False) -> Sql:
     if field == "_id":
         return _id_in([arg])
     path = sql_path(field)
@@ -473,25 +520,27 @@ def _equal(field: str, arg: Any, scalar: frozenset[str]) -> Sql:
     if arg is None:
         return _or_element(path, f"json_extract(doc, {path}) IS NULL", "type = 'null'", None, field in scalar)
     kind = _kind(arg)
-    return _compare(path, "=", kind, arg, field in scalar) if kind else _UNKNOWN
+    return _compare(path, "=", kind, arg, field in scalar, bools_out) if kind else _UNKNOWN
 
 
-def _one_of(field: str, args: list[Any], scalar: frozenset[str]) -> Sql:
+def _one_of(field: str, args: list[Any], scalar: frozenset[str], bools_out: bool = False) -> Sql:
     if field == "_id":
         return _id_in(args)
     kinds = {_kind(a) if a is not None else None for a in args}
     path = sql_path(field)
     if field not in scalar or path is None or len(kinds) != 1 or None in kinds:
-        return _any([_equal(field, a, scalar) for a in args])
+        return _any([_equal(field, a, scalar, bools_out) for a in args])
     kind = kinds.pop()
     params = tuple(int(a) if isinstance(a, bool) else a for a in args)
     marks = ", ".join("?" * len(args))
-    return Sql(f"json_extract(doc, {path}) IN ({marks}) AND json_type(doc, {path}) IN {_TYPES[kind]}",
-               params, True)
+    guard = _kind_guard(path, "=", kind, list(params), bools_out)
+    return Sql(f"json_extract(doc, {path}) IN ({marks}){guard}", params, True)
 
 
 def _id_keys(value: Any) -> list[str] | None:
     """The primary-key texts an ``_id`` equal to value can have (1 and 1.0 are equal), or None."""
+    if isinstance(value, str):
+        return [id_key(value)]
     if isinstance(value, list):
         return None
     keys = {id_key(value)}
@@ -525,9 +574,7 @@ def _exists(field: str, wanted: bool) -> Sql:
 
 # --- index names ------------------------------------------------------------------------------
 # Indexes live in SQLite under names that say what they are, so every process learns them from
-# sqlite_master: "ix|<table>|<field>:<direction>|..." is the index on json_extract of each field;
-# "arr|<table>|<field>" is a partial index of the rows where the field holds an array (usually
-# none: while it is empty, equality and ranges on the field are plain, indexable SQL).
+# sqlite_master: "ix|<table>|<field>:<direction>|..." is the index on json_extract of each field.
 
 def index_spec(keys: Any) -> SortSpec:
     """pymongo's index keys (``"k"`` or ``[("a", 1), ("b", -1)]``) checked for the embedded store."""
@@ -550,19 +597,12 @@ def index_name(table: str, spec: SortSpec) -> str:
     return "|".join(["ix", table] + [f"{field}:{direction}" for field, direction in spec])
 
 
-def marker_name(table: str, field: str) -> str:
-    """The SQLite name of the partial index of a table's rows whose field holds an array."""
-    return f"arr|{table}|{field}"
-
-
-def parse_index_name(name: str) -> tuple[str, str, SortSpec] | None:
-    """("ix" or "arr", table, keys) from a SQLite index name this store made, else None."""
+def parse_index_name(name: str) -> tuple[str, SortSpec] | None:
+    """(table, keys) from a SQLite index name this store made, else None."""
     parts = name.split("|")
-    if len(parts) < 3 or parts[0] not in ("ix", "arr"):
+    if len(parts) < 3 or parts[0] != "ix":
         return None
-    if parts[0] == "arr":
-        return "arr", parts[1], [(parts[2], 1)]
     try:
-        return "ix", parts[1], [(f, int(d)) for f, _, d in (p.rpartition(":") for p in parts[2:])]
+        return parts[1], [(f, int(d)) for f, _, d in (p.rpartition(":") for p in parts[2:])]
     except ValueError:
         return None
