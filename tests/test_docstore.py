@@ -232,9 +232,9 @@ def test_unique_indexes_refuse_a_taken_key(coll):
     coll.update_one({"_id": 2}, {"$set": {"code": "c", "version": 3}})
     coll.insert_one({"_id": 4, "code": "b", "company_id": "c", "version": 2})  # both keys are free again
     assert coll.create_index("code", unique=True) == "code_1"
-    coll.insert_one({"_id": 5, "n": "x"})
-    coll.insert_one({"_id": 6, "n": "x"})
-    with pytest.raises(DuplicateKeyError):
+    coll.insert_one({"_id": 5, "n": "x", "code": "e", "company_id": "d", "version": 1})
+    coll.insert_one({"_id": 6, "n": "x", "code": "f", "company_id": "d", "version": 2})
+    with pytest.raises(DuplicateKeyError):  # existing duplicates
         coll.create_index("n", unique=True)
 
 
