@@ -8,250 +8,37 @@ read-modify-write such as ``$inc`` or ``$push`` never loses another process's up
 (montydb's SQLite engine lost 887 of 1200 ``$inc`` updates from 4 processes when we
 measured it; this store loses none, see ``tests/test_docstore.py``).
 
+Queries run in SQLite over ``json_extract(doc, '$.field')`` (``docstore_query`` translates
+them): all of it, sort, skip, limit and counts included, when the filter translates; else a
+SQL prefilter and the Python matcher. Indexes are SQLite expression indexes whose names say
+what they index, so every process learns them from ``sqlite_master`` when it opens the file.
+
 Errors are pymongo's own classes (``DuplicateKeyError``, ``OperationFailure`` ...), so
 callers catch ``PyMongoError`` the same way for either backend.
 """
 
 from __future__ import annotations
 
-import copy
-import json
+import functools
 import os
 import sqlite3
 import threading
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, NamedTuple, TypeVar
 
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import DuplicateKeyError, InvalidOperation, OperationFailure, PyMongoError
 
-_MISSING = object()
+from .docstore_query import (Row, SortSpec, Sql, apply_update, clone, compile_filter, dumps, filter_fields,
+                             filter_rows, holds_array, id_key, index_name, index_spec, loads, matches,
+                             mongo_index_name, order_sql, parse_index_name, project, sort_spec, sql_path, sql_value)
+
+T = TypeVar("T")
 
 
 class StoreUnavailable(PyMongoError):
     """The embedded store could not be opened or written (disk, permissions, lock timeout)."""
-
-
-# --- documents ------------------------------------------------------------------------
-
-def _default(value: Any) -> Any:
-    """JSON for the few types json does not know: datetimes (as pymongo stores them) and mappings."""
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        return {"$date": value.isoformat()}
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, (tuple, set, frozenset)):
-        return list(value)
-    raise TypeError(f"cannot store a {type(value).__name__} in the embedded document store")
-
-
-def _decode_hook(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1 and "$date" in obj:
-        return datetime.fromisoformat(obj["$date"])  # naive UTC, as pymongo returns by default
-    return obj
-
-
-def _dumps(doc: Any) -> str:
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=_default)
-
-
-def _loads(text: str) -> Any:
-    return json.loads(text, object_hook=_decode_hook)
-
-
-def _key(_id: Any) -> str:
-    if isinstance(_id, str):
-        return json.dumps(_id)
-    return json.dumps(_id, sort_keys=True, separators=(",", ":"), default=_default)
-
-
-def _get(doc: Any, path: str) -> Any:
-    """The value at a dotted path, or _MISSING (lists are searched element-wise by the matcher)."""
-    cur = doc
-    for part in path.split("."):
-        if isinstance(cur, Mapping) and part in cur:
-            cur = cur[part]
-        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
-            cur = cur[int(part)]
-        else:
-            return _MISSING
-    return cur
-
-
-# --- queries --------------------------------------------------------------------------
-
-def _cmp_ok(a: Any, b: Any) -> bool:
-    """Whether two values are of comparable kinds (Mongo compares within a type bracket)."""
-    num = (int, float)
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool)
-    return (isinstance(a, num) and isinstance(b, num)) or type(a) is type(b)
-
-
-def _op_match(value: Any, op: str, arg: Any) -> bool:
-    if op == "$eq":
-        return _eq(value, arg)
-    if op == "$ne":
-        return not _eq(value, arg)
-    if op == "$in":
-        return any(_eq(value, a) for a in arg)
-    if op == "$nin":
-        return not any(_eq(value, a) for a in arg)
-    if op == "$exists":
-        return (value is not _MISSING) == bool(arg)
-    if op in ("$gt", "$gte", "$lt", "$lte"):
-        candidates = value if isinstance(value, list) else [value]
-        for v in candidates:
-            if v is _MISSING or v is None or not _cmp_ok(v, arg):
-                continue
-            if ((op == "$gt" and v > arg) or (op == "$gte" and v >= arg)
-                    or (op == "$lt" and v < arg) or (op == "$lte" and v <= arg)):
-                return True
-        return False
-    raise OperationFailure(f"unknown query operator {op}")
-
-
-def _eq(value: Any, arg: Any) -> bool:
-    if value is _MISSING:
-        return arg is None
-    if isinstance(value, list) and not isinstance(arg, list):
-        return any(_eq(v, arg) for v in value)
-    if isinstance(value, bool) != isinstance(arg, bool):
-        return False
-    return value == arg
-
-
-def matches(doc: Mapping[str, Any], flt: Mapping[str, Any] | None) -> bool:
-    """Whether a document matches a Mongo-style filter (the subset the app uses)."""
-    for key, cond in (flt or {}).items():
-        if key == "$and":
-            if not all(matches(doc, c) for c in cond):
-                return False
-        elif key == "$or":
-            if not any(matches(doc, c) for c in cond):
-                return False
-        elif isinstance(cond, Mapping) and cond and all(str(k).startswith("$") for k in cond):
-            value = _get(doc, key)
-            if not all(_op_match(value, op, arg) for op, arg in cond.items()):
-                return False
-        elif not _eq(_get(doc, key), cond):
-            return False
-    return True
-
-
-def _sort_key(spec: Sequence[tuple[str, int]]):
-    def key(doc: Mapping[str, Any]) -> tuple:
-        out = []
-        for field, _ in spec:
-            v = _get(doc, field)
-            if v is _MISSING or v is None:
-                out.append((0, 0))
-            elif isinstance(v, (int, float)) and not isinstance(v, bool):
-                out.append((1, v))
-            else:
-                out.append((2, str(v)))
-        return tuple(out)
-    return key
-
-
-def _apply_sort(docs: list[dict[str, Any]], sort: Any) -> list[dict[str, Any]]:
-    if not sort:
-        return docs
-    spec = [(sort, 1)] if isinstance(sort, str) else list(sort)
-    for field, direction in reversed(spec):  # stable multi-key sort
-        docs.sort(key=_sort_key([(field, direction)]), reverse=direction < 0)
-    return docs
-
-
-def _project(doc: dict[str, Any], projection: Any) -> dict[str, Any]:
-    if not projection:
-        return doc
-    fields = dict.fromkeys(projection, 1) if isinstance(projection, (list, tuple)) else dict(projection)
-    include = {k for k, v in fields.items() if v and k != "_id"}
-    if include:
-        out = {k: doc[k] for k in include if k in doc}
-        if fields.get("_id", 1) and "_id" in doc:
-            out["_id"] = doc["_id"]
-        return out
-    return {k: v for k, v in doc.items() if fields.get(k, 1)}
-
-
-# --- updates --------------------------------------------------------------------------
-
-def _parent(doc: dict[str, Any], path: str, create: bool) -> tuple[Any, str]:
-    parts = path.split(".")
-    cur: Any = doc
-    for part in parts[:-1]:
-        if isinstance(cur, list) and part.isdigit():
-            cur = cur[int(part)]
-            continue
-        nxt = cur.get(part) if isinstance(cur, dict) else None
-        if not isinstance(nxt, (dict, list)):
-            if not create:
-                return None, parts[-1]
-            nxt = {}
-            cur[part] = nxt
-        cur = nxt
-    return cur, parts[-1]
-
-
-def _set(doc: dict[str, Any], path: str, value: Any) -> None:
-    parent, last = _parent(doc, path, True)
-    if isinstance(parent, list) and last.isdigit():
-        parent[int(last)] = value
-    else:
-        parent[last] = value
-
-
-def apply_update(doc: dict[str, Any], update: Mapping[str, Any], *, inserting: bool = False) -> None:
-    """Apply a Mongo-style update document in place ($set, $unset, $inc, $push, $addToSet ...)."""
-    if not update or not all(str(k).startswith("$") for k in update):
-        raise OperationFailure("update only works with $ operators")
-    for op, fields in update.items():
-        if op == "$setOnInsert":
-            if inserting:
-                for path, value in fields.items():
-                    _set(doc, path, value)
-            continue
-        for path, arg in fields.items():
-            if path == "_id" and op != "$setOnInsert":
-                raise OperationFailure("the _id field cannot be changed")
-            current = _get(doc, path)
-            if op == "$set":
-                _set(doc, path, arg)
-            elif op == "$unset":
-                parent, last = _parent(doc, path, False)
-                if isinstance(parent, dict):
-                    parent.pop(last, None)
-            elif op == "$inc":
-                base = 0 if current is _MISSING else current
-                if not isinstance(base, (int, float)) or isinstance(base, bool):
-                    raise OperationFailure(f"cannot $inc non-numeric field {path}")
-                _set(doc, path, base + arg)
-            elif op in ("$max", "$min"):
-                if current is _MISSING or (op == "$max" and arg > current) or (op == "$min" and arg < current):
-                    _set(doc, path, copy.deepcopy(arg))
-            elif op in ("$push", "$addToSet"):
-                items = arg["$each"] if isinstance(arg, Mapping) and "$each" in arg else [arg]
-                lst = [] if current is _MISSING else current
-                if not isinstance(lst, list):
-                    raise OperationFailure(f"{op} needs an array at {path}")
-                lst = list(lst)
-                for item in items:
-                    if op == "$push" or item not in lst:
-                        lst.append(copy.deepcopy(item))
-                if isinstance(arg, Mapping) and "$slice" in arg:
-                    n = int(arg["$slice"])
-                    lst = lst[n:] if n < 0 else lst[:n]
-                _set(doc, path, lst)
-            elif op == "$pull":
-                if isinstance(current, list):
-                    _set(doc, path, [x for x in current if not _eq(x, arg)])
-            else:
-                raise OperationFailure(f"unknown update operator {op}")
 
 
 # --- results ---------------------------------------------------------------------------
@@ -282,6 +69,127 @@ class DeleteResult:
         self.acknowledged = True
 
 
+@functools.lru_cache(maxsize=256)
+def _probe_sql(table: str, fields: tuple[str, ...]) -> str:
+    """One statement telling, for each field, whether any document holds an array there (index-served)."""
+    checks = [f"EXISTS (SELECT 1 FROM \"{table}\" WHERE {holds_array(sql_path(f))} "
+              f"AND json_type(doc, {sql_path(f)}) = 'array')" for f in fields]
+    return "SELECT " + ", ".join(checks)
+
+
+class _Updated(NamedTuple):
+    matched: int
+    modified: int
+    upserted_id: Any
+    doc: dict[str, Any] | None  # the document asked back by find_one_and_update
+
+
+def _replaced(old: dict[str, Any], replacement: Mapping[str, Any]) -> dict[str, Any]:
+    new = clone(dict(replacement))
+    new["_id"] = old["_id"]
+    return new
+
+
+def _upserted(flt: Mapping[str, Any], update: Mapping[str, Any], replace: bool) -> dict[str, Any]:
+    """The document an upsert inserts: the filter's plain equalities, then the update."""
+    new = {k: clone(v) for k, v in flt.items()
+           if not k.startswith("$") and not isinstance(v, Mapping) and "." not in k}
+    if replace:
+        new.update(clone(dict(update)))
+    else:
+        apply_update(new, update, inserting=True)
+    new.setdefault("_id", uuid.uuid4().hex)
+    return new
+
+
+# --- cursors ---------------------------------------------------------------------------
+
+def _count_arg(name: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer")
+    if name == "skip" and value < 0:
+        raise ValueError("skip must be >= 0")
+    return abs(value)  # pymongo's negative limit means "one batch": the same documents here
+
+
+class Cursor:
+    """As pymongo's: chain ``sort``/``skip``/``limit``, then iterate; the query runs at the first ``next``."""
+
+    def __init__(self, collection: EmbeddedCollection, filter: Mapping[str, Any] | None = None,
+                 projection: Any = None, *, sort: Any = None, skip: int = 0, limit: int = 0) -> None:
+        self.collection = collection
+        self._filter = filter or {}
+        self._projection = projection
+        self._sort = sort_spec(sort)
+        self._skip = _count_arg("skip", skip)
+        self._limit = _count_arg("limit", limit)
+        self._docs: Iterator[dict[str, Any]] | None = None
+
+    def _chainable(self) -> None:
+        if self._docs is not None:
+            raise InvalidOperation("cannot set options after executing query")
+
+    def sort(self, key_or_list: Any, direction: Any = None) -> Cursor:
+        """Sort by one key (``sort("k", -1)``) or by several (``sort([("a", 1), ("b", -1)])``)."""
+        self._chainable()
+        self._sort = sort_spec(key_or_list, direction)
+        return self
+
+    def skip(self, skip: int) -> Cursor:
+        """Skip the first ``skip`` matching documents."""
+        self._chainable()
+        self._skip = _count_arg("skip", skip)
+        return self
+
+    def limit(self, limit: int) -> Cursor:
+        """Return at most ``limit`` documents (0: no limit)."""
+        self._chainable()
+        self._limit = _count_arg("limit", limit)
+        return self
+
+    def clone(self) -> Cursor:
+        """An unevaluated copy of this cursor."""
+        return Cursor(self.collection, self._filter, self._projection, sort=self._sort, skip=self._skip,
+                      limit=self._limit)
+
+    def rewind(self) -> Cursor:
+        """Forget the results so the next iteration runs the query again."""
+        self._docs = None
+        return self
+
+    def close(self) -> None:
+        """Stop iterating (nothing is held open between calls)."""
+        self._docs = iter(())
+
+    def __iter__(self) -> Cursor:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        if self._docs is None:
+            self._docs = iter(self.collection._query(self._filter, self._sort, self._skip, self._limit))
+        return project(next(self._docs), self._projection)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        """``cursor[i]``: the query run again for that one document."""
+        if not isinstance(index, int):
+            raise TypeError("Cursor indices must be integers (slices are not supported here)")
+        if index < 0:
+            raise IndexError("Cursor instances do not support negative indices")
+        for doc in self.clone().skip(self._skip + index).limit(1):
+            return doc
+        raise IndexError("no such item for Cursor instance")
+
+    def to_list(self, length: int | None = None) -> list[dict[str, Any]]:
+        """The remaining documents (at most ``length``) as a list."""
+        return [doc for doc, _ in zip(self, range(length))] if length else list(self)
+
+    def __enter__(self) -> Cursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 # --- the store ------------------------------------------------------------------------
 
 class EmbeddedClient:
@@ -292,7 +200,7 @@ class EmbeddedClient:
         self.timeout_s = timeout_s
         self._dbs: dict[str, EmbeddedDatabase] = {}
 
-    def __getitem__(self, name: str) -> "EmbeddedDatabase":
+    def __getitem__(self, name: str) -> EmbeddedDatabase:
         if name not in self._dbs:
             self._dbs[name] = EmbeddedDatabase(self, name)
         return self._dbs[name]
@@ -314,7 +222,7 @@ class EmbeddedDatabase:
         self.path = os.path.join(client.directory, f"{name}.sqlite3")
         self._local = threading.local()
         self._tables: set[str] = set()
-        self._indexes: dict[str, set[str]] = {}
+        self._leading: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
 
     def connection(self) -> sqlite3.Connection:
@@ -336,6 +244,15 @@ class EmbeddedDatabase:
             self._local.tables_pid = os.getpid()
         return conn
 
+    def discard(self, conn: sqlite3.Connection) -> None:
+        """Forget a broken connection (the next call opens a new one)."""
+        if getattr(self._local, "conn", None) is conn:
+            self._local.conn = None
+        try:
+            conn.close()
+        except sqlite3.Error:
+            pass
+
     def close(self) -> None:
         """Close this thread's connection."""
         conn = getattr(self._local, "conn", None)
@@ -343,7 +260,7 @@ class EmbeddedDatabase:
             conn.close()
             self._local.conn = None
 
-    def __getitem__(self, name: str) -> "EmbeddedCollection":
+    def __getitem__(self, name: str) -> EmbeddedCollection:
         return EmbeddedCollection(self, name)
 
     get_collection = __getitem__
@@ -359,13 +276,30 @@ class EmbeddedDatabase:
         return {"ok": 1.0}
 
     def ensure_table(self, table: str) -> None:
-        """Create a collection's table once per process."""
+        """Create a collection's table once per process, and learn the indexes already on disk."""
         if table in self._tables:
             return
         with self._lock:
-            self.connection().execute(
-                f'CREATE TABLE IF NOT EXISTS "{table}" (id TEXT PRIMARY KEY, doc TEXT NOT NULL)')
+            try:
+                conn = self.connection()
+                conn.execute(f'CREATE TABLE IF NOT EXISTS "{table}" (id TEXT PRIMARY KEY, doc TEXT NOT NULL)')
+                self.load_indexes(conn)
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"embedded store {self.path}: {exc}") from exc
             self._tables.add(table)
+
+    def load_indexes(self, conn: sqlite3.Connection) -> None:
+        """Read which fields lead an index from sqlite_master (at first use, and after index changes)."""
+        leading: dict[str, set[str]] = {}
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'"):
+            parsed = parse_index_name(name)
+            if parsed:
+                leading.setdefault(parsed[0], set()).add(parsed[1][0][0])
+        self._leading = {table: frozenset(fields) for table, fields in leading.items()}
+
+    def leading_fields(self, table: str) -> frozenset[str]:
+        """The fields that lead an index of the table (so SQLite can find their arrays quickly)."""
+        return self._leading.get(table, frozenset())
 
 
 class EmbeddedCollection:
@@ -384,189 +318,259 @@ class EmbeddedCollection:
         self.database.ensure_table(self.table)
         return self.database.connection()
 
-    def _rows(self, conn: sqlite3.Connection, flt: Mapping[str, Any] | None) -> Iterator[dict[str, Any]]:
-        for doc, _ in self._rows_text(conn, flt):
-            yield doc
+    def _run(self, fn: Callable[[sqlite3.Connection], T], begin: str | None = None) -> T:
+        """fn(connection) in a transaction opened by ``begin`` (none: autocommit); errors as pymongo's.
 
-    def _rows_text(self, conn: sqlite3.Connection,
-                   flt: Mapping[str, Any] | None) -> Iterator[tuple[dict[str, Any], str]]:
-        if flt and "_id" in flt and not isinstance(flt["_id"], Mapping):
-            # The primary key narrows to one row; the rest of the filter is checked below.
-            row = conn.execute(f'SELECT doc FROM "{self.table}" WHERE id = ?', (_key(flt["_id"]),)).fetchone()
-            rows: Iterable[tuple[str]] = [row] if row else []
-        else:
-            sql, params = self._prefilter(flt)
-            rows = conn.execute(f'SELECT doc FROM "{self.table}"{sql}', params)
-        for (text,) in rows:
-            doc = _loads(text)
-            if matches(doc, flt):
-                yield doc, text
-
-    def _prefilter(self, flt: Mapping[str, Any] | None) -> tuple[str, tuple]:
-        """A SQL WHERE on indexed scalar fields (an accelerator; every row is re-checked in Python)."""
-        indexed = self.database._indexes.get(self.table, set())
-        clauses, params = [], []
-        for key, cond in (flt or {}).items():
-            if key not in indexed:
-                continue
-            expr = f"json_extract(doc, '$.{key}')"
-            if isinstance(cond, (str, int, float)) and not isinstance(cond, bool):
-                clauses.append(f"{expr} = ?")
-                params.append(cond)
-            elif isinstance(cond, Mapping):
-                for op, sql_op in (("$gte", ">="), ("$gt", ">"), ("$lte", "<="), ("$lt", "<")):
-                    arg = cond.get(op)
-                    if isinstance(arg, (str, int, float)) and not isinstance(arg, bool):
-                        clauses.append(f"{expr} {sql_op} ?")
-                        params.append(arg)
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
-
-    def _write(self, fn):
+        A failed COMMIT is rolled back; when SQLite already rolled it back itself, the failing
+        ROLLBACK is ignored, so the caller always gets StoreUnavailable, never a sqlite3 error.
+        """
         conn = self._conn()
+        own = begin is not None and not conn.in_transaction
         try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"embedded store busy: {exc}") from exc
+            if own:
+                conn.execute(begin)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"embedded store {self.database.path} busy: {exc}") from exc
         try:
             result = fn(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
+            if own:
+                conn.execute("COMMIT")
+            return result
+        except BaseException as exc:
+            if own:
+                self._rollback(conn)
+            if isinstance(exc, sqlite3.Error):
+                raise StoreUnavailable(f"embedded store {self.database.path}: {exc}") from exc
             raise
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
-            raise StoreUnavailable(str(exc)) from exc
-        return result
 
-    def _put(self, conn: sqlite3.Connection, doc: dict[str, Any], *, insert: bool, text: str | None = None) -> None:
-        key = _key(doc["_id"])
-        text = text if text is not None else _dumps(doc)
-        if insert:
-            try:
-                conn.execute(f'INSERT INTO "{self.table}" (id, doc) VALUES (?, ?)', (key, text))
-            except sqlite3.IntegrityError:
-                raise DuplicateKeyError(f"duplicate key: {self.name} _id {doc['_id']!r}", 11000) from None
-        else:
-            conn.execute(f'UPDATE "{self.table}" SET doc = ? WHERE id = ?', (text, key))
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        """Roll back if a transaction is still open; a connection stuck in one is dropped."""
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        if conn.in_transaction:
+            self.database.discard(conn)
+
+    def _read(self, fn: Callable[[sqlite3.Connection], T], *, snapshot: bool = False) -> T:
+        """fn(connection) for a read: one read transaction when ``snapshot`` (several statements)."""
+        return self._run(fn, "BEGIN" if snapshot else None)
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """fn(connection) as one write transaction, taken at once so no other process interleaves."""
+        return self._run(fn, "BEGIN IMMEDIATE")
+
+    def _probed(self, flt: Mapping[str, Any]) -> list[str]:
+        """The filter's fields that lead an index, to check for arrays (one index look each, in the
+        query's snapshot): a field that holds none gets plain SQL, so its index serves ranges,
+        order and limits."""
+        leading = self.database.leading_fields(self.table)
+        if not leading or not isinstance(flt, Mapping):
+            return []
+        return sorted(filter_fields(flt) & leading)
+
+    def _where(self, conn: sqlite3.Connection, flt: Mapping[str, Any], probed: list[str]) -> Sql:
+        """The filter as SQL; plain SQL on the probed fields that hold no array (in this snapshot)."""
+        if not probed:
+            return compile_filter(flt)
+        has_array = conn.execute(_probe_sql(self.table, tuple(probed))).fetchone()
+        return compile_filter(flt, frozenset(f for f, arrays in zip(probed, has_array) if not arrays))
+
+    def _find_sql(self, conn: sqlite3.Connection, flt: Mapping[str, Any], spec: SortSpec, skip: int,
+                  limit: int, probed: list[str]) -> tuple[str, tuple, bool]:
+        """The SELECT for a query: the whole query when it all translates (exact), else a prefilter."""
+        where = self._where(conn, flt, probed)
+        order = order_sql(spec)
+        base = f'SELECT rowid, doc FROM "{self.table}" WHERE {where.sql}'
+        if where.exact and order is not None:
+            return f"{base} {order} LIMIT ? OFFSET ?", where.params + (limit or -1, skip), True
+        return f"{base} ORDER BY rowid", where.params, False
+
+    def _select(self, conn: sqlite3.Connection, flt: Mapping[str, Any], spec: SortSpec,
+                skip: int, limit: int, probed: list[str]) -> list[Row]:
+        """The matching rows, sorted, skipped and limited (in SQL, or in Python past a prefilter)."""
+        sql, params, exact = self._find_sql(conn, flt, spec, skip, limit, probed)
+        rows = conn.execute(sql, params)
+        if exact:
+            return [(rowid, text, loads(text)) for rowid, text in rows]
+        return filter_rows(rows, flt, spec, skip, limit)
+
+    def _put(self, conn: sqlite3.Connection, doc: dict[str, Any], text: str, *, rowid: int | None = None) -> None:
+        """Insert a document (rowid None) or overwrite the row; a taken unique key is DuplicateKeyError."""
+        try:
+            if rowid is not None:
+                conn.execute(f'UPDATE "{self.table}" SET doc = ? WHERE rowid = ?', (text, rowid))
+            elif isinstance(doc["_id"], list):
+                raise OperationFailure("the _id field cannot be an array", 2)
+            else:
+                conn.execute(f'INSERT INTO "{self.table}" (id, doc) VALUES (?, ?)', (id_key(doc["_id"]), text))
+        except sqlite3.IntegrityError as exc:
+            raise self._duplicate(exc, doc.get("_id")) from None
+
+    def _duplicate(self, exc: sqlite3.IntegrityError, _id: Any = None) -> DuplicateKeyError:
+        """pymongo's error for a unique-key violation SQLite reported (naming the index, as Mongo does)."""
+        message = str(exc)
+        parsed = parse_index_name(message.split("'")[1]) if "index '" in message else None
+        index = mongo_index_name(parsed[1]) if parsed else "_id_"
+        return DuplicateKeyError(f"E11000 duplicate key error collection: {self.database.name}.{self.name} "
+                                 f"index: {index} (document _id {_id!r})", 11000)
+
+    def explain(self, filter: Mapping[str, Any] | None = None, *, sort: Any = None, skip: int = 0,
+                limit: int = 0, count: bool = False) -> dict[str, Any]:
+        """Embedded store only: the SQL a query runs, whether SQL alone answers it, SQLite's plan."""
+        def plan(conn: sqlite3.Connection) -> dict[str, Any]:
+            flt, spec = filter or {}, sort_spec(sort)
+            probed = self._probed(flt)
+            if count:
+                where = self._where(conn, flt, probed)
+                sql, params, exact = self._count_sql(where), where.params, where.exact
+            else:
+                sql, params, exact = self._find_sql(conn, flt, spec, skip, limit, probed)
+            steps = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+            return {"sql": sql, "exact": exact, "plan": steps}
+        return self._read(plan, snapshot=True)
 
     # -- pymongo API
 
-    def create_index(self, keys: Any, **kw: Any) -> str:
-        """Index scalar fields so equality and range filters on them run in SQL."""
-        spec = [(keys, 1)] if isinstance(keys, str) else list(keys)
-        conn = self._conn()
-        names = []
-        for field, _ in spec:
-            safe = field.replace(".", "_")
-            if not safe.replace("_", "").isalnum():
-                raise OperationFailure(f"invalid index field {field!r}")
-            conn.execute(f'CREATE INDEX IF NOT EXISTS "{self.table}_{safe}" ON "{self.table}" '
-                         f"(json_extract(doc, '$.{field}'))")
-            self.database._indexes.setdefault(self.table, set()).add(field)
-            names.append(f"{field}_1")
-        return "_".join(names)
+    def create_index(self, keys: Any, unique: bool = False, **kw: Any) -> str:
+        """Index one field or several (compound), optionally unique; kept in SQLite, idempotent."""
+        spec = index_spec(keys)
+        name = mongo_index_name(spec)
+        if set(kw) - {"name", "background"} or kw.get("name", name) != name:
+            raise OperationFailure(f"index options {sorted(kw)} are not supported by the embedded store")
+        self._write(lambda conn: self._create_index(conn, spec, bool(unique)))
+        self._read(self.database.load_indexes)
+        return name
+
+    def _create_index(self, conn: sqlite3.Connection, spec: SortSpec, unique: bool) -> None:
+        name = index_name(self.table, spec)
+        row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)).fetchone()
+        if row is not None:
+            if row[0].startswith("CREATE UNIQUE") != unique:
+                raise OperationFailure(f"index {mongo_index_name(spec)} exists with other options", 86)
+            return
+        columns = ", ".join(sql_value(field) for field, _ in spec)  # ascending: SQLite reads indexes both ways
+        try:
+            conn.execute(f'CREATE {"UNIQUE " if unique else ""}INDEX "{name}" ON "{self.table}" ({columns})')
+        except sqlite3.IntegrityError as exc:
+            raise self._duplicate(exc) from None
+        legacy = f'{self.table}_{spec[0][0].replace(".", "_")}'  # this store's name before indexes persisted
+        if len(spec) == 1 and conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ? "
+                                           "AND tbl_name = ?", (legacy, self.table)).fetchone():
+            conn.execute(f'DROP INDEX "{legacy}"')
+
+    def _own_indexes(self, conn: sqlite3.Connection) -> list[tuple[str, str]]:
+        """(name, sql) of the indexes this store made on this collection's table."""
+        rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
+                            (self.table,)).fetchall()
+        return [(name, sql) for name, sql in rows if parse_index_name(name)]
+
+    def index_information(self) -> dict[str, dict[str, Any]]:
+        """As pymongo's: each index's name, ``key`` pairs and ``unique`` flag, read from SQLite."""
+        info: dict[str, dict[str, Any]] = {"_id_": {"v": 2, "key": [("_id", 1)]}}
+        for name, sql in self._read(self._own_indexes):
+            _, spec = parse_index_name(name)
+            info[mongo_index_name(spec)] = {"v": 2, "key": spec}
+            if sql.startswith("CREATE UNIQUE"):
+                info[mongo_index_name(spec)]["unique"] = True
+        return info
 
     def insert_one(self, document: Mapping[str, Any]) -> InsertOneResult:
         """Insert one document (``_id`` generated when absent); DuplicateKeyError on a taken ``_id``."""
         doc = dict(document)  # serialized at once, so the caller's objects are never aliased
         doc.setdefault("_id", uuid.uuid4().hex)
-        conn = self._conn()
-        try:  # one statement is its own transaction in autocommit mode: no BEGIN/COMMIT round
-            self._put(conn, doc, insert=True)
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"embedded store: {exc}") from exc
+        # one statement is its own transaction in autocommit mode: no BEGIN/COMMIT round
+        self._run(lambda conn: self._put(conn, doc, dumps(doc)))
         return InsertOneResult(doc["_id"])
 
     def find_one(self, filter: Mapping[str, Any] | None = None, projection: Any = None,
                  sort: Any = None) -> dict[str, Any] | None:
         """The first matching document, or None."""
-        docs = self.find(filter, projection, sort=sort, limit=1)
-        return docs[0] if docs else None
+        if filter is not None and not isinstance(filter, Mapping):
+            filter = {"_id": filter}  # as pymongo: find_one(some_id)
+        return next(self.find(filter, projection, sort=sort, limit=1), None)
 
     def find(self, filter: Mapping[str, Any] | None = None, projection: Any = None, *, sort: Any = None,
-             skip: int = 0, limit: int = 0) -> list[dict[str, Any]]:
-        """Matching documents as a list (sorted, skipped and limited as asked)."""
-        try:
-            conn = self._conn()
-            if not sort and not skip and limit:
-                docs = []
-                for doc in self._rows(conn, filter):
-                    docs.append(doc)
-                    if len(docs) >= limit:
-                        break
-            else:
-                docs = _apply_sort(list(self._rows(conn, filter)), sort)[skip:]
-                if limit:
-                    docs = docs[:limit]
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(str(exc)) from exc
-        return [_project(d, projection) for d in docs]
+             skip: int = 0, limit: int = 0) -> Cursor:
+        """A lazy cursor over the matching documents (chain ``.sort``, ``.skip``, ``.limit``)."""
+        return Cursor(self, filter, projection, sort=sort, skip=skip, limit=limit)
+
+    def _query(self, flt: Mapping[str, Any], spec: SortSpec, skip: int, limit: int) -> Iterator[dict[str, Any]]:
+        """A cursor's documents, read at once (no transaction stays open while the caller iterates)."""
+        probed = self._probed(flt)  # the probe and the query read one snapshot
+        rows = self._read(lambda conn: self._select(conn, flt, spec, skip, limit, probed), snapshot=bool(probed))
+        return (doc for _, _, doc in rows)
 
     def count_documents(self, filter: Mapping[str, Any] | None = None) -> int:
-        """How many documents match."""
-        return len(self.find(filter))
+        """How many documents match (one ``SELECT COUNT(*)`` when the filter translates)."""
+        flt = filter or {}
+        probed = self._probed(flt)
+        return self._read(lambda conn: self._count(conn, flt, probed), snapshot=bool(probed))
 
-    def _update(self, conn: sqlite3.Connection, flt: Mapping[str, Any], update: Mapping[str, Any],
-                upsert: bool, many: bool, replace: bool = False,
-                sort: Any = None) -> tuple[int, int, Any, dict | None, dict | None]:
-        found = list(self._rows_text(conn, flt))
-        if sort:
-            texts = {id(d): t for d, t in found}
-            found = [(d, texts[id(d)]) for d in _apply_sort([d for d, _ in found], sort)]
-        if not many:
-            found = found[:1]
-        modified = 0
-        for doc, old_text in found:
-            if replace:
-                new = dict(update)
-                new["_id"] = doc["_id"]
-            else:
-                new = doc
+    def _count_sql(self, where: Sql) -> str:
+        return f'SELECT COUNT(*) FROM "{self.table}" WHERE {where.sql}'
+
+    def _count(self, conn: sqlite3.Connection, flt: Mapping[str, Any], probed: list[str]) -> int:
+        where = self._where(conn, flt, probed)
+        if where.exact:
+            return conn.execute(self._count_sql(where), where.params).fetchone()[0]
+        rows = conn.execute(f'SELECT rowid, doc FROM "{self.table}" WHERE {where.sql}', where.params)
+        return len(filter_rows(rows, flt, [], 0, 0))
+
+    def _update(self, conn: sqlite3.Connection, flt: Mapping[str, Any], update: Mapping[str, Any], *,
+                upsert: bool, many: bool, replace: bool = False, sort: Any = None,
+                returning: str | None = None) -> _Updated:
+        """Read, modify and write the matching documents (each decoded once) inside the caller's transaction.
+
+        ``returning`` ("before" or "after") asks for one document back: "before" is a copy taken
+        before the update changes the decoded document in place; "after" is that document itself,
+        which shares nothing (update values are copied in).
+        """
+        spec = sort_spec(sort)
+        rows = self._select(conn, flt, spec, 0, 0 if many else 1, self._probed(flt))
+        modified, doc = 0, None
+        for rowid, text, old in rows:
+            before = clone(old) if returning == "before" else None
+            new = _replaced(old, update) if replace else old
+            if not replace:
                 apply_update(new, update)
-            new_text = _dumps(new)
-            if new_text != old_text:
-                self._put(conn, new, insert=False, text=new_text)
+            new_text = dumps(new)
+            if new_text != text:
+                self._put(conn, new, new_text, rowid=rowid)
                 modified += 1
-            if not many:
-                return 1, modified, None, _loads(old_text), _loads(new_text)
-        if found or not upsert:
-            return len(found), modified, None, None, None
-        new = {k: v for k, v in flt.items()
-               if not k.startswith("$") and not isinstance(v, Mapping) and "." not in k}
-        if replace:
-            new.update(dict(update))
-        else:
-            apply_update(new, update, inserting=True)
-        new.setdefault("_id", uuid.uuid4().hex)
-        text = _dumps(new)
-        self._put(conn, new, insert=True, text=text)
-        return 0, 0, new["_id"], None, _loads(text)
+            doc = before if returning == "before" else new
+        if rows or not upsert:
+            return _Updated(len(rows), modified, None, doc)
+        new = _upserted(flt, update, replace)
+        self._put(conn, new, dumps(new))
+        return _Updated(0, 0, new["_id"], new if returning == "after" else None)
 
     def update_one(self, filter: Mapping[str, Any], update: Mapping[str, Any], upsert: bool = False) -> UpdateResult:
         """Update the first matching document atomically (insert one when ``upsert``)."""
-        m, n, uid, _, _ = self._write(lambda c: self._update(c, filter, update, upsert, False))
-        return UpdateResult(m, n, uid)
+        done = self._write(lambda c: self._update(c, filter, update, upsert=upsert, many=False))
+        return UpdateResult(done.matched, done.modified, done.upserted_id)
 
     def update_many(self, filter: Mapping[str, Any], update: Mapping[str, Any], upsert: bool = False) -> UpdateResult:
         """Update every matching document in one transaction."""
-        m, n, uid, _, _ = self._write(lambda c: self._update(c, filter, update, upsert, True))
-        return UpdateResult(m, n, uid)
+        done = self._write(lambda c: self._update(c, filter, update, upsert=upsert, many=True))
+        return UpdateResult(done.matched, done.modified, done.upserted_id)
 
     def replace_one(self, filter: Mapping[str, Any], replacement: Mapping[str, Any], upsert: bool = False) -> UpdateResult:
         """Replace the first matching document whole."""
         if any(str(k).startswith("$") for k in replacement):
             raise OperationFailure("a replacement document cannot contain $ operators")
-        m, n, uid, _, _ = self._write(lambda c: self._update(c, filter, replacement, upsert, False, replace=True))
-        return UpdateResult(m, n, uid)
+        done = self._write(lambda c: self._update(c, filter, replacement, upsert=upsert, many=False, replace=True))
+        return UpdateResult(done.matched, done.modified, done.upserted_id)
 
     def find_one_and_update(self, filter: Mapping[str, Any], update: Mapping[str, Any], projection: Any = None,
                             sort: Any = None, upsert: bool = False,
                             return_document: bool = ReturnDocument.BEFORE) -> dict[str, Any] | None:
         """Atomically update one document and return it (before or after the update)."""
-        _, _, _, before, after = self._write(lambda c: self._update(c, filter, update, upsert, False, sort=sort))
-        doc = after if return_document == ReturnDocument.AFTER else before
-        return _project(doc, projection) if doc is not None else None
+        returning = "after" if return_document == ReturnDocument.AFTER else "before"
+        done = self._write(lambda c: self._update(c, filter, update, upsert=upsert, many=False, sort=sort,
+                                                  returning=returning))
+        return project(done.doc, projection) if done.doc is not None else None
 
     def delete_one(self, filter: Mapping[str, Any]) -> DeleteResult:
         """Delete the first matching document."""
@@ -577,18 +581,25 @@ class EmbeddedCollection:
         return DeleteResult(self._write(lambda c: self._delete(c, filter, True)))
 
     def _delete(self, conn: sqlite3.Connection, flt: Mapping[str, Any], many: bool) -> int:
-        n = 0
-        for doc in list(self._rows(conn, flt)):
-            conn.execute(f'DELETE FROM "{self.table}" WHERE id = ?', (_key(doc["_id"]),))
-            n += 1
-            if not many:
-                break
-        return n
+        probed = self._probed(flt)
+        if many:
+            where = self._where(conn, flt, probed)
+            if where.exact:
+                return conn.execute(f'DELETE FROM "{self.table}" WHERE {where.sql}', where.params).rowcount
+        rows = self._select(conn, flt, [], 0, 0 if many else 1, probed)
+        conn.executemany(f'DELETE FROM "{self.table}" WHERE rowid = ?', [(rowid,) for rowid, _, _ in rows])
+        return len(rows)
 
     def drop(self) -> None:
-        """Remove every document."""
-        self._write(lambda c: c.execute(f'DELETE FROM "{self.table}"'))
+        """Remove every document and the collection's indexes, as pymongo's ``drop``."""
+        self._write(self._drop)
+        self._read(self.database.load_indexes)
+
+    def _drop(self, conn: sqlite3.Connection) -> None:
+        conn.execute(f'DELETE FROM "{self.table}"')
+        for name, _ in self._own_indexes(conn):
+            conn.execute(f'DROP INDEX "{name}"')
 
 
-__all__ = ["EmbeddedClient", "EmbeddedDatabase", "EmbeddedCollection", "StoreUnavailable", "matches",
-           "apply_update"]
+__all__ = ["Cursor", "EmbeddedClient", "EmbeddedCollection", "EmbeddedDatabase", "StoreUnavailable", "apply_update",
+           "matches"]
