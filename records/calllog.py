@@ -164,6 +164,7 @@ class CallLog:
     def ensure_indexes(self) -> None:
         """The indexes the call log's queries use (idempotent)."""
         self.calls.create_index([("company_id", 1), ("started_at", -1)])
+        self.calls.create_index("started_at")  # makes the date window of a listing an index range
         self.calls.create_index([("from", 1), ("company_id", 1)])
         self.turns.create_index([("call_sid", 1), ("seq", 1)])
 

@@ -53,6 +53,59 @@ def test_a_turn_ahead_of_the_call_is_refused_and_writes_nothing(app):
     assert turn(client, 2).status_code == 200  # the call goes on
 
 
+def _chattr(flag: str, paths) -> bool:
+    import shutil
+    import subprocess
+
+    if not shutil.which("chattr"):
+        return False
+    return all(subprocess.run(["chattr", flag, str(p)], capture_output=True).returncode == 0 for p in paths)
+
+
+def test_a_store_that_fails_in_any_way_takes_the_outbox_and_callers_hear_nothing_of_it(tmp_path):
+    import time
+
+    import pytest
+
+    from tests.twilio_helpers import call
+
+    app = make_app(tmp_path / "d", OUTBOX_FLUSH_S=0.1, BREAKER_COOLDOWN=0.1)
+    files = [tmp_path / "d" / "voiceagent.sqlite3", tmp_path / "d" / "voiceagent.sqlite3-wal"]
+    if not _chattr("+i", files) or not _chattr("-i", files):
+        pytest.skip("chattr +i is not available here (needs root on ext2/3/4)")
+    broken: list[bool] = []
+
+    def transport(url, data, headers):
+        # The store's file and its WAL become unwritable once the transfer is dialled, so the first
+        # write that fails is an update (the transfer's outcome): "disk I/O error" at COMMIT.
+        if "dial-result" in url and not broken:
+            broken.append(_chattr("+i", files))
+        resp = app.test_client().post(url.replace("http://localhost", ""), data=data, headers=headers)
+        return resp.status_code, resp.get_data(as_text=True)
+
+    from voice.simulator import CallSimulator
+    from tests.conftest import TOKEN
+
+    try:
+        result = CallSimulator(transport, auth_token=TOKEN, dial_status="busy").run(
+            ["there's water everywhere", "Ann Smith", "512 555 0198", "please call me back about the leak"])
+    finally:
+        _chattr("-i", files)
+    heard = " ".join(result.heard())
+    assert broken == [True] and "problem on our end" not in heard
+    assert "no one was able to take your call" in heard and "make sure our team gets your message" in heard
+    outbox = app.extensions["writer"].outbox
+    deadline = time.monotonic() + 10
+    while outbox.count() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert outbox.count() == 0 and outbox.refused() == 0
+    db = app.extensions["docstore"]
+    assert [t["seq"] for t in db["turns"].find({"call_sid": result.call_sid}, sort=[("seq", 1)])] == list(range(6))
+    header = db["calls"].find_one({"_id": result.call_sid})
+    assert header["transfer_outcome"]["status"] == "busy" and header["outcome"] == "message_taken"
+    assert db["messages"].find_one({"call_sid": result.call_sid})["message"] == "please call me back about the leak"
+
+
 def test_a_write_the_store_refuses_for_good_is_set_aside_and_the_queue_goes_on(tmp_path):
     from records.backend import open_docstore
     from records.outbox import Outbox
