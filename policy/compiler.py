@@ -19,6 +19,10 @@ from .text import normalize, variables_in
 #: Bumped whenever the meaning of compiled content changes; part of every checksum.
 FORMAT_VERSION = 1
 CONFLICT_THRESHOLD = 0.3
+#: The compile report lists at most this many conflicts (``conflictsTotal`` counts them all).
+MAX_REPORTED_CONFLICTS = 200
+#: A sheet with more conflicts than this is refused (its rules need priorities of their own).
+MAX_CONFLICTS = 2000
 _DATA = Path(__file__).with_name("data")
 
 
@@ -95,49 +99,79 @@ def _word_set(rule: Mapping[str, Any], kind: str, intents: Mapping[str, list[str
     return {w for p in phrases for w in re.split(r"\W+", p.lower()) if w}
 
 
-def jaccard(a: set[str], b: set[str]) -> float:
-    """Jaccard similarity of two word sets (0 when both are empty)."""
-    union = a | b
-    return len(a & b) / len(union) if union else 0.0
-
-
-def detect_conflicts(content: dict[str, Any]) -> list[dict[str, Any]]:
+def detect_conflicts(content: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
     """Find same-priority enabled rules of one kind whose words overlap (Jaccard > 0.3); demote the later.
 
     Demoting means priority + 1 (a larger number is a lower priority). A demoted rule is
     checked again at its new priority, so three overlapping rules end up at p, p+1, p+2.
-    Mutates the priorities in ``content`` and returns the report entries.
+    Mutates the priorities in ``content``; returns the first ``MAX_REPORTED_CONFLICTS`` report
+    entries and how many there were. Candidates come from an index of each placed rule's rarest
+    words at each priority (prefix filtering: common words are never walked), and a sheet with more than
+    ``MAX_CONFLICTS`` conflicts is refused: its rules need priorities of their own.
     """
-    conflicts: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
+    total = 0
     for kind, label in (("edgeCases", "EDGE_CASE_CONFLICT"), ("transferRules", "TRANSFER_RULE_CONFLICT")):
         rules = [r for r in content[kind] if r["enabled"]]
-        words = {id(r): _word_set(r, kind, content["intentPhrases"]) for r in rules}
-        placed: list[dict[str, Any]] = []
-        for rule in sorted(rules, key=lambda r: r["priority"]):  # stable: declaration order within a priority
-            while True:
-                clash = next(((other, score) for other in placed if other["priority"] == rule["priority"]
-                              for score in [jaccard(words[id(other)], words[id(rule)])]
-                              if score > CONFLICT_THRESHOLD), None)
-                if clash is None:
+        words = [frozenset(_word_set(r, kind, content["intentPhrases"])) for r in rules]
+        prefixes = _prefixes(words)
+        index: dict[tuple[int, str], list[int]] = {}  # (priority, prefix word) -> positions placed there
+        for i in sorted(range(len(rules)), key=lambda i: rules[i]["priority"]):  # stable: declaration order
+            rule = rules[i]
+            while (clash := _first_clash(i, rule["priority"], words, prefixes, index)) is not None:
+                total += 1
+                if total > MAX_CONFLICTS:
+                    raise PolicyError([{"path": kind, "message": (
+                        f"more than {MAX_CONFLICTS} conflicts between rules of the same priority (the limit): "
+                        f"give overlapping rules priorities of their own")}])
+                stuck = rule["priority"] >= 100
+                if len(entries) < MAX_REPORTED_CONFLICTS:
+                    entries.append(_conflict(label, rules[clash[0]], rule, clash[1], stuck))
+                if stuck:
                     break
-                other, score = clash
-                before = rule["priority"]
-                entry = {"type": label, "rule1": other["id"], "rule2": rule["id"],
-                         "overlapScore": round(score, 3), "resolution": "AUTO_DEMOTE_LATER",
-                         "severity": "WARNING", "priorityBefore": before}
-                if before >= 100:
-                    entry["priorityAfter"] = before
-                    entry["message"] = (f"{rule['id']} overlaps {other['id']} at priority 100; it cannot be "
-                                        f"demoted further, so declaration order decides ({other['id']} first)")
-                    conflicts.append(entry)
-                    break
-                rule["priority"] = before + 1
-                entry["priorityAfter"] = before + 1
-                entry["message"] = (f"{rule['id']} overlaps {other['id']} (Jaccard {score:.2f}) at priority "
-                                    f"{before}; {rule['id']} demoted to {before + 1}")
-                conflicts.append(entry)
-            placed.append(rule)
-    return conflicts
+                rule["priority"] += 1
+            for word in prefixes[i]:
+                index.setdefault((rule["priority"], word), []).append(i)
+    return entries, total
+
+
+def _prefixes(words: list[frozenset[str]]) -> list[tuple[str, ...]]:
+    """Each set's rarest words, enough that two sets with Jaccard > t share one of them (prefix filtering):
+    overlap > t * |A | B| >= t * |A|, so A's first |A| - floor(t * |A|) words in rarity order hold a shared one."""
+    freq: dict[str, int] = {}
+    for ws in words:
+        for w in ws:
+            freq[w] = freq.get(w, 0) + 1
+    return [tuple(sorted(ws, key=lambda w: (freq[w], w))[:len(ws) - int(CONFLICT_THRESHOLD * len(ws))])
+            for ws in words]
+
+
+def _first_clash(i: int, priority: int, words: list[frozenset[str]], prefixes: list[tuple[str, ...]],
+                 index: dict[tuple[int, str], list[int]]) -> tuple[int, float] | None:
+    """The earliest placed rule at ``priority`` whose words overlap rule ``i``'s (Jaccard > t), with the score."""
+    candidates = {j for word in prefixes[i] for j in index.get((priority, word), ())}
+    for j in sorted(candidates):
+        both = len(words[i] & words[j])
+        score = both / (len(words[i]) + len(words[j]) - both)
+        if score > CONFLICT_THRESHOLD:
+            return j, score
+    return None
+
+
+def _conflict(label: str, other: Mapping[str, Any], rule: Mapping[str, Any], score: float,
+              stuck: bool) -> dict[str, Any]:
+    """One report entry: who overlaps whom, and how it was resolved."""
+    before = rule["priority"]
+    entry = {"type": label, "rule1": other["id"], "rule2": rule["id"], "overlapScore": round(score, 3),
+             "resolution": "AUTO_DEMOTE_LATER", "severity": "WARNING", "priorityBefore": before,
+             "priorityAfter": before if stuck else before + 1}
+    if stuck:
+        entry["message"] = (f"{rule['id']} overlaps {other['id']} at priority 100; it cannot be demoted further, "
+                            f"so declaration order decides ({other['id']} first)")
+    else:
+        entry["message"] = (f"{rule['id']} overlaps {other['id']} (Jaccard {score:.2f}) at priority {before}; "
+                            f"{rule['id']} demoted to {before + 1}")
+    return entry
 
 
 def _warnings(content: dict[str, Any]) -> list[dict[str, str]]:
@@ -213,12 +247,13 @@ def compile_cheatsheet(source: Mapping[str, Any] | str) -> CompiledPolicy:
     data = parse_text(source) if isinstance(source, str) else source
     sheet = validate(dict(data) if isinstance(data, Mapping) else data)
     content = _content(sheet)
-    conflicts = detect_conflicts(content)
+    conflicts, conflicts_total = detect_conflicts(content)
     used_vars = sorted({v for ec in content["edgeCases"] for key in ("inlineResponse", "transferMessage", "hangupMessage")
                         for v in variables_in(ec["action"].get(key) or "")}
                        | {v for tr in content["transferRules"] for v in variables_in(tr["script"])})
     report = {
         "conflicts": conflicts,
+        "conflictsTotal": conflicts_total,
         "warnings": _warnings(content),
         "variables": used_vars,
         "stats": {"edgeCases": sum(1 for e in content["edgeCases"] if e["enabled"]),
@@ -248,4 +283,4 @@ def load_artifact(artifact: Mapping[str, Any] | str) -> CompiledPolicy:
 
 
 __all__ = ["CompiledPolicy", "compile_cheatsheet", "load_artifact", "checksum_of", "canonical_json",
-           "detect_conflicts", "jaccard", "FORMAT_VERSION", "PolicyError"]
+           "detect_conflicts", "FORMAT_VERSION", "PolicyError"]

@@ -31,8 +31,11 @@ MAX_PATTERN_CHARS = 300
 MAX_PATTERNS_PER_RULE = 20
 MAX_KEYWORDS_PER_RULE = 200
 MAX_KEYWORD_CHARS = 100
-MAX_EDGE_CASES = 2000
-MAX_TRANSFER_RULES = 500
+# Limits of one sheet, so that compiling one at the limit stays under a second (bench/compile.py).
+MAX_EDGE_CASES = 1000
+MAX_TRANSFER_RULES = 200
+MAX_KEYWORDS_PER_SHEET = 10_000
+MAX_PATTERNS_PER_SHEET = 1_000
 RE2_MAX_MEM = 8 << 20
 DEFAULT_HANGUP_MESSAGE = "Thank you for calling. Goodbye."
 DEFAULT_TRANSFER_MESSAGE = "Let me connect you with someone who can help."
@@ -321,6 +324,17 @@ class CheatSheet(_Model):
     guardrailTerms: dict[Literal[TERM_GUARDRAILS], list[Keyword]] = Field(default_factory=dict)  # type: ignore[valid-type]
     allowedActions: list[AllowedAction] = Field(default_factory=list)
     tests: list[GoldenTest] = Field(default_factory=list, max_length=500)
+
+    @model_validator(mode="after")
+    def _within_limits(self) -> "CheatSheet":
+        keywords = sum(len(e.match.keywordsAny) + len(e.match.keywordsAll) for e in self.edgeCases)
+        keywords += sum(len(t.keywords) for t in self.transferRules)
+        patterns = sum(len(e.match.regexPatterns) for e in self.edgeCases)
+        if keywords > MAX_KEYWORDS_PER_SHEET:
+            raise ValueError(f"{keywords} keywords in all; a sheet takes at most {MAX_KEYWORDS_PER_SHEET}")
+        if patterns > MAX_PATTERNS_PER_SHEET:
+            raise ValueError(f"{patterns} regexPatterns in all; a sheet takes at most {MAX_PATTERNS_PER_SHEET}")
+        return self
 
 
 def _unique_ids(sheet: dict[str, Any]) -> list[dict[str, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 #: Caller input longer than this is cut before any matching (speech turns are short).
 MAX_UTTERANCE_CHARS = 1000
@@ -25,6 +26,7 @@ def clean_utterance(text: str | None) -> str:
     return text if text.isprintable() else _CONTROL.sub(" ", text)
 
 
+@lru_cache(maxsize=32_768)  # rule phrases are normalized several times while compiling a sheet
 def normalize(text: str) -> str:
     """Lowercase, drop apostrophes, turn punctuation into single spaces ("There's NO heat!" -> "theres no heat")."""
     text = unicodedata.normalize("NFKC", text).casefold()

@@ -136,6 +136,7 @@ class Policies:
             self.on_compile(True, time.perf_counter() - started)
             self.sheets.update_one({"_id": latest["_id"]}, {"$set": {
                 "status": "compiled", "checksum": compiled.checksum, "artifact": artifact,
+                "conflicts": report.get("conflictsTotal", 0),
                 "report": report, "compiled_at": self.clock(), "compiled_by": owner}})
         finally:
             self.locks.release(lock, owner)
@@ -169,11 +170,13 @@ class Policies:
             raise NotFound(f"no company {company_id!r}")
         active = (record.get("active") or {}).get("version")
         out = []
-        for s in self.sheets.find({"company_id": company_id}, sort=[("version", -1)]):
+        fields = {"version": 1, "status": 1, "checksum": 1, "created_at": 1, "created_by": 1, "compiled_at": 1,
+                  "conflicts": 1}
+        for s in self.sheets.find({"company_id": company_id}, fields, sort=[("version", -1)]):
             out.append({"version": s["version"], "status": "active" if s["version"] == active else s["status"],
                         "checksum": s.get("checksum"), "created_at": s.get("created_at"),
                         "created_by": s.get("created_by"), "compiled_at": s.get("compiled_at"),
-                        "conflicts": len((s.get("report") or {}).get("conflicts", []))})
+                        "conflicts": s.get("conflicts", 0)})
         return out
 
     def load(self, company_id: str, version: int, checksum: str) -> policy.CompiledPolicy | None:

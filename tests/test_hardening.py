@@ -206,3 +206,26 @@ def test_a_number_is_owned_by_one_company_even_when_claimed_concurrently(app):
     twice = app.test_client().put("/admin/companies/co-x", headers=AUTH, json={
         "id": "co-x", "name": "X", "numbers": ["+15125550901", "+15125550901"]})
     assert twice.status_code == 422 and twice.get_json()["errors"][0]["path"] == "numbers"
+
+
+def test_compile_limits_are_422_naming_the_limit(app):
+    from policy.compiler import MAX_CONFLICTS
+    from policy.schema import MAX_EDGE_CASES, MAX_KEYWORDS_PER_SHEET
+
+    client = app.test_client()
+
+    def edge(i, words):
+        return {"id": f"ec-{i}", "name": f"rule {i}", "match": {"keywordsAny": words},
+                "action": {"type": "override_response", "inlineResponse": "Hello."}}
+    too_many = {"edgeCases": [edge(i, [f"word{i}"]) for i in range(MAX_EDGE_CASES + 1)]}
+    resp = client.put("/admin/companies/demo-hvac/cheatsheet", json=too_many, headers=AUTH)
+    assert resp.status_code == 422 and resp.get_json()["errors"][0]["path"] == "edgeCases"
+    assert str(MAX_EDGE_CASES) in resp.get_json()["errors"][0]["message"]
+    words = {"edgeCases": [edge(i, [f"w{i} x{j}" for j in range(MAX_KEYWORDS_PER_SHEET // 100 + 1)])
+                           for i in range(100)]}
+    resp = client.put("/admin/companies/demo-hvac/cheatsheet", json=words, headers=AUTH)
+    assert resp.status_code == 422 and str(MAX_KEYWORDS_PER_SHEET) in resp.get_json()["errors"][0]["message"]
+    overlapping = {"edgeCases": [edge(i, ["heater broken", "no heat"]) for i in range(500)]}
+    assert client.put("/admin/companies/demo-hvac/cheatsheet", json=overlapping, headers=AUTH).status_code == 201
+    resp = client.post("/admin/companies/demo-hvac/cheatsheet/compile", headers=AUTH)
+    assert resp.status_code == 422 and f"more than {MAX_CONFLICTS} conflicts" in resp.get_json()["errors"][0]["message"]
