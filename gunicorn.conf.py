@@ -21,6 +21,16 @@ max_requests_jitter = 500
 accesslog = "-"
 
 
+def when_ready(server):
+    """Say loudly at start when Twilio's signatures are not checked, or cannot be."""
+    from settings import Settings
+    from voice import signature_warning
+
+    message = signature_warning(Settings.from_env())
+    if message:
+        server.log.warning(message)
+
+
 def on_starting(server):
     """Start with an empty metrics directory (old workers' files would be counted again)."""
     directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]

@@ -11,6 +11,8 @@ from typing import Any, Mapping
 
 from flask import Blueprint, Flask, current_app, jsonify
 
+from records.locks import Locks
+
 from . import metrics
 from .alerts import AlertEngine
 from .health import Health
@@ -66,8 +68,8 @@ def readyz() -> Any:
 
 def init_app(app: Flask, settings: Any, *, db: Any, redis: Any | None) -> Monitor:
     """Build the alert engine and the observer, and register the monitoring routes."""
-    alerts = AlertEngine(db, redis, clock=settings.CLOCK, webhook_url=settings.ALERT_WEBHOOK_URL,
-                         interval=settings.ALERT_EVAL_S)
+    alerts = AlertEngine(db, redis, locks=Locks(db, clock=settings.CLOCK), clock=settings.CLOCK,
+                         webhook_url=settings.ALERT_WEBHOOK_URL, interval=settings.ALERT_EVAL_S)
     monitor = Monitor(alerts)
     health = Health()
     health.add("breakers", lambda: {"docstore": db.breaker.state,

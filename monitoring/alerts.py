@@ -8,7 +8,7 @@ log's critical edge-case events (``type: CRITICAL_EDGE_CASE``, state ``event``).
 
 | alert | window | fires when |
 |---|---|---|
-| TIER3_SPIKE | 15 min | turns needing Tier 3 (or its fallback) > 8% of turns (at least 20 turns) |
+| TIER3_SPIKE | 15 min | turns that asked Tier 3 (the LLM) > 8% of turns (at least 20 turns) |
 | CHEATSHEET_PERF_FAULT | 5 min | engine P99 > 10 ms (at least 20 turns) |
 | POLICY_COMPILE_FAILED | 10 min | compile success < 95% (at least 3 attempts) |
 | CANARY_REGRESSION | 10 min | canary error rate > 1.5x the active arm's, significant (z-test, p < 0.05), 100+ turns per arm |
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 from collections import defaultdict
@@ -28,6 +29,7 @@ import requests
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from records.calllog import ALERTS, turn_error
+from records.locks import Locks
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +37,67 @@ LAT_BUCKETS_MS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, math.inf)
 RULES = {"TIER3_SPIKE": 15, "CHEATSHEET_PERF_FAULT": 5, "POLICY_COMPILE_FAILED": 10, "CANARY_REGRESSION": 10,
          "REDIS_DOWN": 5}
 KEEP_MINUTES = 20
+#: An alert stays open at least this long (rules that hover at their threshold do not flap).
+MIN_FIRING_S = 60.0
+
+
+class RedisShare:
+    """Per-minute counts in Redis hashes (``aw:<minute>``), expiring after KEEP_MINUTES."""
+
+    name = "redis"
+
+    def __init__(self, redis: Any) -> None:
+        self.redis = redis
+
+    def push(self, pending: Mapping[int, Mapping[str, float]]) -> None:
+        """Add counts to the shared minutes, in one round trip (raises when Redis fails)."""
+        def build(pipe: Any) -> None:
+            for minute, counts in pending.items():
+                for k, n in counts.items():
+                    pipe.hincrbyfloat(f"aw:{minute}", k, n)
+                pipe.expire(f"aw:{minute}", KEEP_MINUTES * 60)
+        self.redis.pipelined(build)
+
+    def read(self, span: range) -> list[Mapping[str, Any]]:
+        """The shared counts of each minute in ``span``."""
+        hashes = self.redis.pipelined(lambda pipe: [pipe.hgetall(f"aw:{m}") for m in span])
+        return [{(k.decode() if isinstance(k, bytes) else k): float(v) for k, v in h.items()} for h in hashes]
+
+
+class StoreShare:
+    """Per-minute counts in the document store (``alert_windows``), when there is no Redis to share them."""
+
+    name = "docstore"
+
+    def __init__(self, coll: Any) -> None:
+        self.coll = coll
+
+    @staticmethod
+    def _field(key: str) -> str:
+        return key.replace(".", "_")  # a document's field names cannot hold dots ("lat|0.05")
+
+    def push(self, pending: Mapping[int, Mapping[str, float]]) -> None:
+        """Add counts to the shared minutes, one update per minute (raises when the store fails)."""
+        for minute, counts in pending.items():
+            self.coll.update_one({"_id": minute}, {"$inc": {self._field(k): n for k, n in counts.items()}},
+                                 upsert=True)
+
+    def read(self, span: range) -> list[Mapping[str, Any]]:
+        """The shared counts of each minute in ``span``."""
+        docs = self.coll.find({"_id": {"$gte": span.start, "$lt": span.stop}})
+        return [{k.replace("_", "."): v for k, v in d.items() if k != "_id"} for d in docs]
 
 
 class Windows:
-    """Per-minute counters shared through Redis, with this process's own copy as a fallback.
+    """Per-minute counters shared by every worker (through Redis, else the document store), with this
+    process's own copy as a fallback.
 
     ``add`` only touches memory (it runs on the request path); ``flush`` pushes the pending
-    deltas to Redis in one pipeline (the background thread calls it every second).
+    deltas to the shared copy (the background thread calls it every second).
     """
 
-    def __init__(self, redis: Any | None, clock: Callable[[], float]) -> None:
-        self.redis = redis
+    def __init__(self, share: RedisShare | StoreShare | None, clock: Callable[[], float]) -> None:
+        self.share = share
         self.clock = clock
         self.local: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         self.pending: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -58,26 +110,20 @@ class Windows:
             for target in (self.local[minute], self.pending[minute]):
                 for k, n in counts.items():
                     target[k] += n
-            for store in (self.local, self.pending):  # bounded even through a long Redis outage
+            for store in (self.local, self.pending):  # bounded even through a long outage
                 for old in [m for m in store if m < minute - KEEP_MINUTES]:
                     del store[old]
 
     def flush(self) -> bool:
-        """Push pending counts to Redis; they stay pending if Redis is down."""
-        if self.redis is None:
+        """Push pending counts to the shared copy; they stay pending if it is down."""
+        if self.share is None:
             return False
         with self._lock:
             pending, self.pending = self.pending, defaultdict(lambda: defaultdict(float))
         if not pending:
             return True
-
-        def push(pipe: Any) -> None:
-            for minute, counts in pending.items():
-                for k, n in counts.items():
-                    pipe.hincrbyfloat(f"aw:{minute}", k, n)
-                pipe.expire(f"aw:{minute}", KEEP_MINUTES * 60)
         try:
-            self.redis.pipelined(push)
+            self.share.push(pending)
             return True
         except Exception as exc:  # noqa: BLE001
             log.debug("alert windows not shared: %s", exc)
@@ -93,13 +139,12 @@ class Windows:
         span = range(now - minutes + 1, now + 1)
         if self.flush():
             try:
-                hashes = self.redis.pipelined(lambda pipe: [pipe.hgetall(f"aw:{m}") for m in span])
                 out: dict[str, float] = defaultdict(float)
-                for h in hashes:
-                    for k, v in h.items():
-                        out[k.decode() if isinstance(k, bytes) else k] += float(v)
-                return dict(out), "redis"
-            except Exception:  # noqa: BLE001 - Redis down: this process's own view
+                for counts in self.share.read(span):  # type: ignore[union-attr]
+                    for k, v in counts.items():
+                        out[k] += float(v)
+                return dict(out), self.share.name  # type: ignore[union-attr]
+            except Exception:  # noqa: BLE001 - the shared copy is down: this process's own view
                 pass
         out = defaultdict(float)
         with self._lock:
@@ -174,14 +219,15 @@ def evaluate_rules(w: Callable[[int], dict[str, float]]) -> dict[str, tuple[bool
 class AlertEngine:
     """Counts events, evaluates the rules, keeps alert records and sends them to a webhook."""
 
-    def __init__(self, db: Any, redis: Any | None, *, clock: Callable[[], float] = time.time,
-                 webhook_url: str = "", interval: float = 15.0) -> None:
+    def __init__(self, db: Any, redis: Any | None, *, locks: Locks | None = None,
+                 clock: Callable[[], float] = time.time, webhook_url: str = "", interval: float = 15.0) -> None:
         self.records = db[ALERTS]
         self.redis = redis
+        self.locks = locks
         self.clock = clock
         self.webhook_url = webhook_url
         self.interval = interval
-        self.windows = Windows(redis, clock)
+        self.windows = Windows(RedisShare(redis) if redis is not None else StoreShare(db["alert_windows"]), clock)
         self.open: dict[str, dict[str, Any]] = {}
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -195,8 +241,8 @@ class AlertEngine:
             counts: dict[str, float] = {}
             if record.get("kind") == "turn":
                 counts["turns"] = 1
-                if record.get("tier") in ("3", "fallback") and record.get("base_used", True):
-                    counts["tier3"] = 1  # only when the scenario answer was needed (no edge case or rule)
+                if record.get("tier3") in ("used", "failed"):
+                    counts["tier3"] = 1  # the turn asked Tier 3 (never when no LLM is configured)
                 arm = record.get("arm") or "full"
                 counts[f"arm|{arm}|turns"] = 1
                 if turn_error(record):
@@ -249,7 +295,7 @@ class AlertEngine:
                 self._notify(doc)
             elif firing and current is not None:
                 self._update(current["_id"], {"last_figures": figures})
-            elif not firing and current is not None:
+            elif not firing and current is not None and now - current["started_at"] >= MIN_FIRING_S:
                 self._update(current["_id"], {"state": "resolved", "ended_at": now, "last_figures": figures})
                 self.open.pop(name, None)
                 log.warning("ALERT %s resolved: %s", name, figures)
@@ -304,13 +350,17 @@ class AlertEngine:
             self._thread.start()
 
     def _leader(self) -> bool:
-        """One evaluator per interval across workers (every worker evaluates when Redis is down)."""
-        if self.redis is None:
-            return True
+        """One evaluator per interval across workers: a lock in Redis, else in the document store (a worker
+        evaluates alone only when neither answers)."""
+        ttl = self.interval * 0.9
         try:
-            return bool(self.redis.set("alerts:evaluator", "1", nx=True, px=int(self.interval * 900)))
+            if self.redis is not None:
+                return bool(self.redis.set("alerts:evaluator", "1", nx=True, px=int(ttl * 1000)))
+            if self.locks is not None:
+                return self.locks.acquire("alerts:evaluator", f"{os.getpid()}", ttl=ttl)
         except Exception:  # noqa: BLE001
-            return True
+            pass
+        return True
 
     def list(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Alert records (and critical edge-case events), newest first; ``state``: firing, resolved or event."""

@@ -12,11 +12,13 @@ from tests.conftest import ADMIN, make_app
 from tests.twilio_helpers import call
 
 HOOK = "https://hooks.example/alerts"
+LLM = "https://llm.example/v1/chat/completions"
 
 
 @pytest.fixture
 def app(tmp_path, redis_url):
-    return make_app(tmp_path / "d", REDIS_URL=redis_url, ALERT_WEBHOOK_URL=HOOK)
+    # Tier 3 is configured (and failing, see the TIER3_SPIKE test): the spike counts turns that asked it.
+    return make_app(tmp_path / "d", REDIS_URL=redis_url, ALERT_WEBHOOK_URL=HOOK, LLM_URL=LLM)
 
 
 def engine(app):
@@ -49,6 +51,7 @@ def fires_then_clears(app, name, minutes):
 @responses.activate
 def test_tier3_spike_fires_on_real_turns_and_clears(app):
     responses.add(responses.POST, HOOK)
+    responses.add(responses.POST, LLM, status=503)
     for i in range(10):
         call(app, "my neighbor told me something weird last week", "what are your hours", caller=f"+1512555{2000 + i}")
     record = fires_then_clears(app, "TIER3_SPIKE", 15)
@@ -155,3 +158,21 @@ def test_the_prometheus_rules_file_uses_only_exposed_metrics(app):
         for name in re.findall(r"\b((?:voice|policy)_[a-z_]+)\b", rule["expr"]):
             base = re.sub(r"_(bucket|count|sum)$", "", name)
             assert f"# TYPE {base} " in exposed or f"# TYPE {base.removesuffix('_total')} " in exposed, name
+
+
+@responses.activate
+def test_without_redis_workers_share_their_counts_through_the_store_and_alerts_do_not_flap(tmp_path):
+    responses.add(responses.POST, LLM, status=503)
+    a = make_app(tmp_path / "shared", LLM_URL=LLM)
+    b = make_app(tmp_path / "shared", LLM_URL=LLM)
+    for i in range(10):  # Tier 3 is asked on worker A only; worker B answers ordinary turns
+        call(a, "my neighbor told me something weird last week", caller=f"+1512555{3000 + i}")
+        call(b, "what are your hours", caller=f"+1512555{4000 + i}")
+    for worker in (a, b):
+        engine(worker).windows.flush()  # what each worker's background thread does every second
+    for worker in (b, a, b):  # each evaluator sees both workers' turns: one verdict, no flapping
+        results = engine(worker).evaluate()
+        assert results["TIER3_SPIKE"][0] and results["TIER3_SPIKE"][1]["turns"] == 20
+    [record] = engine(a).list("firing")
+    assert record["figures"]["source"] == "docstore" and engine(b).list("resolved") == []
+    assert not engine(a).evaluate()["CANARY_REGRESSION"][0]

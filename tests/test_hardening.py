@@ -229,3 +229,16 @@ def test_compile_limits_are_422_naming_the_limit(app):
     assert client.put("/admin/companies/demo-hvac/cheatsheet", json=overlapping, headers=AUTH).status_code == 201
     resp = client.post("/admin/companies/demo-hvac/cheatsheet/compile", headers=AUTH)
     assert resp.status_code == 422 and f"more than {MAX_CONFLICTS} conflicts" in resp.get_json()["errors"][0]["message"]
+
+
+def test_staff_commands_stay_quiet_and_the_first_webhook_says_what_is_wrong(tmp_path, caplog):
+    import logging
+
+    caplog.set_level(logging.WARNING)
+    app = make_app(tmp_path / "d", TWILIO_AUTH_TOKEN="")
+    result = app.test_cli_runner().invoke(args=["calls", "list", "demo-hvac"])
+    assert result.exit_code == 0 and "TWILIO_AUTH_TOKEN" not in result.output
+    assert not [r for r in caplog.records if "TWILIO_AUTH_TOKEN" in r.getMessage()]
+    for _ in range(2):
+        assert app.test_client().post("/voice", data=form(SID)).status_code == 403
+    assert len([r for r in caplog.records if "TWILIO_AUTH_TOKEN is not set" in r.getMessage()]) == 1

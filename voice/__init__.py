@@ -38,11 +38,22 @@ class CallbackUrls:
         return self._url("voice.dial_result", seq)
 
 
-def _warn_unsigned() -> None:
-    banner = ("!" * 78 + "\n!! VALIDATE_TWILIO_SIGNATURE is off: anyone can post fake calls to this app.\n"
-              "!! Use this for local development only; never in production.\n" + "!" * 78)
-    log.warning("Twilio signature validation is OFF (VALIDATE_TWILIO_SIGNATURE=false)")
-    print(banner, file=sys.stderr, flush=True)
+def signature_warning(settings: Any) -> str | None:
+    """What is wrong with the signature set-up, if anything (said when webhooks are served)."""
+    if not settings.VALIDATE_TWILIO_SIGNATURE:
+        return ("!" * 78 + "\n!! VALIDATE_TWILIO_SIGNATURE is off: anyone can post fake calls to this app.\n"
+                "!! Use this for local development only; never in production.\n" + "!" * 78)
+    if not settings.TWILIO_AUTH_TOKEN:
+        return "TWILIO_AUTH_TOKEN is not set: every Twilio webhook will be refused (403)"
+    return None
+
+
+def warn_once(app: Flask) -> None:
+    """Say it loudly, once per process, when this process first serves a webhook (not for staff commands)."""
+    message = app.extensions.pop("voice_warning", None)
+    if message:
+        log.warning("%s", message.replace("!", "").strip())
+        print(message, file=sys.stderr, flush=True)
 
 
 def init_app(app: Flask, settings: Any) -> None:
@@ -50,10 +61,12 @@ def init_app(app: Flask, settings: Any) -> None:
     from .cli import simulate_command
     from .routes import bp
 
-    if not settings.VALIDATE_TWILIO_SIGNATURE:
-        _warn_unsigned()
-    elif not settings.TWILIO_AUTH_TOKEN:
-        log.warning("TWILIO_AUTH_TOKEN is not set: every Twilio webhook will be refused (403)")
+    warning = signature_warning(settings)
+    if not settings.VALIDATE_TWILIO_SIGNATURE:  # explicit development mode: loudly, at once
+        print(warning, file=sys.stderr, flush=True)
+        log.warning("Twilio signature validation is OFF (VALIDATE_TWILIO_SIGNATURE=false)")
+    else:  # a missing token matters when webhooks are served, not to staff commands
+        app.extensions["voice_warning"] = warning
     app.extensions["twilio_validator"] = (RequestValidator(settings.TWILIO_AUTH_TOKEN)
                                           if settings.TWILIO_AUTH_TOKEN else None)
     app.extensions["voice_urls"] = CallbackUrls(settings.PUBLIC_BASE_URL)
@@ -61,4 +74,4 @@ def init_app(app: Flask, settings: Any) -> None:
     app.cli.add_command(simulate_command)
 
 
-__all__ = ["init_app", "CallbackUrls"]
+__all__ = ["init_app", "CallbackUrls", "signature_warning", "warn_once"]

@@ -13,6 +13,7 @@ from conversation.pipeline import FALLBACK_GOODBYE
 from conversation.types import HANGUP, OutOfOrder
 
 from . import channel, twiml
+from . import warn_once
 from .security import public_url, signature_ok
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ def twilio_webhook(view: Callable[..., Response]) -> Callable[..., Response]:
     """Refuse requests without a valid Twilio signature (403, nothing written) and bad forms (400)."""
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Response:
+        if "voice_warning" in current_app.extensions:
+            warn_once(current_app)
         if (request.content_length or 0) > MAX_FORM_BYTES:
             return _plain("request body too large for a Twilio webhook", 413)
         settings = current_app.config["SETTINGS"]
