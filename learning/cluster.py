@@ -31,7 +31,7 @@ _PLACEHOLDER = re.compile(r"<[a-z]+>")
 class Cluster:
     """A group of similar utterances: indexes into the input, its size and how tight it is."""
 
-    members: tuple[int, ...]      # indexes of the input texts, ordered by closeness to the centre
+    members: tuple[int, ...]      # indexes of the input texts (repeats included), closest to the centre first
     count: int                    # occurrences (duplicates included)
     coherence: float              # mean cosine similarity of the members to the cluster's centre, 0..1
 
@@ -108,17 +108,17 @@ def cluster(texts: Sequence[str], *, radius: float = 0.3, min_size: int = 3) -> 
         rows = np.flatnonzero(nonzero)
         labels[rows] = DBSCAN(eps=radius, min_samples=min_size, metric="cosine").fit_predict(
             X[rows], sample_weight=weights[rows])
-    first: dict[str, int] = {}
+    where: dict[str, list[int]] = {}
     for i, u in enumerate(norm):
-        first.setdefault(u, i)
+        where.setdefault(u, []).append(i)
     out = []
     for label in sorted(set(labels.tolist()) - {-1}):
         rows = np.flatnonzero(labels == label)
-        out.append(_make(X, rows, [unique[r] for r in rows], weights[rows], first))
+        out.append(_make(X, rows, [unique[r] for r in rows], weights[rows], where))
     return sorted(out, key=lambda c: (-c.count, c.members))
 
 
-def _make(X, rows, texts: list[str], weights, first: dict[str, int]) -> Cluster:
+def _make(X, rows, texts: list[str], weights, where: dict[str, list[int]]) -> Cluster:
     import numpy as np
 
     sub = X[rows]
@@ -128,7 +128,8 @@ def _make(X, rows, texts: list[str], weights, first: dict[str, int]) -> Cluster:
     sims = np.asarray(sims).ravel()
     order = sorted(range(len(rows)), key=lambda i: (-sims[i], texts[i]))
     coherence = float(np.average(sims, weights=weights)) if len(rows) else 0.0
-    return Cluster(tuple(first[texts[i]] for i in order), int(weights.sum()), round(coherence, 3))
+    members = tuple(m for i in order for m in where[texts[i]])
+    return Cluster(members, int(weights.sum()), round(coherence, 3))
 
 
 __all__ = ["Cluster", "cluster", "stem", "stems", "tokens", "content_words", "ngrams", "vectorize", "STOP_WORDS"]

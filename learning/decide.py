@@ -14,7 +14,9 @@ import re
 import time
 from typing import Any, Callable, Mapping
 
+import policy
 from policy.errors import PolicyError
+from policy.scenarios import validate_template
 from policy.text import normalize
 from records.catalog import Catalog
 from records.policies import sheet_id
@@ -126,6 +128,40 @@ class Decisions:
         self.store.decide(sid, "applying", fields)
         self.store.mark(doc.get("item_ids") or (), "approved", sid)
         return {**doc, **fields}
+
+    def edit(self, sid: str, change: Mapping[str, Any], *, by: str) -> dict[str, Any]:
+        """Replace a pending suggestion's proposed change (checked as it would be applied); approve it next."""
+        doc = self.store.suggestion(sid)
+        if doc is None:
+            raise NotFound(f"no suggestion {sid!r}")
+        if doc["status"] != "pending":
+            raise Conflict(f"suggestion {sid!r} is {doc['status']}, not pending")
+        self.check(doc, change)
+        fields = {"change": dict(change), "edited": True, "edited_by": by, "edited_at": self.clock()}
+        if not self.store.decide(sid, "pending", fields):
+            raise Conflict(f"suggestion {sid!r} was decided meanwhile")
+        return {**doc, **fields}
+
+    def check(self, doc: Mapping[str, Any], change: Mapping[str, Any]) -> None:
+        """Raise PolicyError (paths into ``change``) if the change could not be applied as it stands."""
+        if doc["queue"] == "scenario":
+            current = self.catalog.templates.current(doc.get("template_id") or "")
+            if current is None:
+                raise PolicyError([{"path": "template_id", "message": f"no scenario template {doc.get('template_id')!r}"}])
+            prefix = "change.scenario" if isinstance(change.get("scenario"), Mapping) else "change"
+            try:
+                validate_template(apply_to_template(current[0], change))
+            except PolicyError as exc:
+                if any(e["path"].startswith("change") for e in exc.errors):
+                    raise
+                raise _errors(prefix, exc, r"^scenarios\[\d+\]") from None
+            return
+        try:
+            policy.validate(apply_to_sheet({}, change))
+        except PolicyError as exc:
+            if any(e["path"].startswith("change") for e in exc.errors):
+                raise
+            raise _errors("change", exc, r"^(edgeCases|transferRules)\[\d+\]") from None
 
     def reject(self, sid: str, *, by: str, note: str = "") -> dict[str, Any]:
         """Reject a suggestion: its items leave the queue, nothing changes."""

@@ -25,7 +25,7 @@ from .scrub import has_placeholder
 #: Examples shown to staff per suggestion, and example phrases proposed per suggestion.
 SHOWN, PROPOSED_EXAMPLES, PROPOSED_KEYWORDS = 10, 5, 3
 #: A cluster needs this stem similarity to an existing scenario to be proposed for it.
-MIN_SIMILARITY = 0.12
+MIN_SIMILARITY = 0.35
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,8 @@ class Profiles:
 
         bag = _bag(texts)
         total = sum(bag.values()) or 1
-        vec = self._unit({s: (c / total) * self.idf.get(s, 0.0) for s, c in bag.items() if s in self.idf})
+        unseen = max(self.idf.values(), default=1.0)  # a stem no scenario uses counts against every scenario
+        vec = self._unit({s: (c / total) * self.idf.get(s, unseen) for s, c in bag.items()})
         best, best_sim = None, 0.0
         for sid, prof in zip(self.ids, self.vectors):
             sim = sum(w * prof.get(s, 0.0) for s, w in vec.items())
