@@ -58,7 +58,8 @@ def _key(s: Mapping[str, Any]) -> str | None:
     if s.get("kind") == "add_to_scenario" and s.get("scenario"):
         return f"scenario:{s['scenario']}"
     if s.get("kind") == "new_scenario":
-        kws = (change.get("scenario") or {}).get("keywords") or []
+        new = change.get("scenario") if isinstance(change.get("scenario"), Mapping) else {}
+        kws = new.get("keywords") or []
         return f"new:{kws[0]}" if kws else None
     return None
 
@@ -102,7 +103,8 @@ def _one(trade: str, template_id: str | None, key: str, members: list[tuple[str,
     examples: list[str] = []
     for cid, s in members:
         change = s.get("change") or {}
-        kws = change.get("keywords") or (change.get("scenario") or {}).get("keywords") or []
+        new = change.get("scenario") if isinstance(change.get("scenario"), Mapping) else {}
+        kws = change.get("keywords") or new.get("keywords") or []
         for k in kws:
             kw_companies[k].add(cid)
         examples += [e for e in s.get("examples") or () if _safe(e, shared)]
