@@ -10,10 +10,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import admin
 import conversation
+import learning
 import monitoring
 import records
 import session
 import voice
+from infra.observe import Observers
 from infra.redis import open_redis
 from records.backend import guarded_docstore
 from records.calllog import SnapshotTier
@@ -39,7 +41,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     observer = monitoring.init_app(app, settings, db=db, redis=redis)
     records.init_app(app, settings, db=db, redis=redis, observer=observer)
     session.init_app(app, settings, l2=SnapshotTier(app.extensions["call_log"]), redis=redis, observer=observer)
-    conversation.init_app(app, settings, observer=observer)
+    feed = learning.init_app(app, settings, db=db, redis=redis)
+    # Every recorded turn goes to monitoring and to learning's feed (which works off the caller's path).
+    conversation.init_app(app, settings, observer=Observers(observer, feed) if feed else observer)
     voice.init_app(app, settings)
     admin.init_app(app, settings)
     records.warm(app)

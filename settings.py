@@ -42,6 +42,11 @@ class Settings:
     # Resilience
     BREAKER_COOLDOWN: float = 2.0
     OUTBOX_FLUSH_S: float = 1.0
+    # Learning: on/off, how often the background batch runs (0: only when drained by hand), and how
+    # often a company's queues are clustered into suggestions (0: only on request)
+    LEARNING_ENABLED: bool = True
+    LEARNING_BATCH_S: float = 2.0
+    LEARNING_RUN_S: float = 900.0
     # Start-up: load the demo company (None: when the embedded store is used)
     SEED_DEMO: Optional[bool] = None
     # Tests and tools only: TESTING and CRASH_AT ("after_record:3": kill the process at a step of a

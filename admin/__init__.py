@@ -12,13 +12,14 @@ log = logging.getLogger(__name__)
 
 def init_app(app: Flask, settings: Any) -> None:
     """Register the admin API and the staff commands; load the demo company when asked."""
-    from . import calls, companies  # noqa: F401 - their routes register on the blueprint
+    from . import calls, companies, learning  # noqa: F401 - their routes register on the blueprint
     from .api import bp
     from .cli import calls_cli, company_cli, policy_cli
+    from .learning_cli import learning_cli
     from .importer import seed_demo
 
     app.register_blueprint(bp)
-    for group in (policy_cli, company_cli, calls_cli):
+    for group in (policy_cli, company_cli, calls_cli, learning_cli):
         app.cli.add_command(group)
     if settings.seed_demo:
         try:

@@ -117,6 +117,7 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=300)
     ap.add_argument("--turns", type=int, default=6)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--learning", choices=("on", "off"), default="on", help="learning's feed on the turns (default on)")
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="bench-turn-")
@@ -126,7 +127,7 @@ def main() -> None:
 
         app = create_app({"DATA_DIR": os.path.join(tmp, "data"), "REDIS_URL": redis_url, "MONGODB_URI": "",
                           "TWILIO_AUTH_TOKEN": TOKEN, "VALIDATE_TWILIO_SIGNATURE": True, "SEED_DEMO": True,
-                          "ADMIN_TOKEN": "x"})
+                          "ADMIN_TOKEN": "x", "LEARNING_ENABLED": args.learning == "on"})
         import logging
 
         logging.getLogger().setLevel(logging.ERROR)

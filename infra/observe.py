@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Mapping, Protocol
+
+log = logging.getLogger(__name__)
 
 
 class Observer(Protocol):
@@ -37,4 +40,38 @@ class NullObserver:
         """Ignore a fallback."""
 
 
-__all__ = ["Observer", "NullObserver"]
+class Observers:
+    """Tells several observers everything (the app's fan-out); one observer failing never reaches the others."""
+
+    def __init__(self, *observers: Observer) -> None:
+        self.observers = tuple(observers)
+
+    def turn(self, record: Mapping[str, Any]) -> None:
+        """Tell each observer about a turn."""
+        for o in self.observers:
+            _safely(o.turn, record)
+
+    def compiled(self, ok: bool, seconds: float | None) -> None:
+        """Tell each observer about a compile."""
+        for o in self.observers:
+            _safely(o.compiled, ok, seconds)
+
+    def redis_call(self, ok: bool) -> None:
+        """Tell each observer about a Redis call."""
+        for o in self.observers:
+            _safely(o.redis_call, ok)
+
+    def fallback(self, backend: str) -> None:
+        """Tell each observer about a fallback."""
+        for o in self.observers:
+            _safely(o.fallback, backend)
+
+
+def _safely(fn: Any, *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception as exc:  # noqa: BLE001 - observers must never break the work they watch
+        log.error("observer %s failed: %s", getattr(fn, "__qualname__", fn), exc)
+
+
+__all__ = ["Observer", "NullObserver", "Observers"]

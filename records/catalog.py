@@ -36,6 +36,7 @@ class Catalog:
     def ensure_indexes(self) -> None:
         """The catalog's indexes (idempotent)."""
         self.policies.ensure_indexes()
+        self.templates.ensure_indexes()
 
     def put_company(self, doc: Mapping[str, Any], *, by: str = "admin",
                     template: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], bool]:

@@ -1,4 +1,11 @@
-"""Scenario templates in the document store (``scenario_templates``: ``{_id, doc}``), compiled per process."""
+"""Scenario templates in the document store, versioned, compiled per process.
+
+``scenario_templates``: ``{_id, doc, version, updated_at, updated_by}``, the current version of
+each template; ``scenario_template_versions``: every version kept (``{_id: "<id>:<version>",
+template_id, version, doc, at, by, reason}``), so any change (an approved learning suggestion,
+an import) can be looked at and reverted. A save that changes nothing makes no new version; two
+saves racing on one version: the second gets ``TemplateConflict``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ import time
 from typing import Any, Callable, Mapping
 
 from cachetools import TTLCache
-from pymongo.errors import PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from policy.errors import PolicyError
 from policy.scenarios import CompiledTemplate, compile_template, validate_template
@@ -16,24 +23,91 @@ from policy.scenarios import CompiledTemplate, compile_template, validate_templa
 log = logging.getLogger(__name__)
 
 
+HISTORY = "scenario_template_versions"
+
+
+class TemplateConflict(Exception):
+    """The template changed since it was read (another save won), or the version does not exist."""
+
+
 class Templates:
     """Stores templates and serves them compiled (cached a few seconds; the last good copy when the store fails)."""
 
     def __init__(self, db: Any, *, clock: Callable[[], float] = time.time, cache_ttl: float = 5.0) -> None:
         self.coll = db["scenario_templates"]
+        self.history = db[HISTORY]
         self.clock = clock
         self._lock = threading.Lock()
         self._cache: TTLCache = TTLCache(maxsize=256, ttl=cache_ttl, timer=time.monotonic)
         self._known: dict[str, CompiledTemplate] = {}
 
-    def put(self, doc: Mapping[str, Any]) -> str:
-        """Validate and store a scenario template; returns its id."""
+    def ensure_indexes(self) -> None:
+        """The index version listings use (idempotent)."""
+        self.history.create_index([("template_id", 1), ("version", -1)])
+
+    def put(self, doc: Mapping[str, Any], *, by: str = "admin", reason: str = "saved") -> str:
+        """Validate and store a scenario template (a new version when it changed); returns its id."""
+        return self.save(doc, by=by, reason=reason)["id"]
+
+    def save(self, doc: Mapping[str, Any], *, by: str = "admin", reason: str = "saved",
+             expect_version: int | None = None) -> dict[str, Any]:
+        """Validate and store a new version; ``{id, version, changed}``. Raises PolicyError (invalid) or
+        TemplateConflict (``expect_version`` is not the current version, or another save won the race)."""
         template = validate_template(dict(doc))
-        self.coll.replace_one({"_id": template.id}, {"_id": template.id, "doc": template.model_dump(),
-                                                     "updated_at": self.clock()}, upsert=True)
+        data = template.model_dump()
+        current = self.coll.find_one({"_id": template.id})
+        version = int((current or {}).get("version") or (1 if current else 0))
+        if expect_version is not None and version != expect_version:
+            raise TemplateConflict(f"template {template.id!r} is at version {version}, not {expect_version}")
+        if current is not None and current.get("doc") == data:
+            return {"id": template.id, "version": version, "changed": False}
+        if current is not None and not current.get("version"):  # stored before versions: keep it as version 1
+            self._keep(template.id, 1, current["doc"], current.get("updated_at"), "store", "version before history")
+        now, new = self.clock(), version + 1
+        fields = {"_id": template.id, "doc": data, "version": new, "updated_at": now, "updated_by": by}
+        try:
+            if current is None:
+                self.coll.insert_one(fields)
+            elif self.coll.replace_one({"_id": template.id, "version": current.get("version")},
+                                       fields).matched_count == 0:
+                raise TemplateConflict(f"template {template.id!r} changed while saving; read it again")
+        except DuplicateKeyError:
+            raise TemplateConflict(f"template {template.id!r} was created while saving; read it again") from None
+        self._keep(template.id, new, data, now, by, reason)
         with self._lock:
             self._cache.pop(template.id, None)
-        return template.id
+        return {"id": template.id, "version": new, "changed": True}
+
+    def _keep(self, template_id: str, version: int, doc: Any, at: Any, by: str, reason: str) -> None:
+        try:
+            self.history.insert_one({"_id": f"{template_id}:{version:06d}", "template_id": template_id,
+                                     "version": version, "doc": doc, "at": at, "by": by, "reason": reason})
+        except DuplicateKeyError:
+            pass
+
+    def current(self, template_id: str) -> tuple[dict[str, Any], int] | None:
+        """The stored document of a template and its version, or None."""
+        rec = self.coll.find_one({"_id": template_id})
+        return (rec["doc"], int(rec.get("version") or 1)) if rec else None
+
+    def versions(self, template_id: str) -> list[dict[str, Any]]:
+        """Every kept version of a template, newest first (without the documents)."""
+        now = self.current(template_id)
+        rows = self.history.find({"template_id": template_id}, {"doc": 0}, sort=[("version", -1)])
+        return [{"version": r["version"], "at": r.get("at"), "by": r.get("by"), "reason": r.get("reason"),
+                 "current": bool(now and now[1] == r["version"])} for r in rows]
+
+    def version(self, template_id: str, version: int) -> dict[str, Any] | None:
+        """The document of one kept version, or None."""
+        row = self.history.find_one({"_id": f"{template_id}:{version:06d}"})
+        return row["doc"] if row else None
+
+    def revert(self, template_id: str, version: int, *, by: str = "admin") -> dict[str, Any]:
+        """Make an earlier version current again (as a new version, so the revert can be reverted too)."""
+        doc = self.version(template_id, version)
+        if doc is None:
+            raise TemplateConflict(f"template {template_id!r} has no version {version}")
+        return self.save(doc, by=by, reason=f"revert to version {version}")
 
     def get(self, template_id: str | None) -> CompiledTemplate | None:
         """A compiled scenario template, or None if missing or invalid."""
@@ -60,4 +134,4 @@ class Templates:
         return compiled
 
 
-__all__ = ["Templates"]
+__all__ = ["Templates", "TemplateConflict", "HISTORY"]

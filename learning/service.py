@@ -1,0 +1,149 @@
+"""Learning, with its I/O: turn records in (the feed's batches), queue items and suggestions out.
+
+``ingest`` turns a batch of turn records into queue items (scrubbed words, reason codes; the
+incident queue while the infrastructure was degraded) and keeps a sample of answered turns.
+``run`` clusters a company's pending items into suggestions; ``run_network`` pools the
+suggestions of a trade's opt-in companies. Decisions on suggestions are in ``decide.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable, Mapping
+
+from records.catalog import Catalog
+
+from . import network
+from .cheatsheet import cheatsheet_suggestions
+from .cluster import tokens
+from .feed import Batch
+from .reasons import CHEATSHEET, SCENARIO, classify
+from .scrub import scrub
+from .store import LearningStore, item_id
+from .suggest import Turn, suggest
+
+log = logging.getLogger(__name__)
+
+
+class Learning:
+    """The learning loops of one app: ingest turns, propose changes, pool them across companies."""
+
+    def __init__(self, store: LearningStore, catalog: Catalog, *, clock: Callable[[], float] = time.time,
+                 run_every: float = 900.0) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.clock = clock
+        self.run_every = run_every
+        self._last_run: dict[str, float] = {}
+
+    # -- the feed's batches
+
+    def process(self, batch: Batch) -> None:
+        """Ingest a batch, then run learning for companies not run for ``run_every`` seconds."""
+        touched = self.ingest(batch)
+        if self.run_every <= 0:
+            return
+        now = self.clock()
+        for company_id in sorted(touched):
+            if now - self._last_run.get(company_id, 0.0) >= self.run_every:
+                self._last_run[company_id] = now
+                try:
+                    self.run(company_id, now=now)
+                except Exception as exc:  # noqa: BLE001 - one company's failure must not stop the others
+                    log.error("learning run for %s failed: %s", company_id, exc)
+
+    def ingest(self, batch: Batch) -> set[str]:
+        """Queue items from turn records (with the infrastructure's state at each turn); returns the companies."""
+        touched: set[str] = set()
+        for record, degraded in batch:
+            company_id = record.get("company_id")
+            text = (record.get("caller") or {}).get("text") or ""
+            if not company_id or record.get("kind") != "turn" or not text.strip():
+                continue
+            if self._ingest_one(record, company_id, scrub(text).text, tuple(degraded)):
+                touched.add(company_id)
+        return touched
+
+    def _ingest_one(self, record: Mapping[str, Any], company_id: str, text: str, degraded: tuple[str, ...]) -> bool:
+        norm = " ".join(tokens(text))
+        unanswered = record.get("tier") in ("3", "fallback")
+        repeated = unanswered and not degraded and bool(norm) and self.store.seen_unanswered(company_id, norm)
+        items = classify(record, degraded=degraded, repeated=repeated)
+        if not items:
+            if record.get("tier") in ("1", "2") and not degraded:
+                self.store.add_sample(company_id, f"{record['call_sid']}:{record['seq']}",
+                                      {"text": text, "scenario": record.get("scenario"), "at": record.get("at")})
+            return False
+        template_id = self._template_id(company_id)
+        reply = scrub(record.get("base") or "").text if record.get("tier") == "3" else None
+        for it in items:
+            self.store.add_item({
+                "_id": item_id(record["call_sid"], int(record["seq"]), it.queue, it.reason, it.cue),
+                "company_id": company_id, "template_id": template_id, "queue": it.queue, "reason": it.reason,
+                "cue": it.cue, "text": text, "norm": norm, "tier": record.get("tier"),
+                "confidence": record.get("confidence"), "scenario": record.get("scenario"),
+                "action": record.get("action"), "reply": reply, "call_sid": record["call_sid"],
+                "seq": record["seq"], "at": record.get("at"), "status": "pending", "suggestion": None,
+                "detail": dict(it.detail)})
+        return True
+
+    def _template_id(self, company_id: str) -> str | None:
+        try:
+            record = self.catalog.companies.get(company_id)
+        except Exception:  # noqa: BLE001 - the item is still worth keeping without it
+            return None
+        return (record or {}).get("doc", {}).get("scenarioTemplate")
+
+    # -- suggestions
+
+    def run(self, company_id: str, *, now: float) -> dict[str, Any]:
+        """Cluster a company's pending items into new suggestions; returns how many of each queue were made."""
+        record = self.catalog.companies.get(company_id, fresh=True)
+        if record is None:
+            raise LookupError(f"no company {company_id!r}")
+        made = {SCENARIO: 0, CHEATSHEET: 0}
+        template_id = record["doc"].get("scenarioTemplate")
+        current = self.catalog.templates.current(template_id) if template_id else None
+        items = self.store.pending(company_id, SCENARIO)
+        if current is not None and items:
+            doc, version = current
+            turns = [Turn(i["_id"], i["text"], 1, None, i.get("reply")) for i in items]
+            context = [Turn(s["_id"], s["text"], 1, s.get("scenario")) for s in self.store.sample(company_id)]
+            for s in suggest(doc, turns, context):
+                made[SCENARIO] += self._keep(company_id, SCENARIO, s.signature, s.to_doc(), now,
+                                             template_id=template_id, template_version=version)
+        for s in cheatsheet_suggestions(self.store.pending(company_id, CHEATSHEET), record["doc"]):
+            made[CHEATSHEET] += self._keep(company_id, CHEATSHEET, s.pop("signature"), s, now)
+        return {"company_id": company_id, "suggestions": made}
+
+    def _keep(self, company_id: str, queue: str, signature: str, doc: dict[str, Any], now: float,
+              **extra: Any) -> int:
+        sid = f"{company_id}:{signature}"
+        fresh = self.store.add_suggestion({"_id": sid, "company_id": company_id, "queue": queue, "status": "pending",
+                                           "created_at": now, **extra, **doc})
+        self.store.mark(doc["item_ids"], "suggested", sid)
+        return int(fresh)
+
+    # -- network learning
+
+    def run_network(self, trade: str, *, now: float) -> dict[str, Any]:
+        """Pool the suggestions of a trade's opt-in companies into network suggestions for template admins."""
+        inputs = []
+        for record in self.catalog.companies.coll.find({"doc.networkLearning": True}):
+            doc = record.get("doc") or {}
+            if str(doc.get("trade") or "").casefold() != trade.casefold():
+                continue
+            cid = record["_id"]
+            suggestions = list(self.store.suggestions.find(
+                {"company_id": cid, "queue": SCENARIO, "status": {"$in": ["pending", "approved"]}}))
+            words = {w for i in self.store.items.find({"company_id": cid}, {"text": 1}) for w in tokens(i["text"])}
+            words |= {w for s in self.store.sample(cid) for w in tokens(s["text"])}
+            inputs.append(network.CompanyInput(cid, doc.get("scenarioTemplate"), suggestions, frozenset(words)))
+        history = self.store.approval_rate(c.company_id for c in inputs)
+        found = network.aggregate(trade, inputs, history=history)
+        fresh = sum(self.store.put_network({**d, "status": "pending", "created_at": now}) for d in found)
+        return {"trade": trade, "companies": len(inputs), "suggestions": len(found), "new": fresh}
+
+
+__all__ = ["Learning"]
