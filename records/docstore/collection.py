@@ -30,9 +30,9 @@ from typing import Any, NamedTuple, TypeVar
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, InvalidOperation, OperationFailure, PyMongoError
 
-from .docstore_query import (Row, SortSpec, Sql, apply_update, clone, compile_filter, dumps, filter_fields,
-                             filter_rows, holds_array, id_key, index_name, index_spec, loads, matches,
-                             mongo_index_name, order_sql, parse_index_name, project, sort_spec, sql_path, sql_value)
+from .sql import (Row, SortSpec, Sql, apply_update, clone, compile_filter, dumps, filter_fields, filter_rows,
+                  holds_array, id_key, index_name, index_spec, loads, matches, mongo_index_name, order_sql,
+                  parse_index_name, project, sort_spec, sql_path, sql_value)
 
 T = TypeVar("T")
 
