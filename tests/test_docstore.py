@@ -320,11 +320,11 @@ def test_sql_and_python_fallback_return_the_same(embedded, flt, indexed):
 
 def _count_decodes(monkeypatch) -> list:
     """A list that grows by one each time the embedded store decodes a stored document."""
-    from records.docstore import collection, sql
+    from records.docstore import collection, documents, matching
 
     decoded: list = []
-    real = sql.loads
-    for module in (collection, sql):
+    real = documents.loads
+    for module in (collection, matching):
         monkeypatch.setattr(module, "loads", lambda text: decoded.append(1) or real(text))
     return decoded
 

@@ -1,72 +1,32 @@
-"""The embedded document store: a pymongo-style interface over SQLite on local disk.
+"""A pymongo-``Collection``-like view of one table: its reads, writes and indexes, each run as one SQLite
+transaction; the whole query in SQL when the filter translates (sort, skip, limit and counts included),
+else a SQL prefilter and the Python matcher."""
 
-Used when ``MONGODB_URI`` is unset, so a newcomer runs the app with no servers at all.
-It implements the part of pymongo's ``Collection`` API the app uses (documents are
-JSON-shaped dicts keyed by ``_id``), and it is safe with several gunicorn workers:
-every write is one SQLite transaction taken with ``BEGIN IMMEDIATE``, so a
-read-modify-write such as ``$inc`` or ``$push`` never loses another process's update
-(montydb's SQLite engine lost 887 of 1200 ``$inc`` updates from 4 processes when we
-measured it; this store loses none, see ``tests/test_docstore.py``).
-
-Queries run in SQLite over ``json_extract(doc, '$.field')`` (``docstore_query`` translates
-them): all of it, sort, skip, limit and counts included, when the filter translates; else a
-SQL prefilter and the Python matcher. Indexes are SQLite expression indexes whose names say
-what they index, so every process learns them from ``sqlite_master`` when it opens the file.
-
-Errors are pymongo's own classes (``DuplicateKeyError``, ``OperationFailure`` ...), so
-callers catch ``PyMongoError`` the same way for either backend.
-"""
+# Safe with several gunicorn workers: every write is one transaction taken with ``BEGIN IMMEDIATE``, so a
+# read-modify-write such as ``$inc`` or ``$push`` never loses another process's update (montydb's SQLite
+# engine lost 887 of 1200 ``$inc`` updates from 4 processes when we measured it; this store loses none,
+# see ``tests/test_docstore.py``).
 
 from __future__ import annotations
 
 import functools
-import os
 import sqlite3
-import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple, TypeVar
 
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError, InvalidOperation, OperationFailure, PyMongoError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from .sql import (Row, SortSpec, Sql, apply_update, clone, compile_filter, dumps, filter_fields, filter_rows,
-                  holds_array, id_key, index_name, index_spec, loads, matches, mongo_index_name, order_sql,
-                  parse_index_name, project, sort_spec, sql_path, sql_value)
+from .cursor import Cursor, DeleteResult, InsertOneResult, UpdateResult
+from .documents import Row, clone, dumps, id_key, loads, project
+from .errors import StoreUnavailable
+from .matching import SortSpec, filter_rows, sort_spec
+from .sql import (Sql, compile_filter, filter_fields, holds_array, index_name, index_spec, mongo_index_name, order_sql,
+                  parse_index_name, sql_path, sql_value)
+from .updates import apply_update
 
 T = TypeVar("T")
-
-
-class StoreUnavailable(PyMongoError):
-    """The embedded store could not be opened or written (disk, permissions, lock timeout)."""
-
-
-# --- results ---------------------------------------------------------------------------
-
-class InsertOneResult:
-    """As pymongo's: the new document's ``inserted_id``."""
-
-    def __init__(self, inserted_id: Any) -> None:
-        self.inserted_id = inserted_id
-        self.acknowledged = True
-
-
-class UpdateResult:
-    """As pymongo's: matched, modified and upserted counts."""
-
-    def __init__(self, matched: int, modified: int, upserted_id: Any = None) -> None:
-        self.matched_count = matched
-        self.modified_count = modified
-        self.upserted_id = upserted_id
-        self.acknowledged = True
-
-
-class DeleteResult:
-    """As pymongo's: ``deleted_count``."""
-
-    def __init__(self, deleted: int) -> None:
-        self.deleted_count = deleted
-        self.acknowledged = True
 
 
 @functools.lru_cache(maxsize=256)
@@ -102,210 +62,10 @@ def _upserted(flt: Mapping[str, Any], update: Mapping[str, Any], replace: bool) 
     return new
 
 
-# --- cursors ---------------------------------------------------------------------------
-
-def _count_arg(name: str, value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer")
-    if name == "skip" and value < 0:
-        raise ValueError("skip must be >= 0")
-    return abs(value)  # pymongo's negative limit means "one batch": the same documents here
-
-
-class Cursor:
-    """As pymongo's: chain ``sort``/``skip``/``limit``, then iterate; the query runs at the first ``next``."""
-
-    def __init__(self, collection: EmbeddedCollection, filter: Mapping[str, Any] | None = None,
-                 projection: Any = None, *, sort: Any = None, skip: int = 0, limit: int = 0) -> None:
-        self.collection = collection
-        self._filter = filter or {}
-        self._projection = projection
-        self._sort = sort_spec(sort)
-        self._skip = _count_arg("skip", skip)
-        self._limit = _count_arg("limit", limit)
-        self._docs: Iterator[dict[str, Any]] | None = None
-
-    def _chainable(self) -> None:
-        if self._docs is not None:
-            raise InvalidOperation("cannot set options after executing query")
-
-    def sort(self, key_or_list: Any, direction: Any = None) -> Cursor:
-        """Sort by one key (``sort("k", -1)``) or by several (``sort([("a", 1), ("b", -1)])``)."""
-        self._chainable()
-        self._sort = sort_spec(key_or_list, direction)
-        return self
-
-    def skip(self, skip: int) -> Cursor:
-        """Skip the first ``skip`` matching documents."""
-        self._chainable()
-        self._skip = _count_arg("skip", skip)
-        return self
-
-    def limit(self, limit: int) -> Cursor:
-        """Return at most ``limit`` documents (0: no limit)."""
-        self._chainable()
-        self._limit = _count_arg("limit", limit)
-        return self
-
-    def clone(self) -> Cursor:
-        """An unevaluated copy of this cursor."""
-        return Cursor(self.collection, self._filter, self._projection, sort=self._sort, skip=self._skip,
-                      limit=self._limit)
-
-    def rewind(self) -> Cursor:
-        """Forget the results so the next iteration runs the query again."""
-        self._docs = None
-        return self
-
-    def close(self) -> None:
-        """Stop iterating (nothing is held open between calls)."""
-        self._docs = iter(())
-
-    def __iter__(self) -> Cursor:
-        return self
-
-    def __next__(self) -> dict[str, Any]:
-        if self._docs is None:
-            self._docs = iter(self.collection._query(self._filter, self._sort, self._skip, self._limit))
-        return project(next(self._docs), self._projection)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        """``cursor[i]``: the query run again for that one document."""
-        if not isinstance(index, int):
-            raise TypeError("Cursor indices must be integers (slices are not supported here)")
-        if index < 0:
-            raise IndexError("Cursor instances do not support negative indices")
-        for doc in self.clone().skip(self._skip + index).limit(1):
-            return doc
-        raise IndexError("no such item for Cursor instance")
-
-    def to_list(self, length: int | None = None) -> list[dict[str, Any]]:
-        """The remaining documents (at most ``length``) as a list."""
-        return [doc for doc, _ in zip(self, range(length))] if length else list(self)
-
-    def __enter__(self) -> Cursor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-# --- the store ------------------------------------------------------------------------
-
-class EmbeddedClient:
-    """A pymongo-``MongoClient``-like object whose databases live in one directory."""
-
-    def __init__(self, directory: str, *, timeout_s: float = 2.0) -> None:
-        self.directory = directory
-        self.timeout_s = timeout_s
-        self._dbs: dict[str, EmbeddedDatabase] = {}
-
-    def __getitem__(self, name: str) -> EmbeddedDatabase:
-        if name not in self._dbs:
-            self._dbs[name] = EmbeddedDatabase(self, name)
-        return self._dbs[name]
-
-    get_database = __getitem__
-
-    def close(self) -> None:
-        """Close this process's connections."""
-        for db in self._dbs.values():
-            db.close()
-
-
-class EmbeddedDatabase:
-    """One SQLite file; collections are tables of (id, doc) created on first use."""
-
-    def __init__(self, client: EmbeddedClient, name: str) -> None:
-        self.client = client
-        self.name = name
-        self.path = os.path.join(client.directory, f"{name}.sqlite3")
-        self._local = threading.local()
-        self._tables: set[str] = set()
-        self._leading: dict[str, frozenset[str]] = {}
-        self._lock = threading.Lock()
-
-    def connection(self) -> sqlite3.Connection:
-        """This thread's connection (a new one after a fork: SQLite handles must not cross it)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid == os.getpid():
-            return conn
-        try:
-            os.makedirs(self.client.directory, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=self.client.timeout_s, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreUnavailable(f"embedded store {self.path}: {exc}") from exc
-        self._local.conn, self._local.pid = conn, os.getpid()
-        if self._local.__dict__.get("tables_pid") != os.getpid():
-            self._tables = set()
-            self._local.tables_pid = os.getpid()
-        return conn
-
-    def discard(self, conn: sqlite3.Connection) -> None:
-        """Forget a broken connection (the next call opens a new one)."""
-        if getattr(self._local, "conn", None) is conn:
-            self._local.conn = None
-        try:
-            conn.close()
-        except sqlite3.Error:
-            pass
-
-    def close(self) -> None:
-        """Close this thread's connection."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-
-    def __getitem__(self, name: str) -> EmbeddedCollection:
-        return EmbeddedCollection(self, name)
-
-    get_collection = __getitem__
-
-    def command(self, name: str, *args: Any, **kw: Any) -> dict[str, Any]:
-        """Only ``ping`` (used by readiness checks)."""
-        if name != "ping":
-            raise OperationFailure(f"command {name} is not supported by the embedded store")
-        try:
-            self.connection().execute("SELECT 1").fetchone()
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(str(exc)) from exc
-        return {"ok": 1.0}
-
-    def ensure_table(self, table: str) -> None:
-        """Create a collection's table once per process, and learn the indexes already on disk."""
-        if table in self._tables:
-            return
-        with self._lock:
-            try:
-                conn = self.connection()
-                conn.execute(f'CREATE TABLE IF NOT EXISTS "{table}" (id TEXT PRIMARY KEY, doc TEXT NOT NULL)')
-                self.load_indexes(conn)
-            except sqlite3.Error as exc:
-                raise StoreUnavailable(f"embedded store {self.path}: {exc}") from exc
-            self._tables.add(table)
-
-    def load_indexes(self, conn: sqlite3.Connection) -> None:
-        """Read which fields lead an index from sqlite_master (at first use, and after index changes)."""
-        leading: dict[str, set[str]] = {}
-        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'"):
-            parsed = parse_index_name(name)
-            if parsed:
-                leading.setdefault(parsed[0], set()).add(parsed[1][0][0])
-        self._leading = {table: frozenset(fields) for table, fields in leading.items()}
-
-    def leading_fields(self, table: str) -> frozenset[str]:
-        """The fields that lead an index of the table (so SQLite can find their arrays quickly)."""
-        return self._leading.get(table, frozenset())
-
-
 class EmbeddedCollection:
     """A pymongo-``Collection``-like view of one table."""
 
-    def __init__(self, db: EmbeddedDatabase, name: str) -> None:
+    def __init__(self, db: Any, name: str) -> None:
         if not name.replace("_", "").isalnum():
             raise OperationFailure(f"invalid collection name {name!r}")
         self.database = db
@@ -599,7 +359,3 @@ class EmbeddedCollection:
         conn.execute(f'DELETE FROM "{self.table}"')
         for name, _ in self._own_indexes(conn):
             conn.execute(f'DROP INDEX "{name}"')
-
-
-__all__ = ["Cursor", "EmbeddedClient", "EmbeddedCollection", "EmbeddedDatabase", "StoreUnavailable", "apply_update",
-           "matches"]

@@ -1,336 +1,26 @@
-"""Documents, queries and updates of the embedded store: pure functions over plain values, no I/O.
-
-``matches`` is the reference meaning of a Mongo-style filter. ``compile_filter`` turns the
-same filter into a SQLite ``WHERE`` over ``json_extract(doc, '$.field')`` that selects
-exactly the documents ``matches`` accepts when it says ``exact``, and a superset of them
-(a prefilter, each row then checked with ``matches``) when some part has no SQL form.
-
-Semantics kept on both sides (Mongo's, for the types the app stores):
-
-- equality on a field holding an array matches any element; ``{"f": None}`` matches a
-  missing field, a null, or an array holding a null;
-- numbers compare with numbers, strings with strings, booleans only with booleans;
-- dotted paths go through subdocuments, not through arrays (``"a.b"`` on ``a: [{b: 1}]``
-  is missing; Mongo would look inside the array);
-- sorting orders values as SQLite orders ``json_extract``: missing and null first, then
-  numbers (booleans as 0 and 1 among them), then strings, arrays, objects and dates by
-  their JSON text; ties in insertion order, reversed when the last sort key is descending.
-"""
+"""A Mongo-style filter and sort as SQLite over ``json_extract(doc, '$.field')``, and the names of the store's
+indexes: ``compile_filter`` selects exactly the documents ``matches`` accepts when it says ``exact``, else a
+superset of them (a prefilter, each row then checked in Python)."""
 
 from __future__ import annotations
 
 import functools
-import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from pymongo.errors import OperationFailure
 
-MISSING = object()
+from .documents import id_key
+from .matching import RANGE, SortSpec, is_operators, sort_spec
 
 #: A field SQL can address with a JSON path: identifiers joined by dots (no array indexes).
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 #: json_type() names of each kind of value a filter compares with.
 _TYPES = {"bool": "('true', 'false')", "number": "('integer', 'real')", "text": "('text')"}
-_RANGE = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _INT64 = 2 ** 63
-_SCALARS = (str, int, float, type(None))
 
-SortSpec = list[tuple[str, int]]
-#: A selected row: rowid, the stored JSON text, the decoded document.
-Row = tuple[int, str, dict[str, Any]]
-
-
-# --- documents as JSON --------------------------------------------------------------------
-
-def _default(value: Any) -> Any:
-    """JSON for the few types json does not know: datetimes (as pymongo stores them) and mappings."""
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return {"$date": value.isoformat()}
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, (tuple, set, frozenset)):
-        return list(value)
-    raise TypeError(f"cannot store a {type(value).__name__} in the embedded document store")
-
-
-def _decode_hook(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1 and "$date" in obj:
-        return datetime.fromisoformat(obj["$date"])  # naive UTC, as pymongo returns by default
-    return obj
-
-
-def dumps(doc: Any) -> str:
-    """A document as the store keeps it (compact JSON, dates as ``{"$date": iso}``)."""
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=_default)
-
-
-def loads(text: str) -> Any:
-    """A stored document back as Python values (the date hook only where a date is stored)."""
-    return json.loads(text, object_hook=_decode_hook) if '"$date"' in text else json.loads(text)
-
-
-def id_key(_id: Any) -> str:
-    """The primary-key text of an ``_id``."""
-    if isinstance(_id, str):
-        return json.dumps(_id)
-    return json.dumps(_id, sort_keys=True, separators=(",", ":"), default=_default)
-
-
-def clone(value: Any) -> Any:
-    """A deep copy of a JSON-shaped value (leaves are immutable, so they are shared)."""
-    if isinstance(value, dict):
-        return {k: clone(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [clone(v) for v in value]
-    return value
-
-
-def get_path(doc: Any, path: str) -> Any:
-    """The value at a dotted path, or MISSING (a digit part indexes an array)."""
-    cur = doc
-    for part in path.split("."):
-        if isinstance(cur, Mapping) and part in cur:
-            cur = cur[part]
-        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
-            cur = cur[int(part)]
-        else:
-            return MISSING
-    return cur
-
-
-def project(doc: dict[str, Any], projection: Any) -> dict[str, Any]:
-    """The document with only the fields a pymongo projection asks for."""
-    if not projection:
-        return doc
-    fields = dict.fromkeys(projection, 1) if isinstance(projection, (list, tuple)) else dict(projection)
-    include = {k for k, v in fields.items() if v and k != "_id"}
-    if include:
-        out = {k: doc[k] for k in include if k in doc}
-        if fields.get("_id", 1) and "_id" in doc:
-            out["_id"] = doc["_id"]
-        return out
-    return {k: v for k, v in doc.items() if fields.get(k, 1)}
-
-
-# --- matching in Python (the reference) -------------------------------------------------------
-
-def is_operators(cond: Any) -> bool:
-    """Whether a filter value is a document of query operators (``{"$gt": 1}``)."""
-    if isinstance(cond, _SCALARS) or not isinstance(cond, Mapping):
-        return False
-    return bool(cond) and all(str(k).startswith("$") for k in cond)
-
-
-def _same(value: Any, arg: Any) -> bool:
-    if isinstance(value, bool) != isinstance(arg, bool):
-        return False
-    return value == arg
-
-
-def _eq(value: Any, arg: Any) -> bool:
-    if value is MISSING:
-        return arg is None
-    return _same(value, arg) or (isinstance(value, list) and any(_same(v, arg) for v in value))
-
-
-def _comparable(a: Any, b: Any) -> bool:
-    """Whether two values are of comparable kinds (Mongo compares within a type bracket)."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool)
-    num = (int, float)
-    return (isinstance(a, num) and isinstance(b, num)) or type(a) is type(b)
-
-
-def _in_range(value: Any, op: str, arg: Any) -> bool:
-    for v in value if isinstance(value, list) else [value]:
-        if v is MISSING or v is None or not _comparable(v, arg):
-            continue
-        if ((op == "$gt" and v > arg) or (op == "$gte" and v >= arg)
-                or (op == "$lt" and v < arg) or (op == "$lte" and v <= arg)):
-            return True
-    return False
-
-
-def _op_match(value: Any, op: str, arg: Any) -> bool:
-    if op == "$eq":
-        return _eq(value, arg)
-    if op == "$ne":
-        return not _eq(value, arg)
-    if op == "$in":
-        return any(_eq(value, a) for a in arg)
-    if op == "$exists":
-        return (value is not MISSING) == bool(arg)
-    if op in _RANGE:
-        return _in_range(value, op, arg)
-    raise OperationFailure(f"unknown query operator {op}")
-
-
-def matches(doc: Mapping[str, Any], flt: Mapping[str, Any] | None) -> bool:
-    """Whether a document matches a Mongo-style filter (the subset the app uses)."""
-    for key, cond in (flt or {}).items():
-        if key == "$and":
-            if not all(matches(doc, c) for c in cond):
-                return False
-        elif key == "$or":
-            if not any(matches(doc, c) for c in cond):
-                return False
-        elif is_operators(cond):
-            value = get_path(doc, key)
-            if not all(_op_match(value, op, arg) for op, arg in cond.items()):
-                return False
-        elif not _eq(get_path(doc, key), cond):
-            return False
-    return True
-
-
-# --- updates --------------------------------------------------------------------------------
-
-def _parent(doc: dict[str, Any], path: str, create: bool) -> tuple[Any, str]:
-    parts = path.split(".")
-    cur: Any = doc
-    for part in parts[:-1]:
-        if isinstance(cur, list) and part.isdigit():
-            cur = cur[int(part)]
-            continue
-        nxt = cur.get(part) if isinstance(cur, dict) else None
-        if not isinstance(nxt, (dict, list)):
-            if not create:
-                return None, parts[-1]
-            nxt = {}
-            cur[part] = nxt
-        cur = nxt
-    return cur, parts[-1]
-
-
-def _place(doc: dict[str, Any], path: str, value: Any) -> None:
-    parent, last = _parent(doc, path, True)
-    if isinstance(parent, list) and last.isdigit():
-        parent[int(last)] = value
-    else:
-        parent[last] = value
-
-
-def _set(doc: dict[str, Any], path: str, value: Any) -> None:
-    """Set a copy of value (the document never shares objects with the caller's update)."""
-    _place(doc, path, clone(value))
-
-
-def _unset(doc: dict[str, Any], path: str, _: Any) -> None:
-    parent, last = _parent(doc, path, False)
-    if isinstance(parent, dict):
-        parent.pop(last, None)
-
-
-def _inc(doc: dict[str, Any], path: str, by: Any) -> None:
-    current = get_path(doc, path)
-    base = 0 if current is MISSING else current
-    if not isinstance(base, (int, float)) or isinstance(base, bool):
-        raise OperationFailure(f"cannot $inc non-numeric field {path}")
-    _place(doc, path, base + by)
-
-
-def _max(doc: dict[str, Any], path: str, value: Any) -> None:
-    current = get_path(doc, path)
-    if current is MISSING or value > current:
-        _set(doc, path, value)
-
-
-def _append(doc: dict[str, Any], path: str, arg: Any, unique: bool) -> None:
-    """$push (``unique`` False) or $addToSet: one item, or ``$each`` of them; $push takes ``$slice``."""
-    items = arg["$each"] if isinstance(arg, Mapping) and "$each" in arg else [arg]
-    current = get_path(doc, path)
-    if current is not MISSING and not isinstance(current, list):
-        raise OperationFailure(f"{'$addToSet' if unique else '$push'} needs an array at {path}")
-    lst = [] if current is MISSING else list(current)
-    for item in items:
-        if not unique or item not in lst:
-            lst.append(clone(item))
-    if isinstance(arg, Mapping) and "$slice" in arg:
-        n = int(arg["$slice"])
-        lst = lst[n:] if n < 0 else lst[:n]
-    _place(doc, path, lst)
-
-
-_UPDATES = {
-    "$set": _set, "$setOnInsert": _set, "$unset": _unset, "$inc": _inc, "$max": _max,
-    "$push": lambda doc, path, arg: _append(doc, path, arg, False),
-    "$addToSet": lambda doc, path, arg: _append(doc, path, arg, True),
-}
-
-
-def apply_update(doc: dict[str, Any], update: Mapping[str, Any], *, inserting: bool = False) -> None:
-    """Apply a Mongo-style update in place ($set $setOnInsert $unset $inc $max $push $addToSet)."""
-    if not update or not all(str(k).startswith("$") for k in update):
-        raise OperationFailure("update only works with $ operators")
-    for op, fields in update.items():
-        handler = _UPDATES.get(op)
-        if handler is None:
-            raise OperationFailure(f"unknown update operator {op}")
-        if op == "$setOnInsert" and not inserting:
-            continue
-        for path, arg in fields.items():
-            if path == "_id" and op != "$setOnInsert":
-                raise OperationFailure("the _id field cannot be changed")
-            handler(doc, path, arg)
-
-
-# --- sorting --------------------------------------------------------------------------------
-
-def sort_spec(key_or_list: Any, direction: Any = None) -> SortSpec:
-    """pymongo's sort arguments (``"k"``, ``("k", -1)``, ``[("k", 1), ...]``) as a list of pairs."""
-    if not key_or_list:
-        return []
-    if isinstance(key_or_list, str):
-        pairs = [(key_or_list, 1 if direction is None else direction)]
-    elif isinstance(key_or_list, Mapping):
-        pairs = list(key_or_list.items())
-    else:
-        pairs = [(k, d) for k, d in key_or_list]
-    for field, d in pairs:
-        if not isinstance(field, str) or d not in (1, -1) or isinstance(d, bool):
-            raise ValueError(f"bad sort specification {field!r}: {d!r}")
-    return pairs
-
-
-def sort_value(value: Any) -> tuple:
-    """A value's place in the sort order, the order SQLite gives ``json_extract`` results."""
-    if value is MISSING or value is None:
-        return (0, 0)
-    if isinstance(value, (bool, int, float)):
-        return (1, int(value) if isinstance(value, bool) else value)
-    return (2, value if isinstance(value, str) else dumps(value))
-
-
-def sort_rows(rows: list[Row], spec: SortSpec) -> None:
-    """Sort (rowid, text, doc) rows in place as ``order_sql`` sorts them in SQLite."""
-    rows.sort(key=lambda r: r[0], reverse=bool(spec) and spec[-1][1] < 0)
-    for field, direction in reversed(spec):  # stable sorts, last key first
-        rows.sort(key=lambda r: sort_value(get_path(r[2], field)), reverse=direction < 0)
-
-
-def filter_rows(rows: Iterable[tuple[int, str]], flt: Mapping[str, Any], spec: SortSpec,
-                 skip: int, limit: int) -> list[Row]:
-    """Rows past a SQL prefilter, checked, sorted, skipped and limited in Python."""
-    out: list[Row] = []
-    stop = skip + limit if limit and not spec else 0
-    for rowid, text in rows:
-        doc = loads(text)
-        if matches(doc, flt):
-            out.append((rowid, text, doc))
-            if stop and len(out) >= stop:
-                break
-    if spec:
-        sort_rows(out, spec)
-    return out[skip:skip + limit] if limit else out[skip:]
-
-
-# --- SQL ------------------------------------------------------------------------------------
 
 class Sql(NamedTuple):
     """A piece of WHERE clause: exact, or a superset of the documents the filter selects."""
@@ -409,7 +99,7 @@ def _item(key: str, cond: Any, scalar: frozenset[str]) -> Sql:
     if not is_operators(cond):
         return _equal(key, cond, scalar)
     # One number range that keeps true/false (1/0) out makes json_type needless for its siblings.
-    bools_out = any(op in _RANGE and _kind(arg) == "number" and not _admits_bools(_RANGE[op], arg)
+    bools_out = any(op in RANGE and _kind(arg) == "number" and not _admits_bools(RANGE[op], arg)
                     for op, arg in cond.items())
     return _all([_operator(key, op, arg, scalar, bools_out) for op, arg in cond.items()])
 
@@ -423,9 +113,9 @@ def _operator(field: str, op: str, arg: Any, scalar: frozenset[str], bools_out: 
         if not isinstance(arg, (list, tuple)):
             raise OperationFailure("$in needs an array")
         return _one_of(field, list(arg), scalar, bools_out)
-    if op in _RANGE:
+    if op in RANGE:
         path, kind = sql_path(field), _kind(arg)
-        return _compare(path, _RANGE[op], kind, arg, field in scalar, bools_out) if path and kind else _UNKNOWN
+        return _compare(path, RANGE[op], kind, arg, field in scalar, bools_out) if path and kind else _UNKNOWN
     if op == "$exists":
         return _exists(field, bool(arg))
     raise OperationFailure(f"unknown query operator {op}")
