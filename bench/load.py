@@ -199,7 +199,20 @@ def inject(fault: str, when: str, redis: Redis, data: str, master: subprocess.Po
         _kill_a_worker(master)
 
 
-def run(args: argparse.Namespace, fault: str) -> dict[str, object]:
+def cpu_seconds(master: subprocess.Popen) -> float:
+    """User + system CPU of the master's worker processes so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in subprocess.run(["pgrep", "-P", str(master.pid)], capture_output=True, text=True).stdout.split():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def run(args: argparse.Namespace, fault: str, target: str = "app:app") -> dict[str, object]:
     tmp = tempfile.mkdtemp(prefix="bench-load-")
     redis = Redis(tmp)
     redis.start()
@@ -212,7 +225,7 @@ def run(args: argparse.Namespace, fault: str) -> dict[str, object]:
     port = free_port()
     gunicorn = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind",
                                  f"127.0.0.1:{port}", "--access-logfile", "/dev/null", "--log-level", "critical",
-                                 "app:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                 target], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -237,10 +250,14 @@ def run(args: argparse.Namespace, fault: str) -> dict[str, object]:
             local.s = sess
             play(base, f"CA{n:032x}", SCRIPTS[n % len(SCRIPTS)], stats, sess)
 
+        cpu_before = cpu_seconds(gunicorn)
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
             list(pool.map(one, range(args.calls)))
         wall = time.monotonic() - started
+        cpu = cpu_seconds(gunicorn) - cpu_before
+        if target != "app:app":
+            return {"turns": len(stats.latencies), "cpu": cpu, "rps": len(stats.latencies) / wall}
         # Every answered turn must be in the call log once, in order (queued writes drain first).
         from records.docstore import EmbeddedClient
 
@@ -259,7 +276,7 @@ def run(args: argparse.Namespace, fault: str) -> dict[str, object]:
                 "error_kinds": sorted(set(stats.errors))[:5], "lost": lost, "dupes": dupes,
                 "rolled_back": rolled_back, "apologies": stats.apologies, "retries": stats.retries,
                 "p50": statistics.median(stats.latencies) if stats.latencies else float("nan"),
-                "p99": pct(stats.latencies, 0.99), "rps": len(stats.latencies) / wall, "wall": wall}
+                "p99": pct(stats.latencies, 0.99), "rps": len(stats.latencies) / wall, "wall": wall, "cpu": cpu}
     finally:
         inject(fault, "off", redis, data, gunicorn)
         gunicorn.terminate()
@@ -276,7 +293,17 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--max-seconds", type=float, default=120.0)
     ap.add_argument("--fault", action="append", choices=FAULTS, help="a fault to run (repeatable; default: all)")
+    ap.add_argument("--cpu", action="store_true",
+                    help="only worker CPU per request, the app against bench/bare_app.py (the floor)")
     args = ap.parse_args()
+    if args.cpu:
+        app_run, bare_run = run(args, "none"), run(args, "none", target="bench.bare_app:app")
+        per = {name: r["cpu"] / max(1, r["turns"]) * 1000 for name, r in (("app", app_run), ("bare", bare_run))}
+        print(f"gunicorn sync x{args.workers}, {args.concurrency} concurrent callers, {args.calls} calls")
+        print(f"worker CPU per request: app {per['app']:.2f} ms ({app_run['rps']:.0f} req/s), bare floor "
+              f"{per['bare']:.2f} ms ({bare_run['rps']:.0f} req/s): ratio {per['app'] / per['bare']:.2f}x "
+              f"(target at most 1.6x)")
+        return
     print(f"gunicorn sync x{args.workers} on loopback, {args.concurrency} concurrent callers, {args.calls} calls")
     print(f"{'fault':<14} {'calls':>6} {'requests':>8} {'req/s':>7} {'errors':>6} {'lost':>5} {'dupes':>5} "
           f"{'rolled':>6} {'apology':>7} {'retries':>7} {'P50 ms':>7} {'P99 ms':>7}")
