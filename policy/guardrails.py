@@ -98,6 +98,21 @@ class Guardrails:
                     found.append(g)
         return found
 
+    def leaks(self, text: str, company: CompanyProfile) -> tuple[str, ...]:
+        """The guardrails a text breaks as it stands, nothing replaced (a guardrail leak: what ``enforce``
+        would have caught); more than one apology is a leak of NO_APOLOGIES_SPAM."""
+        if not self.flags or not text:
+            return ()
+        found: list[str] = []
+        apologies = 0
+        for sentence in split_sentences(text):
+            found.extend(g for g in self._violations(sentence, company) if g not in found)
+            if "NO_APOLOGIES_SPAM" in self.flags and APOLOGY.search(sentence):
+                apologies += 1
+        if apologies > 1:
+            found.append("NO_APOLOGIES_SPAM")
+        return tuple(found)
+
     def enforce(self, text: str, company: CompanyProfile) -> tuple[str, tuple[str, ...]]:
         """Return the text with offending sentences replaced, and the guardrails that fired."""
         if not self.flags or not text:
@@ -133,4 +148,23 @@ class Guardrails:
         return join_sentences(out), tuple(fired)
 
 
-__all__ = ["Guardrails", "REPLACEMENTS", "PRICE", "PHONE", "URL"]
+_TERM_GUARDRAILS = ("NO_DIAGNOSES", "NO_MEDICAL_ADVICE", "NO_LEGAL_ADVICE")
+
+
+def combined(*contents: Mapping[str, Any]) -> Guardrails:
+    """One checker for the guardrails of several policies together (compiled contents): a text leaks
+    when it breaks a guardrail any of them has."""
+    flags = sorted({g for c in contents for g in c["guardrails"]})
+    terms = {g: sorted({t for c in contents for t in c["guardrailTerms"].get(g, ())}) for g in _TERM_GUARDRAILS}
+    return Guardrails({"guardrails": flags, "guardrailTerms": terms})
+
+
+def covers(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether policy ``a``'s guardrails catch everything ``b``'s do (then ``a`` cannot leak against ``b``)."""
+    if not set(b["guardrails"]) <= set(a["guardrails"]):
+        return False
+    return all(set(b["guardrailTerms"].get(g, ())) <= set(a["guardrailTerms"].get(g, ()))
+               for g in _TERM_GUARDRAILS if g in b["guardrails"])
+
+
+__all__ = ["Guardrails", "REPLACEMENTS", "PRICE", "PHONE", "URL", "combined", "covers"]

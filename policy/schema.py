@@ -300,6 +300,7 @@ class GoldenTest(_Model):
     utterance: Annotated[str, StringConstraints(max_length=2000)]
     context: GoldenContext = Field(default_factory=GoldenContext)
     expect: GoldenExpect
+    critical: bool | None = None  # a failing critical test refuses a deploy whatever the pass rate
 
 
 class CheatSheet(_Model):
