@@ -11,6 +11,7 @@ from .backend import GuardedDatabase
 from .calllog import CallLog, SnapshotTier
 from .catalog import Catalog
 from .outbox import Outbox
+from .rollouts import GateRefused, Rollouts
 from .writer import DurableWriter
 
 log = logging.getLogger(__name__)
@@ -22,15 +23,18 @@ def init_app(app: Any, settings: Any, *, db: GuardedDatabase, redis: Any | None,
     writer = DurableWriter(db, outbox, flush_interval=settings.OUTBOX_FLUSH_S, observer=observer)
     call_log = CallLog(db, writer, clock=settings.CLOCK)
     catalog = Catalog(db, redis=redis, clock=settings.CLOCK, on_compile=observer.compiled)
-    app.extensions.update(docstore=db, writer=writer, call_log=call_log, catalog=catalog)
+    rollouts = Rollouts(db, catalog, clock=settings.CLOCK, observer=observer, tick_interval=settings.ROLLOUT_TICK_S)
+    app.extensions.update(docstore=db, writer=writer, call_log=call_log, catalog=catalog, rollouts=rollouts)
     health = app.extensions["health"]
     health.add("outbox_pending", writer.pending)
     health.add("policies", lambda: catalog.policies.serving)
     health.add("policy_errors", lambda: catalog.policies.errors)
+    health.add("serving", rollouts.serving)
     try:
         call_log.ensure_indexes()
         catalog.ensure_indexes()
         catalog.companies.claim_listed_numbers()
+        rollouts.ensure_indexes()
         if writer.pending() > 0:  # a previous process left writes behind: replay them
             writer.start()
     except Exception as exc:  # noqa: BLE001 - a store that is down must not stop the app from answering
@@ -45,4 +49,4 @@ def warm(app: Any) -> None:
         log.error("could not load the companies at start (the app still answers calls): %s", exc)
 
 
-__all__ = ["init_app", "warm", "CallLog", "SnapshotTier", "Catalog", "DurableWriter"]
+__all__ = ["init_app", "warm", "CallLog", "SnapshotTier", "Catalog", "DurableWriter", "Rollouts", "GateRefused"]

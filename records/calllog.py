@@ -20,6 +20,7 @@ from pymongo.errors import PyMongoError
 
 from policy.decision import Decision
 from policy.frozen import thaw
+from policy.judgement import turn_error
 from policy.scenarios import ScenarioAnswer
 from session.tiers import STALE, STORED
 
@@ -31,24 +32,6 @@ CALLS, TURNS, MESSAGES, ALERTS = "calls", "turns", "messages", "alerts"
 def turn_id(call_sid: str, seq: int) -> str:
     """The call log key of one turn."""
     return f"{call_sid}:{seq:05d}"
-
-
-def turn_error(record: Mapping[str, Any]) -> str | None:
-    """Why a caller turn counts as an error for its rollout arm, or None (the one definition).
-
-    ``fallback``: the scenarios had no answer and nothing else took the turn; ``over_budget``:
-    the engine took longer than its budget; ``action_blocked``: an action was refused by the
-    allowlist.
-    """
-    if record.get("kind") != "turn":
-        return None
-    if record.get("tier") == "fallback" and record.get("base_used", True):
-        return "fallback"
-    if record.get("perf_fault"):
-        return "over_budget"
-    if any(b.get("type") == "ACTION_BLOCKED" for b in record.get("blocks") or ()):
-        return "action_blocked"
-    return None
 
 
 @dataclass
@@ -123,8 +106,18 @@ def turn_record(session: Mapping[str, Any], facts: TurnFacts, reply: Mapping[str
 
 
 def tally(session: dict[str, Any], record: Mapping[str, Any]) -> None:
-    """Add a turn to the call's running figures on its session (written to the header with the snapshot)."""
+    """Add a turn to the call's running figures on its session (written to the header with the snapshot):
+    turns, actions, tiers, cost, error turns (``turn_error``) and, on shadowed turns, both policies' errors."""
     stats = session.setdefault("stats", {"turns": 0, "actions": [], "tiers": [], "cost": 0.0, "by_tier": {}})
+    if turn_error(record):
+        stats["errors"] = stats.get("errors", 0) + 1
+    shadow = record.get("shadow")
+    if isinstance(shadow, Mapping):
+        mine = stats.setdefault("shadow", {"turns": 0, "errors": 0, "active_errors": 0, "differences": 0})
+        mine["turns"] += 1
+        mine["errors"] += 1 if shadow.get("error") else 0
+        mine["active_errors"] += 1 if turn_error(record) else 0
+        mine["differences"] += 1 if shadow.get("differs") else 0
     stats["turns"] += 1
     if record.get("action") and record["action"] not in stats["actions"]:
         stats["actions"].append(record["action"])
@@ -139,10 +132,14 @@ def tally(session: dict[str, Any], record: Mapping[str, Any]) -> None:
 
 def _snapshot_fields(session: Mapping[str, Any]) -> dict[str, Any]:
     stats = session.get("stats") or {}
-    return {"session": dict(session), "collected": session.get("collected", {}),
-            "turn_count": session.get("turn_count", 0), "tags": session.get("tags", []),
-            "turns": stats.get("turns", 0), "actions": stats.get("actions", []), "tiers": stats.get("tiers", []),
-            "cost": stats.get("cost", 0.0), "by_tier": stats.get("by_tier", {})}
+    fields = {"session": dict(session), "collected": session.get("collected", {}),
+              "turn_count": session.get("turn_count", 0), "tags": session.get("tags", []),
+              "turns": stats.get("turns", 0), "actions": stats.get("actions", []), "tiers": stats.get("tiers", []),
+              "cost": stats.get("cost", 0.0), "by_tier": stats.get("by_tier", {})}
+    for name in ("errors", "shadow"):  # the rollout's figures, only on calls that have them
+        if name in stats:
+            fields[name] = stats[name]
+    return fields
 
 
 def header(session: Mapping[str, Any]) -> dict[str, Any]:
@@ -204,6 +201,16 @@ class CallLog:
         if session is not None:
             done = self.snapshot(session) != LOST and done
         return done
+
+    def late_error(self, call_sid: str, seq: int | None, kind: str) -> bool:
+        """An error known only after its turn was recorded (a hang-up, a failed dial, the webhook's fallback):
+        on the turn's record (``late_error``, when the turn is known) and the call's header (``late_errors``)."""
+        done = True
+        if seq is not None:
+            done = self.writer.write(update(TURNS, {"_id": turn_id(call_sid, seq)}, {"$set": {"late_error": kind}}),
+                                     key=call_sid) != LOST
+        return self.writer.write(update(CALLS, {"_id": call_sid}, {"$addToSet": {"late_errors": kind}}),
+                                 key=call_sid) != LOST and done
 
     def store_message(self, message: Mapping[str, Any]) -> bool:
         """Keep a message a caller left (keyed by ``_id``, so a replay stores it once)."""

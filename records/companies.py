@@ -166,6 +166,10 @@ class Companies:
             for number in record.get("numbers") or ():
                 self.mirror.put(f"number:{number}", {"id": record["_id"]}, refresh_after=1.0)
 
+    def known_ids(self) -> list[str]:
+        """The ids of every company this process has seen."""
+        return list(self._known)
+
     def last_known(self, company_id: str) -> dict[str, Any] | None:
         """The last copy of a company this process saw (no backend asked)."""
         return self._known.get(company_id)
@@ -185,6 +189,12 @@ class Companies:
             self._by_id.pop(company_id, None)
             self._by_number.clear()
         self.mirror.stale(f"company:{company_id}")
+
+    def refresh(self, company_id: str) -> dict[str, Any] | None:
+        """Re-read a company after this process changed it: this process's cache and Redis's copy now hold the
+        change; other processes see it when their one-second copy expires."""
+        self.forget(company_id)
+        return self.get(company_id, fresh=True)
 
     def profile(self, record: Mapping[str, Any]) -> CompanyProfile:
         """The engine's CompanyProfile for a record (built once per company revision)."""

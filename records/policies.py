@@ -30,6 +30,9 @@ from .mirror import Mirror
 
 log = logging.getLogger(__name__)
 
+#: After a change, the version it replaced stays ready for a one-step manual rollback this long.
+KEEP_PREVIOUS_S = 24 * 3600.0
+
 
 class CompileBusy(Exception):
     """Another compile of this company is running."""
@@ -143,24 +146,40 @@ class Policies:
         return {"version": latest["version"], "checksum": compiled.checksum,
                 "conflicts": report.get("conflicts", []), "warnings": warnings}
 
-    def activate(self, company_id: str, version: int, *, by: str = "admin") -> dict[str, Any]:
-        """Make a compiled version the company's active policy (its artifact must verify)."""
+    def compiled_sheet(self, company_id: str, version: int) -> tuple[dict[str, Any], policy.CompiledPolicy]:
+        """A saved version that is compiled and verifies: (its document, the policy). NotFound or Conflict."""
         sheet = self.sheets.find_one({"_id": sheet_id(company_id, version)})
         if sheet is None:
             raise NotFound(f"company {company_id!r} has no cheat-sheet version {version}")
         if sheet.get("status") != "compiled":
             raise Conflict(f"version {version} is not compiled yet; compile it first")
         try:
-            compiled = policy.load_artifact(sheet["artifact"])
+            return sheet, policy.load_artifact(sheet["artifact"])
         except policy.PolicyIntegrityError as exc:
             raise Conflict(f"version {version} does not verify: {exc}") from None
-        active = {"version": version, "checksum": compiled.checksum, "at": self.clock(), "by": by}
-        res = self.companies.coll.update_one({"_id": company_id}, {"$set": {"active": active}})
-        if res.matched_count == 0:
+
+    def activate(self, company_id: str, version: int, *, by: str = "admin") -> dict[str, Any]:
+        """Make a compiled version the company's active policy at once (its artifact must verify); the version
+        it replaces is kept for a manual rollback. Refused while a rollout runs (it owns the active pointer)."""
+        sheet, compiled = self.compiled_sheet(company_id, version)
+        record = self.companies.get(company_id, fresh=True)
+        if record is None:
             raise NotFound(f"no company {company_id!r}")
+        if record.get("rollout"):
+            raise Conflict(f"a rollout of version {record['rollout']['version']} is running; promote it or roll it "
+                           "back first")
+        now = self.clock()
+        active = {"version": version, "checksum": compiled.checksum, "at": now, "by": by}
+        change: dict[str, Any] = {"$set": {"active": active}, "$inc": {"policy_rev": 1}}
+        old = record.get("active") or {}
+        if old.get("version") and old.get("version") != version:
+            change["$set"]["previous"] = {"version": old["version"], "checksum": old["checksum"],
+                                          "until": now + KEEP_PREVIOUS_S}
+        res = self.companies.coll.update_one({"_id": company_id, "rollout": None}, change)
+        if res.matched_count == 0:
+            raise Conflict("a rollout started meanwhile; promote it or roll it back first")
         self.mirror.put(artifact_key(company_id, version, compiled.checksum), sheet["artifact"])
-        self.companies.forget(company_id)
-        self.companies.get(company_id, fresh=True)  # refreshes Redis's copy: the active pointer
+        self.companies.refresh(company_id)
         return active
 
     def versions(self, company_id: str) -> list[dict[str, Any]]:
@@ -229,4 +248,4 @@ class Policies:
         return compiled
 
 
-__all__ = ["Policies", "CompileBusy", "Conflict", "sheet_id"]
+__all__ = ["Policies", "CompileBusy", "Conflict", "sheet_id", "artifact_key", "KEEP_PREVIOUS_S"]

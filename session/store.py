@@ -102,10 +102,11 @@ class SessionStore:
         """Write the session to L2 now (never over a newer copy)."""
         return self.l2.put(session) == STORED
 
-    def finalize(self, call_sid: str, **end: Any) -> bool:
-        """The call ended: its newest session, marked ended, goes to L2 with ``end`` (status,
-        duration ...), then the cached copies are dropped. False when L2 could not take it."""
-        session = self.latest(call_sid)
+    def finalize(self, call_sid: str, *, session: dict[str, Any] | None = None, **end: Any) -> bool:
+        """The call ended: its newest session (``session`` when the caller just loaded it), marked ended, goes
+        to L2 with ``end`` (status, duration ...), then the cached copies are dropped. False when L2 could not
+        take it."""
+        session = session if session is not None else self.latest(call_sid)
         if session is not None:
             session["state"] = "ended"
             session["updated_at"] = self.clock()
