@@ -37,7 +37,7 @@ def init_app(app: Any, settings: Any, *, observer: Any) -> Conversation:
     conversation = Conversation(catalog=app.extensions["catalog"], sessions=app.extensions["sessions"],
                                 call_log=app.extensions["call_log"], notifier=notifier,
                                 answers=Answers(llm=llm, costs=parse_costs(settings.TIER_COSTS)),
-                                observer=observer, clock=settings.CLOCK,
+                                observer=observer, clock=settings.CLOCK, poke=app.extensions["rollouts"].poke,
                                 **({"crash": crash_points(settings.CRASH_AT)}
                                    if settings.TESTING and settings.CRASH_AT else {}))
     app.extensions.update(notifier=notifier, conversation=conversation)

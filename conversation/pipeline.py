@@ -17,6 +17,7 @@ import policy
 from infra.observe import NullObserver, Observer
 from policy.company import fallback_number
 from policy.decision import BaseResponse, Decision
+from policy.judgement import arm_error
 from records.calllog import CallLog, TurnFacts, tally, turn_record
 from records.catalog import Catalog
 from session import KEEP_REPLIES, KEEP_TOKENS, SessionStore, Superseded, new_session, remember
@@ -25,6 +26,7 @@ from .answers import Answers
 from .dialogue import Dialogue
 from .effects import Effects
 from .notify import Notifier
+from .rollout import RolloutTurns
 from .scope import Scope, Scopes, caller_flags
 from .types import (CONNECT, HANGUP, LISTEN, CallEnded, CallerTurn, DialOutcome, IncomingCall, OutOfOrder,
                     Reply)
@@ -58,7 +60,7 @@ class Conversation:
 
     def __init__(self, *, catalog: Catalog, sessions: SessionStore, call_log: CallLog, notifier: Notifier,
                  answers: Answers | None = None, observer: Observer | None = None,
-                 clock: Callable[[], float] = time.time,
+                 clock: Callable[[], float] = time.time, poke: Callable[[str], None] | None = None,
                  crash: Callable[[str, int], None] = lambda step, seq: None) -> None:
         self.catalog = catalog
         self.sessions = sessions
@@ -70,6 +72,8 @@ class Conversation:
         self.scopes = Scopes(catalog, clock=clock)
         self.dialogue = Dialogue(call_log, notifier, clock=clock)
         self.effects = Effects(catalog.companies, call_log, notifier, clock=clock)
+        self.rollout = RolloutTurns(catalog, call_log, self.observer, clock=clock,
+                                    **({"poke": poke} if poke is not None else {}))
 
     # -- the call's start
 
@@ -83,7 +87,8 @@ class Conversation:
         if record is None or (call.caller and call.caller in (record["doc"].get("blacklist") or [])):
             return self._refuse(call, record)
         facts.mark("session")
-        pin = self.scopes.pin(record)
+        pin = self.scopes.pin(record, call.call_sid)
+        self.rollout.started(record)
         session = new_session(call.call_sid, company_id=record["_id"], caller=call.caller, called=call.called,
                               policy=pin, now=self.clock())
         session.update(caller_type=self._caller_type(call, record),
@@ -156,7 +161,7 @@ class Conversation:
             # go on with a new one rather than drop the caller.
             log.warning("call %s: no session for turn %d; continuing with a new one", call_sid, seq)
             session = new_session(call_sid, company_id=record["_id"], caller=caller, called=called,
-                                  policy=self.scopes.pin(record), now=self.clock())
+                                  policy=self.scopes.pin(record, call_sid), now=self.clock())
             self.call_log.start(session, policy=session["policy"], recovered=True)
         facts.mark("session")
         scope = self.scopes.load(dict(session), record, tier)
@@ -195,8 +200,10 @@ class Conversation:
                                                 template=scope.template)
             facts.answer, facts.cost = answer, self.answers.cost(answer)
             source = "tier3" if answer.tier == "3" else f"scenario:{answer.scenario or 'fallback'}"
-            decision = policy.finish(pol, routing, BaseResponse(answer.text, answer.action, source), ctx)
-            decision = self.dialogue.maybe_collect(pol, decision, session, ctx)
+            decided = policy.finish(pol, routing, BaseResponse(answer.text, answer.action, source), ctx)
+            decision = self.dialogue.maybe_collect(pol, decided, session, ctx)
+            self.rollout.shadow(scope, turn.speech, turn.seq, ctx, decided, facts.answer, base, facts)
+        self.rollout.canary_leak(scope, decision, facts)
         facts.done = self.effects.perform(decision, session, scope.record, turn.seq)
         session["silence"] = 0
         session["turn_count"] = int(session.get("turn_count", 0)) + 1
@@ -237,6 +244,7 @@ class Conversation:
             decision = self.dialogue.start_message(scope.policy, ctx, session, DIAL_FAILED_LINE, reason=status,
                                                    transfer=transfer)
             decision = replace(decision, tags=(*decision.tags, f"transfer_{status}"))
+            self.rollout.transfer_failed(session, outcome.seq)
             self.call_log.update(session["call_sid"], {"$set": {"transfer_outcome": {
                 "status": status, "target": transfer.get("target"), "reason": DIAL_REASONS.get(status, status)}}})
         session["transfer_outcome"] = status
@@ -251,13 +259,17 @@ class Conversation:
         end: dict[str, Any] = {"status": ended.status, "ended_at": self.clock()}
         if ended.duration_s is not None:
             end["duration_s"] = ended.duration_s
-        self.sessions.finalize(ended.call_sid, **end)
+        session = self.sessions.latest(ended.call_sid)
+        self.rollout.hung_up(session, ended.status)
+        self.sessions.finalize(ended.call_sid, session=session, **end)
 
-    def fallback(self, called: str) -> Reply:
+    def fallback(self, called: str, call_sid: str = "") -> Reply:
         """The channel could not use our answer: apologize and connect to a person (never our own number)."""
         record = None
         try:
             record = self.catalog.companies.for_number(called) if called else None
+            if call_sid:  # the fallback route was hit: an error of the call's rollout arm
+                self.rollout.fell_back(self.sessions.latest(call_sid))
         except Exception as exc:  # noqa: BLE001 - the fallback must answer whatever is broken
             log.error("fallback: company lookup failed: %s", exc)
         number = fallback_number(record["doc"]) if record else None
@@ -313,6 +325,9 @@ class Conversation:
         new_tag = self._advance(session, seq, token, decision, stored)
         record = turn_record(session, facts, stored, at=self.clock())
         tally(session, record)
+        self.rollout.remember(session, record, reply.kind == LISTEN)
+        # During a rollout an error turn reaches the call's header at once (the judgement reads headers).
+        persist = persist or bool((session.get("policy") or {}).get("rollout") and arm_error(record))
         self.crash("before_record", seq)
         recorded = self.call_log.record_turn(record)
         self.crash("after_record", seq)

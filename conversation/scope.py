@@ -17,6 +17,7 @@ from pymongo.errors import PyMongoError
 from policy.company import CompanyProfile, fallback_number
 from policy.compiler import CompiledPolicy
 from policy.decision import TurnContext
+from policy.rollout import CANARY, in_canary
 from policy.safe_default import safe_default
 from policy.scenarios import EMPTY_TEMPLATE, CompiledTemplate
 from records.catalog import Catalog
@@ -73,8 +74,21 @@ class Scopes:
             return {"_id": cid, "doc": {"id": cid, "name": "", "numbers": [called] if called else []},
                     "numbers": [called] if called else [], "active": None, "standin": True}
 
-    def pin(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """The policy a new call keeps to its end: the active one if it verifies, else the last good one."""
+    def pin(self, record: Mapping[str, Any], call_sid: str = "") -> dict[str, Any]:
+        """The policy a new call keeps to its end, with its rollout arm while a rollout runs: the candidate
+        for a canary call (by a hash of company, version and CallSid), else the active policy."""
+        pin = self._active_pin(record)
+        live = record.get("rollout")
+        if not live:
+            return pin
+        tag = {"rollout": live["id"], "stage": live["stage"]}
+        if (live["stage"] == CANARY and in_canary(record["_id"], live["version"], call_sid, live["share"])
+                and self.catalog.policies.load(record["_id"], live["version"], live["checksum"]) is not None):
+            return {"version": live["version"], "checksum": live["checksum"], "arm": "canary", **tag}
+        return {**pin, "arm": "control", **tag}
+
+    def _active_pin(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """The active policy if it verifies, else the last good one, else SAFE_DEFAULT."""
         policies = self.catalog.policies
         active = record.get("active") or {}
         if active.get("version") and policies.load(record["_id"], active["version"], active["checksum"]):

@@ -45,7 +45,8 @@ def _render(reply: Reply) -> Response:
 def _fallback() -> Response:
     """Safe TwiML whatever else is broken: a person to talk to, or an apology."""
     try:
-        return _render(conversation().fallback((request.form.get("To") or "").strip()))
+        return _render(conversation().fallback((request.form.get("To") or "").strip(),
+                                                (request.form.get("CallSid") or "").strip()))
     except Exception:  # noqa: BLE001
         log.exception("fallback failed too")
         return _xml(twiml.render(Reply(HANGUP, FALLBACK_GOODBYE), turn_url=str, dial_url=str))
