@@ -40,6 +40,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db = guarded_docstore(settings.MONGODB_URI, settings.DATA_DIR, cooldown=settings.BREAKER_COOLDOWN)
     observer = monitoring.init_app(app, settings, db=db, redis=redis)
     records.init_app(app, settings, db=db, redis=redis, observer=observer)
+    # An opening CANARY_REGRESSION judges every running rollout at once (each on its own calls).
+    app.extensions["alerts"].on_fire["CANARY_REGRESSION"] = app.extensions["rollouts"].tick_all
     session.init_app(app, settings, l2=SnapshotTier(app.extensions["call_log"]), redis=redis, observer=observer)
     feed = learning.init_app(app, settings, db=db, redis=redis)
     # Every recorded turn goes to monitoring and to learning's feed (which works off the caller's path).

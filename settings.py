@@ -38,6 +38,9 @@ class Settings:
     # Monitoring
     ALERT_WEBHOOK_URL: str = ""
     ALERT_EVAL_S: float = 15.0
+    # Rollouts: a request that sees a running rollout ticks it in the background at most this often (0: never;
+    # ``flask rollout tick`` on a schedule does it too)
+    ROLLOUT_TICK_S: float = 15.0
     PROMETHEUS_MULTIPROC_DIR: str = ""
     # Resilience
     BREAKER_COOLDOWN: float = 2.0

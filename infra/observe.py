@@ -23,6 +23,13 @@ class Observer(Protocol):
     def fallback(self, backend: str) -> None:
         """A backend failed and a lower tier served."""
 
+    def arm_error(self, arm: str, kind: str, *, turn: bool = False) -> None:
+        """An error of a rollout arm became known after its turn was counted (``turn``: a turn that has no
+        record of its own, such as one the webhook's fallback answered)."""
+
+    def rolled_back(self, figures: Mapping[str, Any]) -> None:
+        """A rollout was rolled back (``figures["by"]``: ``auto`` for a regression, else who did it)."""
+
 
 class NullObserver:
     """An observer that listens to nothing (tests, tools)."""
@@ -38,6 +45,12 @@ class NullObserver:
 
     def fallback(self, backend: str) -> None:
         """Ignore a fallback."""
+
+    def arm_error(self, arm: str, kind: str, *, turn: bool = False) -> None:
+        """Ignore a late error."""
+
+    def rolled_back(self, figures: Mapping[str, Any]) -> None:
+        """Ignore a rollback."""
 
 
 class Observers:

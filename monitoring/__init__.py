@@ -45,6 +45,18 @@ class Monitor:
         """Count a backend failure a lower tier covered."""
         metrics.fallback(backend)
 
+    def arm_error(self, arm: str, kind: str, *, turn: bool = False) -> None:
+        """Count an arm's error known after its turn (a hang-up, a failed dial, the webhook's fallback)."""
+        metrics.arm_error_late(arm, kind, turn=turn)
+        self.alerts.arm_error(arm, kind, turn=turn)
+
+    def rolled_back(self, figures: Mapping[str, Any]) -> None:
+        """A rollout was rolled back: count it; an automatic one fires CANARY_REGRESSION."""
+        by = "auto" if figures.get("by") == "auto" else "staff"
+        metrics.rolled_back(by)
+        if by == "auto":
+            self.alerts.regression(figures)
+
 
 @bp.get("/metrics")
 def metrics_view() -> Any:

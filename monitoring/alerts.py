@@ -11,7 +11,7 @@ log's critical edge-case events (``type: CRITICAL_EDGE_CASE``, state ``event``).
 | TIER3_SPIKE | 15 min | turns that asked Tier 3 (the LLM) > 8% of turns (at least 20 turns) |
 | CHEATSHEET_PERF_FAULT | 5 min | engine P99 > 10 ms (at least 20 turns) |
 | POLICY_COMPILE_FAILED | 10 min | compile success < 95% (at least 3 attempts) |
-| CANARY_REGRESSION | 10 min | canary error rate > 1.5x the active arm's, significant (z-test, p < 0.05), 100+ turns per arm |
+| CANARY_REGRESSION | 10 min | a rollout was rolled back automatically, or canary turns' errors are a regression against the active policy's (control and full) by ``policy.judgement.judge``, 100+ turns per arm |
 | REDIS_DOWN | 5 min | Redis hit rate (successful calls / calls) < 50% (at least 5 calls) |
 """
 
@@ -28,7 +28,8 @@ from typing import Any, Callable, Mapping
 import requests
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from records.calllog import ALERTS, turn_error
+from policy.judgement import REGRESSION, Rules, Sample, arm_error, judge, two_proportion_p
+from records.calllog import ALERTS
 from records.locks import Locks
 
 log = logging.getLogger(__name__)
@@ -168,17 +169,6 @@ def p99_ms(counts: Mapping[str, float]) -> tuple[float, int]:
     return math.inf, n
 
 
-def two_proportion_p(e1: float, n1: float, e2: float, n2: float) -> float:
-    """One-sided p-value that rate 1 exceeds rate 2 (pooled two-proportion z-test)."""
-    if n1 <= 0 or n2 <= 0:
-        return 1.0
-    p = (e1 + e2) / (n1 + n2)
-    if p in (0.0, 1.0):
-        return 1.0
-    z = (e1 / n1 - e2 / n2) / math.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
-    return 0.5 * math.erfc(z / math.sqrt(2))
-
-
 def evaluate_rules(w: Callable[[int], dict[str, float]]) -> dict[str, tuple[bool, dict[str, Any]]]:
     """Each alert: whether it fires now, and the figures behind the answer (pure over the windows)."""
     out: dict[str, tuple[bool, dict[str, Any]]] = {}
@@ -198,22 +188,32 @@ def evaluate_rules(w: Callable[[int], dict[str, float]]) -> dict[str, tuple[bool
     out["POLICY_COMPILE_FAILED"] = (ok + bad >= 3 and rate < 0.95,
                                     {"attempts": ok + bad, "failures": bad, "success_rate": round(rate, 4),
                                      "threshold": 0.95})
-    c = w(RULES["CANARY_REGRESSION"])
-    cn, ce = c.get("arm|canary|turns", 0.0), c.get("arm|canary|errors", 0.0)
-    an, ae = c.get("arm|full|turns", 0.0), c.get("arm|full|errors", 0.0)
-    cr, ar = (ce / cn if cn else 0.0), (ae / an if an else 0.0)
-    p = two_proportion_p(ce, cn, ae, an)
-    enough = cn >= 100 and an >= 100
-    out["CANARY_REGRESSION"] = (enough and cr > 1.5 * ar and ce > 0 and p < 0.05,
-                                {"canary_turns": cn, "canary_error_rate": round(cr, 4), "active_turns": an,
-                                 "active_error_rate": round(ar, 4), "p_value": round(p, 5),
-                                 "min_sample_per_arm": 100, "held": not enough})
+    out["CANARY_REGRESSION"] = canary_regression(w(RULES["CANARY_REGRESSION"]))
     c = w(RULES["REDIS_DOWN"])
     rok, rbad = c.get("redis_ok", 0.0), c.get("redis_fail", 0.0)
     hit = rok / (rok + rbad) if rok + rbad else 1.0
     out["REDIS_DOWN"] = (rok + rbad >= 5 and hit < 0.5,
                          {"redis_calls": rok + rbad, "failures": rbad, "hit_rate": round(hit, 4), "threshold": 0.5})
     return out
+
+
+#: The alert's own sample floor (turns of all companies; each rollout is judged on its own calls).
+CANARY_RULES = Rules(min_samples=100)
+
+
+def canary_regression(c: Mapping[str, float]) -> tuple[bool, dict[str, Any]]:
+    """CANARY_REGRESSION: an automatic rollback in the window, or the canary arm's turns against the active
+    policy's (control and full arms) judged a regression by the rollout judgement itself."""
+    cn, ce = int(c.get("arm|canary|turns", 0)), int(c.get("arm|canary|errors", 0))
+    an = int(c.get("arm|full|turns", 0) + c.get("arm|control|turns", 0))
+    ae = int(c.get("arm|full|errors", 0) + c.get("arm|control|errors", 0))
+    verdict = judge(Sample(cn, ce), Sample(an, ae), CANARY_RULES)
+    rollbacks = int(c.get("canary_rollbacks", 0))
+    figures = {"canary_turns": cn, "canary_error_rate": round(ce / cn, 4) if cn else None, "active_turns": an,
+               "active_error_rate": round(ae / an, 4) if an else None, "p_value": round(verdict.p_value, 5),
+               "evidence": round(verdict.evidence, 3), "min_sample_per_arm": CANARY_RULES.min_samples,
+               "held": min(cn, an) < CANARY_RULES.min_samples, "rollbacks": rollbacks, "reason": verdict.reason}
+    return verdict.outcome == REGRESSION or rollbacks > 0, figures
 
 
 class AlertEngine:
@@ -232,6 +232,8 @@ class AlertEngine:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.http = requests.Session()
+        self.last_rollback: dict[str, Any] | None = None
+        self.on_fire: dict[str, Callable[[], Any]] = {}
 
     # -- counting (called on the request path: cheap, never raises)
 
@@ -245,7 +247,7 @@ class AlertEngine:
                     counts["tier3"] = 1  # the turn asked Tier 3 (never when no LLM is configured)
                 arm = record.get("arm") or "full"
                 counts[f"arm|{arm}|turns"] = 1
-                if turn_error(record):
+                if arm_error(record):
                     counts[f"arm|{arm}|errors"] = 1
             engine = (record.get("latency_ms") or {}).get("engine")
             if engine is not None:
@@ -256,6 +258,23 @@ class AlertEngine:
             self._start()
         except Exception as exc:  # noqa: BLE001
             log.debug("alert counts not recorded: %s", exc)
+
+    def arm_error(self, arm: str, kind: str, *, turn: bool = False) -> None:
+        """Count an arm's error known after its turn (and the turn itself when it has no record)."""
+        counts = {f"arm|{arm}|errors": 1.0}
+        if turn:
+            counts[f"arm|{arm}|turns"] = 1.0
+        self.windows.add(counts)
+
+    def regression(self, figures: Mapping[str, Any]) -> None:
+        """A rollout was rolled back automatically: CANARY_REGRESSION fires now (with the rollback's figures)
+        and stays firing for its window."""
+        self.last_rollback = dict(figures)
+        self.windows.add({"canary_rollbacks": 1})
+        try:
+            self.evaluate()
+        except Exception as exc:  # noqa: BLE001 - the rollback is done; the alert is evaluated again soon
+            log.error("CANARY_REGRESSION not evaluated: %s", exc)
 
     def compiled(self, ok: bool, seconds: float | None = None) -> None:
         """Count a compile attempt."""
@@ -280,6 +299,8 @@ class AlertEngine:
         now = self.clock()
         for name, (firing, figures) in results.items():
             figures = {**figures, "window_minutes": RULES[name], "source": sources.get(RULES[name])}
+            if name == "CANARY_REGRESSION" and firing and self.last_rollback:
+                figures["rollback"] = self.last_rollback
             current = self._current(name)
             if firing and current is None:
                 doc = {"_id": f"{name}:{int(now // 60)}", "name": name, "state": "firing", "started_at": now,
@@ -293,6 +314,7 @@ class AlertEngine:
                 self.open[name] = doc
                 log.error("ALERT %s firing: %s", name, figures)
                 self._notify(doc)
+                self._fired(name)
             elif firing and current is not None:
                 self._update(current["_id"], {"last_figures": figures})
             elif not firing and current is not None and now - current["started_at"] >= MIN_FIRING_S:
@@ -301,6 +323,16 @@ class AlertEngine:
                 log.warning("ALERT %s resolved: %s", name, figures)
                 self._notify({**current, "state": "resolved", "ended_at": now, "last_figures": figures})
         return results
+
+    def _fired(self, name: str) -> None:
+        """Run what reacts to an alert opening (CANARY_REGRESSION: judge every running rollout now)."""
+        react = self.on_fire.get(name)
+        if react is None:
+            return
+        try:
+            react()
+        except Exception as exc:  # noqa: BLE001
+            log.error("reaction to %s failed: %s", name, exc)
 
     def _current(self, name: str) -> dict[str, Any] | None:
         try:
@@ -368,4 +400,4 @@ class AlertEngine:
         return list(self.records.find(flt, sort=[("started_at", -1)], limit=limit))
 
 
-__all__ = ["AlertEngine", "Windows", "evaluate_rules", "p99_ms", "two_proportion_p", "RULES"]
+__all__ = ["AlertEngine", "Windows", "evaluate_rules", "canary_regression", "p99_ms", "two_proportion_p", "RULES"]

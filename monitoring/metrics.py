@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 
-from records.calllog import turn_error
+from policy.judgement import arm_error
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,10 @@ COMPILE_SECONDS = Histogram("policy_compile_seconds", "Cheat-sheet compile time"
                             buckets=(0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 ARMS = Counter("policy_rollout_arm_turns_total", "Turns by rollout arm", ["arm"])
 ARM_ERRORS = Counter("policy_rollout_arm_errors_total",
-                     "Caller turns that count as errors for their rollout arm (records.calllog.turn_error)", ["arm"])
+                     "Caller turns that count as errors for their rollout arm (policy.judgement.turn_error)", ["arm"])
+ERROR_KINDS = Counter("policy_rollout_errors_total", "Error turns by rollout arm and kind (policy.judgement)",
+                      ["arm", "kind"])
+ROLLBACKS = Counter("policy_rollout_rollbacks_total", "Rollouts rolled back, automatically or by staff", ["by"])
 REDIS_CALLS = Counter("voice_redis_calls_total", "Redis session calls by result", ["result"])
 PERF_FAULTS = Counter("voice_perf_faults_total", "Turns whose engine time was over its 10 ms budget")
 
@@ -60,13 +63,35 @@ def observe_turn(record: Mapping[str, Any]) -> None:
             elif kind == "TRANSFER_RULE":
                 TRANSFER_HITS.labels(company=company, rule=block.get("id") or "").inc()
         SESSION_LOADS.labels(tier=record.get("session_tier") or "unknown").inc()
-        ARMS.labels(arm=record.get("arm") or "full").inc()
-        if turn_error(record):
-            ARM_ERRORS.labels(arm=record.get("arm") or "full").inc()
+        arm = record.get("arm") or "full"
+        ARMS.labels(arm=arm).inc()
+        kind = arm_error(record)
+        if kind:
+            ARM_ERRORS.labels(arm=arm).inc()
+            ERROR_KINDS.labels(arm=arm, kind=kind).inc()
         if record.get("perf_fault"):
             PERF_FAULTS.inc()
     except Exception as exc:  # noqa: BLE001 - metrics never break a turn
         log.debug("metrics not recorded: %s", exc)
+
+
+def arm_error_late(arm: str, kind: str, *, turn: bool = False) -> None:
+    """An arm's error known after its turn (a hang-up, a failed dial, the webhook's fallback) (never raises)."""
+    try:
+        if turn:
+            ARMS.labels(arm=arm).inc()
+        ARM_ERRORS.labels(arm=arm).inc()
+        ERROR_KINDS.labels(arm=arm, kind=kind).inc()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def rolled_back(by: str) -> None:
+    """A rollout was rolled back (never raises)."""
+    try:
+        ROLLBACKS.labels(by=by).inc()
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def fallback(backend: str) -> None:
@@ -106,4 +131,4 @@ def exposition(directory: str = "") -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
-__all__ = ["observe_turn", "fallback", "compiled", "redis_call", "exposition"]
+__all__ = ["observe_turn", "arm_error_late", "rolled_back", "fallback", "compiled", "redis_call", "exposition"]
