@@ -1,4 +1,4 @@
-"""Staff-facing HTTP and CLI: the admin API (companies, cheat sheets, forensics, alerts) and commands."""
+"""Staff-facing HTTP and CLI: the admin API (companies, cheat sheets, rollouts, forensics, alerts) and commands."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ log = logging.getLogger(__name__)
 
 def init_app(app: Flask, settings: Any) -> None:
     """Register the admin API and the staff commands; load the demo company when asked."""
-    from . import calls, companies, learning  # noqa: F401 - their routes register on the blueprint
+    from . import calls, companies, learning, rollout  # noqa: F401 - their routes register on the blueprint
     from .api import bp
     from .cli import calls_cli, company_cli, policy_cli
     from .learning_cli import learning_cli
     from .importer import seed_demo
+    from .rollout_cli import rollout_cli
 
     app.register_blueprint(bp)
-    for group in (policy_cli, company_cli, calls_cli, learning_cli):
+    for group in (policy_cli, company_cli, calls_cli, learning_cli, rollout_cli):
         app.cli.add_command(group)
     if settings.seed_demo:
         try:

@@ -1,0 +1,190 @@
+"""Admin API: rollouts of cheat-sheet versions (deploy through the gate, status, promote, pause, resume,
+rollback, history) and the gate on a draft before it is saved ("what would this do to my last 100 calls")."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from flask import Response, current_app, jsonify, request
+from pymongo.errors import PyMongoError
+
+import policy
+from policy.errors import PolicyError
+from records.catalog import Conflict, NotFound
+from records.rollouts import GateRefused, Rollouts
+
+from .api import body, bp, errors, int_arg, policy_errors
+
+
+def rollouts() -> Rollouts:
+    """This app's rollouts (built in create_app)."""
+    return current_app.extensions["rollouts"]
+
+
+def _run(action: Callable[[], Any], status: int = 200) -> Response:
+    """Call a rollout action and map its failures to JSON errors (never a 500)."""
+    try:
+        result = action()
+    except PolicyError as exc:
+        return policy_errors(422, exc)
+    except GateRefused as exc:
+        resp = jsonify(errors=[{"path": "version", "message": exc.report["verdict"]}], gate=exc.report)
+        resp.status_code = 422
+        return resp
+    except NotFound as exc:
+        return errors(404, ("", str(exc)))
+    except Conflict as exc:
+        return errors(409, ("", str(exc)))
+    except PyMongoError as exc:
+        return errors(503, ("", f"the document store is unavailable, nothing was changed: {exc.__class__.__name__}"))
+    resp = jsonify(result)
+    resp.status_code = status
+    return resp
+
+
+def _fields(data: dict[str, Any], allowed: set[str]) -> list[tuple[str, str]]:
+    return [(k, "unknown field (check the spelling)") for k in sorted(set(data) - allowed)]
+
+
+def _by(data: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
+    by = data.get("by", "admin")
+    if not isinstance(by, str) or not 0 < len(by.strip()) <= 80:
+        return "admin", [("by", "must be a name of 1 to 80 characters")]
+    return by.strip(), []
+
+
+def _version(data: dict[str, Any]) -> tuple[int, list[tuple[str, str]]]:
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        return 0, [("version", "must be a cheat-sheet version number (1, 2, ...)")]
+    return version, []
+
+
+def _optional_body() -> dict[str, Any] | Response:
+    """A JSON object body, or an empty one when none was sent."""
+    return body() if request.get_data() else {}
+
+
+@bp.post("/companies/<company_id>/rollout")
+def deploy(company_id: str) -> Response:
+    """Deploy a compiled version through the gate: ``{"version": N, "plan": {...}, "retry": false, "by": ""}``
+    (201 with the status; 422 with the gate's report when it refuses; 409 while a rollout runs)."""
+    data = body()
+    if isinstance(data, Response):
+        return data
+    version, bad = _version(data)
+    by, bad_by = _by(data)
+    bad += bad_by + _fields(data, {"version", "plan", "retry", "by"})
+    if not isinstance(data.get("retry", False), bool):
+        bad.append(("retry", "must be true or false"))
+    plan = data.get("plan")
+    if plan is not None and not isinstance(plan, dict):
+        bad.append(("plan", "must be an object: {shadow: {share, minDurationS, minSamples}, canary: {...}}"))
+    if bad:
+        return errors(422, *bad)
+
+    def go() -> Any:
+        try:
+            return rollouts().deploy(company_id, version, plan, by=by, retry=data.get("retry", False))
+        except PolicyError as exc:  # the plan's fields, under "plan"
+            raise PolicyError([{"path": f"plan.{e['path']}" if e["path"] else "plan", "message": e["message"]}
+                               for e in exc.errors]) from None
+    return _run(go, 201)
+
+
+@bp.get("/companies/<company_id>/rollout")
+def status(company_id: str) -> Response:
+    """The rollout's stage, shares, samples and error rates per arm, the verdict and why (judged now)."""
+    return _run(lambda: rollouts().status(company_id))
+
+
+@bp.post("/companies/<company_id>/rollout/promote")
+def promote(company_id: str) -> Response:
+    """Move the rollout to its next stage now, or raise the canary's share: ``{"share": 0.25}``."""
+    data = _optional_body()
+    if isinstance(data, Response):
+        return data
+    by, bad = _by(data)
+    bad += _fields(data, {"share", "by"})
+    share = data.get("share")
+    if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1):
+        bad.append(("share", "must be a number above 0 and at most 1"))
+    if bad:
+        return errors(422, *bad)
+    return _run(lambda: rollouts().promote(company_id, by=by, share=float(share) if share is not None else None))
+
+
+@bp.post("/companies/<company_id>/rollout/pause")
+def pause(company_id: str) -> Response:
+    """Hold the rollout in its stage (a regression still rolls it back)."""
+    return _pause(company_id, True)
+
+
+@bp.post("/companies/<company_id>/rollout/resume")
+def resume(company_id: str) -> Response:
+    """Let a paused rollout advance again."""
+    return _pause(company_id, False)
+
+
+def _pause(company_id: str, paused: bool) -> Response:
+    data = _optional_body()
+    if isinstance(data, Response):
+        return data
+    by, bad = _by(data)
+    bad += _fields(data, {"by"})
+    if bad:
+        return errors(422, *bad)
+    return _run(lambda: rollouts().pause(company_id, by=by, paused=paused))
+
+
+@bp.post("/companies/<company_id>/rollout/rollback")
+def rollback(company_id: str) -> Response:
+    """Roll back: a running rollout stops; otherwise the previous version (kept 24 h) comes back. ``{"why": ""}``"""
+    data = _optional_body()
+    if isinstance(data, Response):
+        return data
+    by, bad = _by(data)
+    bad += _fields(data, {"why", "by"})
+    why = data.get("why", "rolled back by staff")
+    if not isinstance(why, str) or not 0 < len(why.strip()) <= 500:
+        bad.append(("why", "must be a reason of 1 to 500 characters"))
+    if bad:
+        return errors(422, *bad)
+    return _run(lambda: rollouts().rollback(company_id, by=by, why=why.strip()))
+
+
+@bp.get("/companies/<company_id>/rollout/history")
+def history(company_id: str) -> Response:
+    """The company's rollouts, newest first: plan, gate verdict, every move with who and why. ``?limit=20``"""
+    limit = int_arg("limit", 20, 1, 200)
+    if isinstance(limit, Response):
+        return limit
+    return _run(lambda: {"rollouts": rollouts().list_history(company_id, limit)})
+
+
+@bp.post("/companies/<company_id>/rollout/try")
+def try_(company_id: str) -> Response:
+    """The gate on a draft before it is saved (``{"cheatSheet": {...}}``) or on a saved version
+    (``{"version": N}``): every case, every difference from the active policy on the last 100 calls,
+    coverage, and whether it could deploy. Nothing is saved or deployed."""
+    data = body()
+    if isinstance(data, Response):
+        return data
+    bad = _fields(data, {"cheatSheet", "version"})
+    if ("cheatSheet" in data) == ("version" in data):
+        bad.append(("", "give either cheatSheet (a draft) or version (a saved version)"))
+    if bad:
+        return errors(422, *bad)
+    if "version" in data:
+        version, bad = _version(data)
+        if bad:
+            return errors(422, *bad)
+        return _run(lambda: rollouts().try_version(company_id, version))
+    sheet = data["cheatSheet"]
+    try:
+        policy.validate(sheet)  # refuses anything but a mapping, with every field error
+        candidate = policy.compile_cheatsheet(sheet)
+    except PolicyError as exc:
+        return errors(422, *((f"cheatSheet.{e['path']}" if e["path"] else "cheatSheet", e["message"])
+                             for e in exc.errors))
+    return _run(lambda: rollouts().gate(company_id, candidate))
