@@ -62,3 +62,37 @@ def test_calls_across_two_gunicorn_workers(gunicorn):
     turns = sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
                 if s.name == "voice_turns_total")
     assert turns == 6 * 2  # two spoken turns per call (the rest are silence), whichever worker answered
+
+
+def test_every_worker_serves_a_rolled_back_version_within_two_seconds(gunicorn):
+    base, data = gunicorn
+    auth = {"Authorization": "Bearer x"}
+    import yaml
+
+    from tests.conftest import ROOT
+
+    sheet = yaml.safe_load((ROOT / "examples" / "companies" / "demo-hvac.yaml").read_text())["cheatSheet"]
+    sheet["edgeCases"][3]["action"]["inlineResponse"] = "I'm an automated assistant."
+    assert requests.put(base + "/admin/companies/demo-hvac/cheatsheet", json=sheet, headers=auth).status_code == 201
+    assert requests.post(base + "/admin/companies/demo-hvac/cheatsheet/compile", headers=auth).status_code == 200
+    straight = {"shadow": {"share": 0}, "canary": {"share": 0}}   # through the gate, then full at once
+    r = requests.post(base + "/admin/companies/demo-hvac/rollout", json={"version": 2, "plan": straight}, headers=auth)
+    assert r.status_code == 201 and r.json()["active"]["version"] == 2, r.text
+    r = requests.post(base + "/admin/companies/demo-hvac/rollout/rollback", json={"why": "test"}, headers=auth)
+    assert r.status_code == 200, r.text
+    done, revision = time.monotonic(), r.json()["revision"]
+    first_seen: dict[int, float] = {}
+    while len(first_seen) < 2:
+        ready = requests.get(base + "/readyz", timeout=5).json()["serving"]
+        seen = ready["companies"]["demo-hvac"]
+        late = time.monotonic() - done
+        if seen["revision"] == revision:
+            assert seen["active"] == 1 and seen["rollout"] is None
+            first_seen.setdefault(ready["pid"], late)
+        else:
+            assert late < 2.0, f"worker {ready['pid']} still serves revision {seen['revision']} after {late:.2f} s"
+        assert late < 10, f"only saw workers {sorted(first_seen)}"
+    assert max(first_seen.values()) < 2.0
+    for i in range(4):
+        sim = CallSimulator(http_transport(), auth_token=TOKEN, base_url=base, caller=f"+1512555{4000 + i}")
+        assert "virtual assistant" in sim.run(["are you a robot"]).heard()[1]
