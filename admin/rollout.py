@@ -60,9 +60,28 @@ def _version(data: dict[str, Any]) -> tuple[int, list[tuple[str, str]]]:
     return version, []
 
 
-def _optional_body() -> dict[str, Any] | Response:
-    """A JSON object body, or an empty one when none was sent."""
-    return body() if request.get_data() else {}
+def _staff_action(checks: dict[str, Callable[[Any], str | None]], act: Callable[[dict[str, Any], str], Any]
+                  ) -> Response:
+    """A staff action with an optional JSON body: ``by`` and each field in ``checks`` validated (a check returns
+    the reason a value is refused), then ``act(body, by)``."""
+    data = body() if request.get_data() else {}
+    if isinstance(data, Response):
+        return data
+    by, bad = _by(data)
+    bad += _fields(data, {"by", *checks})
+    bad += [(name, why) for name, check in checks.items() if name in data for why in [check(data[name])] if why]
+    if bad:
+        return errors(422, *bad)
+    return _run(lambda: act(data, by))
+
+
+def _share(value: Any) -> str | None:
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value <= 1
+    return None if ok else "must be a number above 0 and at most 1"
+
+
+def _why(value: Any) -> str | None:
+    return None if isinstance(value, str) and 0 < len(value.strip()) <= 500 else "must be a reason of 1 to 500 characters"
 
 
 @bp.post("/companies/<company_id>/rollout")
@@ -101,56 +120,27 @@ def status(company_id: str) -> Response:
 @bp.post("/companies/<company_id>/rollout/promote")
 def promote(company_id: str) -> Response:
     """Move the rollout to its next stage now, or raise the canary's share: ``{"share": 0.25}``."""
-    data = _optional_body()
-    if isinstance(data, Response):
-        return data
-    by, bad = _by(data)
-    bad += _fields(data, {"share", "by"})
-    share = data.get("share")
-    if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1):
-        bad.append(("share", "must be a number above 0 and at most 1"))
-    if bad:
-        return errors(422, *bad)
-    return _run(lambda: rollouts().promote(company_id, by=by, share=float(share) if share is not None else None))
+    return _staff_action({"share": _share}, lambda d, by: rollouts().promote(
+        company_id, by=by, share=float(d["share"]) if "share" in d else None))
 
 
 @bp.post("/companies/<company_id>/rollout/pause")
 def pause(company_id: str) -> Response:
     """Hold the rollout in its stage (a regression still rolls it back)."""
-    return _pause(company_id, True)
+    return _staff_action({}, lambda d, by: rollouts().pause(company_id, by=by, paused=True))
 
 
 @bp.post("/companies/<company_id>/rollout/resume")
 def resume(company_id: str) -> Response:
     """Let a paused rollout advance again."""
-    return _pause(company_id, False)
-
-
-def _pause(company_id: str, paused: bool) -> Response:
-    data = _optional_body()
-    if isinstance(data, Response):
-        return data
-    by, bad = _by(data)
-    bad += _fields(data, {"by"})
-    if bad:
-        return errors(422, *bad)
-    return _run(lambda: rollouts().pause(company_id, by=by, paused=paused))
+    return _staff_action({}, lambda d, by: rollouts().pause(company_id, by=by, paused=False))
 
 
 @bp.post("/companies/<company_id>/rollout/rollback")
 def rollback(company_id: str) -> Response:
     """Roll back: a running rollout stops; otherwise the previous version (kept 24 h) comes back. ``{"why": ""}``"""
-    data = _optional_body()
-    if isinstance(data, Response):
-        return data
-    by, bad = _by(data)
-    bad += _fields(data, {"why", "by"})
-    why = data.get("why", "rolled back by staff")
-    if not isinstance(why, str) or not 0 < len(why.strip()) <= 500:
-        bad.append(("why", "must be a reason of 1 to 500 characters"))
-    if bad:
-        return errors(422, *bad)
-    return _run(lambda: rollouts().rollback(company_id, by=by, why=why.strip()))
+    return _staff_action({"why": _why}, lambda d, by: rollouts().rollback(
+        company_id, by=by, why=d.get("why", "rolled back by staff").strip()))
 
 
 @bp.get("/companies/<company_id>/rollout/history")

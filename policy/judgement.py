@@ -211,8 +211,9 @@ def judge(candidate: Sample, active: Sample, rules: Rules = Rules()) -> Verdict:
     ratio = _ratio(candidate, active)
     llr = evidence(candidate, active, rules.detect_ratio)
     if candidate.samples == 0 or active.samples == 0:
-        empty = " and ".join(n for n, s in (("candidate", candidate), ("active", active)) if s.samples == 0)
-        return Verdict(INCONCLUSIVE, f"no samples yet in the {empty} arm: 0/0 is inconclusive, never a pass",
+        empty = [n for n, s in (("candidate", candidate), ("active", active)) if s.samples == 0]
+        arms = " and ".join(empty) + (" arms" if len(empty) == 2 else " arm")
+        return Verdict(INCONCLUSIVE, f"no samples yet in the {arms}: 0/0 is inconclusive, never a pass",
                        candidate, active, None, 0.0)
     if min(candidate.samples, active.samples) < rules.min_samples:
         return Verdict(HOLD, f"holding: {candidate.samples} candidate and {active.samples} active samples, "

@@ -17,7 +17,6 @@ without an explicit retry.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -30,17 +29,17 @@ from pymongo.errors import PyMongoError
 from infra.observe import NullObserver, Observer
 from policy.compiler import CompiledPolicy
 from policy.gate import run_gate
-from policy.rollout import ADVANCE, CANARY, FULL, ROLLBACK, Plan, parse_plan, step
+from policy.rollout import ADVANCE, CANARY, FULL, ROLLBACK, parse_plan, step
 from policy.scenarios import EMPTY_TEMPLATE
 
 from .catalog import Catalog
 from .companies import NotFound
 from .policies import KEEP_PREVIOUS_S, Conflict, sheet_id
+from .rollout_views import ROLLOUTS, describe, serving
 from .samples import replays, stage_figures
 
 log = logging.getLogger(__name__)
 
-ROLLOUTS = "rollouts"
 
 
 class GateRefused(Exception):
@@ -335,57 +334,14 @@ class Rollouts:
     # -- reading
 
     def status(self, company_id: str, *, tick: bool = True) -> dict[str, Any]:
-        """Stage, shares, samples per arm, error rates, the verdict and why (``tick``: judge it first)."""
+        """Stage, shares, samples and error rates per arm, the verdict and why (``tick``: judge it first)."""
         if tick:
             self.tick(company_id)
-        record = self._record(company_id)
-        prev = record.get("previous")
-        out: dict[str, Any] = {"company": company_id, "revision": record.get("policy_rev", 0),
-                               "active": record.get("active"),
-                               "previous": ({**prev, "expired": prev.get("until", 0) < self.clock()} if prev else None),
-                               "rollout": None}
-        live = record.get("rollout")
-        if live:
-            plan: Plan = parse_plan(live["plan"])
-            now = self.clock()
-            figures = stage_figures(self.db, company_id, live["id"], live["stage"], live["stage_started_at"])
-            decided = step(plan, live["stage"], now - live["stage_started_at"], figures["candidate"],
-                           figures["active"], paused=bool(live.get("paused")))
-            v = decided.verdict
-            out["rollout"] = {
-                "id": live["id"], "version": live["version"], "checksum": live["checksum"], "from": live.get("from"),
-                "stage": live["stage"], "paused": bool(live.get("paused")), "share": live["share"],
-                "shares": {"shadow": plan.shadow.share, "canary": live["share"] if live["stage"] == CANARY
-                           else plan.canary.share},
-                "stage_started_at": live["stage_started_at"], "elapsed_s": round(now - live["stage_started_at"], 1),
-                "plan": plan.to_dict(), "unit": figures["unit"], "arms": figures["arms"], "shadow": figures["shadow"],
-                "samples": {"candidate": v.candidate.samples, "active": v.active.samples},
-                "error_rates": {"candidate": v.candidate.rate, "active": v.active.rate},
-                "verdict": v.to_dict(), "next": decided.action, "why": decided.why}
-        last = self.history.find_one({"company_id": company_id}, {"events": 0, "last": 0}, sort=[("started_at", -1)])
-        out["latest"] = last
-        return out
+        return describe(self.db, self._record(company_id), self.clock())
 
     def serving(self, limit: int = 100) -> dict[str, Any]:
-        """What this process gives new calls, per company it served (every company it knows, when it knows at
-        most ``limit``), as its own one-second copy of each company says: the revision, the active version and
-        any rollout's stage and share. Two processes agree once both show the same revision."""
-        known = self.companies.known_ids()
-        ids = sorted(set(self.policies.serving) | (set(known) if len(known) <= limit else set()))
-        out: dict[str, Any] = {}
-        for cid in ids:
-            try:
-                record = self.companies.get(cid)
-            except PyMongoError:
-                record = self.companies.last_known(cid)
-            if record is None:
-                continue
-            active, live = record.get("active") or {}, record.get("rollout")
-            out[cid] = {"revision": record.get("policy_rev", 0), "active": active.get("version"),
-                        "checksum": (active.get("checksum") or "")[:12],
-                        "rollout": ({"version": live["version"], "stage": live["stage"], "share": live["share"],
-                                     "paused": bool(live.get("paused"))} if live else None)}
-        return {"pid": os.getpid(), "companies": out}
+        """What this process gives new calls, per company (``/readyz``)."""
+        return serving(self.companies, self.policies, limit)
 
     def list_history(self, company_id: str, limit: int = 20) -> list[dict[str, Any]]:
         """The company's rollouts, newest first, each with its plan, gate verdict and every move."""
