@@ -1,6 +1,6 @@
 """Whole-turn benchmark: signed webhooks through the WSGI app, Redis on loopback, embedded store.
 
-Run:  .venv/bin/python bench/turn.py [--calls 300] [--turns 6] [--rounds 3]
+Run:  .venv/bin/python bench/turn.py [--calls 300] [--turns 6] [--rounds 3] [--shadow 0.05 | --canary 0.5]
 
 Each simulated call is a greeting (POST /voice) and ``--turns`` caller turns (POST
 /voice/turn) with realistic utterances, every request signed like Twilio signs it and
@@ -10,6 +10,10 @@ schedule) and the turn record in the call log. Measured in-process (Flask's test
 against a bare Flask endpoint that checks the signature and returns the same TwiML, in
 interleaved rounds of the same run, so the ratio holds on a noisy machine.
 SPEC section 12: P50 under 2 ms, P99 under 10 ms per turn.
+
+``--shadow SHARE`` runs the whole benchmark during the shadow stage of a rollout (the candidate
+decides SHARE of the turns again beside the active policy); ``--canary SHARE`` during its canary
+(SHARE of the calls served the candidate, leaks checked against the active policy's guardrails).
 """
 
 from __future__ import annotations
@@ -107,6 +111,23 @@ def requests_for(call_no: int, turns: int) -> list[tuple[str, dict[str, str], st
     return out
 
 
+def start_rollout(app: Flask, shadow: float | None, canary: float | None) -> None:
+    """Deploy a second version of the demo sheet (one reply reworded) and hold it in shadow or canary."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    sheet = yaml.safe_load((root / "examples" / "companies" / "demo-hvac.yaml").read_text())["cheatSheet"]
+    sheet["edgeCases"][3]["action"]["inlineResponse"] = "I'm an automated assistant for {companyname}."
+    catalog = app.extensions["catalog"]
+    version = catalog.policies.save_draft("demo-hvac", sheet)
+    catalog.policies.compile_latest("demo-hvac", owner="bench")
+    hold = {"minDurationS": 7 * 86400, "minSamples": 1_000_000}
+    plan = {"shadow": {"share": shadow or 0.0, **hold}, "canary": {"share": canary or 0.0, **hold}}
+    status = app.extensions["rollouts"].deploy("demo-hvac", version, plan, by="bench")
+    print(f"rollout of version {version} held in {status['rollout']['stage']} "
+          f"(share {status['rollout']['share']:g})", file=sys.stderr)
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
@@ -118,6 +139,9 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=6)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--learning", choices=("on", "off"), default="on", help="learning's feed on the turns (default on)")
+    stage = ap.add_mutually_exclusive_group()
+    stage.add_argument("--shadow", type=float, default=None, help="run during a shadow stage of this share of turns")
+    stage.add_argument("--canary", type=float, default=None, help="run during a canary of this share of calls")
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="bench-turn-")
@@ -127,10 +151,12 @@ def main() -> None:
 
         app = create_app({"DATA_DIR": os.path.join(tmp, "data"), "REDIS_URL": redis_url, "MONGODB_URI": "",
                           "TWILIO_AUTH_TOKEN": TOKEN, "VALIDATE_TWILIO_SIGNATURE": True, "SEED_DEMO": True,
-                          "ADMIN_TOKEN": "x", "LEARNING_ENABLED": args.learning == "on"})
+                          "ADMIN_TOKEN": "x", "LEARNING_ENABLED": args.learning == "on", "ROLLOUT_TICK_S": 0})
         import logging
 
         logging.getLogger().setLevel(logging.ERROR)
+        if args.shadow is not None or args.canary is not None:
+            start_rollout(app, args.shadow, args.canary)
         client = app.test_client()
         sample = twiml.respond("Ok, our office hours are 8 a.m. to 5 p.m. on weekdays. What can I do for you?",
                                action_url="/voice/turn?seq=2", listening=Listening(hints="furnace, no heat"))
@@ -178,6 +204,10 @@ def main() -> None:
         parts = ", ".join(f"{k} {statistics.median(r[k] for r in recs):.3f}"
                           for k in ("session", "policy", "scenario", "engine", "total"))
         print(f"inside the service, median ms (before the Redis/docstore writes of the turn): {parts}")
+        arms: dict[str, int] = {}
+        for t in app.extensions["docstore"]["turns"].find({"kind": "turn"}, {"arm": 1}):
+            arms[t.get("arm", "full")] = arms.get(t.get("arm", "full"), 0) + 1
+        print(f"turns by rollout arm: {arms}")
         target = statistics.median(full_turn) < 2.0 and pct(full_turn, 0.99) < 10.0
         print(f"target P50 < 2 ms and P99 < 10 ms: {'met' if target else 'NOT met'}")
     finally:
