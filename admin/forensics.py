@@ -84,7 +84,12 @@ def transcript(detail: Mapping[str, Any]) -> str:
                      f" | tags {','.join(t.get('tags') or []) or '-'}")
         lines.append(f"       latency ms: session {lat.get('session')} policy {lat.get('policy')} scenario "
                      f"{lat.get('scenario')} engine {lat.get('engine')} total {lat.get('total')}"
-                     f" | cost ${t.get('cost') or 0:.4f} | arm {t.get('arm')}")
+                     f" | cost ${t.get('cost') or 0:.4f} | arm {t.get('arm')}"
+                     + (f" | error after the turn: {t['late_error']}" if t.get("late_error") else ""))
+        shadow = t.get("shadow")
+        if shadow:
+            lines.append(f"       shadow v{shadow.get('version')}: {shadow.get('final', '-')}  -> {shadow.get('action', '-')}"
+                         f" | error {shadow.get('error') or '-'} | {'differs' if shadow.get('differs') else 'same'}")
     return "\n".join(lines)
 
 

@@ -271,7 +271,7 @@ class Conversation:
             if call_sid:  # the fallback route was hit: an error of the call's rollout arm
                 self.rollout.fell_back(self.sessions.latest(call_sid))
         except Exception as exc:  # noqa: BLE001 - the fallback must answer whatever is broken
-            log.error("fallback: company lookup failed: %s", exc)
+            log.error("fallback: company or session lookup failed: %s", exc)
         number = fallback_number(record["doc"]) if record else None
         if number:
             return Reply(CONNECT, FALLBACK_LINE, next=FALLBACK_DIAL_SEQ, phone=number, caller_id=called or None)

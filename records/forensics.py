@@ -10,7 +10,8 @@ from .calllog import CALLS, TURNS
 MAX_PER_PAGE = 200
 TURN_FIELDS = ("seq", "kind", "at", "caller", "tier", "confidence", "scenario", "base", "final", "action", "blocks",
                "matched", "guardrails", "tags", "policy", "arm", "latency_ms", "cost", "tier3", "collect",
-               "transfer", "dial_status", "side_effects", "side_effects_done", "session_tier", "perf_fault")
+               "transfer", "dial_status", "side_effects", "side_effects_done", "session_tier", "perf_fault",
+               "shadow", "leak", "late_error")
 SUMMARY_FIELDS = {"_id": 1, "started_at": 1, "ended_at": 1, "status": 1, "outcome": 1, "from": 1, "to": 1,
                   "turns": 1, "actions": 1, "tiers": 1, "tags": 1, "policy": 1, "cost": 1}
 

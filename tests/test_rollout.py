@@ -91,6 +91,8 @@ def test_deploy_shadow_canary_full_on_whole_calls(app, clock):
     assert robot["shadow"]["differs"] and "automated assistant" in robot["shadow"]["final"]
     weird = turns_of(app, calls[0].call_sid)[1]
     assert weird["shadow"]["error"] == "fallback" and not weird["shadow"]["differs"]
+    shown = app.test_cli_runner().invoke(args=["calls", "show", calls[0].call_sid]).output
+    assert "arm shadow" in shown and "shadow v2: Ok, I'm an automated assistant" in shown and "| differs" in shown
     s = status(app)["rollout"]
     assert s["stage"] == "shadow" and s["next"] == "hold" and "at least 600 s" in s["why"]
     assert s["shadow"] == {"turns": 12, "errors": 6, "active_errors": 6, "differences": 6}
