@@ -127,8 +127,11 @@ class RolloutTurns:
 
     def _late(self, session: Mapping[str, Any], seq: int | None, kind: str, *, turn: bool = False) -> None:
         arm = (session.get("policy") or {}).get("arm", "full")
-        self.call_log.late_error(session["call_sid"], seq, kind)
-        self.observer.arm_error(arm, kind, turn=turn)
+        try:
+            self.call_log.late_error(session["call_sid"], seq, kind)
+            self.observer.arm_error(arm, kind, turn=turn)
+        except Exception as exc:  # noqa: BLE001 - a late error's record must never break the call's events
+            log.error("call %s: %s after turn %s not recorded: %s", session.get("call_sid"), kind, seq, exc)
 
     def transfer_failed(self, session: dict[str, Any], dial_seq: int) -> None:
         """The transfer a caller turn started did not connect: an error of that turn."""

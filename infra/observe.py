@@ -79,6 +79,16 @@ class Observers:
         for o in self.observers:
             _safely(o.fallback, backend)
 
+    def arm_error(self, arm: str, kind: str, *, turn: bool = False) -> None:
+        """Tell each observer about an arm's error known after its turn."""
+        for o in self.observers:
+            _safely(lambda o=o: o.arm_error(arm, kind, turn=turn))
+
+    def rolled_back(self, figures: Mapping[str, Any]) -> None:
+        """Tell each observer about a rollback."""
+        for o in self.observers:
+            _safely(o.rolled_back, figures)
+
 
 def _safely(fn: Any, *args: Any) -> None:
     try:

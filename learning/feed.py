@@ -86,6 +86,12 @@ class TurnFeed:
     def compiled(self, ok: bool, seconds: float | None) -> None:
         """Compiles teach learning nothing."""
 
+    def arm_error(self, arm: str, kind: str, *, turn: bool = False) -> None:
+        """A rollout arm's errors teach learning nothing (the turns themselves were noted)."""
+
+    def rolled_back(self, figures: Mapping[str, Any]) -> None:
+        """Rollbacks teach learning nothing."""
+
     def redis_call(self, ok: bool) -> None:
         """Redis calls are read from the breaker when a turn is noted."""
 
