@@ -4,21 +4,9 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
-from tests.conftest import Clock, make_app
-from tests.test_rollout import H, save, talk, turns_of, v2_sheet
+from tests.conftest import make_app
+from tests.test_rollout import app, clock, H, save, talk, turns_of, v2_sheet  # noqa: F401 - app, clock: fixtures
 from tests.twilio_helpers import calls_coll, form, signed_post
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def app(tmp_path, clock):
-    return make_app(tmp_path / "data", CLOCK=clock, ROLLOUT_TICK_S=0)
 
 
 def run(app, *args):
