@@ -92,6 +92,7 @@ class Scopes:
         policies = self.catalog.policies
         active = record.get("active") or {}
         if active.get("version") and policies.load(record["_id"], active["version"], active["checksum"]):
+            policies.serve(record["_id"], active["version"], active["checksum"])
             return {"version": active["version"], "checksum": active["checksum"]}
         good = policies.last_good.get(record["_id"])
         if good and policies.load(record["_id"], good["version"], good["checksum"]):

@@ -213,9 +213,12 @@ class Policies:
             return None
         with self._lock:
             self._compiled[key] = compiled
-        self.serving[company_id] = {"version": version, "checksum": checksum}
-        self.last_good[company_id] = {"version": version, "checksum": checksum}
         return compiled
+
+    def serve(self, company_id: str, version: int, checksum: str) -> None:
+        """Note the active policy new calls of a company get in this process (its last good one). A rollout's
+        candidate is loaded too, but never noted: it is not what the company falls back to."""
+        self.serving[company_id] = self.last_good[company_id] = {"version": version, "checksum": checksum}
 
     def _artifact(self, company_id: str, version: int, checksum: str) -> tuple[Mapping[str, Any] | None, str]:
         rkey = artifact_key(company_id, version, checksum)

@@ -83,6 +83,7 @@ def test_deploy_shadow_canary_full_on_whole_calls(app, clock):
     r = deploy(app, v2)
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["rollout"]["stage"] == "shadow"
+    app.extensions["catalog"].policies._compiled.clear()  # as a worker that loads both policies afresh
     # Shadow: the caller hears the active policy; the candidate's decision is on the turn record.
     calls = talk(app, clock, "are you a robot", "my neighbor told me something weird last week", n=6)
     assert all("virtual assistant" in c.heard()[1] for c in calls)
@@ -91,6 +92,9 @@ def test_deploy_shadow_canary_full_on_whole_calls(app, clock):
     assert robot["shadow"]["differs"] and "automated assistant" in robot["shadow"]["final"]
     weird = turns_of(app, calls[0].call_sid)[1]
     assert weird["shadow"]["error"] == "fallback" and not weird["shadow"]["differs"]
+    # The candidate was loaded beside the active policy, but the company falls back to the active one.
+    assert app.extensions["catalog"].policies.last_good["demo-hvac"]["version"] == 1
+    assert app.test_client().get("/readyz").get_json()["policies"]["demo-hvac"]["version"] == 1
     shown = app.test_cli_runner().invoke(args=["calls", "show", calls[0].call_sid]).output
     assert "arm shadow" in shown and "shadow v2: Ok, I'm an automated assistant" in shown and "| differs" in shown
     s = status(app)["rollout"]
