@@ -200,10 +200,14 @@ def tick_cmd(company_id: str | None) -> None:
     """Judge running rollouts now and move them on (run it every minute from cron or a scheduler)."""
     results = _do(lambda: [r for r in [_rollouts().tick(company_id)] if r] if company_id else _rollouts().tick_all())
     for r in results:
+        if r["action"] == "skipped":
+            click.secho(f"{r['company']}: skipped: {r['why']}", fg="red")
+            continue
         click.echo(f"{r['company']}: version {r['version']} {r['stage']}: {r['action']}"
                    f"{'' if r['moved'] or r['action'] == 'hold' else ' (already moved elsewhere)'}: {r['why']}")
     if not results:
         click.echo("no rollout running")
+    sys.exit(1 if any(r["action"] == "skipped" for r in results) else 0)
 
 
 @rollout_cli.command("try")

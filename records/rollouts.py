@@ -156,9 +156,12 @@ class Rollouts:
             self.companies.refresh(company_id)
         return moved is not None
 
-    def _event(self, rid: str, what: str, by: str, why: str, **more: Any) -> None:
+    def _event(self, rid: str, what: str, by: str, why: str, *, ended: bool = False, **more: Any) -> None:
+        """A move in the rollout's history (``stage``/``status`` in ``more`` also set on it; ``ended``: its end)."""
         event = {"at": self.clock(), "what": what, "by": by, "why": why, **more}
         sets = {k: v for k, v in more.items() if k in ("stage", "status")}
+        if ended:
+            sets["ended_at"] = event["at"]
         try:
             self.history.update_one({"_id": rid}, {"$push": {"events": event}, "$set": sets} if sets
                                     else {"$push": {"events": event}})
@@ -186,25 +189,27 @@ class Rollouts:
             change["$set"]["previous"] = {**live["from"], "until": now + KEEP_PREVIOUS_S}
         ok = self._cas(company_id, live, change)
         if ok:
-            self.history.update_one({"_id": live["id"]}, {"$set": {"ended_at": now}})
-            self._event(live["id"], "full", by, why, stage=FULL, status="done")
+            self._event(live["id"], "full", by, why, stage=FULL, status="done", ended=True)
         return ok
 
     def _abort(self, company_id: str, live: dict[str, Any], by: str, why: str, figures: dict[str, Any] | None) -> bool:
         """Roll a running rollout back: new calls get the active policy again; the version is marked."""
         ok = self._cas(company_id, live, {"$unset": {"rollout": ""}})
         if ok:
-            self._mark_rolled_back(company_id, live["version"], by, why)
-            self.history.update_one({"_id": live["id"]}, {"$set": {"ended_at": self.clock()}})
-            self._event(live["id"], "rollback", by, why, stage=live["stage"], status="rolled_back",
-                        figures=figures)
             self.observer.rolled_back({"by": by, "company": company_id, "version": live["version"],
                                        "stage": live["stage"], "why": why, **(figures or {})})
+            self._mark_rolled_back(company_id, live["version"], by, why)
+            self._event(live["id"], "rollback", by, why, stage=live["stage"], status="rolled_back",
+                        figures=figures, ended=True)
         return ok
 
     def _mark_rolled_back(self, company_id: str, version: int, by: str, why: str) -> None:
-        self.policies.sheets.update_one({"_id": sheet_id(company_id, version)}, {"$set": {
-            "rolled_back_at": self.clock(), "rolled_back_by": by, "rolled_back_why": why}})
+        """Mark a version rolled back: it is not deployed again without an explicit retry."""
+        try:
+            self.policies.sheets.update_one({"_id": sheet_id(company_id, version)}, {"$set": {
+                "rolled_back_at": self.clock(), "rolled_back_by": by, "rolled_back_why": why}})
+        except PyMongoError as exc:  # the rollback is made; only the mark is missing
+            log.error("company %s: version %s rolled back but not marked: %s", company_id, version, exc)
 
     def _live(self, company_id: str) -> dict[str, Any]:
         live = self._record(company_id).get("rollout")
@@ -297,14 +302,16 @@ class Rollouts:
         return [c["_id"] for c in self.companies.coll.find({"rollout.id": {"$exists": True}}, {"_id": 1})]
 
     def tick_all(self) -> list[dict[str, Any]]:
-        """Tick every running rollout (the scheduled command; the CANARY_REGRESSION alert)."""
+        """Tick every running rollout (the scheduled command; the CANARY_REGRESSION alert). A rollout the store
+        cannot move now is reported ``skipped``: it holds, and the next tick tries again."""
         out = []
         for company_id in self.running():
             try:
                 result = self.tick(company_id)
             except PyMongoError as exc:
                 log.error("rollout tick for %s skipped, the store is down: %s", company_id, exc)
-                continue
+                result = {"company": company_id, "action": "skipped", "moved": False,
+                          "why": f"the document store is unavailable, nothing was changed: {exc}"}
             if result:
                 out.append(result)
         return out

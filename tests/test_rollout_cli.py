@@ -75,3 +75,37 @@ def test_the_webhooks_fallback_counts_against_the_calls_arm(app, clock, monkeypa
     assert calls_coll(app).find_one({"_id": ok.call_sid})["late_errors"] == ["fallback"]
     metrics = app.test_client().get("/metrics").get_data(as_text=True)
     assert 'policy_rollout_errors_total{arm="canary",kind="fallback"}' in metrics
+
+
+def test_a_rollout_holds_while_the_store_is_down_and_calls_keep_their_arms(tmp_path, clock, redis_url):
+    from tests.test_faults import LockedStore
+
+    app = make_app(tmp_path / "d", CLOCK=clock, ROLLOUT_TICK_S=0, REDIS_URL=redis_url, BREAKER_COOLDOWN=0.2,
+                   OUTBOX_FLUSH_S=0.1)
+    v2 = save(app, v2_sheet())
+    plan = {"shadow": {"share": 0}, "canary": {"share": 0.5, "minDurationS": 0, "minSamples": 1}}
+    assert app.test_client().post("/admin/companies/demo-hvac/rollout", json={"version": v2, "plan": plan},
+                                  headers=H).status_code == 201
+    locked = LockedStore(tmp_path / "d" / "voiceagent.sqlite3")
+    try:
+        time.sleep(1.1)                                   # every cached copy of the company has expired
+        calls = talk(app, clock, "are you a robot", n=8)
+        arms = {heard_arm(c) for c in calls}
+        assert all("Ok," in c.heard()[1] for c in calls) and arms == {"canary", "control"}
+        r = app.test_client().get("/admin/companies/demo-hvac/rollout", headers=H)
+        assert r.status_code == 503 and "nothing was changed" in r.get_json()["errors"][0]["message"]
+        ticked = run(app, "tick")
+        assert ticked.exit_code == 1 and "the document store is unavailable, nothing was changed" in ticked.output
+    finally:
+        locked.release()
+    deadline = time.monotonic() + 5
+    while app.extensions["writer"].outbox.count() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    r = app.test_client().get("/admin/companies/demo-hvac/rollout", headers=H)
+    assert r.status_code == 200
+    assert r.get_json()["rollout"]["arms"]["canary"]["calls"] + r.get_json()["rollout"]["arms"]["control"]["calls"] == 8
+
+
+def heard_arm(result):
+    """The arm a call heard, from the TwiML it got (the store may still be catching up on its records)."""
+    return "canary" if "automated assistant" in result.heard()[1] else "control"
