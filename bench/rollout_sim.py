@@ -143,6 +143,10 @@ def main() -> None:
     print(f"healthy candidate rolled back: {fp} of {args.runs} (target 0): {'met' if fp == 0 else 'NOT met'}")
     print(f"3x regression rolled back before full: {caught:.1%} (target >= 95%): "
           f"{'met' if caught >= 0.95 else 'NOT met'}")
+    in_canary = regress["where"].get("canary", 0)
+    reached = args.runs - regress["where"].get("shadow", 0)
+    print(f"  of the regressions the shadow let through, rolled back within the canary: {in_canary}/{reached} "
+          f"({in_canary / max(1, reached):.1%})")
     print(f"median time to a verdict: healthy {healthy['median_min']:.1f} min, "
           f"regression {regress['median_min']:.1f} min" if healthy["median_min"] and regress["median_min"] else "")
 
