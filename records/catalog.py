@@ -15,6 +15,7 @@ from policy.errors import PolicyError
 from policy.references import reference_errors
 from policy.scenarios import validate_template
 
+from .changes import Changes
 from .companies import Companies, NotFound
 from .locks import Locks
 from .mirror import Mirror
@@ -28,10 +29,11 @@ class Catalog:
     def __init__(self, db: Any, *, redis: Any | None = None, clock: Callable[[], float] = time.time,
                  on_compile: Callable[[bool, float | None], None] | None = None) -> None:
         mirror = Mirror(redis)
+        self.changes = Changes(db, redis, clock=clock)
         self.locks = Locks(db, clock=clock)
-        self.companies = Companies(db, mirror, clock=clock)
+        self.companies = Companies(db, mirror, changes=self.changes, clock=clock)
         self.policies = Policies(db, self.companies, mirror, self.locks, clock=clock, on_compile=on_compile)
-        self.templates = Templates(db, clock=clock)
+        self.templates = Templates(db, changes=self.changes, clock=clock)
 
     def ensure_indexes(self) -> None:
         """The catalog's indexes (idempotent)."""

@@ -25,6 +25,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from policy.company import Company, CompanyProfile
 from policy.errors import PolicyError
 
+from .changes import Changes
 from .mirror import Mirror
 
 log = logging.getLogger(__name__)
@@ -41,15 +42,18 @@ class NotFound(LookupError):
 class Companies:
     """Reads and writes company records; caches what the hot path needs."""
 
-    def __init__(self, db: Any, mirror: Mirror, *, clock: Callable[[], float] = time.time,
-                 cache_ttl: float = 1.0) -> None:
+    def __init__(self, db: Any, mirror: Mirror, *, changes: Changes, clock: Callable[[], float] = time.time,
+                 backstop_s: float = 60.0) -> None:
         self.coll = db["companies"]
         self.numbers = db["numbers"]
         self.mirror = mirror
+        self.changes = changes
         self.clock = clock
         self._lock = threading.Lock()
-        self._by_number: TTLCache = TTLCache(maxsize=4096, ttl=cache_ttl, timer=time.monotonic)
-        self._by_id: TTLCache = TTLCache(maxsize=4096, ttl=cache_ttl, timer=time.monotonic)
+        # Kept until the company changes (the change feed); the expiry only backs up a lost change note.
+        self._by_number: TTLCache = TTLCache(maxsize=65_536, ttl=backstop_s, timer=time.monotonic)
+        self._by_id: TTLCache = TTLCache(maxsize=65_536, ttl=backstop_s, timer=time.monotonic)
+        changes.subscribe(self._changed)
         self._profiles: LRUCache = LRUCache(maxsize=1024)
         self._known: dict[str, dict[str, Any]] = {}
         self._known_numbers: dict[str, str] = {}
@@ -112,9 +116,10 @@ class Companies:
         return n
 
     def get(self, company_id: str, *, fresh: bool = False) -> dict[str, Any] | None:
-        """A company record: this process's copy (about a second old at most unless ``fresh``), else the
-        document store, else Redis's copy, else the last copy this process saw (backends down)."""
+        """A company record: this process's copy (dropped when the company changes, unless ``fresh``), else
+        the document store, else Redis's copy, else the last copy this process saw (backends down)."""
         if not fresh:
+            self.changes.poll()
             with self._lock:
                 hit = self._by_id.get(company_id)
             if hit is not None:
@@ -134,6 +139,7 @@ class Companies:
 
     def for_number(self, number: str) -> dict[str, Any] | None:
         """The company that owns a Twilio number (the webhook's ``To``), or None."""
+        self.changes.poll()
         with self._lock:
             cid = self._by_number.get(number)
         if cid is not None:
@@ -184,15 +190,21 @@ class Companies:
         return n
 
     def forget(self, company_id: str) -> None:
-        """Drop this process's cached copy of a company (the next read also refreshes Redis's copy)."""
+        """The company was just written: every process drops its copy (the next read refreshes Redis's too)."""
+        self._changed("company", company_id)
+        self.changes.note("company", company_id)
+
+    def _changed(self, kind: str, key: str) -> None:
+        if kind != "company":
+            return
         with self._lock:
-            self._by_id.pop(company_id, None)
+            self._by_id.pop(key, None)
             self._by_number.clear()
-        self.mirror.stale(f"company:{company_id}")
+        self.mirror.stale(f"company:{key}")
 
     def refresh(self, company_id: str) -> dict[str, Any] | None:
         """Re-read a company after this process changed it: this process's cache and Redis's copy now hold the
-        change; other processes see it when their one-second copy expires."""
+        change; other processes drop theirs within a second (the change feed)."""
         self.forget(company_id)
         return self.get(company_id, fresh=True)
 

@@ -65,7 +65,7 @@ class Policies:
         self.clock = clock
         self.on_compile = on_compile or (lambda ok, seconds: None)
         self._lock = threading.Lock()
-        self._compiled: LRUCache = LRUCache(maxsize=512)
+        self._compiled: LRUCache = LRUCache(maxsize=4096)  # immutable: kept while there is room
         #: What this process serves: company id -> {version, checksum} of the last policy it loaded.
         self.serving: dict[str, dict[str, Any]] = {}
         #: Per company, the last policy this process loaded and verified (served when a newer one fails).

@@ -20,6 +20,8 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from policy.errors import PolicyError
 from policy.scenarios import CompiledTemplate, compile_template, validate_template
 
+from .changes import Changes
+
 log = logging.getLogger(__name__)
 
 
@@ -33,12 +35,16 @@ class TemplateConflict(Exception):
 class Templates:
     """Stores templates and serves them compiled (cached a few seconds; the last good copy when the store fails)."""
 
-    def __init__(self, db: Any, *, clock: Callable[[], float] = time.time, cache_ttl: float = 5.0) -> None:
+    def __init__(self, db: Any, *, changes: Changes, clock: Callable[[], float] = time.time,
+                 cache_ttl: float = 60.0) -> None:
         self.coll = db["scenario_templates"]
         self.history = db[HISTORY]
         self.clock = clock
         self._lock = threading.Lock()
-        self._cache: TTLCache = TTLCache(maxsize=256, ttl=cache_ttl, timer=time.monotonic)
+        # Kept until the template changes (the change feed); the expiry only backs up a lost change note.
+        self._cache: TTLCache = TTLCache(maxsize=4096, ttl=cache_ttl, timer=time.monotonic)
+        self.changes = changes
+        changes.subscribe(self._changed)
         self._known: dict[str, CompiledTemplate] = {}
 
     def ensure_indexes(self) -> None:
@@ -76,6 +82,7 @@ class Templates:
         self._keep(template.id, new, data, now, by, reason)
         with self._lock:
             self._cache.pop(template.id, None)
+        self.changes.note("template", template.id)
         return {"id": template.id, "version": new, "changed": True}
 
     def _keep(self, template_id: str, version: int, doc: Any, at: Any, by: str, reason: str) -> None:
@@ -109,10 +116,16 @@ class Templates:
             raise TemplateConflict(f"template {template_id!r} has no version {version}")
         return self.save(doc, by=by, reason=f"revert to version {version}")
 
+    def _changed(self, kind: str, key: str) -> None:
+        if kind == "template":
+            with self._lock:
+                self._cache.pop(key, None)
+
     def get(self, template_id: str | None) -> CompiledTemplate | None:
         """A compiled scenario template, or None if missing or invalid."""
         if not template_id:
             return None
+        self.changes.poll()
         with self._lock:
             hit = self._cache.get(template_id)
         if hit is not None:
