@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from rapidfuzz import fuzz, process
 
 from policy.errors import PolicyError
-from policy.matching import PhraseIndex
+from policy.matching import SpokenIndex
 from policy.schema import AllowedAction, field_errors
 from policy.text import normalize
 
@@ -114,7 +114,7 @@ class CompiledTemplate:
         self.fallback = template.fallback
         self.threshold = template.fuzzyThreshold
         self.scenarios = tuple(template.scenarios)
-        self.phrases = PhraseIndex(())
+        self.phrases = SpokenIndex(())
         self._owner: dict[int, list[int]] = {}
         for i, sc in enumerate(self.scenarios):
             for kw in sc.keywords:
@@ -140,7 +140,7 @@ class CompiledTemplate:
         text = normalize(utterance or "")
         if not text:
             return ScenarioAnswer(self.fallback, FALLBACK_ACTION, "fallback", 0.0, None)
-        hits = self.phrases.search(f" {text} ")
+        hits = self.phrases.search(utterance)
         if hits:
             best: tuple[int, int, int] | None = None  # (keyword count, longest keyword, -position)
             scores: dict[int, list[int]] = {}

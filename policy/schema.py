@@ -261,6 +261,7 @@ class TransferRule(_Model):
     priority: Annotated[int, Field(ge=1, le=100)] = 10
     enabled: bool = True
     keywords: list[Keyword] = Field(default_factory=list, max_length=MAX_KEYWORDS_PER_RULE)
+    inheritIntentWords: bool = True
     auditMeta: AuditMeta = Field(default_factory=AuditMeta)
 
     @field_validator("collectEntities")
