@@ -22,8 +22,9 @@ from records.calllog import CallLog, TurnFacts, tally, turn_record
 from records.catalog import Catalog
 from session import KEEP_REPLIES, KEEP_TOKENS, SessionStore, Superseded, new_session, remember
 
+from . import acts, manners
 from .answers import Answers
-from .dialogue import Dialogue
+from .dialogue import MESSAGE_START_LINE, PERSON_OFFER_LINE, Dialogue
 from .effects import Effects
 from .notify import Notifier
 from .rollout import RolloutTurns
@@ -45,6 +46,7 @@ DIAL_FAILED_LINE = ("I'm sorry, no one was able to take your call just now. I ca
                     "someone call you back.")
 FALLBACK_LINE = "We're sorry, we're having a problem on our end. Let me connect you to our team."
 FALLBACK_GOODBYE = "We're sorry, we're having a problem on our end. Please call back in a few minutes. Goodbye."
+UPSET_OFFER = "I'll make sure this gets to the right person. May I have your name, please?"
 #: Typed reasons for a transfer that did not connect (call log ``transfer_outcome.reason``).
 DIAL_REASONS = {"busy": "CONTACT_BUSY", "no-answer": "CONTACT_NO_ANSWER", "failed": "DIAL_FAILED",
                 "canceled": "CALLER_CANCELED", "leave": "QUEUE_LEFT", "queue-full": "QUEUE_FULL",
@@ -177,7 +179,7 @@ class Conversation:
             return Decision(action="HANGUP", response=SILENCE_GOODBYE)
         if session.get("collect"):
             line = "Sorry, I didn't catch that." if silence == 1 else "Are you still there?"
-            return self.dialogue.ask(scope.policy, self.scopes.context(scope), session["collect"], line)
+            return self.dialogue.reprompt(scope.policy, self.scopes.context(scope), session, line)
         return Decision(action="RESPOND", response=SILENCE_LINES[silence - 1])
 
     def _answer(self, scope: Scope, turn: CallerTurn, facts: TurnFacts) -> Decision:
@@ -185,39 +187,77 @@ class Conversation:
         session, pol = scope.session, scope.policy
         ctx = self.scopes.context(scope)
         routing = policy.route(pol, turn.speech, ctx)
-        base = self._base_answer(scope, turn, facts)
+        base = self._base_answer(scope, turn, facts, ctx)
+        said = acts.read(turn.speech)
         decision = None
-        if session.get("collect"):
-            collected = self.dialogue.collect_turn(pol, session, turn.speech, ctx, routing, base)
+        if not routing.decided:
+            last = (session.get("replies") or {}).get(str(turn.seq - 1)) or {}
+            decision = manners.act(pol, ctx, session, turn.speech, said, last.get("text"))
+            if decision is not None and decision.action == "HANGUP":
+                session.pop("collect", None)
+        if decision is None and session.get("collect"):
+            collected = self.dialogue.collect_turn(pol, session, turn.speech, ctx, routing, base,
+                                                   side=lambda: self._side(scope, routing, base, ctx))
             if collected is not None:
                 decision, facts.extra["collect"] = collected.decision, collected.note
                 scope.extra["entity_saved"] = collected.saved
+        if decision is None:
+            decision = self._request(scope, routing, turn.speech, ctx)
         if decision is None:
             answer = base()
             if not routing.decided:
                 with facts.timing("scenario"):
                     answer = self.answers.tier3(answer, turn.speech, profile=scope.profile, pol=pol,
                                                 template=scope.template)
+                if said.upset and answer.tier == "fallback":
+                    answer = replace(answer, text=UPSET_OFFER)
             facts.answer, facts.cost = answer, self.answers.cost(answer)
             source = "tier3" if answer.tier == "3" else f"scenario:{answer.scenario or 'fallback'}"
             decided = policy.finish(pol, routing, BaseResponse(answer.text, answer.action, source), ctx)
             decision = self.dialogue.maybe_collect(pol, decided, session, ctx)
             self.rollout.shadow(scope, turn.speech, turn.seq, ctx, decided, facts.answer, base, facts)
+        if said.upset:
+            decision = manners.soothe(pol, ctx, decision)
         self.rollout.canary_leak(scope, decision, facts)
         facts.done = self.effects.perform(decision, session, scope.record, turn.seq)
+        session["anything_else"] = manners.asked_more(decision) and not session.get("collect")
         session["silence"] = 0
         session["turn_count"] = int(session.get("turn_count", 0)) + 1
         return decision
 
-    def _base_answer(self, scope: Scope, turn: CallerTurn, facts: TurnFacts) -> Callable[[], Any]:
-        """The scenarios' answer to the words, found once and only if asked for (its time noted)."""
+    def _request(self, scope: Scope, routing: policy.Routing, text: str, ctx: Any) -> Decision | None:
+        """The caller asks to leave a message, or for a person when none can be reached: say so honestly
+        and take a message (an emergency or an edge case still comes first)."""
+        pol, session = scope.policy, scope.session
+        if routing.edge_case:
+            return None
+        rule = next((pol.runtime.transfer_by_id.get(b["id"]) for b in routing.turn.blocks
+                     if b["type"] == "TRANSFER_RULE"), None)
+        if rule is not None and rule.intent == "emergency":
+            return None
+        if acts.WANTS_MESSAGE.search(text) and "TAKE_MESSAGE" in pol.runtime.allowed:
+            return self.dialogue.start_message(pol, ctx, session, MESSAGE_START_LINE, reason="caller")
+        if not routing.decided and acts.WANTS_PERSON.search(text) and "TAKE_MESSAGE" in pol.runtime.allowed:
+            return self.dialogue.start_message(pol, ctx, session, PERSON_OFFER_LINE, reason="asked_for_person")
+        return None
+
+    def _side(self, scope: Scope, routing: policy.Routing, base: Callable[[], Any], ctx: Any) -> Decision | None:
+        """A question asked while we collect ("are you open Saturday?"), answered when the scenarios know."""
+        answer = base()
+        if answer.tier not in ("1", "2") or answer.action not in (None, "PROVIDE_HOURS", "PROVIDE_PRICING"):
+            return None
+        return policy.finish(scope.policy, routing, BaseResponse(answer.text, None, f"scenario:{answer.scenario}"), ctx)
+
+    def _base_answer(self, scope: Scope, turn: CallerTurn, facts: TurnFacts, ctx: Any) -> Callable[[], Any]:
+        """The scenarios' answer to the words, with what the company knows (hours), found once and only
+        if asked for (its time noted)."""
         found: list[Any] = []
 
         def answer() -> Any:
             if not found:
                 with facts.timing("scenario"):
-                    found.append(self.answers.base(scope.template, turn.speech, call_sid=turn.call_sid,
-                                                   seq=turn.seq))
+                    got = self.answers.base(scope.template, turn.speech, call_sid=turn.call_sid, seq=turn.seq)
+                    found.append(self.answers.knowledge(got, turn.speech, profile=scope.profile, now=ctx.now))
             return found[0]
         return answer
 

@@ -7,6 +7,7 @@ one cannot be loaded, an almost empty template when the company's is missing.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -156,7 +157,13 @@ class Scopes:
         session = scope.session
         return TurnContext(company=scope.profile, now=self.now(), caller_type=session.get("caller_type"),
                            spam_flags=session.get("spam_flags") or (), is_first_turn=first_turn,
-                           collected_entities=collected or {})
+                           collected_entities=collected or {},
+                           variation=_seed(session.get("call_sid") or "") + int(session.get("turn_count", 0)))
+
+
+def _seed(call_sid: str) -> int:
+    """A number of the call's own, so wording variants differ from call to call (and stay put on replays)."""
+    return int.from_bytes(hashlib.blake2b(call_sid.encode(), digest_size=4).digest(), "big")
 
 
 def caller_flags(*, withheld: bool, attestation_failed: bool) -> list[str]:

@@ -305,7 +305,8 @@ def _finish(policy: CompiledPolicy, routing: Routing, turn: _Turn, base_response
     if fired:
         turn.blocks.append(_block("GUARDRAILS", ",".join(fired), "Guardrails"))
     spoken, changed = rt.behavior.apply(spoken, company=company, is_first_turn=context.is_first_turn,
-                                        caller_spoke=bool(text.strip()), collected=context.collected_entities)
+                                        caller_spoke=bool(text.strip()), collected=context.collected_entities,
+                                        utterance=text, variation=context.variation, action=turn.action)
     if changed or polished:
         turn.blocks.append(_block("BEHAVIOR_RULES", ",".join(sorted(rt.behavior.flags)), "Behavior rules"))
     if not spoken.strip():
@@ -330,7 +331,8 @@ def apply(policy: CompiledPolicy, utterance: str | None, base_response: str | Ba
     return _finish(policy, routing, routing.turn, base_response, context, lambda: (timer() - started) * 1000.0)
 
 
-def speak(policy: CompiledPolicy, text: str, context: TurnContext, *, caller_spoke: bool = True) -> str:
+def speak(policy: CompiledPolicy, text: str, context: TurnContext, *, caller_spoke: bool = True,
+          utterance: str = "", action: str = "RESPOND") -> str:
     """Only the last two steps (guardrails, then behavior) for a text of our own, such as an entity prompt.
 
     No rule is consulted, so a prompt never triggers an edge case or a transfer.
@@ -338,5 +340,6 @@ def speak(policy: CompiledPolicy, text: str, context: TurnContext, *, caller_spo
     rt: Runtime = policy.runtime
     said, _, _, _ = rt.render(text or "", context.company)
     said, _ = rt.behavior.apply(said, company=context.company, is_first_turn=context.is_first_turn,
-                                caller_spoke=caller_spoke, collected=context.collected_entities)
+                                caller_spoke=caller_spoke, collected=context.collected_entities,
+                                utterance=utterance, variation=context.variation, action=action)
     return " ".join(said.split())

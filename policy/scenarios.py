@@ -26,7 +26,7 @@ Phrase = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, m
 
 DEFAULT_GREETING = "Thank you for calling {companyname}. How can I help you today?"
 FALLBACK_REPLY = ("I want to make sure you get the right answer, so I'd like to take a message and have "
-                  "someone from our team call you back. Could I get your name and the best number to reach you?")
+                  "someone from our team call you back. May I have your name, please?")
 FALLBACK_ACTION = "TAKE_MESSAGE"
 #: Tier 2 needs this fuzzy score (0-100) unless the template sets its own.
 DEFAULT_THRESHOLD = 82.0
