@@ -22,6 +22,8 @@ _NEGATIVE = r"no|nope|nah|no thanks|not really|never ?mind|forget it|not now|no 
 _FILLER = r"um+|uh+|oh|well|so|and|but|okay|actually|then"
 _PIECES = re.compile(rf"\b(?:{_CLOSING}|{_THANKS}|{_ASSENT}|{_NEGATIVE}|{_FILLER})\b", re.I)
 _HAS_CLOSING = re.compile(rf"\b(?:{_CLOSING})\b", re.I)
+_GOODBYE = re.compile(r"\b(?:(?:good ?)?bye|see ya|take care|have a (?:good|great|nice) (?:one|day|night|evening|weekend)|"
+                      r"talk (?:to you )?later)\b", re.I)
 _HAS_THANKS = re.compile(rf"\b(?:{_THANKS})\b", re.I)
 _HAS_NEGATIVE = re.compile(rf"^\W*(?:{_NEGATIVE})\b", re.I)
 _YES = re.compile(r"^\W*(?:yes|yeah|yep|yup|yes please|sure|correct|that'?s (?:right|correct)|right|exactly|"
@@ -84,6 +86,11 @@ def read(text: str) -> Act:
     return Act("", upset)
 
 
+def leaving(text: str) -> bool:
+    """A closing that cannot be the answer to a question: a goodbye, or a no with it ("no thanks, bye")."""
+    return read(text).kind == "closing" and bool(_GOODBYE.search(text) or _HAS_NEGATIVE.search(text))
+
+
 def done_after_anything_else(text: str) -> bool:
     """After "anything else?": "no", "nope, that's it", "I'm good, thanks" mean the caller is done."""
     return not _rest(text) and bool(_HAS_NEGATIVE.search(text) or _HAS_CLOSING.search(text) or _HAS_THANKS.search(text))
@@ -109,5 +116,5 @@ def is_question(text: str) -> bool:
     return bool(_QUESTION.search(text.strip()))
 
 
-__all__ = ["Act", "read", "done_after_anything_else", "is_yes", "is_no", "is_assent", "is_question", "WANTS_PERSON",
+__all__ = ["Act", "read", "leaving", "done_after_anything_else", "is_yes", "is_no", "is_assent", "is_question", "WANTS_PERSON",
            "WANTS_MESSAGE"]

@@ -15,6 +15,7 @@ from policy.compiler import CompiledPolicy
 from policy.hours import HOURS_QUESTION, hours_answer
 from policy.scenarios import CompiledTemplate, ScenarioAnswer
 
+from .acts import is_question
 from .llm import LLMTier
 
 
@@ -46,7 +47,7 @@ class Answers:
                   now: datetime) -> ScenarioAnswer:
         """What the company knows beats a canned reply: hours for the day asked about, open now or not."""
         hours_asked = answer.action == "PROVIDE_HOURS" or (answer.tier == "fallback" and HOURS_QUESTION.search(text)
-                                                           and "?" in text)
+                                                           and is_question(text))
         if not hours_asked:
             return answer
         said = hours_answer(profile, now, text)

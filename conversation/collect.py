@@ -46,7 +46,7 @@ DECLINES = re.compile(r"^\s*(?:(?:no|nope|nah)[\s,.!]*(?:thanks?|thank you)?|(?:
                       r"(?:[\s,.!]+(?:never ?mind|forget it|that'?s ok(?:ay)?|not now|i'?m good))*[\s,.!]*$", re.I)
 #: Answers that are not a name ("I don't know", "why do you need that?").
 NOT_A_NAME = re.compile(r"\b(?:don'?t know|not sure|no idea|why|what|how|who|which|where|when|"
-                        r"can you|could you|would you|do you)\b", re.I)
+                        r"can you|could you|would you|do you|bye|goodbye|thanks|thank you|that'?s all|that'?s it)\b", re.I)
 
 
 def could_answer(state: Mapping[str, Any], text: str) -> bool:

@@ -61,14 +61,14 @@ def act(pol: policy.CompiledPolicy, ctx: TurnContext, session: Mapping[str, Any]
         return Decision(action="RESPOND", response=pick(REPEAT_LINES, ctx).format(text=again))
     if said.kind == "hold":
         return respond(pol, ctx, pick(HOLD_LINES, ctx))
-    asked_more = bool(session.get("anything_else"))
-    if said.kind == "closing" or (asked_more and not collecting and acts.done_after_anything_else(text)):
-        return closing(pol, ctx)
     if collecting:
-        return None
+        # "that's it" or "yes that's all" may answer our question; only a goodbye leaves mid-message.
+        return closing(pol, ctx) if acts.leaving(text) else None
+    if said.kind == "closing" or (session.get("anything_else") and acts.done_after_anything_else(text)):
+        return closing(pol, ctx)
     if said.kind == "thanks":
         return respond(pol, ctx, pick(THANKS_LINES, ctx))
-    if asked_more and acts.is_yes(text) and len(text.split()) <= 3:
+    if session.get("anything_else") and acts.is_yes(text) and len(text.split()) <= 3:
         return respond(pol, ctx, pick(MORE_LINES, ctx))
     return None
 

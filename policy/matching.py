@@ -11,7 +11,8 @@ from .canon import FUNCTION_WORDS, Canon, canon, stems_of
 from .schema import pattern_body, re2_options
 from .text import normalize
 
-#: A loose match may leave at most this many of the caller's words between two of the phrase's.
+#: A loose match may leave at most this many of the caller's words (besides function words) between two of
+#: the phrase's.
 LOOSE_GAP = 2
 #: Phrases longer than this (in stems) match only as written.
 LOOSE_MAX = 6
@@ -151,6 +152,12 @@ def _positions(stem: str, c: Canon) -> list[int]:
     return [i for i, s in enumerate(c.stems) if s == stem]
 
 
+def _gap(c: Canon, i: int, j: int) -> int:
+    """How many words that matter stand between positions i and j (function words do not count)."""
+    lo, hi = (i, j) if i < j else (j, i)
+    return sum(1 for s in c.stems[lo + 1:hi] if s not in FUNCTION_WORDS)
+
+
 def _loose_match(stems: tuple[str, ...], c: Canon) -> bool:
     need = _required(stems)
     negated = "no" in stems
@@ -160,11 +167,11 @@ def _loose_match(stems: tuple[str, ...], c: Canon) -> bool:
     if not all(places):
         return False
     if len(stems) == 2 and len(need) == 2 and not negated:  # two content words: either order
-        return any(0 < abs(i - j) <= LOOSE_GAP + 1 for i in places[0] for j in places[1])
+        return any(i != j and _gap(c, i, j) <= LOOSE_GAP for i in places[0] for j in places[1])
     for start in places[0]:
         cur = start
         for later in places[1:]:
-            nxt = next((j for j in later if 0 < j - cur <= LOOSE_GAP + 1
+            nxt = next((j for j in later if j > cur and _gap(c, cur, j) <= LOOSE_GAP
                         and (not negated or c.clauses[j] == c.clauses[cur])), None)
             if nxt is None:
                 break
