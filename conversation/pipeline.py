@@ -29,8 +29,8 @@ from .effects import Effects
 from .notify import Notifier
 from .rollout import RolloutTurns
 from .scope import Scope, Scopes, caller_flags
-from .types import (CONNECT, HANGUP, LISTEN, CallEnded, CallerTurn, DialOutcome, IncomingCall, OutOfOrder,
-                    Reply)
+from .types import (CONNECT, HANGUP, LISTEN, CallEnded, CallerTurn, DialOutcome, IncomingCall, Listening,
+                    OutOfOrder, Reply)
 
 log = logging.getLogger(__name__)
 
@@ -328,26 +328,32 @@ class Conversation:
             return Reply(CONNECT, decision.response, next=seq + 1, phone=decision.transfer_phone,
                          sip=decision.transfer_sip, queue=decision.transfer_queue,
                          caller_id=scope.session.get("to") or None, listening=scope.listening)
-        return Reply(LISTEN, decision.response, next=seq + 1, barge_in=decision.barge_in, listening=scope.listening)
+        asking = scope.session.get("collect")
+        expecting = None
+        if asking:
+            expecting = "CONFIRM" if asking.get("readback") or asking.get("confirm") else \
+                asking["entities"][min(asking["index"], len(asking["entities"]) - 1)].get("type")
+        return Reply(LISTEN, decision.response, next=seq + 1, barge_in=decision.barge_in,
+                     listening=scope.listening.for_answer(expecting))
 
     def _replay(self, session: dict[str, Any], seq: int) -> Reply:
         """The reply a turn already got (a repeated delivery): nothing is decided or recorded again."""
         stored = (session.get("replies") or {}).get(str(seq)) or self.call_log.recorded_reply(session["call_sid"], seq)
         if isinstance(stored, dict):
-            return Reply.from_stored(stored, self._hints(session))
+            return Reply.from_stored(stored, self._listening(session))
         # Neither the session nor the call log kept it: answer like a fresh turn would, recording nothing.
         return Reply(LISTEN, SILENCE_LINES[0], next=session["seq"] + 1)
 
-    def _hints(self, session: dict[str, Any]) -> str:
-        """The recognition hints of a call's company and pinned policy (for a replayed reply)."""
+    def _listening(self, session: dict[str, Any]) -> Listening:
+        """How the call's company listens, with its pinned policy's hints (for a replayed reply)."""
         try:
             record = self.scopes.company(session.get("to") or "", session.get("company_id"))
             if record is None:
-                return ""
-            return self.scopes.load(session, record, "").listening.hints
+                return Listening()
+            return self.scopes.load(session, record, "").listening
         except Exception as exc:  # noqa: BLE001 - hints only help recognition; a replay must answer
-            log.warning("call %s: no hints for a replayed reply: %s", session.get("call_sid"), exc)
-            return ""
+            log.warning("call %s: no listening settings for a replayed reply: %s", session.get("call_sid"), exc)
+            return Listening()
 
     def _commit(self, scope: Scope, facts: TurnFacts, decision: Decision, token: str | None, *,
                 first: bool = False, persist: bool = False) -> Reply:
@@ -391,7 +397,7 @@ class Conversation:
     def _answered(self, call_sid: str, seq: int, reply: Reply) -> Reply:
         """The reply a turn got when it was first answered (from the call log), else ``reply``."""
         earlier = self.call_log.recorded_reply(call_sid, seq)
-        return Reply.from_stored(earlier, reply.listening.hints) if isinstance(earlier, dict) else reply
+        return Reply.from_stored(earlier, reply.listening) if isinstance(earlier, dict) else reply
 
     @staticmethod
     def _advance(session: dict[str, Any], seq: int, token: str | None, decision: Decision,

@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 
 from pymongo.errors import PyMongoError
 
-from policy.company import CompanyProfile, fallback_number
+from policy.company import CompanyProfile, Voice, fallback_number
 from policy.compiler import CompiledPolicy
 from policy.decision import TurnContext
 from policy.rollout import CANARY, in_canary
@@ -27,8 +27,12 @@ from .types import Listening
 
 log = logging.getLogger(__name__)
 
-#: Twilio takes a few hundred hint phrases; we keep the shortest (most distinctive) ones.
+#: Twilio takes up to 500 comma-separated hints of at most 100 characters each (warning 13330); we keep the
+#: company's own first, then the shortest (most distinctive) of the policy's and template's phrases.
 MAX_HINTS = 250
+MAX_HINT_CHARS = 100
+#: Voice settings of a company document saved before they existed: the schema's defaults.
+VOICE_DEFAULTS = Voice().model_dump()
 
 
 @dataclass
@@ -127,21 +131,28 @@ class Scopes:
 
     def listening(self, record: Mapping[str, Any], pol: CompiledPolicy | None,
                   template: CompiledTemplate | None) -> Listening:
-        """The company's voice and language, and recognition hints from its policy and template."""
-        voice = (record or {}).get("doc", {}).get("voice") or {}
-        key = (pol.checksum if pol else "", template.id if template else "")
+        """The company's voice, language and speech-recognition settings, and hints from its own list,
+        its policy and its template (within Twilio's limits)."""
+        voice = {**VOICE_DEFAULTS, **((record or {}).get("doc", {}).get("voice") or {})}
+        key = (pol.checksum if pol else "", template.id if template else "", tuple(voice.get("hints") or ()))
         hints = self._hints.get(key)
         if hints is None:
             words: list[str] = []
             seen: set[str] = set()
-            for w in (*(pol.runtime.hints if pol else ()), *(template.hints if template else ())):
-                if w not in seen and "," not in w:
-                    seen.add(w)
+            ranked = sorted({*(pol.runtime.hints if pol else ()), *(template.hints if template else ())},
+                            key=lambda p: (len(p), p))
+            for w in (*(voice.get("hints") or ()), *ranked):
+                w = " ".join(str(w).replace(",", " ").split())
+                if w and len(w) <= MAX_HINT_CHARS and w.lower() not in seen:
+                    seen.add(w.lower())
                     words.append(w)
-            hints = ", ".join(sorted(words, key=lambda p: (len(p), p))[:MAX_HINTS])
+            hints = ", ".join(words[:MAX_HINTS])
             self._hints[key] = hints
+        model = voice.get("speechModel")
         return Listening(language=voice.get("language", "en-US"), voice=voice.get("voice", "Polly.Joanna"),
-                         hints=hints)
+                         hints=hints, speech_model=model, enhanced=bool(voice.get("enhanced")) and model == "phone_call",
+                         speech_timeout=str(voice.get("speechTimeout") or ("2" if model else "auto")),
+                         timeout=int(voice.get("timeout") or 6), profanity_filter=voice.get("profanityFilter"))
 
     def load(self, session: dict[str, Any], record: dict[str, Any], tier: str) -> Scope:
         """A turn's scope for a loaded session and company."""
