@@ -4,7 +4,7 @@ legacy-shape edge cases; both save the result as a new draft (compile and activa
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from flask import Response, jsonify, request
 
@@ -53,36 +53,32 @@ def migrate_draft(cat: Catalog, company_id: str, *, by: str = "migration", now: 
     return {"version": version, "migrated": changes}
 
 
+def _new_draft(make: Callable[[str], dict[str, Any]], default_by: str) -> Response:
+    """Run ``make(by)``: 201 with its result when it saved a new draft, 200 when nothing changed."""
+    by = str((request.get_json(silent=True) or {}).get("by") or default_by)
+    try:
+        result = make(by)
+    except NotFound as exc:
+        return errors(404, ("", str(exc)))
+    except PolicyError as exc:
+        return policy_errors(422, exc)
+    resp = jsonify(result)
+    resp.status_code = 201 if result["version"] else 200
+    return resp
+
+
 @bp.post("/companies/<company_id>/cheatsheet/packs/<pack>")
 def post_pack(company_id: str, pack: str) -> Response:
     """Add a default edge-case pack (``enterprise``) as a new draft: 201 with the ids added and skipped."""
     if pack not in PACKS:
         return errors(404, ("pack", f"no pack {pack!r}; known: {', '.join(PACKS)}"))
-    by = str((request.get_json(silent=True) or {}).get("by") or "admin")
-    try:
-        result = add_pack_draft(catalog(), company_id, pack=pack, by=by)
-    except NotFound as exc:
-        return errors(404, ("", str(exc)))
-    except PolicyError as exc:
-        return policy_errors(422, exc)
-    resp = jsonify(result)
-    resp.status_code = 201 if result["version"] else 200
-    return resp
+    return _new_draft(lambda by: add_pack_draft(catalog(), company_id, pack=pack, by=by), "admin")
 
 
 @bp.post("/companies/<company_id>/cheatsheet/migrate")
 def post_migrate(company_id: str) -> Response:
     """Rewrite legacy-shape edge cases in the enterprise shape as a new draft (200 when none were legacy)."""
-    by = str((request.get_json(silent=True) or {}).get("by") or "migration")
-    try:
-        result = migrate_draft(catalog(), company_id, by=by)
-    except NotFound as exc:
-        return errors(404, ("", str(exc)))
-    except PolicyError as exc:
-        return policy_errors(422, exc)
-    resp = jsonify(result)
-    resp.status_code = 201 if result["version"] else 200
-    return resp
+    return _new_draft(lambda by: migrate_draft(catalog(), company_id, by=by), "migration")
 
 
 __all__ = ["add_pack_draft", "migrate_draft"]

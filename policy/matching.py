@@ -69,9 +69,9 @@ class SpokenIndex:
     ("leaking" for "leak", "isn't working" for "not working", "twenty" for "20"), or loosely:
     in the same order with at most two other words between them ("smell of natural gas" for
     "smell gas"), and a phrase of two content words in either order ("gas smell" for "smell
-    gas"). Function words of a phrase ("to", "with", "my") may be left out in a loose match, and
-    a loose match of a phrase with a negation ("no heat") stays within one clause. Punctuation
-    never stops a match of the phrase as written.
+    gas", with at most one word between). Function words of a phrase ("to", "with", "my") may be
+    left out in a loose match, and a loose match stays within one clause ("I'm out of town, can
+    you check the heat" is not "heat out"). Punctuation never stops a match of the phrase as written.
     One Aho-Corasick pass finds the exact matches; loose ones are checked only for phrases
     whose rarest stem the caller said, so matching stays fast with thousands of phrases.
     """
@@ -167,12 +167,13 @@ def _loose_match(stems: tuple[str, ...], c: Canon) -> bool:
     if not all(places):
         return False
     if len(stems) == 2 and len(need) == 2 and not negated:  # two content words: either order
-        return any(i != j and _gap(c, i, j) <= LOOSE_GAP for i in places[0] for j in places[1])
+        return any(c.clauses[i] == c.clauses[j] and _gap(c, i, j) <= (LOOSE_GAP if i < j else LOOSE_GAP - 1)
+                   for i in places[0] for j in places[1] if i != j)
     for start in places[0]:
         cur = start
         for later in places[1:]:
             nxt = next((j for j in later if j > cur and _gap(c, cur, j) <= LOOSE_GAP
-                        and (not negated or c.clauses[j] == c.clauses[cur])), None)
+                        and c.clauses[j] == c.clauses[cur]), None)
             if nxt is None:
                 break
             cur = nxt
