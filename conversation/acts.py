@@ -14,7 +14,8 @@ from dataclasses import dataclass
 _CLOSING = (r"(?:good ?)?bye(?: ?bye)?|see ya|take care|have a (?:good|great|nice) (?:one|day|night|evening|weekend)|"
             r"talk (?:to you )?later|that'?s (?:all|it|everything)(?: (?:i|we) (?:need(?:ed)?|wanted))?|"
             r"that is (?:all|it)|that'?ll be all|i'?m (?:all )?set|we'?re (?:all )?set|all set|nothing else|"
-            r"that was (?:all|it)|i'?m good|we'?re good|i'?m done|that covers it")
+            r"that was (?:all|it)|i'?m good|we'?re good|i'?m done|that covers it|(?:i'?ll|we'?ll) call (?:you )?back(?: later)?|"
+            r"call (?:you )?back later")
 _THANKS = r"thanks?(?: you)?(?: (?:so|very) much| a lot| again)?|thank you(?: (?:so|very) much)?|much appreciated|appreciate (?:it|that)|cheers"
 _ASSENT = (r"ok(?:ay)?|alright|all right|great|perfect|awesome|cool|sounds good|got it|good|wonderful|excellent|"
            r"yes|yeah|yep|yup|sure|right")
@@ -45,14 +46,16 @@ WANTS_PERSON = re.compile(
     r"representative|operator|real person|live person|human being|a human)\b", re.I)
 WANTS_MESSAGE = re.compile(
     r"\b(?:leave (?:a |him a |her a |them a )?message|take a message|call me back|give me a call(?: back)?|"
-    r"(?:someone|somebody|anyone|him|her|them) (?:to )?(?:call|ring) me|(?:have|get) (?:someone|somebody) (?:to )?"
-    r"(?:call|give me a call)|call back|callback)\b", re.I)
+    r"(?:someone|somebody|anyone|him|her|them) (?:to )?(?:call|ring) me|(?:have|get|ask) (?:someone|somebody|"
+    r"(?:a|an|the|your) \w+) (?:to )?(?:call|give me a call)|(?:can|could|would|please) (?:you )?call me|call back|callback)\b",
+    re.I)
 _UPSET = re.compile(
     r"\b(?:worst|ridiculous|unacceptable|terrible|horrible|awful|useless|incompetent|furious|angry|livid|"
     r"frustrat\w*|fed up|sick (?:and tired )?of|pissed|annoyed|upset|disappointed|(?:never|didn'?t|did not) show(?:ed)?"
     r"(?: up)?|no[- ]show|nobody (?:ever )?(?:calls?|called)|no one (?:ever )?(?:calls?|called)|"
     r"still waiting|been waiting|waste of (?:my )?time|rip(?:ped)? ?off|this is a joke|(?:second|third|fourth) time|"
-    r"left a mess|not happy|unhappy|complain\w*)\b", re.I)
+    r"left a mess|not happy|unhappy|complain\w*|(?:it'?s|this is) a joke|(?:called|calling|tried) .{0,30}"
+    r"(?:times|twice)|(?:two|three|four|five|several|multiple|\d+) times)\b", re.I)
 _QUESTION = re.compile(r"\?\s*$|^\W*(?:(?:oh|and|also|but|so|hey|wait|hang on|hold on|before i forget|actually|"
                        r"quick question)[\s,.!]+)*(?:what|when|where|who|why|how|which|is|are|do|does|did|can|could|"
                        r"would|will|should|may|any)\b", re.I)
@@ -111,10 +114,23 @@ def is_assent(text: str) -> bool:
     return bool(text.strip()) and not _rest(text) and not _HAS_NEGATIVE.search(text) and not _HAS_CLOSING.search(text)
 
 
+_DECLINE_START = re.compile(r"^\W*(?:(?:actually|oh|um+|uh+|well|no|nah|nope)[\s,.!]+)*(?:never ?mind|forget (?:it|that)|"
+                            r"no thanks|no thank you|not now|i changed my mind|scratch that)\b[\s,.!]*", re.I)
+
+
+def declined_then(text: str) -> str | None:
+    """The rest of "never mind, what are your hours": the words after a decline in front, or None."""
+    m = _DECLINE_START.match(text)
+    if not m:
+        return None
+    rest = text[m.end():].strip()
+    return rest or None
+
+
 def is_question(text: str) -> bool:
     """Whether the words are a question ("do you work in Scottsdale?", "what time do you close")."""
     return bool(_QUESTION.search(text.strip()))
 
 
-__all__ = ["Act", "read", "leaving", "done_after_anything_else", "is_yes", "is_no", "is_assent", "is_question", "WANTS_PERSON",
+__all__ = ["Act", "read", "leaving", "declined_then", "done_after_anything_else", "is_yes", "is_no", "is_assent", "is_question", "WANTS_PERSON",
            "WANTS_MESSAGE"]

@@ -171,6 +171,11 @@ class Dialogue:
                 session.pop("collect", None)
                 return Collected(edge, False, note)
             return Collected(self.ask(pol, ctx, state, edge.response, base=edge), False, note)
+        rest = None if is_confirming(state) else acts.declined_then(text)
+        if rest and not collect.declines(rest) and not acts.read(rest).kind:
+            note["events"] = ["declined"]
+            session.pop("collect", None)  # "never mind, what are your hours": the rest is a new question
+            return None
         if not is_confirming(state) and collect.declines(text):
             note["events"] = ["declined"]
             session.pop("collect", None)

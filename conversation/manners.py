@@ -56,6 +56,7 @@ def act(pol: policy.CompiledPolicy, ctx: TurnContext, session: Mapping[str, Any]
     collecting = bool(session.get("collect"))
     if said.kind == "repeat":
         again = _LEADING_ACK.sub("", last_reply or "").strip()
+        again = again[:1].upper() + again[1:]
         if not again:
             return respond(pol, ctx, "Sorry about that. How can I help you today?")
         return Decision(action="RESPOND", response=pick(REPEAT_LINES, ctx).format(text=again))

@@ -38,6 +38,14 @@ CONTRACTIONS = {
     "lemme": "let me", "gimme": "give me", "dunno": "do not know", "its": "it is", "shes": "she is",
 }
 NEGATIONS = frozenset({"not", "no", "without", "nt"})
+#: Irregular verb forms the stemmer leaves apart ("the line broke" is "the line break").
+IRREGULAR = {"broke": "break", "broken": "break", "went": "go", "gone": "go", "froze": "freez", "frozen": "freez",
+             "burnt": "burn", "blew": "blow", "blown": "blow", "fell": "fall", "fallen": "fall", "ran": "run",
+             "caught": "catch", "smelt": "smell", "felt": "feel", "came": "come", "saw": "see", "seen": "see",
+             "spoke": "speak", "spoken": "speak", "told": "tell", "got": "get", "gotten": "get", "sent": "send",
+             "made": "make", "paid": "pay", "bought": "buy", "kept": "keep", "tore": "tear", "torn": "tear",
+             "shook": "shake", "stopt": "stop", "quitted": "quit", "did": "do", "done": "do", "had": "have",
+             "has": "have", "was": "is", "were": "are", "been": "be"}
 #: Dropped from both sides: they never decide what a caller means.
 FILLERS = frozenset({"um", "umm", "uh", "uhh", "uhm", "er", "erm", "ah", "ahh", "eh", "hmm", "hm", "mm", "mmm",
                      "mhm", "oh", "just", "really", "actually", "basically", "literally", "totally", "please",
@@ -140,7 +148,7 @@ def _word(tok: str) -> tuple[str, ...]:
     for w in CONTRACTIONS.get(tok, tok).split():
         if w in FILLERS:
             continue
-        out.append("no" if w in NEGATIONS else (w if w.isdigit() else _STEMMER.stemWord(w)))
+        out.append("no" if w in NEGATIONS else (w if w.isdigit() else _STEMMER.stemWord(IRREGULAR.get(w, w))))
     result = tuple(out)
     if len(_WORD_CACHE) < _WORD_CACHE_MAX:
         _WORD_CACHE[tok] = result

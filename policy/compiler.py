@@ -40,6 +40,15 @@ def _dedupe(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+def _group(group: Any) -> list[str]:
+    """The phrases of one group of a built-in combination: a list, or ``pairs`` (every "thing failure"
+    phrase of two lists) plus ``also``."""
+    if isinstance(group, Mapping):
+        things, failures = group.get("pairs") or ([], [])
+        return [f"{a} {b}" for a in things for b in failures] + list(group.get("also") or [])
+    return list(group)
+
+
 def _content(sheet: CheatSheet) -> dict[str, Any]:
     """The canonical, behaviour-defining content of a cheat sheet (no versions, no audit data)."""
     edge_cases = []
@@ -80,7 +89,7 @@ def _content(sheet: CheatSheet) -> dict[str, Any]:
         "transferRules": transfer_rules,
         "intentPhrases": {k: _sorted_unique(list(v["words"]), norm=True) for k, v in intents.items()},
         "intentUnless": {k: _sorted_unique(list(v["unless"]), norm=True) for k, v in intents.items() if v.get("unless")},
-        "intentCombos": {k: [[sorted({phrase(p) for p in group}) for group in combo] for combo in v["combos"]]
+        "intentCombos": {k: [[sorted({phrase(p) for p in _group(group)}) for group in combo] for combo in v["combos"]]
                          for k, v in intents.items() if v.get("combos")},
         "guardrailTerms": {g: _sorted_unique(list(terms.get(g, [])) + list(sheet.guardrailTerms.get(g, [])), norm=True)
                            for g in TERM_GUARDRAILS},

@@ -25,7 +25,8 @@ _WEEKEND = re.compile(r"\bweekends?\b", re.I)
 _CLOSE = re.compile(r"\b(?:close|closes|closing|how late|until what time|till what time|open until|open till)\b", re.I)
 _OPEN_TIME = re.compile(r"\b(?:what time|when) do (?:you|y'?all|you guys) open\b|\bopening time\b|\bopen at what\b", re.I)
 #: Words that make a question about hours ("are you open", "what time do you close").
-HOURS_QUESTION = re.compile(r"\b(?:hours|open|close[sd]?|closing|how late)\b", re.I)
+HOURS_QUESTION = re.compile(r"\b(?:hours|open|close[sd]?|closing|how late|working (?:today|tomorrow|on|this|right now)|"
+                            r"in (?:the office )?(?:today|tomorrow))\b", re.I)
 
 
 def clock(minute: int) -> str:
@@ -166,7 +167,7 @@ def _answer(profile: CompanyProfile, now: datetime, utterance: str) -> str | Non
         return _on_day(profile, local, local.date() + timedelta(days=1), asks_close, asks_open)
     if _TODAY.search(text) or asks_close or asks_open:
         return _on_day(profile, local, local.date(), asks_close, asks_open)
-    if _NOW.search(text) or re.search(r"\b(?:are|r) (?:you|y'?all|you guys) open\b", text, re.I):
+    if _NOW.search(text) or re.search(r"\b(?:are|r) (?:you|y'?all|you guys) (?:open|working)\b", text, re.I):
         return _now(profile, local)
     return week(profile)
 

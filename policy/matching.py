@@ -126,19 +126,23 @@ class SpokenIndex:
 
     def search(self, words: Canon | str) -> set[int]:
         """Ids of the phrases the caller said (``words``: their text or its ``canon``)."""
+        return set(self.scored(words))
+
+    def scored(self, words: Canon | str) -> dict[int, int]:
+        """Each phrase the caller said, with how: 2 as written (in canonical words), 1 loosely."""
         c = canon(words) if isinstance(words, str) else words
-        found: set[int] = set()
+        found: dict[int, int] = {}
         if len(self._automaton) and c.stems:
-            found.update(pid for _, pid in self._automaton.iter(c.joined))
+            found.update((pid, 2) for _, pid in self._automaton.iter(c.joined))
         for marker in c.markers:
             pid = self._markers.get(marker)
             if pid is not None:
-                found.add(pid)
+                found[pid] = 2
         if self._loose:
             for stem in set(c.stems):
                 for pid in self._loose.get(stem, ()):
                     if pid not in found and _loose_match(self._stems[pid], c):
-                        found.add(pid)
+                        found[pid] = 1
         return found
 
 

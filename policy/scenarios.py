@@ -140,15 +140,17 @@ class CompiledTemplate:
         text = normalize(utterance or "")
         if not text:
             return ScenarioAnswer(self.fallback, FALLBACK_ACTION, "fallback", 0.0, None)
-        hits = self.phrases.search(utterance)
+        hits = self.phrases.scored(utterance)
         if hits:
-            best: tuple[int, int, int] | None = None  # (keyword count, longest keyword, -position)
+            # The scenario with the most keywords said (one said as written counts double a reworded one),
+            # then the longest keyword, then the first declared.
+            best: tuple[int, int, int] | None = None
             scores: dict[int, list[int]] = {}
             for pid in hits:
                 for i in self._owner.get(pid, ()):
                     scores.setdefault(i, []).append(pid)
             for i, pids in scores.items():
-                key = (len(pids), max(len(self.phrases.phrases[p]) for p in pids), -i)
+                key = (sum(hits[p] for p in pids), max(len(self.phrases.phrases[p]) for p in pids), -i)
                 if best is None or key > best:
                     best = key
             idx = -best[2]  # type: ignore[index]
