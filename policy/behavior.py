@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Mapping
 
 from .company import CompanyProfile
@@ -31,9 +32,15 @@ ACKS = {"question": ("Ok, ", "Sure. ", ""), "request": ("Ok, ", "Sure. ", "Of co
         "statement": ("Ok, ", "I see. ", "Got it. ", "")}
 
 
+@lru_cache(maxsize=4096)
+def _takes_ack(reply: str) -> bool:
+    """Whether a reply may get an acknowledgement in front (replies repeat: memoized)."""
+    return bool(reply) and not _NO_ACK.match(reply) and not _URGENT.search(reply)
+
+
 def acknowledgement(reply: str, utterance: str, variation: int) -> str:
     """The acknowledgement that fits in front of a reply to the caller's words ("" when none fits)."""
-    if not reply or _NO_ACK.match(reply) or _URGENT.search(reply):
+    if not _takes_ack(reply):
         return ""
     kind = "question" if _QUESTION.search(utterance) else ("request" if _REQUEST.search(utterance) else "statement")
     options = ACKS[kind]

@@ -127,16 +127,16 @@ def _join_letters(words: list[str]) -> list[str]:
 
 
 _SEQUENCE = frozenset(_NUMBER_WORDS) | {"hundred", "thousand"}
-_SPECIAL = re.compile(r"[,.;:!?#0-9]")
+#: Plain words only (the common case, read without the tokenizer).
+_PLAIN = re.compile(r"[a-z\s]*")
 _WORD_CACHE: dict[str, tuple[str, ...]] = {}
 _WORD_CACHE_MAX = 50_000
 
 
-def _tokens(text: str) -> tuple[str, list[str]]:
+def _prepare(text: str) -> str:
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
-    text = text.casefold().translate(_APOSTROPHES).replace("/", " ").replace("-", " ")
-    return text, _TOKEN.findall(text)
+    return text.casefold().translate(_APOSTROPHES).replace("/", " ").replace("-", " ")
 
 
 def _word(tok: str) -> tuple[str, ...]:
@@ -155,28 +155,28 @@ def _word(tok: str) -> tuple[str, ...]:
     return result
 
 
-def _needs_sequence(toks: list[str]) -> bool:
-    """Whether number words or spelled letters ("a c") are among the tokens (most texts have none)."""
-    if not _SEQUENCE.isdisjoint(toks):
-        return True
-    single = False
-    for t in toks:
-        one = len(t) == 1 and t.isalpha()
-        if one and single:
-            return True
-        single = one
-    return False
+_SEQUENCE_TEXT = re.compile(r"\b(?:" + "|".join(sorted(_SEQUENCE, key=len, reverse=True)) + r")\b|"
+                            r"(?<![^\W\d_])[^\W\d_](?:[\s,.]+)[^\W\d_](?![^\W\d_])")
+
+
+def _needs_sequence(prepared: str) -> bool:
+    """Whether number words or spelled letters ("a c") are in the text (most texts have none)."""
+    return _SEQUENCE_TEXT.search(prepared) is not None
 
 
 @lru_cache(maxsize=8192)
 def canon(text: str) -> Canon:
     """The canonical form of a caller's words or of a rule's phrase (memoized: texts repeat)."""
-    prepared, toks = _tokens(text or "")
-    if not _SPECIAL.search(prepared) and not _needs_sequence(toks):
+    prepared = _prepare(text or "")
+    sequence = _needs_sequence(prepared)
+    if not sequence and _PLAIN.fullmatch(prepared):
         # The common case (plain words, one clause): no numbers, markers or clause marks to track.
-        plain = tuple(stem for tok in toks for stem in (_WORD_CACHE.get(tok) or _word(tok)))
+        cache = _WORD_CACHE
+        plain = tuple(stem for tok in prepared.split()
+                      for stem in (cache[tok] if tok in cache else _word(tok)))
         return Canon(plain, (0,) * len(plain), frozenset(), " " + " ".join(plain) + " ")
-    if _needs_sequence(toks):
+    toks = _TOKEN.findall(prepared)
+    if sequence:
         expanded = [w for t in toks for w in CONTRACTIONS.get(t, t).split()]
         toks = _numbers(_join_letters(expanded))
     stems: list[str] = []

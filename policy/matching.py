@@ -76,7 +76,7 @@ class SpokenIndex:
     whose rarest stem the caller said, so matching stays fast with thousands of phrases.
     """
 
-    __slots__ = ("_automaton", "_ids", "phrases", "_stems", "_markers", "_loose")
+    __slots__ = ("_automaton", "_ids", "phrases", "_stems", "_markers", "_loose", "_need")
 
     def __init__(self, phrases: Iterable[str] = ()) -> None:
         self._ids: dict[str, int] = {}
@@ -84,6 +84,7 @@ class SpokenIndex:
         self._stems: list[tuple[str, ...]] = []
         self._markers: dict[str, int] = {}
         self._loose: dict[str, list[int]] = {}
+        self._need: dict[int, tuple[tuple[str, ...], bool, bool]] = {}
         self._automaton = ahocorasick.Automaton()
         for phrase in phrases:
             self.add(phrase)
@@ -112,11 +113,15 @@ class SpokenIndex:
             for s in set(stems):
                 counts[s] = counts.get(s, 0) + 1
         self._loose = {}
+        self._need = {}
         for pid, stems in enumerate(self._stems):
             need = _required(stems)
             if 2 <= len(stems) <= LOOSE_MAX:
                 anchor = min(need, key=lambda s: (counts[s], s))
                 self._loose.setdefault(anchor, []).append(pid)
+                # (the words a loose match needs, whether either order will do)
+                either = len(stems) == 2 and len(need) == 2 and "no" not in stems
+                self._need[pid] = (need if len(need) >= 2 else stems, either, "no" in stems)
         if len(self._automaton):
             self._automaton.make_automaton()
 
@@ -139,9 +144,18 @@ class SpokenIndex:
             if pid is not None:
                 found[pid] = 2
         if self._loose:
-            for stem in set(c.stems):
-                for pid in self._loose.get(stem, ()):
-                    if pid not in found and _loose_match(self._stems[pid], c):
+            places: dict[str, list[int]] | None = None
+            loose = self._loose
+            for stem in {s for s in c.stems if s in loose}:
+                for pid in loose[stem]:
+                    if pid in found:
+                        continue
+                    need, either, _ = self._need[pid]
+                    if places is None:
+                        places = {}
+                        for i, s in enumerate(c.stems):
+                            places.setdefault(s, []).append(i)
+                    if all(n in places for n in need) and _loose_match(need, either, places, c):
                         found[pid] = 1
         return found
 
@@ -152,30 +166,21 @@ def _required(stems: tuple[str, ...]) -> tuple[str, ...]:
     return need or stems
 
 
-def _positions(stem: str, c: Canon) -> list[int]:
-    return [i for i, s in enumerate(c.stems) if s == stem]
-
-
 def _gap(c: Canon, i: int, j: int) -> int:
     """How many words that matter stand between positions i and j (function words do not count)."""
     lo, hi = (i, j) if i < j else (j, i)
     return sum(1 for s in c.stems[lo + 1:hi] if s not in FUNCTION_WORDS)
 
 
-def _loose_match(stems: tuple[str, ...], c: Canon) -> bool:
-    need = _required(stems)
-    negated = "no" in stems
-    if len(need) < 2:
-        need = stems  # "you moron": the function word is needed too, in order
-    places = [_positions(s, c) for s in need]
-    if not all(places):
-        return False
-    if len(stems) == 2 and len(need) == 2 and not negated:  # two content words: either order
+def _loose_match(need: tuple[str, ...], either: bool, places: dict[str, list[int]], c: Canon) -> bool:
+    """The needed words in order (or either order for two content words), close together, in one clause."""
+    spots = [places[s] for s in need]
+    if either:
         return any(c.clauses[i] == c.clauses[j] and _gap(c, i, j) <= (LOOSE_GAP if i < j else LOOSE_GAP - 1)
-                   for i in places[0] for j in places[1] if i != j)
-    for start in places[0]:
+                   for i in spots[0] for j in spots[1] if i != j)
+    for start in spots[0]:
         cur = start
-        for later in places[1:]:
+        for later in spots[1:]:
             nxt = next((j for j in later if j > cur and _gap(c, cur, j) <= LOOSE_GAP
                         and c.clauses[j] == c.clauses[cur]), None)
             if nxt is None:
