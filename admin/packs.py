@@ -13,7 +13,7 @@ from policy.migrate import migrate_sheet
 from policy.packs import PACKS, add_pack
 from records.catalog import Catalog, NotFound
 
-from .api import bp, catalog, errors, policy_errors
+from .api import body, bp, catalog, errors, policy_errors
 
 
 def _now() -> datetime:
@@ -54,8 +54,15 @@ def migrate_draft(cat: Catalog, company_id: str, *, by: str = "migration", now: 
 
 
 def _new_draft(make: Callable[[str], dict[str, Any]], default_by: str) -> Response:
-    """Run ``make(by)``: 201 with its result when it saved a new draft, 200 when nothing changed."""
-    by = str((request.get_json(silent=True) or {}).get("by") or default_by)
+    """Run ``make(by)``: 201 with its result when it saved a new draft, 200 when nothing changed.
+
+    The body is optional; ``{"by": "..."}`` names who did it (audit metadata)."""
+    by = default_by
+    if request.get_data(cache=True):
+        data = body()
+        if isinstance(data, Response):
+            return data
+        by = str(data.get("by") or default_by)[:120]
     try:
         result = make(by)
     except NotFound as exc:

@@ -149,6 +149,22 @@ class Dialogue:
         session["collect"] = state
         return self.ask(pol, ctx, state, policy.speak(pol, before, ctx, caller_spoke=False))
 
+    def requested(self, pol: policy.CompiledPolicy, ctx: TurnContext, session: dict[str, Any],
+                  routing: policy.Routing, text: str) -> Decision | None:
+        """The caller asks to leave a message, or for a person when none can be reached: say so honestly
+        and take a message (an emergency or an edge case still comes first); None otherwise."""
+        if routing.edge_case or "TAKE_MESSAGE" not in pol.runtime.allowed:
+            return None
+        rule = next((pol.runtime.transfer_by_id.get(b["id"]) for b in routing.turn.blocks
+                     if b["type"] == "TRANSFER_RULE"), None)
+        if rule is not None and rule.intent == "emergency":
+            return None
+        if acts.WANTS_MESSAGE.search(text):
+            return self.start_message(pol, ctx, session, MESSAGE_START_LINE, reason="caller")
+        if not routing.decided and acts.WANTS_PERSON.search(text):
+            return self.start_message(pol, ctx, session, PERSON_OFFER_LINE, reason="asked_for_person")
+        return None
+
     # -- one answer
 
     def collect_turn(self, pol: policy.CompiledPolicy, session: dict[str, Any], text: str, ctx: TurnContext,

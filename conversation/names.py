@@ -9,10 +9,12 @@ to confirm or spell.
 from __future__ import annotations
 
 import logging
+import re
 from functools import lru_cache
 from importlib import resources
 
 log = logging.getLogger(__name__)
+_FIRST_COLUMN = re.compile(r"^(\S+)", re.M)
 
 
 @lru_cache(maxsize=1)
@@ -22,12 +24,17 @@ def _lists() -> tuple[frozenset[str], frozenset[str]]:
         base = resources.files("names")
         first = set()
         for name in ("dist.male.first", "dist.female.first"):
-            first.update(line.split()[0].lower() for line in (base / name).read_text().splitlines() if line.strip())
-        last = {line.split()[0].lower() for line in (base / "dist.all.last").read_text().splitlines() if line.strip()}
+            first.update(_FIRST_COLUMN.findall((base / name).read_text().lower()))
+        last = _FIRST_COLUMN.findall((base / "dist.all.last").read_text().lower())
         return frozenset(first), frozenset(last)
     except (ModuleNotFoundError, FileNotFoundError, OSError) as exc:  # every name is then read back
         log.warning("name lists unavailable (%s): every name will be confirmed with the caller", exc)
         return frozenset(), frozenset()
+
+
+def warm() -> None:
+    """Read the lists now (at start, about 60 ms), so no caller waits for them."""
+    _lists()
 
 
 def known_name(name: str) -> bool:
@@ -41,4 +48,4 @@ def known_name(name: str) -> bool:
     return words[0] in first or (words[0] in last and words[-1] in last)
 
 
-__all__ = ["known_name"]
+__all__ = ["known_name", "warm"]

@@ -24,13 +24,12 @@ from session import KEEP_REPLIES, KEEP_TOKENS, SessionStore, Superseded, new_ses
 
 from . import acts, manners
 from .answers import Answers
-from .dialogue import MESSAGE_START_LINE, PERSON_OFFER_LINE, Dialogue
+from .dialogue import Dialogue
 from .effects import Effects
 from .notify import Notifier
 from .rollout import RolloutTurns
 from .scope import Scope, Scopes, caller_flags
-from .types import (CONNECT, HANGUP, LISTEN, CallEnded, CallerTurn, DialOutcome, IncomingCall, Listening,
-                    OutOfOrder, Reply)
+from .types import CONNECT, HANGUP, LISTEN, CallEnded, CallerTurn, DialOutcome, IncomingCall, OutOfOrder, Reply
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +201,7 @@ class Conversation:
                 decision, facts.extra["collect"] = collected.decision, collected.note
                 scope.extra["entity_saved"] = collected.saved
         if decision is None:
-            decision = self._request(scope, routing, turn.speech, ctx)
+            decision = self.dialogue.requested(pol, ctx, session, routing, turn.speech)
         if decision is None:
             answer = base()
             if not routing.decided:
@@ -224,22 +223,6 @@ class Conversation:
         session["silence"] = 0
         session["turn_count"] = int(session.get("turn_count", 0)) + 1
         return decision
-
-    def _request(self, scope: Scope, routing: policy.Routing, text: str, ctx: Any) -> Decision | None:
-        """The caller asks to leave a message, or for a person when none can be reached: say so honestly
-        and take a message (an emergency or an edge case still comes first)."""
-        pol, session = scope.policy, scope.session
-        if routing.edge_case:
-            return None
-        rule = next((pol.runtime.transfer_by_id.get(b["id"]) for b in routing.turn.blocks
-                     if b["type"] == "TRANSFER_RULE"), None)
-        if rule is not None and rule.intent == "emergency":
-            return None
-        if acts.WANTS_MESSAGE.search(text) and "TAKE_MESSAGE" in pol.runtime.allowed:
-            return self.dialogue.start_message(pol, ctx, session, MESSAGE_START_LINE, reason="caller")
-        if not routing.decided and acts.WANTS_PERSON.search(text) and "TAKE_MESSAGE" in pol.runtime.allowed:
-            return self.dialogue.start_message(pol, ctx, session, PERSON_OFFER_LINE, reason="asked_for_person")
-        return None
 
     def _side(self, scope: Scope, routing: policy.Routing, base: Callable[[], Any], ctx: Any) -> Decision | None:
         """A question asked while we collect ("are you open Saturday?"), answered when the scenarios know."""
@@ -340,20 +323,9 @@ class Conversation:
         """The reply a turn already got (a repeated delivery): nothing is decided or recorded again."""
         stored = (session.get("replies") or {}).get(str(seq)) or self.call_log.recorded_reply(session["call_sid"], seq)
         if isinstance(stored, dict):
-            return Reply.from_stored(stored, self._listening(session))
+            return Reply.from_stored(stored, self.scopes.listening_for(session))
         # Neither the session nor the call log kept it: answer like a fresh turn would, recording nothing.
         return Reply(LISTEN, SILENCE_LINES[0], next=session["seq"] + 1)
-
-    def _listening(self, session: dict[str, Any]) -> Listening:
-        """How the call's company listens, with its pinned policy's hints (for a replayed reply)."""
-        try:
-            record = self.scopes.company(session.get("to") or "", session.get("company_id"))
-            if record is None:
-                return Listening()
-            return self.scopes.load(session, record, "").listening
-        except Exception as exc:  # noqa: BLE001 - hints only help recognition; a replay must answer
-            log.warning("call %s: no listening settings for a replayed reply: %s", session.get("call_sid"), exc)
-            return Listening()
 
     def _commit(self, scope: Scope, facts: TurnFacts, decision: Decision, token: str | None, *,
                 first: bool = False, persist: bool = False) -> Reply:

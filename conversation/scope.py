@@ -154,6 +154,17 @@ class Scopes:
                          speech_timeout=str(voice.get("speechTimeout") or ("2" if model else "auto")),
                          timeout=int(voice.get("timeout") or 6), profanity_filter=voice.get("profanityFilter"))
 
+    def listening_for(self, session: Mapping[str, Any]) -> Listening:
+        """How a call's company listens now, with its pinned policy's hints (for a replayed reply)."""
+        try:
+            record = self.company(session.get("to") or "", session.get("company_id"))
+            if record is None:
+                return Listening()
+            return self.load(dict(session), record, "").listening
+        except Exception as exc:  # noqa: BLE001 - hints only help recognition; a replay must answer
+            log.warning("call %s: no listening settings for a replayed reply: %s", session.get("call_sid"), exc)
+            return Listening()
+
     def load(self, session: dict[str, Any], record: dict[str, Any], tier: str) -> Scope:
         """A turn's scope for a loaded session and company."""
         pol = self.policy(session, record)

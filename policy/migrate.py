@@ -13,7 +13,7 @@ import copy
 from datetime import datetime
 from typing import Any, Mapping
 
-from .schema import legacy_id, legacy_to_enterprise
+from .legacy import legacy_id, legacy_to_enterprise
 
 
 def is_legacy(edge_case: Any) -> bool:
