@@ -162,6 +162,11 @@ class Dialogue:
         if acts.WANTS_MESSAGE.search(text):
             return self.start_message(pol, ctx, session, MESSAGE_START_LINE, reason="caller")
         if not routing.decided and acts.WANTS_PERSON.search(text):
+            # Asked in words the general rule does not list ("speak with the owner"): read as the request
+            # it is, so a company that can connect does; one that cannot says so honestly.
+            person = policy.route(pol, "talk to a person", ctx)
+            if person.decided and person.turn.action == "TRANSFER":
+                return self.maybe_collect(pol, policy.finish(pol, person, BaseResponse(""), ctx), session, ctx)
             return self.start_message(pol, ctx, session, PERSON_OFFER_LINE, reason="asked_for_person")
         return None
 

@@ -215,8 +215,9 @@ class Conversation:
             decided = policy.finish(pol, routing, BaseResponse(answer.text, answer.action, source), ctx)
             decision = self.dialogue.maybe_collect(pol, decided, session, ctx)
             self.rollout.shadow(scope, turn.speech, turn.seq, ctx, decided, facts.answer, base, facts)
-        if said.upset:
+        if said.upset and not session.get("soothed"):  # once a call: twice sounds scripted
             decision = manners.soothe(pol, ctx, decision)
+            session["soothed"] = True
         self.rollout.canary_leak(scope, decision, facts)
         facts.done = self.effects.perform(decision, session, scope.record, turn.seq)
         session["anything_else"] = manners.asked_more(decision) and not session.get("collect")

@@ -22,8 +22,10 @@ _NO_ACK = re.compile(
     r"i see|no problem|happy to|glad to)", re.I)
 _URGENT = re.compile(r"\b(?:urgent|emergency|right away|immediately|leave the (?:house|home|building)|get out|"
                      r"911|safety|danger)\b", re.I)
-_QUESTION = re.compile(r"\?\s*$|^\W*(?:what|when|where|who|why|how|which|is|are|do|does|did|can|could|would|will|"
-                       r"should|may)\b", re.I)
+_QUESTION = re.compile(r"\?\s*$|^\W*(?:(?:yeah|yes|hi|hello|hey|um+|uh+|so|ok(?:ay)?|and|also|oh|well|quick question|"
+                       r"i (?:got|have) a question)[\s,.!]+)*(?:what|when|where|who|why|how|which|is|are|do|does|did|"
+                       r"can|could|would|will|should|may)\b|\b(?:are|is|do|does|can|could|will) (?:you|y'?all|you guys|"
+                       r"they|there|it)\b", re.I)
 _REQUEST = re.compile(r"\b(?:i need|i want|i'?d like|i would like|can you|could you|please|i'?m looking for|"
                       r"send|schedule|book|set up)\b", re.I)
 #: Acknowledgements by what the caller did (asked, asked for something, told us something); the

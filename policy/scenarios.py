@@ -10,6 +10,7 @@ reply variation) and returns a ``ScenarioAnswer``. Tier 3 (an LLM) is the conver
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Mapping
 
@@ -28,6 +29,9 @@ DEFAULT_GREETING = "Thank you for calling {companyname}. How can I help you toda
 FALLBACK_REPLY = ("I want to make sure you get the right answer, so I'd like to take a message and have "
                   "someone from our team call you back. May I have your name, please?")
 FALLBACK_ACTION = "TAKE_MESSAGE"
+#: Greetings and fillers in front of a request ("hi, yeah, I got a question, ...").
+_OPENING = re.compile(r"^\W*(?:(?:hi|hello|hey|hiya|yeah|yes|yep|um+|uh+|oh|so|ok(?:ay)?|good (?:morning|afternoon|"
+                      r"evening)|(?:i'?ve )?(?:i )?(?:got|have) a (?:quick )?question)\b[\s,.!?:-]*)+", re.I)
 #: Tier 2 needs this fuzzy score (0-100) unless the template sets its own.
 DEFAULT_THRESHOLD = 82.0
 
@@ -140,7 +144,9 @@ class CompiledTemplate:
         text = normalize(utterance or "")
         if not text:
             return ScenarioAnswer(self.fallback, FALLBACK_ACTION, "fallback", 0.0, None)
-        hits = self.phrases.scored(utterance)
+        # "Hi, yeah, are you open Saturday?": the greeting in front is manners, the rest is the request.
+        request = _OPENING.sub("", utterance or "")
+        hits = (self.phrases.scored(request) if request.strip() else {}) or self.phrases.scored(utterance)
         if hits:
             # The scenario with the most keywords said (one said as written counts double a reworded one),
             # then the longest keyword, then the first declared.
