@@ -84,6 +84,14 @@ def read_back(state: Mapping[str, Any], collected: Mapping[str, Any]) -> str:
     return f"Just to confirm, I have {listed}. Is that right?"
 
 
+def side_answer(pol: policy.CompiledPolicy, routing: policy.Routing, answer: Any, ctx: TurnContext) -> Decision | None:
+    """A question asked while we collect ("are you open Saturday?"), answered when the scenarios know
+    (an answer that gives information, not one that starts something else)."""
+    if answer.tier not in ("1", "2") or answer.action not in (None, "PROVIDE_HOURS", "PROVIDE_PRICING"):
+        return None
+    return policy.finish(pol, routing, BaseResponse(answer.text, None, f"scenario:{answer.scenario}"), ctx)
+
+
 def is_confirming(state: Mapping[str, Any] | None) -> bool:
     """Whether the caller is being asked to confirm something (a read-back or a name)."""
     return bool(state and (state.get("readback") or state.get("confirm")))
@@ -295,4 +303,4 @@ class Dialogue:
                         transfer_sip=transfer.get("sip"))
 
 
-__all__ = ["Dialogue", "Collected", "region_of", "read_back", "is_confirming"]
+__all__ = ["Dialogue", "Collected", "region_of", "read_back", "is_confirming", "side_answer"]

@@ -24,7 +24,7 @@ from session import KEEP_REPLIES, KEEP_TOKENS, SessionStore, Superseded, new_ses
 
 from . import acts, manners
 from .answers import Answers
-from .dialogue import Dialogue
+from .dialogue import Dialogue, side_answer
 from .effects import Effects
 from .notify import Notifier
 from .rollout import RolloutTurns
@@ -196,7 +196,7 @@ class Conversation:
                 session.pop("collect", None)
         if decision is None and session.get("collect"):
             collected = self.dialogue.collect_turn(pol, session, turn.speech, ctx, routing, base,
-                                                   side=lambda: self._side(scope, routing, base, ctx))
+                                                   side=lambda: side_answer(pol, routing, base(), ctx))
             if collected is not None:
                 decision, facts.extra["collect"] = collected.decision, collected.note
                 scope.extra["entity_saved"] = collected.saved
@@ -224,13 +224,6 @@ class Conversation:
         session["silence"] = 0
         session["turn_count"] = int(session.get("turn_count", 0)) + 1
         return decision
-
-    def _side(self, scope: Scope, routing: policy.Routing, base: Callable[[], Any], ctx: Any) -> Decision | None:
-        """A question asked while we collect ("are you open Saturday?"), answered when the scenarios know."""
-        answer = base()
-        if answer.tier not in ("1", "2") or answer.action not in (None, "PROVIDE_HOURS", "PROVIDE_PRICING"):
-            return None
-        return policy.finish(scope.policy, routing, BaseResponse(answer.text, None, f"scenario:{answer.scenario}"), ctx)
 
     def _base_answer(self, scope: Scope, turn: CallerTurn, facts: TurnFacts, ctx: Any) -> Callable[[], Any]:
         """The scenarios' answer to the words, with what the company knows (hours), found once and only
