@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 def init_app(app: Flask, settings: Any) -> None:
     """Register the admin API and the staff commands; load the demo company when asked."""
-    from . import calls, companies, learning, rollout  # noqa: F401 - their routes register on the blueprint
+    from . import calls, companies, learning, packs, rollout  # noqa: F401 - their routes register on the blueprint
     from .api import bp
     from .cli import calls_cli, company_cli, policy_cli
     from .learning_cli import learning_cli

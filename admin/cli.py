@@ -222,3 +222,65 @@ def list_calls_cmd(company_id: str, tag: str | None, action: str | None, tier: s
         click.echo(f"{c['call_sid']}  {c['started_at']}  {c['from']}  {c['turns']} turns  "
                    f"{','.join(c['actions'])}  tags={','.join(c['tags'])}  ${c['cost']:.4f}")
     click.echo(f"{result['total']} call(s)")
+
+
+@company_cli.command("add-pack")
+@click.argument("company_id")
+@click.option("--pack", default="enterprise", show_default=True, help="The edge-case pack to add.")
+@click.option("--by", default="cli", show_default=True, help="Who adds it (audit metadata).")
+def add_pack_cmd(company_id: str, pack: str, by: str) -> None:
+    """Add a default edge-case pack to a company's cheat sheet, adapted to it, as a new draft."""
+    from records.catalog import NotFound
+
+    from .packs import add_pack_draft
+
+    try:
+        result = add_pack_draft(current_app.extensions["catalog"], company_id, pack=pack, by=by)
+    except (NotFound, KeyError) as exc:
+        click.secho(f"REFUSED: {exc.args[0] if exc.args else exc}", fg="red", err=True)
+        sys.exit(1)
+    except policy.PolicyError as exc:
+        _errors(exc)
+        sys.exit(1)
+    if result["version"] is None:
+        click.echo(f"nothing added: {company_id} already has " + ", ".join(result["skipped"]))
+        return
+    click.echo(f"cheat sheet version {result['version']} (draft): added " + ", ".join(result["added"])
+               + (f"; kept the sheet's own {', '.join(result['skipped'])}" if result["skipped"] else ""))
+    click.echo(f"next: compile and activate it (POST /admin/companies/{company_id}/cheatsheet/compile, then activate)")
+
+
+@policy_cli.command("migrate")
+@click.argument("company_ids", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Every company in the store.")
+@click.option("--dry-run", is_flag=True, help="Show what would change; save nothing.")
+@click.option("--by", default="migration", show_default=True, help="Who migrates (audit metadata).")
+def migrate_cmd(company_ids: tuple[str, ...], every: bool, dry_run: bool, by: str) -> None:
+    """Rewrite stored legacy edge cases (triggerPatterns, responseText) in the enterprise shape, as new drafts."""
+    from records.catalog import NotFound
+
+    from .packs import migrate_draft
+
+    cat = current_app.extensions["catalog"]
+    ids = list(company_ids) or ([r["_id"] for r in cat.companies.coll.find({}, {"_id": 1})] if every else [])
+    if not ids:
+        raise click.UsageError("name one or more companies, or --all")
+    failed = False
+    for cid in ids:
+        try:
+            result = migrate_draft(cat, cid, by=by, dry_run=dry_run)
+        except NotFound as exc:
+            click.secho(f"{cid}: {exc}", fg="red", err=True)
+            failed = True
+            continue
+        except policy.PolicyError as exc:
+            click.secho(f"{cid}: the migrated sheet does not validate", fg="red", err=True)
+            _errors(exc)
+            failed = True
+            continue
+        if not result["migrated"]:
+            click.echo(f"{cid}: no legacy edge cases")
+            continue
+        what = "would migrate" if dry_run else f"version {result['version']} (draft) migrates"
+        click.echo(f"{cid}: {what} " + ", ".join(f"{c['id']} ({c['name']})" for c in result["migrated"]))
+    sys.exit(1 if failed else 0)

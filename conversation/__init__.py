@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
+from . import names
 from .answers import Answers, parse_costs
 from .llm import LLMTier
 from .notify import Notifier
@@ -40,6 +41,7 @@ def init_app(app: Any, settings: Any, *, observer: Any) -> Conversation:
                                 observer=observer, clock=settings.CLOCK, poke=app.extensions["rollouts"].poke,
                                 **({"crash": crash_points(settings.CRASH_AT)}
                                    if settings.TESTING and settings.CRASH_AT else {}))
+    names.warm()  # read once per process at start, not during a caller's turn
     app.extensions.update(notifier=notifier, conversation=conversation)
     return conversation
 

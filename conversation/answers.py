@@ -7,12 +7,15 @@ the turn: it costs money and time. Its failure keeps the safe fallback.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Mapping
 
 from policy.company import CompanyProfile
 from policy.compiler import CompiledPolicy
+from policy.hours import HOURS_QUESTION, hours_answer
 from policy.scenarios import CompiledTemplate, ScenarioAnswer
 
+from .acts import is_question
 from .llm import LLMTier
 
 
@@ -39,6 +42,19 @@ class Answers:
     def base(self, template: CompiledTemplate, text: str, *, call_sid: str, seq: int) -> ScenarioAnswer:
         """Tiers 1 and 2 (or the template's safe fallback)."""
         return template.answer(text, call_sid=call_sid, seq=seq)
+
+    def knowledge(self, answer: ScenarioAnswer, text: str, *, profile: CompanyProfile,
+                  now: datetime) -> ScenarioAnswer:
+        """What the company knows beats a canned reply: hours for the day asked about, open now or not."""
+        hours_asked = answer.action == "PROVIDE_HOURS" or (answer.tier == "fallback" and HOURS_QUESTION.search(text)
+                                                           and is_question(text))
+        if not hours_asked:
+            return answer
+        said = hours_answer(profile, now, text)
+        if said is None:
+            return answer
+        return replace(answer, text=said, action="PROVIDE_HOURS", tier=answer.tier if answer.tier != "fallback"
+                       else "1", scenario=answer.scenario or "hours", confidence=max(answer.confidence, 0.9))
 
     def tier3(self, answer: ScenarioAnswer, text: str, *, profile: CompanyProfile, pol: CompiledPolicy,
               template: CompiledTemplate) -> ScenarioAnswer:

@@ -16,7 +16,11 @@ from typing import Any, Mapping
 
 from policy.entities import correction, normalize, patch_phone, spoken
 from policy.matching import compile_validation_pattern
+from policy.words import digits_of
 from policy.text import label
+
+from . import acts
+from .spoken import fix_from, others_in, patched_phone, spelled
 
 DEFAULT_PROMPTS = {
     "PERSON": "May I have your name, please?",
@@ -35,18 +39,27 @@ MESSAGE_ENTITIES: tuple[dict[str, Any], ...] = (
     {"name": "message", "type": "TEXT", "required": True,
      "prompt": "And what message would you like me to pass along?", "maxRetries": 1, "escalateOnFail": True},
 )
-#: The caller asks for a person instead of answering.
-WANTS_PERSON = re.compile(
-    r"\b(?:just )?(?:transfer|connect|put) me(?: through)?\b|\b(?:talk|speak) (?:to|with) (?:a |an |the )?"
-    r"(?:person|human|someone|somebody|agent|representative|operator|real person)\b|\b(?:representative|operator|"
-    r"real person|human being)\b", re.I)
 MAX_NAME_WORDS = 6
 #: The caller declines or changes their mind ("no thanks", "never mind").
-DECLINES = re.compile(r"^\s*(?:no|nope|nah)?[\s,.!]*(?:thanks?|thank you)?[\s,.!]*(?:never ?mind|forget it|"
-                      r"no thanks?|no thank you|that'?s ok(?:ay)?|not now|i'?m good|don'?t bother)?[\s,.!]*$", re.I)
+DECLINES = re.compile(r"^\s*(?:(?:no|nope|nah)[\s,.!]*(?:thanks?|thank you)?|(?:thanks?|thank you)?[\s,.!]*(?:never ?mind|"
+                      r"forget it|no thanks?|no thank you|that'?s ok(?:ay)?|not now|i'?m good|don'?t bother))"
+                      r"(?:[\s,.!]+(?:never ?mind|forget it|that'?s ok(?:ay)?|not now|i'?m good))*[\s,.!]*$", re.I)
 #: Answers that are not a name ("I don't know", "why do you need that?").
 NOT_A_NAME = re.compile(r"\b(?:don'?t know|not sure|no idea|why|what|how|who|which|where|when|"
-                        r"can you|could you|would you|do you)\b", re.I)
+                        r"can you|could you|would you|do you|bye|goodbye|thanks|thank you|that'?s all|that'?s it)\b", re.I)
+
+
+def could_answer(state: Mapping[str, Any], text: str) -> bool:
+    """Whether the words could be the answer to the current question (else a question of the caller's
+    own, such as "are you open Saturday?", is answered first)."""
+    kind = current(state).get("type", "TEXT")
+    if kind == "PHONE":
+        return len(digits_of(text)) >= 4
+    if kind == "PERSON":
+        return not NOT_A_NAME.search(text)
+    if kind == "EMAIL":
+        return "@" in text or bool(re.search(r"\bat\b.*\bdot\b", text, re.I))
+    return kind == "TEXT" or kind == "ADDRESS"
 
 
 def declines(text: str) -> bool:
@@ -68,13 +81,18 @@ class Step:
 
 
 def start(purpose: str, entities: Any, collected: Mapping[str, Any], *, transfer: Mapping[str, Any] | None = None,
-          reason: str | None = None) -> dict[str, Any] | None:
-    """A new collection for the entities not collected yet, or None when nothing is missing."""
+          reason: str | None = None, confirm: bool = False) -> dict[str, Any] | None:
+    """A new collection for the entities not collected yet, or None when nothing is missing.
+
+    With ``confirm`` (CONFIRM_ENTITIES) everything is read back for the caller to confirm or
+    correct before the transfer or the stored message.
+    """
     pending = [dict(e) for e in entities if e.get("name") not in collected]
     if not pending:
         return None
     return {"purpose": purpose, "entities": pending, "index": 0, "retries": 0, "last": None,
-            "transfer": dict(transfer) if transfer else None, "reason": reason, "skipped": []}
+            "transfer": dict(transfer) if transfer else None, "reason": reason, "skipped": [],
+            "confirm_all": confirm}
 
 
 def current(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -110,18 +128,99 @@ def _validate(spec: Mapping[str, Any], text: str, *, now: datetime, region: str)
 def _advance(state: dict[str, Any], collected: dict[str, Any], step: Step) -> Step:
     state["index"] += 1
     state["retries"] = 0
+    while state["index"] < len(state["entities"]) and state["entities"][state["index"]]["name"] in collected:
+        state["index"] += 1  # answered already, in the same breath as an earlier question
     if state["index"] >= len(state["entities"]):
+        if state.get("confirm_all") and any(e["name"] in collected for e in state["entities"]):
+            state["readback"] = True
+            step.kind = "readback"
+            return step
         step.kind, step.state = "done", None
     return step
 
 
+def _confirm_name(state: dict[str, Any], text: str, collected: dict[str, Any], step: Step, *, now: datetime,
+                  region: str) -> Step:
+    """The caller answers "is your name X?": yes, a corrected or spelled name, or no (then spell it)."""
+    spec = current(state)
+    if acts.is_yes(text):
+        state.pop("confirm", None)
+        step.events.append(f"confirmed:{spec['name']}")
+        return _advance(state, collected, step)
+    fixed = spelled(text) or (correction(text) or re.sub(r"^\W*(?:no|nope)\b[\s,.!]*(?:sorry[\s,.!]*)?", "", text,
+                                                           flags=re.I))
+    result = _validate(spec, fixed, now=now, region=region) if fixed.strip() else None
+    if result is not None and result.ok and not acts.is_no(fixed):
+        collected[spec["name"]] = result.value
+        state.pop("confirm", None)
+        step.collected, step.changed = collected, True
+        step.events.append(f"corrected:{spec['name']}")
+        return _advance(state, collected, step)
+    state["confirm"] = "spell"
+    step.kind = "spell"
+    step.events.append(f"spell:{spec['name']}")
+    return step
+
+
+def _readback(state: dict[str, Any], text: str, collected: dict[str, Any], step: Step, *, now: datetime,
+              region: str) -> Step:
+    """The caller answers the read-back: yes (done), a correction (read back again), or no (what to fix)."""
+    if acts.is_yes(text) and not state.get("fixing"):
+        step.kind, step.state = "done", None
+        step.events.append("confirmed")
+        return step
+    fix = fix_from(text, state["entities"], collected, region)
+    if fix is not None:
+        name, words = fix
+        spec = next(e for e in state["entities"] if e["name"] == name)
+        if spec.get("type") == "PHONE" and collected.get(name):
+            value = patched_phone(str(collected[name]), words, region)
+        else:
+            result = _validate(spec, words, now=now, region=region)
+            value = result.value if result.ok else None
+        if value:
+            collected[name] = value
+            state.pop("fixing", None)
+            step.collected, step.changed = collected, True
+            step.events.append(f"corrected:{name}")
+            step.kind = "readback"
+            return step
+        state["readback"] = False
+        state["index"] = state["entities"].index(spec)
+        step.events.append(f"reask:{name}")
+        return step
+    mentioned = [e for e in state["entities"] if re.search(rf"\b{re.escape(label(e['name']).split()[-1])}\b", text, re.I)
+                 or (e.get("type") == "PHONE" and re.search(r"\bnumber\b", text, re.I))]
+    if mentioned:
+        state["readback"] = False
+        state.pop("fixing", None)
+        state["index"] = state["entities"].index(mentioned[0])
+        step.events.append(f"reask:{mentioned[0]['name']}")
+        return step
+    state["fixing"] = True
+    step.kind = "which"
+    step.events.append("fix")
+    return step
+
+
 def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *, now: datetime,
-           region: str = "US") -> Step:
-    """Take the caller's words for the current entity (or a correction of the last one)."""
+           region: str = "US", known_name: Any = None) -> Step:
+    """Take the caller's words for the current entity (or a correction of the last one).
+
+    Details for later questions said in the same breath are taken too; a name ``known_name``
+    does not know is asked back ("confirm"); after the last one, a read-back ("readback").
+    """
     state = {**state, "entities": list(state["entities"]), "skipped": list(state.get("skipped", []))}
     collected = dict(collected)
-    spec = current(state)
     step = Step("ask", state, collected)
+    if state.get("readback"):
+        return _readback(state, text, collected, step, now=now, region=region)
+    spec = current(state)
+    if state.get("confirm"):
+        return _confirm_name(state, text, collected, step, now=now, region=region)
+    if acts.is_assent(text) and spec.get("type") != "TEXT":
+        step.events.append("assent")  # "sure", "ok": they are listening; ask again, no retry counted
+        return step
 
     fix = correction(text)
     last = state.get("last")
@@ -138,12 +237,26 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
             step.events.append(f"corrected:{last}")
             return step
 
-    result = _validate(spec, text, now=now, region=region)
+    later = [e for e in state["entities"][state["index"] + 1:] if e["name"] not in collected]
+    extra, rest = others_in(text, later, region) if later else ({}, text)
+    for name, value in extra.items():
+        collected[name] = value
+        step.collected, step.changed = collected, True
+        step.events.append(f"collected:{name}")
+    name_spelled = spelled(rest) if spec.get("type") == "PERSON" else None
+    result = _validate(spec, name_spelled or rest, now=now, region=region)
     if result.ok:
         collected[spec["name"]] = result.value
         state["last"] = spec["name"]
         step.collected, step.changed = collected, True
         step.events.append(f"collected:{spec['name']}")
+        if spec.get("type") == "PERSON" and known_name is not None and not name_spelled \
+                and not known_name(result.value):
+            state["confirm"] = "name"
+            step.kind = "confirm"
+            step.text = str(result.value)
+            step.events.append(f"unsure:{spec['name']}")
+            return step
         return _advance(state, collected, step)
 
     state["retries"] = int(state.get("retries", 0)) + 1
@@ -173,5 +286,4 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
     return _advance(state, collected, step)
 
 
-__all__ = ["Step", "start", "answer", "declines", "current", "prompt_of", "retry_prompt_of", "MESSAGE_ENTITIES",
-           "WANTS_PERSON"]
+__all__ = ["Step", "start", "answer", "declines", "could_answer", "current", "prompt_of", "retry_prompt_of", "MESSAGE_ENTITIES"]

@@ -2,7 +2,8 @@
 
 Turns the pure steps of ``conversation.collect`` into decisions, with every line we say
 passed through the policy's guardrails and behavior rules (``policy.speak``), and stores
-taken messages and their SMS.
+taken messages and their SMS. With CONFIRM_ENTITIES what was collected is read back, and the
+caller confirms or corrects it before the transfer or the stored message.
 """
 
 from __future__ import annotations
@@ -15,22 +16,33 @@ from typing import Any, Callable, Mapping
 import phonenumbers
 
 import policy
-from policy.company import fallback_number
 from policy.decision import BaseResponse, Decision, TurnContext
-from policy.scenarios import ScenarioAnswer
+from policy.entities import spoken
+from policy.text import label
 from records.calllog import CallLog
 
-from . import collect
+from . import acts, collect
+from .messages import Messages
+from .names import known_name
 from .notify import Notifier
 
 log = logging.getLogger(__name__)
 
 TRANSFER_NOW_LINE = "Thank you. I'll connect you now."
-PERSON_BUSY_LINE = "Everyone on our team is busy right now, so a message is the quickest way to reach them."
 DECLINED_LINE = "No problem. Is there anything else I can help you with?"
 TO_MESSAGE_LINE = "I'm sorry, I'm having trouble with that, so let me take a message instead."
-MESSAGE_DONE_LINE = ("Thank you{name}. I'll make sure our team gets your message, and someone will call you back "
-                     "as soon as they can.")
+MESSAGE_START_LINE = "Sure, I can take a message and have someone call you back."
+PERSON_FAILED_LINE = ("I did try to put you through, but no one could pick up just now, so a message is the quickest "
+                      "way to reach them.")
+PERSON_NONE_LINE = "I'm not able to put you through to someone from here, but I'll make sure the team gets your message."
+PERSON_OFFER_LINE = ("I'm not able to put you through to someone directly right now, but I can take a message and "
+                     "have someone call you back.")
+CONFIRM_NAME_LINE = "Just to make sure I have it right, is your name {name}?"
+SPELL_LINE = "Sorry about that. Could you spell your name for me?"
+WHICH_LINE = "Sorry about that. What should I change: {fields}?"
+RESUME_LINES = ("Now, {prompt}", "Back to your message: {prompt}", "So, {prompt}")
+ASSENT_LINES = ("Great. {prompt}", "Thanks. {prompt}")
+FAILED_DIALS = {"busy", "no-answer", "failed", "canceled", "leave", "queue-full", "error", "system-error"}
 
 
 @lru_cache(maxsize=1024)
@@ -53,18 +65,43 @@ class Collected:
     note: dict[str, Any]
 
 
-def _with_context(ctx: TurnContext, collected: Mapping[str, Any]) -> TurnContext:
-    return TurnContext(company=ctx.company, now=ctx.now, caller_type=ctx.caller_type, spam_flags=ctx.spam_flags,
-                       collected_entities=collected)
+def _lower_first(text: str) -> str:
+    return text if text[:2] in ("I ", "I'") else text[:1].lower() + text[1:]
+
+
+def read_back(state: Mapping[str, Any], collected: Mapping[str, Any]) -> str:
+    """What was collected, read back: "your name as Ann Lee, your number as 5 1 2, ..."."""
+    parts = []
+    for spec in state["entities"]:
+        value = collected.get(spec["name"])
+        if value in (None, ""):
+            continue
+        if spec.get("type") == "TEXT" and spec["name"] == "message":
+            parts.append(f"your message: {str(value)[:160]}")
+        else:
+            parts.append(f"your {label(spec['name'])} as {spoken(value)}")
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"Just to confirm, I have {listed}. Is that right?"
+
+
+def side_answer(pol: policy.CompiledPolicy, routing: policy.Routing, answer: Any, ctx: TurnContext) -> Decision | None:
+    """A question asked while we collect ("are you open Saturday?"), answered when the scenarios know
+    (an answer that gives information, not one that starts something else)."""
+    if answer.tier not in ("1", "2") or answer.action not in (None, "PROVIDE_HOURS", "PROVIDE_PRICING"):
+        return None
+    return policy.finish(pol, routing, BaseResponse(answer.text, None, f"scenario:{answer.scenario}"), ctx)
+
+
+def is_confirming(state: Mapping[str, Any] | None) -> bool:
+    """Whether the caller is being asked to confirm something (a read-back or a name)."""
+    return bool(state and (state.get("readback") or state.get("confirm")))
 
 
 class Dialogue:
     """Entity collection and message taking."""
 
     def __init__(self, call_log: CallLog, notifier: Notifier, *, clock: Callable[[], float]) -> None:
-        self.call_log = call_log
-        self.notifier = notifier
-        self.clock = clock
+        self.messages = Messages(call_log, notifier, clock=clock)
 
     # -- asking
 
@@ -78,18 +115,32 @@ class Dialogue:
                            transfer_queue=None, transfer_sip=None, collect_entities=())
         return Decision(action="RESPOND", response=text)
 
+    def reprompt(self, pol: policy.CompiledPolicy, ctx: TurnContext, session: Mapping[str, Any],
+                 before: str) -> Decision:
+        """Ask again whatever is pending (the question, the name check or the read-back) after ``before``."""
+        state = session["collect"]
+        if state.get("readback"):
+            return Decision(action="RESPOND", response=f"{before} {read_back(state, session.get('collected') or {})}")
+        if state.get("confirm") == "name":
+            name = (session.get("collected") or {}).get(collect.current(state)["name"], "")
+            line = policy.speak(pol, CONFIRM_NAME_LINE.format(name=name), ctx, caller_spoke=False)
+            return Decision(action="RESPOND", response=f"{before} {line}")
+        return self.ask(pol, ctx, state, before)
+
     def maybe_collect(self, pol: policy.CompiledPolicy, decision: Decision, session: dict[str, Any],
                       ctx: TurnContext) -> Decision:
         """Start collecting when a transfer needs entities, or when the answer offers to take a message."""
+        confirm = "CONFIRM_ENTITIES" in pol.runtime.behavior.flags
         if decision.action == "TRANSFER" and decision.collect_entities:
             state = collect.start("transfer", decision.collect_entities, session.get("collected") or {},
-                                  transfer={**(decision.transfer or {}), "script": decision.response})
+                                  transfer={**(decision.transfer or {}), "script": decision.response},
+                                  confirm=confirm)
             if state is not None:
                 session["collect"] = state
                 return self.ask(pol, ctx, state, decision.response, base=decision)
         blocked = any(b.get("type") == "ACTION_BLOCKED" for b in decision.applied_blocks)
         if decision.action == "RESPOND" and decision.proposed_action == "TAKE_MESSAGE" and not blocked:
-            state = collect.start("message", collect.MESSAGE_ENTITIES, {}, reason="caller")
+            state = collect.start("message", collect.MESSAGE_ENTITIES, {}, reason="caller", confirm=confirm)
             if state is not None:
                 state["offered"] = True  # the reply already asked; the caller may still ask something else
                 session["collect"] = state
@@ -97,123 +148,159 @@ class Dialogue:
 
     def start_message(self, pol: policy.CompiledPolicy, ctx: TurnContext, session: dict[str, Any], before: str,
                       *, reason: str, transfer: Mapping[str, Any] | None = None) -> Decision:
-        """Switch to taking a message (after a failed transfer or failed collection)."""
+        """Switch to taking a message (asked for, after a failed transfer, or after failed collection)."""
+        confirm = "CONFIRM_ENTITIES" in pol.runtime.behavior.flags
         state = collect.start("message", collect.MESSAGE_ENTITIES, session.get("collected") or {}, reason=reason,
-                              transfer=transfer)
+                              transfer=transfer, confirm=confirm)
         if state is None:
-            return self.finish_message(pol, ctx, session, {"reason": reason, "transfer": transfer})
+            return self.messages.finish(pol, ctx, session, {"reason": reason, "transfer": transfer})
         session["collect"] = state
         return self.ask(pol, ctx, state, policy.speak(pol, before, ctx, caller_spoke=False))
+
+    def requested(self, pol: policy.CompiledPolicy, ctx: TurnContext, session: dict[str, Any],
+                  routing: policy.Routing, text: str) -> Decision | None:
+        """The caller asks to leave a message, or for a person when none can be reached: say so honestly
+        and take a message (an emergency or an edge case still comes first); None otherwise."""
+        if routing.edge_case or "TAKE_MESSAGE" not in pol.runtime.allowed:
+            return None
+        rule = next((pol.runtime.transfer_by_id.get(b["id"]) for b in routing.turn.blocks
+                     if b["type"] == "TRANSFER_RULE"), None)
+        if rule is not None and rule.intent == "emergency":
+            return None
+        if acts.WANTS_MESSAGE.search(text):
+            return self.start_message(pol, ctx, session, MESSAGE_START_LINE, reason="caller")
+        if not routing.decided and acts.WANTS_PERSON.search(text):
+            # Asked in words the general rule does not list ("speak with the owner"): read as the request
+            # it is, so a company that can connect does; one that cannot says so honestly.
+            person = policy.route(pol, "talk to a person", ctx)
+            if person.decided and person.turn.action == "TRANSFER":
+                return self.maybe_collect(pol, policy.finish(pol, person, BaseResponse(""), ctx), session, ctx)
+            return self.start_message(pol, ctx, session, PERSON_OFFER_LINE, reason="asked_for_person")
+        return None
 
     # -- one answer
 
     def collect_turn(self, pol: policy.CompiledPolicy, session: dict[str, Any], text: str, ctx: TurnContext,
-                     routing: policy.Routing, answer: Callable[[], ScenarioAnswer]) -> Collected | None:
+                     routing: policy.Routing, answer: Callable[[], Any],
+                     side: Callable[[], Decision | None]) -> Collected | None:
         """The caller answered while we collect; None hands the turn back to the normal flow.
 
         ``routing`` is the engine's reading of the words: an edge case still comes first (abuse,
         emergencies ...); transfer rules do not, since an answer like "it's Bill" must not open
-        the billing line. ``answer`` gives the scenarios' answer (asked only when needed).
+        the billing line. ``answer`` gives the scenarios' answer (asked only when needed);
+        ``side`` answers a side question ("are you open Saturday?") before the question resumes.
         """
         state = session["collect"]
-        note: dict[str, Any] = {"purpose": state["purpose"], "entity": collect.current(state)["name"]}
+        note: dict[str, Any] = {"purpose": state["purpose"], "entity": collect.current(state)["name"]
+                                if state["index"] < len(state["entities"]) else "readback"}
         if routing.edge_case:
             edge = policy.finish(pol, routing, BaseResponse(""), ctx)
             note["events"] = ["edge_case"]
-            if edge.action in ("HANGUP", "TRANSFER"):
+            if edge.action in ("HANGUP", "TRANSFER") or is_confirming(state):
                 session.pop("collect", None)
                 return Collected(edge, False, note)
             return Collected(self.ask(pol, ctx, state, edge.response, base=edge), False, note)
-        if collect.declines(text):
+        rest = None if is_confirming(state) else acts.declined_then(text)
+        if rest and not collect.declines(rest) and not acts.read(rest).kind:
+            note["events"] = ["declined"]
+            session.pop("collect", None)  # "never mind, what are your hours": the rest is a new question
+            return None
+        if not is_confirming(state) and collect.declines(text):
             note["events"] = ["declined"]
             session.pop("collect", None)
-            line = policy.speak(pol, DECLINED_LINE, ctx, caller_spoke=True)
-            return Collected(Decision(action="RESPOND", response=line), False, note)
-        if state.get("offered") and state["index"] == 0:
+            session["anything_else"] = True
+            return Collected(Decision(action="RESPOND", response=policy.speak(pol, DECLINED_LINE, ctx)), False, note)
+        if state.get("offered") and state["index"] == 0 and not acts.is_assent(text):
             other = answer()
             if other.tier in ("1", "2") and other.action != "TAKE_MESSAGE":
                 session.pop("collect", None)  # they asked something else instead of leaving a message
                 return None
-        if collect.WANTS_PERSON.search(text):
-            note["events"] = ["wants_person"]
-            if state["purpose"] == "transfer":
-                session.pop("collect", None)
-                return Collected(self.finish_transfer(pol, ctx, session, state["transfer"]), False, note)
-            busy = policy.speak(pol, PERSON_BUSY_LINE, ctx, caller_spoke=False)
-            return Collected(self.ask(pol, ctx, state, busy), False, note)
+        state.pop("offered", None)
+        if acts.WANTS_PERSON.search(text) and not is_confirming(state):
+            return Collected(self._person(pol, session, state, ctx, routing), False, {**note, "events": ["wants_person"]})
+        if not is_confirming(state) and acts.is_question(text) and not collect.could_answer(state, text):
+            other = side()
+            if other is not None:
+                resume = RESUME_LINES[ctx.variation % len(RESUME_LINES)]
+                prompt = _lower_first(policy.speak(pol, collect.prompt_of(collect.current(state)), ctx,
+                                                   caller_spoke=False))
+                note["events"] = ["side_question"]
+                return Collected(replace(other, response=f"{other.response} {resume.format(prompt=prompt)}"),
+                                 False, note)
         return self._step(pol, session, text, ctx, state, note)
+
+    def _person(self, pol: policy.CompiledPolicy, session: dict[str, Any], state: Mapping[str, Any],
+                ctx: TurnContext, routing: policy.Routing) -> Decision:
+        """The caller asks for a person while we collect: connect when we can, say honestly when not."""
+        if state["purpose"] == "transfer":
+            session.pop("collect", None)
+            return self.finish_transfer(pol, ctx, session, state["transfer"], read_back=False)
+        if routing.decided and routing.turn.action == "TRANSFER":
+            session.pop("collect", None)
+            return policy.finish(pol, routing, BaseResponse(""), ctx)
+        failed = state.get("reason") in FAILED_DIALS
+        line = policy.speak(pol, PERSON_FAILED_LINE if failed else PERSON_NONE_LINE, ctx, caller_spoke=False)
+        return self.ask(pol, ctx, state, line)
 
     def _step(self, pol: policy.CompiledPolicy, session: dict[str, Any], text: str, ctx: TurnContext,
               state: Mapping[str, Any], note: dict[str, Any]) -> Collected:
         """Take the words as the answer to the current question (or a correction of the last one)."""
         step = collect.answer(state, text, session.get("collected") or {}, now=ctx.company.local(ctx.now),
-                              region=region_of(session.get("to")))
+                              region=region_of(session.get("to")), known_name=known_name)
         session["collected"] = step.collected
         note["events"] = step.events
-        if step.kind == "ask":
+        if step.kind in ("ask", "confirm", "spell", "readback", "which"):
             session["collect"] = step.state
-            if "reprompt" in step.events:  # the validation prompt is the whole question
-                line = policy.speak(pol, step.text, ctx, caller_spoke=False)
-                return Collected(Decision(action="RESPOND", response=line), step.changed, note)
-            before = policy.speak(pol, step.text, ctx, caller_spoke=False) if step.text else ""
-            return Collected(self.ask(pol, ctx, step.state, before), step.changed, note)
+            return Collected(self._question(pol, ctx, step, session), step.changed, note)
         session.pop("collect", None)
         if step.kind == "to_message":
             decision = self.start_message(pol, ctx, session, TO_MESSAGE_LINE, reason="collection_failed",
                                           transfer=state.get("transfer"))
             return Collected(decision, step.changed, note)
+        confirmed = "confirmed" in step.events
         if state["purpose"] == "transfer":
-            return Collected(self.finish_transfer(pol, ctx, session, state["transfer"]), step.changed, note)
-        return Collected(self.finish_message(pol, ctx, session, state), True, note)
+            return Collected(self.finish_transfer(pol, ctx, session, state["transfer"], read_back=not confirmed),
+                             step.changed, note)
+        return Collected(self.messages.finish(pol, ctx, session, state, read_back=not confirmed), True, note)
+
+    def _question(self, pol: policy.CompiledPolicy, ctx: TurnContext, step: collect.Step,
+                  session: Mapping[str, Any]) -> Decision:
+        """What to say when the collection goes on: the next question, a check, or the read-back."""
+        state = step.state or {}
+        if step.kind == "confirm":
+            return Decision(action="RESPOND", response=policy.speak(pol, CONFIRM_NAME_LINE.format(name=step.text), ctx,
+                                                                    caller_spoke=False))
+        if step.kind == "spell":
+            return Decision(action="RESPOND", response=policy.speak(pol, SPELL_LINE, ctx, caller_spoke=False))
+        if step.kind == "readback":
+            before = "Got it. " if any(e.startswith("corrected:") for e in step.events) else ""
+            return Decision(action="RESPOND", response=before + read_back(state, session.get("collected") or {}))
+        if step.kind == "which":
+            fields = [f"your {label(e['name'])}" for e in state["entities"]]
+            listed = fields[0] if len(fields) == 1 else ", ".join(fields[:-1]) + " or " + fields[-1]
+            return Decision(action="RESPOND", response=WHICH_LINE.format(fields=listed))
+        if "reprompt" in step.events:  # the validation prompt is the whole question
+            return Decision(action="RESPOND", response=policy.speak(pol, step.text, ctx, caller_spoke=False))
+        if "assent" in step.events:
+            prompt = policy.speak(pol, collect.prompt_of(collect.current(state)), ctx, caller_spoke=False)
+            return Decision(action="RESPOND", response=ASSENT_LINES[ctx.variation % len(ASSENT_LINES)].format(
+                prompt=prompt))
+        before = policy.speak(pol, step.text, ctx, caller_spoke=False) if step.text else ""
+        return self.ask(pol, ctx, state, before)
 
     # -- endings
 
     def finish_transfer(self, pol: policy.CompiledPolicy, ctx: TurnContext, session: Mapping[str, Any],
-                        transfer: Mapping[str, Any] | None) -> Decision:
-        """Connect now; CONFIRM_ENTITIES reads back what was collected first."""
+                        transfer: Mapping[str, Any] | None, *, read_back: bool = True) -> Decision:
+        """Connect now (reading back what was collected first unless the caller just confirmed it)."""
         transfer = transfer or {}
-        read_back = _with_context(ctx, session.get("collected") or {})
-        line = policy.speak(pol, TRANSFER_NOW_LINE, read_back, caller_spoke=False)
+        values = (session.get("collected") or {}) if read_back else {}
+        with_values = TurnContext(company=ctx.company, now=ctx.now, caller_type=ctx.caller_type,
+                                  spam_flags=ctx.spam_flags, collected_entities=values, variation=ctx.variation)
+        line = policy.speak(pol, TRANSFER_NOW_LINE, with_values, caller_spoke=False)
         return Decision(action="TRANSFER", response=line, transfer_target=transfer.get("target"),
                         transfer_phone=transfer.get("phone"), transfer_queue=transfer.get("queue"),
                         transfer_sip=transfer.get("sip"))
 
-    def finish_message(self, pol: policy.CompiledPolicy, ctx: TurnContext, session: Mapping[str, Any],
-                       state: Mapping[str, Any]) -> Decision:
-        """Store the message, text it to the team, thank the caller and end the call."""
-        message = self._message(session, state)
-        self.call_log.store_message(message)
-        self.call_log.update(session["call_sid"], {"$set": {"outcome": "message_taken", "message": {
-            k: message[k] for k in ("name", "callback_phone", "message", "reason", "transfer_target")}}})
-        self._text_team(ctx, session, state, message)
-        name = f", {message['name'].split()[0]}" if message.get("name") else ""
-        phone = message["callback_phone"]
-        read_back = _with_context(ctx, {"callbackPhone": phone} if phone else {})
-        line = policy.speak(pol, MESSAGE_DONE_LINE.format(name=name), read_back, caller_spoke=False)
-        return Decision(action="HANGUP", response=f"{line} Goodbye.", tags=("message_taken",))
 
-    def _message(self, session: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
-        collected = dict(session.get("collected") or {})
-        caller = session.get("from") or ""
-        transfer = state.get("transfer") or {}
-        return {"_id": f"{session['call_sid']}:{session.get('seq', 0) + 1}", "company_id": session.get("company_id"),
-                "call_sid": session["call_sid"], "caller": caller, "name": collected.get("name"),
-                "callback_phone": collected.get("callbackPhone") or caller, "message": collected.get("message"),
-                "reason": state.get("reason") or "caller", "transfer_target": transfer.get("target"),
-                "created_at": self.clock()}
-
-    def _text_team(self, ctx: TurnContext, session: Mapping[str, Any], state: Mapping[str, Any],
-                   message: Mapping[str, Any]) -> None:
-        transfer = state.get("transfer") or {}
-        to = transfer.get("phone") or fallback_number(ctx.company.raw)
-        if not to:
-            return
-        company = ctx.company.variables.get("companyname", ctx.company.name)
-        why = f" (transfer to {transfer.get('target')}: {message['reason']})" if transfer.get("target") else ""
-        body = (f"{company}: message from {message['name'] or 'a caller'} ({message['callback_phone']}){why}: "
-                f"{message['message'] or '(no message)'}")
-        self.notifier.sms(f"{message['_id']}:message", to=to, from_=session.get("to"), body=body,
-                          company_id=session.get("company_id"), call_sid=session["call_sid"], kind="message")
-
-
-__all__ = ["Dialogue", "Collected", "region_of"]
+__all__ = ["Dialogue", "Collected", "region_of", "read_back", "is_confirming", "side_answer"]

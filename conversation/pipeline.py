@@ -22,14 +22,14 @@ from records.calllog import CallLog, TurnFacts, tally, turn_record
 from records.catalog import Catalog
 from session import KEEP_REPLIES, KEEP_TOKENS, SessionStore, Superseded, new_session, remember
 
+from . import acts, manners
 from .answers import Answers
-from .dialogue import Dialogue
+from .dialogue import Dialogue, side_answer
 from .effects import Effects
 from .notify import Notifier
 from .rollout import RolloutTurns
 from .scope import Scope, Scopes, caller_flags
-from .types import (CONNECT, HANGUP, LISTEN, CallEnded, CallerTurn, DialOutcome, IncomingCall, OutOfOrder,
-                    Reply)
+from .types import CONNECT, HANGUP, LISTEN, CallEnded, CallerTurn, DialOutcome, IncomingCall, OutOfOrder, Reply
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ DIAL_FAILED_LINE = ("I'm sorry, no one was able to take your call just now. I ca
                     "someone call you back.")
 FALLBACK_LINE = "We're sorry, we're having a problem on our end. Let me connect you to our team."
 FALLBACK_GOODBYE = "We're sorry, we're having a problem on our end. Please call back in a few minutes. Goodbye."
+UPSET_OFFER = "I'll make sure this gets to the right person. May I have your name, please?"
 #: Typed reasons for a transfer that did not connect (call log ``transfer_outcome.reason``).
 DIAL_REASONS = {"busy": "CONTACT_BUSY", "no-answer": "CONTACT_NO_ANSWER", "failed": "DIAL_FAILED",
                 "canceled": "CALLER_CANCELED", "leave": "QUEUE_LEFT", "queue-full": "QUEUE_FULL",
@@ -177,7 +178,7 @@ class Conversation:
             return Decision(action="HANGUP", response=SILENCE_GOODBYE)
         if session.get("collect"):
             line = "Sorry, I didn't catch that." if silence == 1 else "Are you still there?"
-            return self.dialogue.ask(scope.policy, self.scopes.context(scope), session["collect"], line)
+            return self.dialogue.reprompt(scope.policy, self.scopes.context(scope), session, line)
         return Decision(action="RESPOND", response=SILENCE_LINES[silence - 1])
 
     def _answer(self, scope: Scope, turn: CallerTurn, facts: TurnFacts) -> Decision:
@@ -185,39 +186,55 @@ class Conversation:
         session, pol = scope.session, scope.policy
         ctx = self.scopes.context(scope)
         routing = policy.route(pol, turn.speech, ctx)
-        base = self._base_answer(scope, turn, facts)
+        base = self._base_answer(scope, turn, facts, ctx)
+        said = acts.read(turn.speech)
         decision = None
-        if session.get("collect"):
-            collected = self.dialogue.collect_turn(pol, session, turn.speech, ctx, routing, base)
+        if not routing.decided:
+            last = (session.get("replies") or {}).get(str(turn.seq - 1)) or {}
+            decision = manners.act(pol, ctx, session, turn.speech, said, last.get("text"))
+            if decision is not None and decision.action == "HANGUP":
+                session.pop("collect", None)
+        if decision is None and session.get("collect"):
+            collected = self.dialogue.collect_turn(pol, session, turn.speech, ctx, routing, base,
+                                                   side=lambda: side_answer(pol, routing, base(), ctx))
             if collected is not None:
                 decision, facts.extra["collect"] = collected.decision, collected.note
                 scope.extra["entity_saved"] = collected.saved
+        if decision is None:
+            decision = self.dialogue.requested(pol, ctx, session, routing, turn.speech)
         if decision is None:
             answer = base()
             if not routing.decided:
                 with facts.timing("scenario"):
                     answer = self.answers.tier3(answer, turn.speech, profile=scope.profile, pol=pol,
                                                 template=scope.template)
+                if said.upset and answer.tier == "fallback":
+                    answer = replace(answer, text=UPSET_OFFER)
             facts.answer, facts.cost = answer, self.answers.cost(answer)
             source = "tier3" if answer.tier == "3" else f"scenario:{answer.scenario or 'fallback'}"
             decided = policy.finish(pol, routing, BaseResponse(answer.text, answer.action, source), ctx)
             decision = self.dialogue.maybe_collect(pol, decided, session, ctx)
             self.rollout.shadow(scope, turn.speech, turn.seq, ctx, decided, facts.answer, base, facts)
+        if said.upset and not session.get("soothed"):  # once a call: twice sounds scripted
+            decision = manners.soothe(pol, ctx, decision)
+            session["soothed"] = True
         self.rollout.canary_leak(scope, decision, facts)
         facts.done = self.effects.perform(decision, session, scope.record, turn.seq)
+        session["anything_else"] = manners.asked_more(decision) and not session.get("collect")
         session["silence"] = 0
         session["turn_count"] = int(session.get("turn_count", 0)) + 1
         return decision
 
-    def _base_answer(self, scope: Scope, turn: CallerTurn, facts: TurnFacts) -> Callable[[], Any]:
-        """The scenarios' answer to the words, found once and only if asked for (its time noted)."""
+    def _base_answer(self, scope: Scope, turn: CallerTurn, facts: TurnFacts, ctx: Any) -> Callable[[], Any]:
+        """The scenarios' answer to the words, with what the company knows (hours), found once and only
+        if asked for (its time noted)."""
         found: list[Any] = []
 
         def answer() -> Any:
             if not found:
                 with facts.timing("scenario"):
-                    found.append(self.answers.base(scope.template, turn.speech, call_sid=turn.call_sid,
-                                                   seq=turn.seq))
+                    got = self.answers.base(scope.template, turn.speech, call_sid=turn.call_sid, seq=turn.seq)
+                    found.append(self.answers.knowledge(got, turn.speech, profile=scope.profile, now=ctx.now))
             return found[0]
         return answer
 
@@ -288,26 +305,21 @@ class Conversation:
             return Reply(CONNECT, decision.response, next=seq + 1, phone=decision.transfer_phone,
                          sip=decision.transfer_sip, queue=decision.transfer_queue,
                          caller_id=scope.session.get("to") or None, listening=scope.listening)
-        return Reply(LISTEN, decision.response, next=seq + 1, barge_in=decision.barge_in, listening=scope.listening)
+        asking = scope.session.get("collect")
+        expecting = None
+        if asking:
+            expecting = "CONFIRM" if asking.get("readback") or asking.get("confirm") else \
+                asking["entities"][min(asking["index"], len(asking["entities"]) - 1)].get("type")
+        return Reply(LISTEN, decision.response, next=seq + 1, barge_in=decision.barge_in,
+                     listening=scope.listening.for_answer(expecting))
 
     def _replay(self, session: dict[str, Any], seq: int) -> Reply:
         """The reply a turn already got (a repeated delivery): nothing is decided or recorded again."""
         stored = (session.get("replies") or {}).get(str(seq)) or self.call_log.recorded_reply(session["call_sid"], seq)
         if isinstance(stored, dict):
-            return Reply.from_stored(stored, self._hints(session))
+            return Reply.from_stored(stored, self.scopes.listening_for(session))
         # Neither the session nor the call log kept it: answer like a fresh turn would, recording nothing.
         return Reply(LISTEN, SILENCE_LINES[0], next=session["seq"] + 1)
-
-    def _hints(self, session: dict[str, Any]) -> str:
-        """The recognition hints of a call's company and pinned policy (for a replayed reply)."""
-        try:
-            record = self.scopes.company(session.get("to") or "", session.get("company_id"))
-            if record is None:
-                return ""
-            return self.scopes.load(session, record, "").listening.hints
-        except Exception as exc:  # noqa: BLE001 - hints only help recognition; a replay must answer
-            log.warning("call %s: no hints for a replayed reply: %s", session.get("call_sid"), exc)
-            return ""
 
     def _commit(self, scope: Scope, facts: TurnFacts, decision: Decision, token: str | None, *,
                 first: bool = False, persist: bool = False) -> Reply:
@@ -351,7 +363,7 @@ class Conversation:
     def _answered(self, call_sid: str, seq: int, reply: Reply) -> Reply:
         """The reply a turn got when it was first answered (from the call log), else ``reply``."""
         earlier = self.call_log.recorded_reply(call_sid, seq)
-        return Reply.from_stored(earlier, reply.listening.hints) if isinstance(earlier, dict) else reply
+        return Reply.from_stored(earlier, reply.listening) if isinstance(earlier, dict) else reply
 
     @staticmethod
     def _advance(session: dict[str, Any], seq: int, token: str | None, decision: Decision,

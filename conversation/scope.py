@@ -7,6 +7,7 @@ one cannot be loaded, an almost empty template when the company's is missing.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -14,7 +15,7 @@ from typing import Any, Callable, Mapping
 
 from pymongo.errors import PyMongoError
 
-from policy.company import CompanyProfile, fallback_number
+from policy.company import CompanyProfile, Voice, fallback_number
 from policy.compiler import CompiledPolicy
 from policy.decision import TurnContext
 from policy.rollout import CANARY, in_canary
@@ -26,8 +27,12 @@ from .types import Listening
 
 log = logging.getLogger(__name__)
 
-#: Twilio takes a few hundred hint phrases; we keep the shortest (most distinctive) ones.
+#: Twilio takes up to 500 comma-separated hints of at most 100 characters each (warning 13330); we keep the
+#: company's own first, then the shortest (most distinctive) of the policy's and template's phrases.
 MAX_HINTS = 250
+MAX_HINT_CHARS = 100
+#: Voice settings of a company document saved before they existed: the schema's defaults.
+VOICE_DEFAULTS = Voice().model_dump()
 
 
 @dataclass
@@ -126,21 +131,39 @@ class Scopes:
 
     def listening(self, record: Mapping[str, Any], pol: CompiledPolicy | None,
                   template: CompiledTemplate | None) -> Listening:
-        """The company's voice and language, and recognition hints from its policy and template."""
-        voice = (record or {}).get("doc", {}).get("voice") or {}
-        key = (pol.checksum if pol else "", template.id if template else "")
+        """The company's voice, language and speech-recognition settings, and hints from its own list,
+        its policy and its template (within Twilio's limits)."""
+        voice = {**VOICE_DEFAULTS, **((record or {}).get("doc", {}).get("voice") or {})}
+        key = (pol.checksum if pol else "", template.id if template else "", tuple(voice.get("hints") or ()))
         hints = self._hints.get(key)
         if hints is None:
             words: list[str] = []
             seen: set[str] = set()
-            for w in (*(pol.runtime.hints if pol else ()), *(template.hints if template else ())):
-                if w not in seen and "," not in w:
-                    seen.add(w)
+            ranked = sorted({*(pol.runtime.hints if pol else ()), *(template.hints if template else ())},
+                            key=lambda p: (len(p), p))
+            for w in (*(voice.get("hints") or ()), *ranked):
+                w = " ".join(str(w).replace(",", " ").split())
+                if w and len(w) <= MAX_HINT_CHARS and w.lower() not in seen:
+                    seen.add(w.lower())
                     words.append(w)
-            hints = ", ".join(sorted(words, key=lambda p: (len(p), p))[:MAX_HINTS])
+            hints = ", ".join(words[:MAX_HINTS])
             self._hints[key] = hints
+        model = voice.get("speechModel")
         return Listening(language=voice.get("language", "en-US"), voice=voice.get("voice", "Polly.Joanna"),
-                         hints=hints)
+                         hints=hints, speech_model=model, enhanced=bool(voice.get("enhanced")) and model == "phone_call",
+                         speech_timeout=str(voice.get("speechTimeout") or ("2" if model else "auto")),
+                         timeout=int(voice.get("timeout") or 6), profanity_filter=voice.get("profanityFilter"))
+
+    def listening_for(self, session: Mapping[str, Any]) -> Listening:
+        """How a call's company listens now, with its pinned policy's hints (for a replayed reply)."""
+        try:
+            record = self.company(session.get("to") or "", session.get("company_id"))
+            if record is None:
+                return Listening()
+            return self.load(dict(session), record, "").listening
+        except Exception as exc:  # noqa: BLE001 - hints only help recognition; a replay must answer
+            log.warning("call %s: no listening settings for a replayed reply: %s", session.get("call_sid"), exc)
+            return Listening()
 
     def load(self, session: dict[str, Any], record: dict[str, Any], tier: str) -> Scope:
         """A turn's scope for a loaded session and company."""
@@ -156,7 +179,13 @@ class Scopes:
         session = scope.session
         return TurnContext(company=scope.profile, now=self.now(), caller_type=session.get("caller_type"),
                            spam_flags=session.get("spam_flags") or (), is_first_turn=first_turn,
-                           collected_entities=collected or {})
+                           collected_entities=collected or {},
+                           variation=_seed(session.get("call_sid") or "") + int(session.get("turn_count", 0)))
+
+
+def _seed(call_sid: str) -> int:
+    """A number of the call's own, so wording variants differ from call to call (and stay put on replays)."""
+    return int.from_bytes(hashlib.blake2b(call_sid.encode(), digest_size=4).digest(), "big")
 
 
 def caller_flags(*, withheld: bool, attestation_failed: bool) -> list[str]:

@@ -53,11 +53,22 @@ class CallEnded:
 
 @dataclass(frozen=True, slots=True)
 class Listening:
-    """How a company's calls sound and listen: language, text-to-speech voice, recognition hints."""
+    """How a company's calls sound and listen: language, text-to-speech voice, recognition hints, and the
+    speech-recognition settings (model, enhanced, the pause that ends a turn, how long to wait for speech)."""
 
     language: str = "en-US"
     voice: str = "Polly.Joanna"
     hints: str = ""
+    speech_model: str | None = None
+    enhanced: bool = False
+    speech_timeout: str = "auto"
+    timeout: int = 6
+    profanity_filter: bool | None = None
+    expecting: str | None = None  # what the caller is asked for (PHONE, TEXT, ...): they need longer pauses
+
+    def for_answer(self, kind: str | None) -> "Listening":
+        """The same settings while the caller answers a question of this kind."""
+        return replace(self, expecting=kind) if kind != self.expecting else self
 
 
 class OutOfOrder(ValueError):
@@ -94,15 +105,19 @@ class Reply:
             if value:
                 out[name] = value
         out["language"], out["voice"] = self.listening.language, self.listening.voice
+        if self.listening.expecting:
+            out["expecting"] = self.listening.expecting
         return out
 
     @classmethod
-    def from_stored(cls, data: Mapping[str, Any], hints: str = "") -> "Reply":
-        """A stored reply again, with the call's current recognition hints."""
+    def from_stored(cls, data: Mapping[str, Any], listening: Listening | str = "") -> "Reply":
+        """A stored reply again, listening the way the call's company does now (or with just these hints)."""
         fields = {k: data[k] for k in ("kind", "text", "next", "barge_in", "phone", "sip", "queue", "caller_id")
                   if k in data}
-        return cls(**fields, listening=Listening(data.get("language", "en-US"), data.get("voice", "Polly.Joanna"),
-                                                 hints))
+        base = listening if isinstance(listening, Listening) else Listening(hints=listening)
+        return cls(**fields, listening=replace(base, language=data.get("language", base.language),
+                                               voice=data.get("voice", base.voice),
+                                               expecting=data.get("expecting")))
 
     def with_hints(self, hints: str) -> "Reply":
         """The same reply with other recognition hints."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Mapping
 
 from .company import CompanyProfile
@@ -11,6 +12,41 @@ from .text import label
 
 _OK = re.compile(r"^\s*(?:ok|okay)\b", re.I)
 _KEEP_CAPITAL = re.compile(r"^(?:I\b|I'|[A-Z]{2,}\b)")
+#: Replies that must not get an acknowledgement in front: they open with one already, or with a
+#: greeting, a thank-you, a goodbye, an apology, or a safety instruction ("Ok, hello!" never).
+_NO_ACK = re.compile(
+    r"^\W*(?:ok|okay|sure|certainly|of course|absolutely|got it|alright|all right|great|perfect|yes|no\b|"
+    r"thanks|thank you|you'?re welcome|hi\b|hello|hey\b|good (?:morning|afternoon|evening)|welcome|sorry|"
+    r"i'?m (?:so |very |really )?sorry|i am sorry|we'?re sorry|i apologi[sz]e|my apologies|please\b|"
+    r"this sounds urgent|if you|for your (?:safety|security)|i understand|i hear you|bye|goodbye|unfortunately|"
+    r"i see|no problem|happy to|glad to)", re.I)
+_URGENT = re.compile(r"\b(?:urgent|emergency|right away|immediately|leave the (?:house|home|building)|get out|"
+                     r"911|safety|danger)\b", re.I)
+_QUESTION = re.compile(r"\?\s*$|^\W*(?:(?:yeah|yes|hi|hello|hey|um+|uh+|so|ok(?:ay)?|and|also|oh|well|quick question|"
+                       r"i (?:got|have) a question)[\s,.!]+)*(?:what|when|where|who|why|how|which|is|are|do|does|did|"
+                       r"can|could|would|will|should|may)\b|\b(?:are|is|do|does|can|could|will) (?:you|y'?all|you guys|"
+                       r"they|there|it)\b", re.I)
+_REQUEST = re.compile(r"\b(?:i need|i want|i'?d like|i would like|can you|could you|please|i'?m looking for|"
+                      r"send|schedule|book|set up)\b", re.I)
+#: Acknowledgements by what the caller did (asked, asked for something, told us something); the
+#: first of each is the default, the others vary it turn by turn, and "" says none at all.
+ACKS = {"question": ("Ok, ", "Sure. ", ""), "request": ("Ok, ", "Sure. ", "Of course. ", ""),
+        "statement": ("Ok, ", "I see. ", "Got it. ", "")}
+
+
+@lru_cache(maxsize=4096)
+def _takes_ack(reply: str) -> bool:
+    """Whether a reply may get an acknowledgement in front (replies repeat: memoized)."""
+    return bool(reply) and not _NO_ACK.match(reply) and not _URGENT.search(reply)
+
+
+def acknowledgement(reply: str, utterance: str, variation: int) -> str:
+    """The acknowledgement that fits in front of a reply to the caller's words ("" when none fits)."""
+    if not _takes_ack(reply):
+        return ""
+    kind = "question" if _QUESTION.search(utterance) else ("request" if _REQUEST.search(utterance) else "statement")
+    options = ACKS[kind]
+    return options[variation % len(options)]
 
 
 def spoken_value(value: Any) -> str:
@@ -40,17 +76,25 @@ class BehaviorRules:
         return self._polite.sub(repl, text) if self._polite else text
 
     def apply(self, text: str, *, company: CompanyProfile, is_first_turn: bool, caller_spoke: bool,
-              collected: Mapping[str, Any]) -> tuple[str, bool]:
-        """Acknowledge, greet and read back (after ``formal``); returns the text and whether it changed."""
+              collected: Mapping[str, Any], utterance: str = "", variation: int = 0,
+              action: str = "RESPOND") -> tuple[str, bool]:
+        """Acknowledge, greet and read back (after ``formal``); returns the text and whether it changed.
+
+        The acknowledgement fits the caller's words and the reply (none in front of a greeting, a
+        thank-you, an apology, a safety line or a goodbye) and varies with ``variation``.
+        """
         original = text
         flags = self.flags
         greet = ("USE_COMPANY_NAME" in flags and is_first_turn and company.name
                  and company.variables.get("companyname", company.name).lower() not in text.lower())
         # Acknowledge what the caller said, not a greeting or a reprompt after silence.
-        if "ACK_OK" in flags and caller_spoke and not greet and text and not _OK.match(text):
-            proper = company.name and text.startswith(company.variables.get("companyname", company.name))
-            first = text if proper or _KEEP_CAPITAL.match(text) else text[:1].lower() + text[1:]
-            text = f"Ok, {first}"
+        if "ACK_OK" in flags and caller_spoke and not greet and action != "HANGUP" and text and not _OK.match(text):
+            ack = acknowledgement(text, utterance, variation)
+            if ack.endswith(", "):
+                proper = company.name and text.startswith(company.variables.get("companyname", company.name))
+                text = ack + (text if proper or _KEEP_CAPITAL.match(text) else text[:1].lower() + text[1:])
+            elif ack:
+                text = ack + text
         if greet:
             name = company.variables.get("companyname", company.name)
             text = f"Thanks for calling {name}! {text}".strip()

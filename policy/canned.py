@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 
 from .company import CompanyProfile
 from .compiler import CompiledPolicy
+from .behavior import ACKS
 from .decision import BaseResponse, Decision
 from .guardrails import Guardrails
 from .schema import ALLOWED_ACTIONS, BEHAVIOR_RULES, EDGE_ACTION_TYPES, GUARDRAILS, INTENT_TAGS
@@ -45,6 +46,8 @@ INTENT_PROBES = {
 EDGE_EXPECT = {"override_response": ("EDGE_CASE", "RESPOND"), "force_transfer": ("EDGE_CASE", "TRANSFER"),
                "polite_hangup": ("EDGE_CASE", "HANGUP"), "flag_only": ("EDGE_CASE_FLAG", None)}
 NEUTRAL = "hello, I have a quick question"
+_ACKED = re.compile(r"\s*(?:" + "|".join(re.escape(a.strip(" ,.")) for kind in ACKS.values() for a in kind if a.strip())
+                    + r")\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -227,8 +230,10 @@ def _edge_cases(candidate: CompiledPolicy, profile: CompanyProfile) -> list[Case
 def _behavior_cases(flags: frozenset[str], profile: CompanyProfile, now: datetime) -> list[Case]:
     name = profile.variables.get("companyname", profile.name)
     probes: dict[str, tuple[Probe, Check]] = {
-        "ACK_OK": (Probe(NEUTRAL, BaseResponse("Happy to help with that."), now),
-                   lambda d: [] if re.match(r"\s*(ok|okay)\b", d.response, re.I) else [f"no acknowledgement: {d.response!r}"]),
+        # A reply that is not an acknowledgement already gets one (issue 12: they fit and vary; none in
+        # front of "Happy to help", a greeting or an apology).
+        "ACK_OK": (Probe(NEUTRAL, BaseResponse("We can help with that."), now),
+                   lambda d: [] if _ACKED.match(d.response) else [f"no acknowledgement: {d.response!r}"]),
         "NEVER_INTERRUPT": (Probe(NEUTRAL, BaseResponse("Happy to help with that."), now),
                             lambda d: [] if not d.barge_in else ["the caller can interrupt the reply"]),
         "USE_COMPANY_NAME": (Probe("", BaseResponse("How can I help you today?"), now, first_turn=True),

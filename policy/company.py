@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Annotated, Any, Literal, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -51,6 +51,23 @@ def _check_tz(value: str) -> str:
 Hours = Annotated[list[list[HHMM]] | None, BeforeValidator(_hours_pairs)]
 
 
+def _check_date(value: Any) -> str:
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date as YYYY-MM-DD") from None
+
+
+class Holiday(BaseModel):
+    """A day with other hours than its weekday's: closed (no ``hours``), or open ``hours`` that day."""
+
+    model_config = ConfigDict(extra="forbid")
+    date: Annotated[str, BeforeValidator(_check_date)]
+    name: Name
+    hours: Hours = None
+
+
 class Contact(BaseModel):
     """Where a transfer goes: exactly one of a phone number, a Twilio queue or a SIP address."""
 
@@ -67,12 +84,38 @@ class Contact(BaseModel):
         return self
 
 
+#: Twilio <Gather> speechModel values: the generic ones, or a provider's model ("googlev2_telephony").
+SPEECH_MODEL = r"^(?:default|numbers_and_commands|phone_call|experimental_conversations|experimental_utterances|" \
+               r"(?:googlev2|deepgram)_[a-z0-9_.-]{1,40})$"
+Hint = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^,]+$")]
+
+
 class Voice(BaseModel):
-    """Speech settings for the company's calls."""
+    """Speech settings for the company's calls: how it sounds and how it listens (Twilio <Gather>).
+
+    Twilio takes hints as up to 500 comma-separated entries of at most 100 characters each;
+    ``speechTimeout="auto"`` is refused once a speechModel is set, so the pause that ends a
+    caller's turn is then a whole number of seconds; ``enhanced`` applies to ``phone_call`` only.
+    """
 
     model_config = ConfigDict(extra="forbid")
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}-[A-Z]{2}$")] = "en-US"
     voice: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "Polly.Joanna"
+    speechModel: Annotated[str, StringConstraints(pattern=SPEECH_MODEL)] | None = "phone_call"
+    enhanced: bool = True
+    speechTimeout: int | Literal["auto"] = 2
+    timeout: Annotated[int, Field(ge=1, le=30)] = 6
+    profanityFilter: bool = False
+    hints: list[Hint] = Field(default_factory=list, max_length=100)
+
+    @model_validator(mode="after")
+    def _listening(self) -> "Voice":
+        if self.speechTimeout == "auto" and self.speechModel:
+            raise ValueError('speechTimeout "auto" cannot be used with a speechModel (Twilio refuses it); '
+                             "give the pause in whole seconds, e.g. 2")
+        if isinstance(self.speechTimeout, int) and not 1 <= self.speechTimeout <= 10:
+            raise ValueError("speechTimeout must be 1 to 10 seconds, or \"auto\" without a speechModel")
+        return self
 
 
 class Company(BaseModel):
@@ -84,6 +127,7 @@ class Company(BaseModel):
     numbers: list[E164] = Field(default_factory=list, max_length=50)
     timezone: Annotated[str, AfterValidator(_check_tz)] = "America/Chicago"
     businessHours: dict[Literal[DAYS], Hours] = Field(default_factory=dict)  # type: ignore[valid-type]
+    holidays: list[Holiday] = Field(default_factory=list, max_length=100)
     trade: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] | None = None
     variables: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,59}$")],
                     Annotated[str, StringConstraints(max_length=300)]] = Field(default_factory=dict)
@@ -149,6 +193,7 @@ class CompanyProfile:
     contacts: Mapping[str, Mapping[str, str]]
     main_phone: str | None = None
     has_hours: bool = False
+    holidays: Mapping[str, tuple[str, tuple[tuple[int, int], ...]]] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     fingerprint: tuple = field(default=(), repr=False)
 
@@ -184,6 +229,8 @@ class CompanyProfile:
         contacts = {str(k): MappingProxyType({kk: str(vv) for kk, vv in (v or {}).items() if vv})
                     for k, v in (doc.get("contacts") or {}).items()}
         main = variables.get("phone") or next(iter(doc.get("numbers") or []), None)
+        holidays = {str(h.get("date")): (str(h.get("name") or "a holiday"), _ranges(h.get("hours")))
+                    for h in doc.get("holidays") or [] if isinstance(h, Mapping) and h.get("date")}
         return cls(
             id=str(doc.get("id") or ""), name=str(doc.get("name") or variables.get("companyname", "")),
             tz=tz, hours=MappingProxyType(hours), trade=str(doc.get("trade") or "").casefold(),
@@ -191,15 +238,27 @@ class CompanyProfile:
             approved_phones=frozenset(phones),
             url_whitelist=tuple(d.lower().removeprefix("www.") for d in doc.get("urlWhitelist") or []),
             contacts=MappingProxyType(contacts), main_phone=main, has_hours=bool(bh),
+            holidays=MappingProxyType(holidays),
             raw=MappingProxyType(dict(doc)),
             fingerprint=(str(doc.get("id") or ""), tuple(sorted(variables.items())), frozenset(prices),
                          frozenset(phones), tuple(doc.get("urlWhitelist") or ()), str(tz),
-                         str(doc.get("trade") or ""), repr(sorted(bh.items())), repr(sorted(contacts.items()))),
+                         str(doc.get("trade") or ""), repr(sorted(bh.items())), repr(sorted(contacts.items())),
+                         repr(sorted(holidays.items()))),
         )
 
     def local(self, now: datetime) -> datetime:
         """The given aware time in the company's timezone."""
         return now.astimezone(self.tz)
+
+    def ranges_on(self, day: date) -> tuple[tuple[int, int], ...]:
+        """Opening hours on a date in minutes (a holiday's own hours, else its weekday's)."""
+        holiday = self.holidays.get(day.isoformat())
+        return holiday[1] if holiday else self.hours.get(day.weekday(), ())
+
+    def holiday(self, day: date) -> str | None:
+        """The name of the holiday on a date, if it is one."""
+        holiday = self.holidays.get(day.isoformat())
+        return holiday[0] if holiday else None
 
     def is_open(self, now: datetime) -> bool:
         """Whether the company is within business hours at ``now`` (no hours given = always open)."""
@@ -207,14 +266,12 @@ class CompanyProfile:
             return True
         local = self.local(now)
         minute = local.hour * 60 + local.minute
-        today = local.weekday()
-        for start, end in self.hours.get(today, ()):
+        for start, end in self.ranges_on(local.date()):
             if start < end and start <= minute < end:
                 return True
             if end <= start and minute >= start:  # opens today, closes after midnight
                 return True
-        yesterday = (today - 1) % 7
-        for start, end in self.hours.get(yesterday, ()):
+        for start, end in self.ranges_on(local.date() - timedelta(days=1)):
             if end <= start and minute < end:
                 return True
         return False
@@ -246,4 +303,5 @@ def validate_company(doc: Any) -> Company:
         raise PolicyError(field_errors(exc)) from None
 
 
-__all__ = ["Company", "CompanyProfile", "validate_company", "fallback_number", "money_value", "DAYS"]
+__all__ = ["Company", "CompanyProfile", "Holiday", "Voice", "validate_company", "fallback_number", "money_value",
+           "DAYS"]

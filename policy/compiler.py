@@ -40,6 +40,15 @@ def _dedupe(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+def _group(group: Any) -> list[str]:
+    """The phrases of one group of a built-in combination: a list, or ``pairs`` (every "thing failure"
+    phrase of two lists) plus ``also``."""
+    if isinstance(group, Mapping):
+        things, failures = group.get("pairs") or ([], [])
+        return [f"{a} {b}" for a in things for b in failures] + list(group.get("also") or [])
+    return list(group)
+
+
 def _content(sheet: CheatSheet) -> dict[str, Any]:
     """The canonical, behaviour-defining content of a cheat sheet (no versions, no audit data)."""
     edge_cases = []
@@ -70,6 +79,7 @@ def _content(sheet: CheatSheet) -> dict[str, Any]:
         transfer_rules.append(d)
     intents = builtin_data("intents")
     terms = builtin_data("guardrail_terms")
+    phrase = lambda p: p if p.startswith("#") else normalize(p)  # noqa: E731 - markers keep their "#"
     return {
         "format": FORMAT_VERSION,
         "behaviorRules": _sorted_unique(sheet.behaviorRules),
@@ -77,7 +87,10 @@ def _content(sheet: CheatSheet) -> dict[str, Any]:
         "allowedActions": _sorted_unique(sheet.allowedActions),
         "edgeCases": edge_cases,
         "transferRules": transfer_rules,
-        "intentPhrases": {k: _sorted_unique(list(v), norm=True) for k, v in intents.items()},
+        "intentPhrases": {k: _sorted_unique(list(v["words"]), norm=True) for k, v in intents.items()},
+        "intentUnless": {k: _sorted_unique(list(v["unless"]), norm=True) for k, v in intents.items() if v.get("unless")},
+        "intentCombos": {k: [[sorted({phrase(p) for p in _group(group)}) for group in combo] for combo in v["combos"]]
+                         for k, v in intents.items() if v.get("combos")},
         "guardrailTerms": {g: _sorted_unique(list(terms.get(g, [])) + list(sheet.guardrailTerms.get(g, [])), norm=True)
                            for g in TERM_GUARDRAILS},
         "politeReplacements": dict(sorted(builtin_data("polite").items())),
@@ -200,6 +213,20 @@ def _warnings(content: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
+def _inherited(content: dict[str, Any]) -> list[dict[str, Any]]:
+    """Which built-in words each transfer rule inherits from its intent (beside its own keywords)."""
+    out = []
+    for tr in content["transferRules"]:
+        intent = tr["intentTag"]
+        inherit = tr.get("inheritIntentWords", True)
+        own = set(tr["keywords"])
+        words = [w for w in content["intentPhrases"].get(intent, []) if w not in own] if inherit else []
+        out.append({"rule": tr["id"], "intent": intent, "ownKeywords": list(tr["keywords"]), "inherits": words,
+                    "unless": list((content.get("intentUnless") or {}).get(intent, [])) if inherit else [],
+                    "combinations": len((content.get("intentCombos") or {}).get(intent, [])) if inherit else 0})
+    return out
+
+
 def canonical_json(content: Any) -> str:
     """The one serialization that checksums are taken over: sorted keys, no whitespace, UTF-8."""
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -255,6 +282,7 @@ def compile_cheatsheet(source: Mapping[str, Any] | str) -> CompiledPolicy:
         "conflicts": conflicts,
         "conflictsTotal": conflicts_total,
         "warnings": _warnings(content),
+        "intentWords": _inherited(content),
         "variables": used_vars,
         "stats": {"edgeCases": sum(1 for e in content["edgeCases"] if e["enabled"]),
                   "transferRules": sum(1 for t in content["transferRules"] if t["enabled"]),

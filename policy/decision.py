@@ -20,12 +20,12 @@ class TurnContext:
     """
 
     __slots__ = ("company", "now", "caller_type", "spam_flags", "is_first_turn",
-                 "collected_entities", "local_minute", "local_day", "_open")
+                 "collected_entities", "local_minute", "local_day", "_open", "variation")
 
     def __init__(self, *, company: Mapping[str, Any] | CompanyProfile | None = None,
                  now: datetime | None = None, caller_type: str | None = None,
                  spam_flags: Any = (), is_first_turn: bool = False,
-                 collected_entities: Mapping[str, Any] | None = None) -> None:
+                 collected_entities: Mapping[str, Any] | None = None, variation: int = 0) -> None:
         if now is None:
             raise ValueError("TurnContext needs now= (a timezone-aware datetime); the engine reads no clock")
         if now.tzinfo is None or now.utcoffset() is None:
@@ -44,6 +44,7 @@ class TurnContext:
         set_(self, "local_minute", local.hour * 60 + local.minute)
         set_(self, "local_day", (local.weekday() + 1) % 7)  # 0 = Sunday, as in timeWindows
         set_(self, "_open", None)
+        set_(self, "variation", int(variation))  # picks wording variants turn by turn (0: the defaults)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("TurnContext is immutable")

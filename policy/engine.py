@@ -11,6 +11,7 @@ from time import perf_counter
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from .canon import canon
 from .compiler import CompiledPolicy
 from .decision import BaseResponse, Decision, TurnContext
 from .runtime import EdgeRule, Runtime, TransferRuleRT
@@ -176,18 +177,42 @@ def _edge_cases(rt: Runtime, turn: _Turn, hits: set[int], text: str, ctx: TurnCo
     return False
 
 
-def _transfer_rules(rt: Runtime, turn: _Turn, hits: set[int], ctx: TurnContext) -> bool:
-    """Step 2. Returns True when a transfer rule decided the turn (transfer, or blocked)."""
+def _transfer_candidates(rt: Runtime, hits: set[int], text: str) -> list[tuple[int, int, TransferRuleRT]]:
+    """The rules the words can open, ranked: emergencies first, then a rule's own keywords, then
+    an intent's built-in words (each by priority). An "unless" phrase of the intent ("how much")
+    stops a match, except on one of the rule's own keywords said exactly as written."""
     positions: set[int] = set()
     for pid in hits:
         p = rt.transfer_by_phrase.get(pid)
         if p:
             positions.update(p)
-    for pos in sorted(positions):
+    groups: dict[tuple[int, int], set[int]] = {}
+    for pid in hits:
+        for pos, ci, gi in rt.transfer_combos.get(pid, ()):
+            groups.setdefault((pos, ci), set()).add(gi)
+    positions.update(pos for (pos, ci), found in groups.items() if len(found) == len(rt.transfers[pos].combos[ci]))
+    ranked = []
+    surface = None
+    for pos in positions:
         rule = rt.transfers[pos]
+        own = bool(rule.own_ids & hits)
+        if rule.unless_ids & hits:
+            surface = surface if surface is not None else padded(text)
+            if not any(f" {w} " in surface for w in rule.own_words):
+                continue
+        rank = 0 if rule.intent == "emergency" else (1 if own else 2)
+        ranked.append((rank, pos, rule))
+    ranked.sort(key=lambda t: (t[0], t[1]))
+    return ranked
+
+
+def _transfer_rules(rt: Runtime, turn: _Turn, hits: set[int], ctx: TurnContext, text: str) -> bool:
+    """Step 2. Returns True when a transfer rule decided the turn (transfer, or blocked)."""
+    for _, _, rule in _transfer_candidates(rt, hits, text):
         if rule.after_hours_only and ctx.is_open():
             continue
-        turn.pattern = turn.pattern or next(rt.phrases.phrases[p] for p in rule.phrase_ids if p in hits)
+        said = next((rt.phrases.phrases[p] for p in rule.phrase_ids if p in hits), None)
+        turn.pattern = turn.pattern or said or "combination"
         if rule.action not in rt.allowed:
             turn.security(rule.action, MappingProxyType({"type": "TRANSFER_RULE", "id": rule.id, "name": rule.name}),
                           BLOCKED_TRANSFER_LINE)
@@ -244,8 +269,8 @@ def _route(policy: CompiledPolicy, utterance: str | None, context: TurnContext) 
     rt: Runtime = policy.runtime
     text = clean_utterance(utterance)
     turn = _Turn("")
-    hits = rt.phrases.search(padded(text)) if text else set()
-    decided = _edge_cases(rt, turn, hits, text, context) or _transfer_rules(rt, turn, hits, context)
+    hits = rt.phrases.search(canon(text)) if text else set()
+    decided = _edge_cases(rt, turn, hits, text, context) or _transfer_rules(rt, turn, hits, context, text)
     return Routing(text, turn, decided, 0.0)
 
 
@@ -280,7 +305,8 @@ def _finish(policy: CompiledPolicy, routing: Routing, turn: _Turn, base_response
     if fired:
         turn.blocks.append(_block("GUARDRAILS", ",".join(fired), "Guardrails"))
     spoken, changed = rt.behavior.apply(spoken, company=company, is_first_turn=context.is_first_turn,
-                                        caller_spoke=bool(text.strip()), collected=context.collected_entities)
+                                        caller_spoke=bool(text.strip()), collected=context.collected_entities,
+                                        utterance=text, variation=context.variation, action=turn.action)
     if changed or polished:
         turn.blocks.append(_block("BEHAVIOR_RULES", ",".join(sorted(rt.behavior.flags)), "Behavior rules"))
     if not spoken.strip():
@@ -305,7 +331,8 @@ def apply(policy: CompiledPolicy, utterance: str | None, base_response: str | Ba
     return _finish(policy, routing, routing.turn, base_response, context, lambda: (timer() - started) * 1000.0)
 
 
-def speak(policy: CompiledPolicy, text: str, context: TurnContext, *, caller_spoke: bool = True) -> str:
+def speak(policy: CompiledPolicy, text: str, context: TurnContext, *, caller_spoke: bool = True,
+          utterance: str = "", action: str = "RESPOND") -> str:
     """Only the last two steps (guardrails, then behavior) for a text of our own, such as an entity prompt.
 
     No rule is consulted, so a prompt never triggers an edge case or a transfer.
@@ -313,5 +340,6 @@ def speak(policy: CompiledPolicy, text: str, context: TurnContext, *, caller_spo
     rt: Runtime = policy.runtime
     said, _, _, _ = rt.render(text or "", context.company)
     said, _ = rt.behavior.apply(said, company=context.company, is_first_turn=context.is_first_turn,
-                                caller_spoke=caller_spoke, collected=context.collected_entities)
+                                caller_spoke=caller_spoke, collected=context.collected_entities,
+                                utterance=utterance, variation=context.variation, action=action)
     return " ".join(said.split())

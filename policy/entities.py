@@ -78,11 +78,17 @@ def normalize_email(text: str) -> EntityResult:
     return EntityResult(True, raw)
 
 
+_FILLERS_FIRST = re.compile(r"^(?:(?:um+|uh+|er+|erm|hmm+|yeah|yes|so|well|ok(?:ay)?|oh)\b[\s,.]*)+", re.I)
+
+
 def normalize_text(kind: str, text: str) -> EntityResult:
-    """PERSON, ADDRESS and TEXT: trimmed, non-empty, capped; names lose their lead-ins."""
+    """PERSON, ADDRESS and TEXT: trimmed, non-empty, capped; names lose their lead-ins, a message its
+    opening fillers ("um, yeah, the furnace ..." -> "the furnace ...")."""
     raw = " ".join((text or "").split())
     if kind in ("PERSON", "ADDRESS"):
         raw = strip_lead_in(raw)
+    elif kind == "TEXT":
+        raw = _FILLERS_FIRST.sub("", raw) or raw
     raw = raw[:CAPS.get(kind, 500)].strip()
     if not re.search(r"\w", raw):
         return fail("nothing was said")

@@ -7,8 +7,15 @@ from typing import Iterable
 import ahocorasick
 import re2
 
+from .canon import FUNCTION_WORDS, Canon, canon, stems_of
 from .schema import pattern_body, re2_options
 from .text import normalize
+
+#: A loose match may leave at most this many of the caller's words (besides function words) between two of
+#: the phrase's.
+LOOSE_GAP = 2
+#: Phrases longer than this (in stems) match only as written.
+LOOSE_MAX = 6
 
 
 class PhraseIndex:
@@ -53,6 +60,135 @@ class PhraseIndex:
         if not self.phrases:
             return set()
         return {pid for _, pid in self._automaton.iter(padded_text)}
+
+
+class SpokenIndex:
+    """Finds which of many phrases a caller said, the way people say them (see ``policy.canon``).
+
+    A phrase matches when its canonical stems occur together in the caller's canonical words
+    ("leaking" for "leak", "isn't working" for "not working", "twenty" for "20"), or loosely:
+    in the same order with at most two other words between them ("smell of natural gas" for
+    "smell gas"), and a phrase of two content words in either order ("gas smell" for "smell
+    gas", with at most one word between). Function words of a phrase ("to", "with", "my") may be
+    left out in a loose match, and a loose match stays within one clause ("I'm out of town, can
+    you check the heat" is not "heat out"). Punctuation never stops a match of the phrase as written.
+    One Aho-Corasick pass finds the exact matches; loose ones are checked only for phrases
+    whose rarest stem the caller said, so matching stays fast with thousands of phrases.
+    """
+
+    __slots__ = ("_automaton", "_ids", "phrases", "_stems", "_markers", "_loose", "_need")
+
+    def __init__(self, phrases: Iterable[str] = ()) -> None:
+        self._ids: dict[str, int] = {}
+        self.phrases: list[str] = []
+        self._stems: list[tuple[str, ...]] = []
+        self._markers: dict[str, int] = {}
+        self._loose: dict[str, list[int]] = {}
+        self._need: dict[int, tuple[tuple[str, ...], bool, bool]] = {}
+        self._automaton = ahocorasick.Automaton()
+        for phrase in phrases:
+            self.add(phrase)
+        self.finish()
+
+    def add(self, phrase: str) -> int:
+        """Register a phrase (before ``finish``); returns its id (phrases with the same stems share one)."""
+        stems = stems_of(phrase)
+        key = " ".join(stems)
+        if key in self._ids:
+            return self._ids[key]
+        pid = len(self.phrases)
+        self._ids[key] = pid
+        self.phrases.append(normalize(phrase))
+        self._stems.append(stems)
+        if len(stems) == 1 and stems[0].startswith("#"):
+            self._markers[stems[0]] = pid
+        elif stems:
+            self._automaton.add_word(f" {key} ", pid)
+        return pid
+
+    def finish(self) -> None:
+        """Build the automaton and the loose-match anchors once every phrase is added."""
+        counts: dict[str, int] = {}
+        for stems in self._stems:
+            for s in set(stems):
+                counts[s] = counts.get(s, 0) + 1
+        self._loose = {}
+        self._need = {}
+        for pid, stems in enumerate(self._stems):
+            need = _required(stems)
+            if 2 <= len(stems) <= LOOSE_MAX:
+                anchor = min(need, key=lambda s: (counts[s], s))
+                self._loose.setdefault(anchor, []).append(pid)
+                # (the words a loose match needs, whether either order will do)
+                either = len(stems) == 2 and len(need) == 2 and "no" not in stems
+                self._need[pid] = (need if len(need) >= 2 else stems, either, "no" in stems)
+        if len(self._automaton):
+            self._automaton.make_automaton()
+
+    def id_of(self, phrase: str) -> int:
+        """The id of a registered phrase."""
+        return self._ids[" ".join(stems_of(phrase))]
+
+    def search(self, words: Canon | str) -> set[int]:
+        """Ids of the phrases the caller said (``words``: their text or its ``canon``)."""
+        return set(self.scored(words))
+
+    def scored(self, words: Canon | str) -> dict[int, int]:
+        """Each phrase the caller said, with how: 2 as written (in canonical words), 1 loosely."""
+        c = canon(words) if isinstance(words, str) else words
+        found: dict[int, int] = {}
+        if len(self._automaton) and c.stems:
+            found.update((pid, 2) for _, pid in self._automaton.iter(c.joined))
+        for marker in c.markers:
+            pid = self._markers.get(marker)
+            if pid is not None:
+                found[pid] = 2
+        if self._loose:
+            places: dict[str, list[int]] | None = None
+            loose = self._loose
+            for stem in {s for s in c.stems if s in loose}:
+                for pid in loose[stem]:
+                    if pid in found:
+                        continue
+                    need, either, _ = self._need[pid]
+                    if places is None:
+                        places = {}
+                        for i, s in enumerate(c.stems):
+                            places.setdefault(s, []).append(i)
+                    if all(n in places for n in need) and _loose_match(need, either, places, c):
+                        found[pid] = 1
+        return found
+
+
+def _required(stems: tuple[str, ...]) -> tuple[str, ...]:
+    """The stems a loose match needs: all but function words (all of them if that leaves none)."""
+    need = tuple(s for s in stems if s not in FUNCTION_WORDS)
+    return need or stems
+
+
+def _gap(c: Canon, i: int, j: int) -> int:
+    """How many words that matter stand between positions i and j (function words do not count)."""
+    lo, hi = (i, j) if i < j else (j, i)
+    return sum(1 for s in c.stems[lo + 1:hi] if s not in FUNCTION_WORDS)
+
+
+def _loose_match(need: tuple[str, ...], either: bool, places: dict[str, list[int]], c: Canon) -> bool:
+    """The needed words in order (or either order for two content words), close together, in one clause."""
+    spots = [places[s] for s in need]
+    if either:
+        return any(c.clauses[i] == c.clauses[j] and _gap(c, i, j) <= (LOOSE_GAP if i < j else LOOSE_GAP - 1)
+                   for i in spots[0] for j in spots[1] if i != j)
+    for start in spots[0]:
+        cur = start
+        for later in spots[1:]:
+            nxt = next((j for j in later if j > cur and _gap(c, cur, j) <= LOOSE_GAP
+                        and c.clauses[j] == c.clauses[cur]), None)
+            if nxt is None:
+                break
+            cur = nxt
+        else:
+            return True
+    return False
 
 
 class PatternIndex:

@@ -10,8 +10,8 @@ from typing import Any, Mapping
 
 from .behavior import BehaviorRules
 from .guardrails import Guardrails
-from .matching import PatternIndex, PhraseIndex
-from .text import substitute
+from .matching import PatternIndex, SpokenIndex
+from .text import normalize, substitute
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,7 @@ class EdgeRule:
 
 @dataclass(frozen=True, slots=True)
 class TransferRuleRT:
-    """One enabled transfer rule, compiled."""
+    """One enabled transfer rule, compiled: its own keywords apart from its intent's built-in words."""
 
     id: str
     name: str
@@ -77,6 +77,10 @@ class TransferRuleRT:
     phone: str | None
     script: str
     entities: tuple[Mapping[str, Any], ...]
+    own_ids: frozenset[int] = frozenset()
+    own_words: tuple[str, ...] = ()
+    unless_ids: frozenset[int] = frozenset()
+    combos: tuple[tuple[frozenset[int], ...], ...] = ()
 
 
 def _index(mapping: dict[int, list[int]]) -> Mapping[int, tuple[int, ...]]:
@@ -105,7 +109,7 @@ def _side_effects(ec: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
     return tuple(effects)
 
 
-def _edge_rule(ec: Mapping[str, Any], phrases: PhraseIndex, regex_sources: list[str]) -> EdgeRule:
+def _edge_rule(ec: Mapping[str, Any], phrases: SpokenIndex, regex_sources: list[str]) -> EdgeRule:
     """Compile one edge case, registering its phrases and patterns."""
     m, act = ec["match"], ec["action"]
     regex_ids = []
@@ -126,28 +130,58 @@ def _edge_rule(ec: Mapping[str, Any], phrases: PhraseIndex, regex_sources: list[
         side_effects=_side_effects(ec), description=ec["description"])
 
 
-def _transfer_rule(tr: Mapping[str, Any], phrases: PhraseIndex, intents: Mapping[str, Any]) -> TransferRuleRT:
-    """Compile one transfer rule: its intent's built-in phrases plus its own keywords."""
-    ids = [phrases.add(p) for p in list(intents.get(tr["intentTag"], ())) + list(tr["keywords"])]
+def _transfer_rule(tr: Mapping[str, Any], phrases: SpokenIndex, content: Mapping[str, Any]) -> TransferRuleRT:
+    """Compile one transfer rule: its own keywords, and (unless it opts out) its intent's built-in
+    words, "unless" phrases and combinations."""
+    intent = tr["intentTag"]
+    inherit = tr.get("inheritIntentWords", True)
+    own = [phrases.add(p) for p in tr["keywords"]]
+    builtin = [phrases.add(p) for p in content["intentPhrases"].get(intent, ())] if inherit else []
+    unless = [phrases.add(p) for p in (content.get("intentUnless") or {}).get(intent, ())] if inherit else []
+    combos = tuple(tuple(frozenset(phrases.add(p) for p in group) for group in combo)
+                   for combo in ((content.get("intentCombos") or {}).get(intent, ()) if inherit else ()))
     return TransferRuleRT(
-        id=tr["id"], name=tr["name"], priority=tr["priority"], intent=tr["intentTag"],
-        action=f"TRANSFER_{tr['intentTag'].upper()}", phrase_ids=tuple(dict.fromkeys(ids)),
+        id=tr["id"], name=tr["name"], priority=tr["priority"], intent=intent,
+        action=f"TRANSFER_{intent.upper()}", phrase_ids=tuple(dict.fromkeys(builtin + own)),
         after_hours_only=tr["afterHoursOnly"], contact=tr["contactNameOrQueue"], phone=tr["phoneNumber"],
-        script=tr["script"], entities=tuple(MappingProxyType(dict(e)) for e in tr["collectEntities"]))
+        script=tr["script"], entities=tuple(MappingProxyType(dict(e)) for e in tr["collectEntities"]),
+        own_ids=frozenset(own), own_words=tuple(normalize(k) for k in tr["keywords"]),
+        unless_ids=frozenset(unless), combos=combos)
+
+
+def _hints(content: Mapping[str, Any]) -> tuple[str, ...]:
+    """Speech-recognition hints for <Gather>: the rules' own phrases first, then their intents' words
+    (shortest first within each; no digits or markers)."""
+    own: list[str] = []
+    for ec in content["edgeCases"]:
+        if ec["enabled"]:
+            own += list(ec["match"]["keywordsAny"]) + list(ec["match"]["keywordsAll"])
+    intents = []
+    for tr in content["transferRules"]:
+        if tr["enabled"]:
+            own += list(tr["keywords"])
+            intents.append(tr["intentTag"])
+    builtin = [w for i in dict.fromkeys(intents) for w in content["intentPhrases"].get(i, ())]
+    out: list[str] = []
+    for group in (own, builtin):
+        for p in sorted({normalize(w) for w in group}, key=lambda p: (len(p), p)):
+            if len(p) > 2 and not re.search(r"\d", p) and p not in out:
+                out.append(p)
+    return tuple(out[:100])
 
 
 class Runtime:
     """Matchers and rule tables for one compiled policy; read-only after construction."""
 
     __slots__ = ("edges", "edge_by_phrase", "edge_by_regex", "edge_always", "transfers", "render",
-                 "transfer_by_phrase", "transfer_by_id", "transfer_by_intent", "phrases", "patterns",
+                 "transfer_by_phrase", "transfer_by_id", "transfer_by_intent", "transfer_combos", "phrases", "patterns",
                  "allowed", "guardrails", "behavior", "hints")
 
     def __init__(self, content: Mapping[str, Any]) -> None:
-        phrases = PhraseIndex(())
+        phrases = SpokenIndex(())
         regex_sources: list[str] = []
         edges = [_edge_rule(ec, phrases, regex_sources) for ec in _by_priority(content["edgeCases"])]
-        transfers = [_transfer_rule(tr, phrases, content["intentPhrases"])
+        transfers = [_transfer_rule(tr, phrases, content)
                      for tr in _by_priority(content["transferRules"])]
         phrases.finish()
         self._index_edges(edges)
@@ -162,6 +196,14 @@ class Runtime:
         for t in transfers:
             by_intent.setdefault(t.intent, t)
         self.transfer_by_intent = MappingProxyType(by_intent)
+        members: dict[int, list[tuple[int, int, int]]] = {}
+        for pos, rule in enumerate(transfers):
+            for ci, combo in enumerate(rule.combos):
+                for gi, group in enumerate(combo):
+                    for pid in group:
+                        members.setdefault(pid, []).append((pos, ci, gi))
+        #: phrase id -> (rule position, combination, group) it belongs to: combinations found from the hits.
+        self.transfer_combos = _index(members)
         self.phrases = phrases
         self.patterns = PatternIndex(regex_sources)
         self.allowed = frozenset(content["allowedActions"])
@@ -169,9 +211,7 @@ class Runtime:
         self.behavior = BehaviorRules(content)
         # Replies repeat (scenario texts, rule texts): variables + guardrails are memoized per (text, company).
         self.render = lru_cache(maxsize=4096)(self._render)
-        # Speech-recognition hints for <Gather>: the policy's own trigger phrases, shortest first.
-        hint_words = {p for p in phrases.phrases if len(p) > 2 and not re.search(r"\d", p)}
-        self.hints = tuple(sorted(hint_words, key=lambda p: (len(p), p))[:100])
+        self.hints = _hints(content)
 
     def _index_edges(self, edges: list[EdgeRule]) -> None:
         """Which edge cases each phrase or pattern can fire, and those checked on every turn."""

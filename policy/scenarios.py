@@ -10,6 +10,7 @@ reply variation) and returns a ``ScenarioAnswer``. Tier 3 (an LLM) is the conver
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Mapping
 
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from rapidfuzz import fuzz, process
 
 from policy.errors import PolicyError
-from policy.matching import PhraseIndex
+from policy.matching import SpokenIndex
 from policy.schema import AllowedAction, field_errors
 from policy.text import normalize
 
@@ -26,8 +27,11 @@ Phrase = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, m
 
 DEFAULT_GREETING = "Thank you for calling {companyname}. How can I help you today?"
 FALLBACK_REPLY = ("I want to make sure you get the right answer, so I'd like to take a message and have "
-                  "someone from our team call you back. Could I get your name and the best number to reach you?")
+                  "someone from our team call you back. May I have your name, please?")
 FALLBACK_ACTION = "TAKE_MESSAGE"
+#: Greetings and fillers in front of a request ("hi, yeah, I got a question, ...").
+_OPENING = re.compile(r"^\W*(?:(?:hi|hello|hey|hiya|yeah|yes|yep|um+|uh+|oh|so|ok(?:ay)?|good (?:morning|afternoon|"
+                      r"evening)|(?:i'?ve )?(?:i )?(?:got|have) a (?:quick )?question)\b[\s,.!?:-]*)+", re.I)
 #: Tier 2 needs this fuzzy score (0-100) unless the template sets its own.
 DEFAULT_THRESHOLD = 82.0
 
@@ -114,7 +118,7 @@ class CompiledTemplate:
         self.fallback = template.fallback
         self.threshold = template.fuzzyThreshold
         self.scenarios = tuple(template.scenarios)
-        self.phrases = PhraseIndex(())
+        self.phrases = SpokenIndex(())
         self._owner: dict[int, list[int]] = {}
         for i, sc in enumerate(self.scenarios):
             for kw in sc.keywords:
@@ -140,15 +144,19 @@ class CompiledTemplate:
         text = normalize(utterance or "")
         if not text:
             return ScenarioAnswer(self.fallback, FALLBACK_ACTION, "fallback", 0.0, None)
-        hits = self.phrases.search(f" {text} ")
+        # "Hi, yeah, are you open Saturday?": the greeting in front is manners, the rest is the request.
+        request = _OPENING.sub("", utterance or "")
+        hits = (self.phrases.scored(request) if request.strip() else {}) or self.phrases.scored(utterance)
         if hits:
-            best: tuple[int, int, int] | None = None  # (keyword count, longest keyword, -position)
+            # The scenario with the most keywords said (one said as written counts double a reworded one),
+            # then the longest keyword, then the first declared.
+            best: tuple[int, int, int] | None = None
             scores: dict[int, list[int]] = {}
             for pid in hits:
                 for i in self._owner.get(pid, ()):
                     scores.setdefault(i, []).append(pid)
             for i, pids in scores.items():
-                key = (len(pids), max(len(self.phrases.phrases[p]) for p in pids), -i)
+                key = (sum(hits[p] for p in pids), max(len(self.phrases.phrases[p]) for p in pids), -i)
                 if best is None or key > best:
                     best = key
             idx = -best[2]  # type: ignore[index]

@@ -11,6 +11,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstr
                       ValidationError, field_validator, model_validator)
 
 from .entities import KINDS
+from .legacy import legacy_to_enterprise
 from .errors import PolicyError, format_path
 from .text import normalize
 
@@ -205,27 +206,7 @@ class EdgeCase(_Model):
     def _legacy(cls, data: Any) -> Any:
         if not isinstance(data, dict) or not ("triggerPatterns" in data or "responseText" in data):
             return data
-        data = dict(data)
-        if "match" in data or "action" in data:
-            raise ValueError("use either the legacy triggerPatterns/responseText or match/action, not both")
-        patterns = data.pop("triggerPatterns", []) or []
-        if not isinstance(patterns, list):
-            raise ValueError("triggerPatterns must be a list of keywords")
-        if any(isinstance(p, str) and re.search(r"[\\^$.*+?()\[\]{}]", p) for p in patterns):
-            # Any pattern is a real regex: keep "any pattern matches" by making all of them regexes.
-            regexes = [p if re.search(r"[\\^$.*+?()\[\]{}]", p) else rf"\b(?:{p})\b"
-                       for p in patterns if isinstance(p, str)]
-            data["match"] = {"regexPatterns": regexes}
-        else:
-            data["match"] = {"keywordsAny": [part.strip() if isinstance(part, str) else part
-                                             for p in patterns
-                                             for part in (p.split("|") if isinstance(p, str) else [p])
-                                             if not isinstance(part, str) or part.strip()]}
-        data["action"] = {"type": "override_response", "inlineResponse": data.pop("responseText", None)}
-        if "id" not in data and isinstance(data.get("name"), str):
-            slug = re.sub(r"[^a-z0-9]+", "-", data["name"].lower()).strip("-")[:60]
-            data["id"] = f"ec-{slug or 'unnamed'}"
-        return data
+        return legacy_to_enterprise(data)
 
     @model_validator(mode="after")
     def _has_condition(self) -> "EdgeCase":
@@ -261,6 +242,7 @@ class TransferRule(_Model):
     priority: Annotated[int, Field(ge=1, le=100)] = 10
     enabled: bool = True
     keywords: list[Keyword] = Field(default_factory=list, max_length=MAX_KEYWORDS_PER_RULE)
+    inheritIntentWords: bool = True
     auditMeta: AuditMeta = Field(default_factory=AuditMeta)
 
     @field_validator("collectEntities")

@@ -107,6 +107,13 @@ class Policies:
                                 "created_at": self.clock(), "created_by": by})
         return version
 
+    def latest(self, company_id: str) -> dict[str, Any] | None:
+        """The latest saved version of a company's cheat sheet: ``{version, source, status}``, or None."""
+        doc = self.sheets.find_one({"company_id": company_id}, sort=[("version", -1)])
+        if doc is None:
+            return None
+        return {"version": doc["version"], "source": doc["source"], "status": doc.get("status")}
+
     def compile_latest(self, company_id: str, *, owner: str) -> dict[str, Any]:
         """Compile the latest draft; returns version, checksum, conflicts and warnings.
 

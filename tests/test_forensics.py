@@ -70,7 +70,9 @@ def test_one_call_breakdown_and_who_sees_full_numbers(app, calls):
     assert turn["tier"] == "1" and turn["scenario"] == "hours" and turn["action"] == "RESPOND"
     assert turn["policy"]["version"] == 1 and len(turn["policy"]["checksum"]) == 64 and turn["arm"] == "full"
     assert set(turn["latency_ms"]) == {"session", "policy", "scenario", "engine", "total"}
-    assert "cost" in turn and turn["base"] and turn["final"].startswith("Ok, ") and "8 a.m." in turn["final"]
+    # The final text is the base answer behind an acknowledgement that varies by call and turn (issue 12).
+    assert "cost" in turn and turn["base"] and turn["final"].lower().endswith(turn["base"][1:].lower())
+    assert "8 a.m." in turn["final"]
     token = app.test_client().post("/admin/companies/demo-hvac/tokens", headers=AUTH).get_json()["token"]
     own = get(app, f"/admin/companies/demo-hvac/calls/{sid}", headers={"Authorization": f"Bearer {token}"})
     assert own.get_json()["from"] == "+15125551000"

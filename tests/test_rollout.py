@@ -96,7 +96,9 @@ def test_deploy_shadow_canary_full_on_whole_calls(app, clock):
     assert app.extensions["catalog"].policies.last_good["demo-hvac"]["version"] == 1
     assert app.test_client().get("/readyz").get_json()["policies"]["demo-hvac"]["version"] == 1
     shown = app.test_cli_runner().invoke(args=["calls", "show", calls[0].call_sid]).output
-    assert "arm shadow" in shown and "shadow v2: Ok, I'm an automated assistant" in shown and "| differs" in shown
+    # The acknowledgement in front varies by call (issue 12).
+    assert "arm shadow" in shown and "shadow v2: " in shown and "I'm an automated assistant" in shown
+    assert "| differs" in shown
     s = status(app)["rollout"]
     assert s["stage"] == "shadow" and s["next"] == "hold" and "at least 600 s" in s["why"]
     assert s["shadow"] == {"turns": 12, "errors": 6, "active_errors": 6, "differences": 6}

@@ -34,7 +34,8 @@ def test_tier3_answers_when_tiers_1_and_2_do_not(app):
     responses.add(responses.POST, LLM, json=completion(json.dumps(
         {"reply": "We can look at your heat pump's defrost cycle when a technician visits.", "action": "BOOK_APPT"})))
     result = call(app, "my neighbor told me something weird last week")
-    assert result.heard()[1] == "Ok, we can look at your heat pump's defrost cycle when a technician visits."
+    # The acknowledgement in front varies by call and turn (issue 12).
+    assert result.heard()[1].lower().endswith("we can look at your heat pump's defrost cycle when a technician visits.")
     turn = turn1(app, result)
     assert turn["tier"] == "3" and turn["tier3"] == "used" and turn["cost"] == 0.003
     body = json.loads(responses.calls[0].request.body)

@@ -93,7 +93,7 @@ def test_seed_plan_3_hangup_blacklists_tags_and_alerts(app, caplog):
 
 def test_wrong_then_right_answers_and_read_back(app):
     result = call(app, "I have a question about my bill", "my name is jane doe", "I don't know it",
-                  "five one two, five five five, zero one nine nine")
+                  "five one two, five five five, zero one nine nine", "yes")  # read-back confirmed (issue 12)
     heard = result.heard()
     assert heard[1].endswith("May I have your name, please?")
     assert heard[2] == "What's the best number to reach you?"
@@ -146,7 +146,8 @@ COLLECT_SHEET = {
 def test_correction_of_the_last_answer_and_an_optional_entity_skipped(app):
     activate(app, COLLECT_SHEET)
     app.extensions["conversation"].clock.set(OPEN)  # Monday 2026-01-05
-    result = call(app, "I want to book a visit", "512 555 0199", "no, it's 0198", "next Tuesday", "I'd rather not")
+    result = call(app, "I want to book a visit", "512 555 0199", "no, it's 0198", "next Tuesday", "I'd rather not",
+                  "yes")  # read-back confirmed (issue 12)
     heard = result.heard()
     assert heard[3] == "Got it, 5 1 2, 5 5 5, 0 1 9 8. What day works for you?"
     assert heard[4] == "And an email for the confirmation?"
@@ -159,7 +160,8 @@ def test_correction_of_the_last_answer_and_an_optional_entity_skipped(app):
 
 def test_failed_required_entity_without_escalation_takes_a_message(app):
     activate(app, COLLECT_SHEET)
-    result = call(app, "book a visit", "no idea", "none", "Ann Lee", "512 555 0142", "call me about a tune up")
+    result = call(app, "book a visit", "no idea", "none", "Ann Lee", "512 555 0142", "call me about a tune up",
+                  "yes")  # read-back confirmed (issue 12)
     heard = result.heard()
     assert heard[3].startswith("I'm sorry, I'm having trouble with that, so let me take a message instead.")
     assert heard[-1].startswith("Thank you, Ann.")
@@ -198,7 +200,7 @@ def test_a_name_like_bill_does_not_open_the_billing_line(app):
 def test_dial_busy_then_message_taken_then_sms_sent(app):
     sms_ok(responses)
     result = call(app, "there's water everywhere", "Ann Lee", "five one two five five five zero one two three",
-                  "please call me about the leak in the basement", dial_status="busy")
+                  "please call me about the leak in the basement", "yes", dial_status="busy")  # read-back (issue 12)
     heard = result.heard()
     assert heard[2] == ("I'm sorry, no one was able to take your call just now. I can take a message and have "
                         "someone call you back. May I have your name, please?")
@@ -227,7 +229,7 @@ def test_other_dial_failures_take_a_message_with_a_typed_reason(app, status):
 @responses.activate
 def test_sms_failures_are_retried_a_bounded_number_of_times_and_never_reach_the_call(app):
     responses.add(responses.POST, SMS_URL, status=500, json={"code": 20500, "message": "Internal error"})
-    result = call(app, "water everywhere", "Ann", "512 555 0123", "leak", dial_status="busy")
+    result = call(app, "water everywhere", "Ann", "512 555 0123", "leak", "yes", dial_status="busy")  # read-back
     assert result.heard()[-1].startswith("Thank you, Ann.")
     app.extensions["notifier"].drain()
     assert len(responses.calls) == 3
@@ -259,14 +261,14 @@ def test_notify_contacts_side_effect_sends_one_sms_even_when_the_turn_is_replaye
 
 def test_without_account_credentials_sms_is_recorded_as_not_sent(tmp_path):
     app = make_app(tmp_path / "d", TWILIO_ACCOUNT_SID="")
-    result = call(app, "water everywhere", "Ann", "512 555 0123", "leak", dial_status="busy")
+    result = call(app, "water everywhere", "Ann", "512 555 0123", "leak", "yes", dial_status="busy")  # read-back
     assert result.heard()[-1].startswith("Thank you, Ann.")
     note = app.extensions["docstore"]["notifications"].find_one({"call_sid": result.call_sid})
     assert note["status"] == "not_sent" and "TWILIO_ACCOUNT_SID" in note["error"]
 
 
 def test_fallback_offer_becomes_a_message_or_yields_to_a_new_question(app):
-    result = call(app, "can you fix my car", "Ann Lee", "512 555 0123", "call me back")
+    result = call(app, "can you fix my car", "Ann Lee", "512 555 0123", "call me back", "yes")  # read-back (issue 12)
     assert result.heard()[2] == "What's the best number to reach you?"
     assert result.heard()[-1].startswith("Thank you, Ann.")
     other = call(app, "can you fix my car", "what are your hours")
@@ -293,7 +295,7 @@ def test_emergency_still_transfers_after_hours(tmp_path):
 
 def test_declining_the_message_offer_ends_the_collection(app):
     result = call(app, "can you fix my car", "no thanks", "what are your hours")
-    assert result.heard()[2] == "Ok, certainly. Is there anything else I can help you with?"  # POLITE_PROFESSIONAL
+    assert result.heard()[2] == "Certainly. Is there anything else I can help you with?"  # no "Ok," before it (issue 12)
     assert "8 a.m. to 5 p.m." in result.heard()[3]
     assert app.extensions["docstore"]["messages"].count_documents({"call_sid": result.call_sid}) == 0
 

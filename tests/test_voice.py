@@ -26,7 +26,9 @@ def test_greeting_is_say_inside_speech_gather(app):
     gather = root.find("./Gather")
     assert gather is not None
     assert gather.get("input") == "speech"
-    assert gather.get("speechTimeout") == "auto"
+    # Set deliberately per company (issue 12): Twilio refuses speechTimeout="auto" with a speechModel.
+    assert gather.get("speechModel") == "phone_call" and gather.get("enhanced") == "true"
+    assert gather.get("speechTimeout") == "2" and gather.get("profanityFilter") == "false"
     assert gather.get("actionOnEmptyResult") == "true"
     assert gather.get("language") == "en-US"
     assert gather.get("action") == "/voice/turn?seq=1"
@@ -67,7 +69,7 @@ def test_transfer_dials_the_contact_with_caller_id_and_action(app):
     client = app.test_client()
     greet(client)
     root = say_turn(client, 1, "there is water everywhere in my basement")
-    assert said(root)[0] == "Ok, this sounds urgent. I'm connecting you to our on-call technician now."
+    assert said(root)[0] == "This sounds urgent. I'm connecting you to our on-call technician now."  # no "Ok," before urgency
     dial = root.find("./Dial")
     assert dial.get("callerId") == "+15125550100"
     assert dial.get("action") == "/voice/dial-result?seq=2"
@@ -80,12 +82,14 @@ def test_queue_contact_after_the_rule_collects_its_entities(app):
     client = app.test_client()
     greet(client)
     ask = say_turn(client, 1, "I have a question about my bill")
-    assert said(ask) == ["Ok, I'll connect you with our billing team. May I have your name, please?"]
+    # The acknowledgement varies by call and turn (issue 12); the rule's script and question follow it.
+    assert said(ask)[0].endswith("I'll connect you with our billing team. May I have your name, please?")
     assert say_turn(client, 2, "Jane Doe").find("./Gather") is not None
-    root = say_turn(client, 3, "five one two five five five zero one nine nine")
+    check = say_turn(client, 3, "five one two five five five zero one nine nine")  # read back before connecting
+    assert check.find("./Gather") is not None and "5 1 2, 5 5 5, 0 1 9 9" in said(check)[0]
+    root = say_turn(client, 4, "yes")
     assert root.find("./Enqueue").text == "billing"
-    assert root.find("./Enqueue").get("action") == "/voice/dial-result?seq=4"
-    assert "5 1 2, 5 5 5, 0 1 9 9" in said(root)[0]
+    assert root.find("./Enqueue").get("action") == "/voice/dial-result?seq=5"
 
 
 def test_failed_dial_offers_to_take_a_message_and_completed_dial_ends(app):
@@ -100,7 +104,7 @@ def test_failed_dial_offers_to_take_a_message_and_completed_dial_ends(app):
 def test_polite_hangup_blacklists_and_the_second_call_is_refused(app):
     result = call(app, "shut up you idiot", caller="+15125550666")
     assert result.kinds()[-3:] == ["say", "hangup", "end"]
-    assert result.heard()[-1] == "Ok, I'm going to end this call now. Thank you for calling Demo Heating & Air."
+    assert result.heard()[-1] == "I'm going to end this call now. Thank you for calling Demo Heating & Air."  # no "Ok," on a hangup
     company = app.extensions["catalog"].companies.get("demo-hvac", fresh=True)
     assert "+15125550666" in company["doc"]["blacklist"]
     again = call(app, "hello", caller="+15125550666")

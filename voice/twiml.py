@@ -29,9 +29,26 @@ def _say(parent: VoiceResponse | Gather, text: str, listening: Listening) -> Non
         parent.say(text, voice=listening.voice, language=listening.language)
 
 
+#: Answers that take longer to say, with pauses in them (digits read in groups, a message, an address):
+#: one more second of silence before the turn ends, so the caller is not cut off mid-answer.
+SLOW_ANSWERS = {"PHONE": 1, "TEXT": 1, "ADDRESS": 1, "EMAIL": 1}
+
+
 def _gather(action_url: str, listening: Listening) -> Gather:
-    kw = {"input": "speech", "action": action_url, "method": "POST", "speech_timeout": "auto",
-          "action_on_empty_result": True, "language": listening.language, "timeout": 6}
+    """<Gather input="speech"> as the company listens (Twilio's Gather reference): ``speechModel`` (with
+    ``enhanced`` only for phone_call, where it applies), a whole-second ``speechTimeout`` once a model is set
+    (Twilio refuses "auto" then), the wait for the caller to start, hints and the profanity filter."""
+    pause = listening.speech_timeout
+    if pause.isdigit() and listening.expecting in SLOW_ANSWERS:
+        pause = str(int(pause) + SLOW_ANSWERS[listening.expecting])
+    kw = {"input": "speech", "action": action_url, "method": "POST", "speech_timeout": pause,
+          "action_on_empty_result": True, "language": listening.language, "timeout": listening.timeout}
+    if listening.speech_model:
+        kw["speech_model"] = listening.speech_model
+        if listening.enhanced:
+            kw["enhanced"] = True
+    if listening.profanity_filter is not None:
+        kw["profanity_filter"] = listening.profanity_filter
     if listening.hints:
         kw["hints"] = listening.hints
     return Gather(**kw)

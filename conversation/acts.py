@@ -1,0 +1,136 @@
+"""What the caller is doing with their words, beside asking about the company (pure).
+
+Closing ("that's all, bye"), thanking, asking to hear the last reply again, asking to hold on,
+asking for a person, asking to leave a message, saying yes or no, and sounding upset. Each is
+read from the whole utterance: "thanks, bye" closes the call, "thanks, and what are your
+hours?" is a question with a thank-you in front.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_CLOSING = (r"(?:good ?)?bye(?: ?bye)?|see ya|take care|have a (?:good|great|nice) (?:one|day|night|evening|weekend)|"
+            r"talk (?:to you )?later|that'?s (?:all|it|everything)(?: (?:i|we) (?:need(?:ed)?|wanted))?|"
+            r"that is (?:all|it)|that'?ll be all|i'?m (?:all )?set|we'?re (?:all )?set|all set|nothing else|"
+            r"that was (?:all|it)|i'?m good|we'?re good|i'?m done|that covers it|(?:i'?ll|we'?ll) call (?:you )?back(?: later)?|"
+            r"call (?:you )?back later")
+_THANKS = r"thanks?(?: you)?(?: (?:so|very) much| a lot| again)?|thank you(?: (?:so|very) much)?|much appreciated|appreciate (?:it|that)|cheers"
+_ASSENT = (r"ok(?:ay)?|alright|all right|great|perfect|awesome|cool|sounds good|got it|good|wonderful|excellent|"
+           r"yes|yeah|yep|yup|sure|right")
+_NEGATIVE = r"no|nope|nah|no thanks|not really|never ?mind|forget it|not now|no need"
+_FILLER = r"um+|uh+|oh|well|so|and|but|okay|actually|then"
+_PIECES = re.compile(rf"\b(?:{_CLOSING}|{_THANKS}|{_ASSENT}|{_NEGATIVE}|{_FILLER})\b", re.I)
+_HAS_CLOSING = re.compile(rf"\b(?:{_CLOSING})\b", re.I)
+_GOODBYE = re.compile(r"\b(?:(?:good ?)?bye|see ya|take care|have a (?:good|great|nice) (?:one|day|night|evening|weekend)|"
+                      r"talk (?:to you )?later)\b", re.I)
+_HAS_THANKS = re.compile(rf"\b(?:{_THANKS})\b", re.I)
+_HAS_NEGATIVE = re.compile(rf"^\W*(?:{_NEGATIVE})\b", re.I)
+_YES = re.compile(r"^\W*(?:yes|yeah|yep|yup|yes please|sure|correct|that'?s (?:right|correct)|right|exactly|"
+                  r"you got it|sounds (?:good|right)|uh[- ]?huh|mm[- ]?hmm|ok(?:ay)?|alright|perfect|go ahead|"
+                  r"please do|that works|absolutely|definitely|yes it is|it is|that'?s it)\b", re.I)
+_BUT = re.compile(r"\b(?:but|except|wrong|change|actually|not|isn'?t|no)\b|\d", re.I)
+_NO = re.compile(r"^\W*(?:no|nope|nah|not quite|not really|that'?s (?:not right|wrong|incorrect)|wrong|incorrect)\b", re.I)
+_REPEAT = re.compile(
+    r"^\W*(?:(?:sorry|pardon|excuse me|what|huh|come again|say (?:that|it) again|repeat (?:that|it)|"
+    r"(?:can|could|would) you (?:please )?(?:say|repeat) (?:that|it)(?: again| one more time)?|"
+    r"what (?:was|did you say)(?: that)?|i didn'?t (?:catch|hear|get) (?:that|it|you)|one more time|"
+    r"(?:can|could) you repeat(?: that)?|say again|what'?s that)[\s,.!?]*)+(?:please)?[\s.!?]*$", re.I)
+_HOLD = re.compile(r"^\W*(?:(?:hold on|hang on|one (?:moment|second|sec|minute)|just a (?:moment|second|sec|minute)|"
+                   r"give me a (?:moment|second|sec|minute)|wait(?: a (?:moment|second|sec|minute))?|"
+                   r"bear with me)[\s,.!]*(?:please)?[\s,.!]*)+$", re.I)
+WANTS_PERSON = re.compile(
+    r"\b(?:(?:just )?(?:transfer|connect|put) me(?: through)?|put me through|(?:talk|speak) (?:to|with) (?:a |an |the )?"
+    r"(?:real |live |actual )?(?:person|human|someone|somebody|agent|representative|operator|manager)|"
+    r"representative|operator|real person|live person|human being|a human)\b", re.I)
+WANTS_MESSAGE = re.compile(
+    r"\b(?:leave (?:a |him a |her a |them a )?message|take a message|call me back|give me a call(?: back)?|"
+    r"(?:someone|somebody|anyone|him|her|them) (?:to )?(?:call|ring) me|(?:have|get|ask) (?:someone|somebody|"
+    r"(?:a|an|the|your) \w+) (?:to )?(?:call|give me a call)|(?:can|could|would|please) (?:you )?call me|call back|callback)\b",
+    re.I)
+_UPSET = re.compile(
+    r"\b(?:worst|ridiculous|unacceptable|terrible|horrible|awful|useless|incompetent|furious|angry|livid|"
+    r"frustrat\w*|fed up|sick (?:and tired )?of|pissed|annoyed|upset|disappointed|(?:never|didn'?t|did not) show(?:ed)?"
+    r"(?: up)?|no[- ]show|nobody (?:ever )?(?:calls?|called)|no one (?:ever )?(?:calls?|called)|"
+    r"still waiting|been waiting|waste of (?:my )?time|rip(?:ped)? ?off|this is a joke|(?:second|third|fourth) time|"
+    r"left a mess|not happy|unhappy|complain\w*|(?:it'?s|this is) a joke|(?:called|calling|tried) .{0,30}"
+    r"(?:times|twice)|(?:two|three|four|five|several|multiple|\d+) times)\b", re.I)
+_QUESTION = re.compile(r"\?\s*$|^\W*(?:(?:oh|and|also|but|so|hey|wait|hang on|hold on|before i forget|actually|"
+                       r"quick question)[\s,.!]+)*(?:what|when|where|who|why|how|which|is|are|do|does|did|can|could|"
+                       r"would|will|should|may|any)\b", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Act:
+    """What the caller did: ``kind`` is closing, thanks, repeat, hold, or "" (nothing of these)."""
+
+    kind: str
+    upset: bool = False
+
+
+def _rest(text: str) -> str:
+    """The words left once closings, thanks, assents, negatives and fillers are taken out."""
+    return re.sub(r"[\W_]+", " ", _PIECES.sub(" ", text)).strip()
+
+
+def read(text: str) -> Act:
+    """The caller's act in one utterance."""
+    upset = bool(_UPSET.search(text))
+    if _REPEAT.match(text):
+        return Act("repeat", upset)
+    if _HOLD.match(text):
+        return Act("hold", upset)
+    if not _rest(text):
+        if _HAS_CLOSING.search(text):
+            return Act("closing", upset)
+        if _HAS_THANKS.search(text):
+            return Act("thanks", upset)
+    return Act("", upset)
+
+
+def leaving(text: str) -> bool:
+    """A closing that cannot be the answer to a question: a goodbye, or a no with it ("no thanks, bye")."""
+    return read(text).kind == "closing" and bool(_GOODBYE.search(text) or _HAS_NEGATIVE.search(text))
+
+
+def done_after_anything_else(text: str) -> bool:
+    """After "anything else?": "no", "nope, that's it", "I'm good, thanks" mean the caller is done."""
+    return not _rest(text) and bool(_HAS_NEGATIVE.search(text) or _HAS_CLOSING.search(text) or _HAS_THANKS.search(text))
+
+
+def is_yes(text: str) -> bool:
+    """A yes to a question ("yes", "yeah that's right", "correct")."""
+    return bool(_YES.match(text)) and not _NO.match(text) and not _BUT.search(text) and len(text.split()) <= 6
+
+
+def is_no(text: str) -> bool:
+    """A no to a question ("no", "nope", "not quite", "that's wrong")."""
+    return bool(_NO.match(text))
+
+
+def is_assent(text: str) -> bool:
+    """Only a yes or an acknowledgement ("sure", "ok", "thanks"), with nothing else said."""
+    return bool(text.strip()) and not _rest(text) and not _HAS_NEGATIVE.search(text) and not _HAS_CLOSING.search(text)
+
+
+_DECLINE_START = re.compile(r"^\W*(?:(?:actually|oh|um+|uh+|well|no|nah|nope)[\s,.!]+)*(?:never ?mind|forget (?:it|that)|"
+                            r"no thanks|no thank you|not now|i changed my mind|scratch that)\b[\s,.!]*", re.I)
+
+
+def declined_then(text: str) -> str | None:
+    """The rest of "never mind, what are your hours": the words after a decline in front, or None."""
+    m = _DECLINE_START.match(text)
+    if not m:
+        return None
+    rest = text[m.end():].strip()
+    return rest or None
+
+
+def is_question(text: str) -> bool:
+    """Whether the words are a question ("do you work in Scottsdale?", "what time do you close")."""
+    return bool(_QUESTION.search(text.strip()))
+
+
+__all__ = ["Act", "read", "leaving", "declined_then", "done_after_anything_else", "is_yes", "is_no", "is_assent", "is_question", "WANTS_PERSON",
+           "WANTS_MESSAGE"]

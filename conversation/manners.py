@@ -1,0 +1,92 @@
+"""How the agent behaves toward the caller beside answering: closing the call, thanks, saying the
+last reply again, holding on, acknowledging an upset caller, and being honest about reaching a person.
+
+Each handler returns a ``Decision`` when it takes the turn, else None. Every line goes through the
+policy's guardrails and behavior rules (``policy.speak``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any, Mapping
+
+import policy
+from policy.decision import Decision, TurnContext
+
+from . import acts
+
+CLOSING_LINES = ("Thanks for calling {companyname}. Have a great day, goodbye!",
+                 "Thank you for calling {companyname}. Take care, goodbye!",
+                 "Thanks for calling {companyname}, and have a good day. Goodbye!")
+THANKS_LINES = ("You're welcome! Is there anything else I can help you with?",
+                "Happy to help. Is there anything else you need today?",
+                "You're very welcome. Is there anything else I can do for you?")
+MORE_LINES = ("Sure, what else can I help you with?", "Of course. What else can I do for you?")
+HOLD_LINES = ("Sure, take your time.", "No problem, I'll wait.")
+REPEAT_LINES = ("Sure. {text}", "Of course. {text}")
+SOOTHE_LINES = ("I'm sorry about that. I can hear how frustrating this has been.",
+                "I'm really sorry for the trouble. Let's get this sorted out.",
+                "I'm sorry, that's not the experience we want you to have.")
+#: Our reply asked whether the caller needs anything more (a "no" then ends the call).
+ASKED_MORE = re.compile(r"anything else|something (?:else )?i can help|what (?:else )?can i (?:do|help)|"
+                        r"how (?:else )?can i help|help you with today", re.I)
+_LEADING_ACK = re.compile(r"^(?:ok|okay|sure|of course|got it|i see|alright)[,.!]?\s+", re.I)
+
+
+def pick(lines: tuple[str, ...], ctx: TurnContext) -> str:
+    """A variant for this turn (variants follow one another, so a call never hears one twice in a row)."""
+    return lines[ctx.variation % len(lines)]
+
+
+def closing(pol: policy.CompiledPolicy, ctx: TurnContext) -> Decision:
+    """A polite goodbye, and the call ends."""
+    line = policy.speak(pol, pick(CLOSING_LINES, ctx), ctx, caller_spoke=False, action="HANGUP")
+    return Decision(action="HANGUP", response=line, tags=("caller_closed",))
+
+
+def respond(pol: policy.CompiledPolicy, ctx: TurnContext, text: str) -> Decision:
+    """Say a line of ours and listen again."""
+    return Decision(action="RESPOND", response=policy.speak(pol, text, ctx, caller_spoke=False))
+
+
+def act(pol: policy.CompiledPolicy, ctx: TurnContext, session: Mapping[str, Any], text: str,
+        said: acts.Act, last_reply: str | None) -> Decision | None:
+    """The caller closes, thanks, asks to hear the last reply again or to hold on; None otherwise."""
+    collecting = bool(session.get("collect"))
+    if said.kind == "repeat":
+        again = _LEADING_ACK.sub("", last_reply or "").strip()
+        again = again[:1].upper() + again[1:]
+        if not again:
+            return respond(pol, ctx, "Sorry about that. How can I help you today?")
+        return Decision(action="RESPOND", response=pick(REPEAT_LINES, ctx).format(text=again))
+    if said.kind == "hold":
+        return respond(pol, ctx, pick(HOLD_LINES, ctx))
+    if collecting:
+        # "that's it" or "yes that's all" may answer our question; only a goodbye leaves mid-message.
+        return closing(pol, ctx) if acts.leaving(text) else None
+    if said.kind == "closing" or (session.get("anything_else") and acts.done_after_anything_else(text)):
+        return closing(pol, ctx)
+    if said.kind == "thanks":
+        return respond(pol, ctx, pick(THANKS_LINES, ctx))
+    if session.get("anything_else") and acts.is_yes(text) and len(text.split()) <= 3:
+        return respond(pol, ctx, pick(MORE_LINES, ctx))
+    return None
+
+
+def soothe(pol: policy.CompiledPolicy, ctx: TurnContext, decision: Decision) -> Decision:
+    """An upset caller hears their frustration acknowledged before anything else."""
+    if decision.action == "HANGUP" or decision.short_circuit:
+        return decision
+    sorry = policy.speak(pol, pick(SOOTHE_LINES, ctx), ctx, caller_spoke=False)
+    rest = _LEADING_ACK.sub("", decision.response)
+    rest = re.sub(r"^(?:i'?m (?:so |very |really )?sorry[^.!?]*[.!?]\s*)", "", rest, flags=re.I)
+    return replace(decision, response=f"{sorry} {rest[:1].upper()}{rest[1:]}".strip())
+
+
+def asked_more(decision: Decision) -> bool:
+    """Whether our reply asked the caller if they need anything more."""
+    return decision.action == "RESPOND" and bool(ASKED_MORE.search(decision.response))
+
+
+__all__ = ["act", "soothe", "closing", "respond", "asked_more", "pick"]

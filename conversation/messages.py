@@ -1,0 +1,67 @@
+"""Taking a message: store it on the call log, text it to the team, thank the caller and say goodbye."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import policy
+from policy.company import fallback_number
+from policy.decision import Decision, TurnContext
+from records.calllog import CallLog
+
+from .notify import Notifier
+
+MESSAGE_DONE_LINE = ("Thank you{name}. I'll make sure our team gets your message, and someone will call you back "
+                     "as soon as they can.")
+
+
+class Messages:
+    """Stores taken messages and sends their SMS."""
+
+    def __init__(self, call_log: CallLog, notifier: Notifier, *, clock: Callable[[], float]) -> None:
+        self.call_log = call_log
+        self.notifier = notifier
+        self.clock = clock
+
+    def finish(self, pol: policy.CompiledPolicy, ctx: TurnContext, session: Mapping[str, Any],
+               state: Mapping[str, Any], *, read_back: bool = True) -> Decision:
+        """Store the message, text it to the team, thank the caller and end the call (reading the number
+        back unless the caller has just confirmed it)."""
+        message = self._message(session, state)
+        self.call_log.store_message(message)
+        self.call_log.update(session["call_sid"], {"$set": {"outcome": "message_taken", "message": {
+            k: message[k] for k in ("name", "callback_phone", "message", "reason", "transfer_target")}}})
+        self._text_team(ctx, session, state, message)
+        name = f", {message['name'].split()[0]}" if message.get("name") else ""
+        phone = message["callback_phone"]
+        values = {"callbackPhone": phone} if phone and read_back else {}
+        with_values = TurnContext(company=ctx.company, now=ctx.now, caller_type=ctx.caller_type,
+                                  spam_flags=ctx.spam_flags, collected_entities=values, variation=ctx.variation)
+        line = policy.speak(pol, MESSAGE_DONE_LINE.format(name=name), with_values, caller_spoke=False)
+        return Decision(action="HANGUP", response=f"{line} Goodbye.", tags=("message_taken",))
+
+    def _message(self, session: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
+        collected = dict(session.get("collected") or {})
+        caller = session.get("from") or ""
+        transfer = state.get("transfer") or {}
+        return {"_id": f"{session['call_sid']}:{session.get('seq', 0) + 1}", "company_id": session.get("company_id"),
+                "call_sid": session["call_sid"], "caller": caller, "name": collected.get("name"),
+                "callback_phone": collected.get("callbackPhone") or caller, "message": collected.get("message"),
+                "reason": state.get("reason") or "caller", "transfer_target": transfer.get("target"),
+                "created_at": self.clock()}
+
+    def _text_team(self, ctx: TurnContext, session: Mapping[str, Any], state: Mapping[str, Any],
+                   message: Mapping[str, Any]) -> None:
+        transfer = state.get("transfer") or {}
+        to = transfer.get("phone") or fallback_number(ctx.company.raw)
+        if not to:
+            return
+        company = ctx.company.variables.get("companyname", ctx.company.name)
+        why = f" (transfer to {transfer.get('target')}: {message['reason']})" if transfer.get("target") else ""
+        body = (f"{company}: message from {message['name'] or 'a caller'} ({message['callback_phone']}){why}: "
+                f"{message['message'] or '(no message)'}")
+        self.notifier.sms(f"{message['_id']}:message", to=to, from_=session.get("to"), body=body,
+                          company_id=session.get("company_id"), call_sid=session["call_sid"], kind="message")
+
+
+__all__ = ["Messages", "MESSAGE_DONE_LINE"]

@@ -1,0 +1,110 @@
+"""Reading several details out of one answer, and corrections of a read-back (pure).
+
+"John Smith, my number is 512 555 0198" answers the name and the number at once; "no, the last
+part is zero one two three" corrects the number; "no, my name is John Smith" the name.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+from policy.entities import normalize_email, normalize_phone, patch_phone
+from policy.words import digits_of
+
+_DIGIT_WORD = r"\b(?:\d+|zero|oh|o|one|two|three|four|five|six|seven|eight|nine|double|triple)\b"
+_PHONE_SPAN = re.compile(rf"\+?\(?{_DIGIT_WORD}\)?(?:[\s,.()-]*{_DIGIT_WORD}\)?){{2,}}", re.I)
+_EMAIL_SPAN = re.compile(r"[\w.+-]+(?:\s+(?:dot|underscore|dash)\s+\w+)*\s*(?:@|\bat\b)\s*\w+(?:\s*(?:\.|\bdot\b)\s*\w+)+",
+                         re.I)
+_CONNECTORS = {"and", "my", "the", "number", "numbers", "is", "phone", "cell", "at", "you", "can", "reach", "me",
+               "call", "its", "it", "callback", "best", "email", "address", "or", "on", "to", "s"}
+_FIX_LEAD = re.compile(r"^\W*(?:(?:no|nope|wait|sorry|oops|actually|not quite|that'?s wrong|wrong|correction|"
+                       r"i mean|i meant)\b[\s,.!:-]*)+", re.I)
+_FIELD = re.compile(r"^\W*(?:(?:the|my|your)\s+)?(?:(?:last|first)\s+(?:part|four|digits|numbers?|bit)|"
+                    r"(?:phone\s+|callback\s+|cell\s+)?number|name|message|email|address|date|time)"
+                    r"(?:\s+(?:should be|is|was|ends (?:in|with)|starts with|it'?s))?[\s,:]*", re.I)
+_MENTIONS = {"PHONE": re.compile(r"\b(?:number|digits|phone|last (?:part|four)|ends in)\b", re.I),
+             "PERSON": re.compile(r"\bname\b", re.I), "TEXT": re.compile(r"\bmessage\b", re.I),
+             "EMAIL": re.compile(r"\bemail\b", re.I), "ADDRESS": re.compile(r"\baddress\b", re.I)}
+
+
+def _trim(text: str) -> str:
+    """Drop the connecting words left at the end once a detail was taken out ("..., you can reach me at")."""
+    words = text.split()
+    while words and re.sub(r"\W", "", words[-1].lower()) in _CONNECTORS | {""}:
+        words.pop()
+    return " ".join(words).strip(" ,.;:-")
+
+
+def phone_in(text: str, region: str) -> tuple[str, str] | None:
+    """A whole phone number said inside other words: (E.164, the words without it), or None."""
+    for m in _PHONE_SPAN.finditer(text):
+        if len(digits_of(m.group(0))) < 10:
+            continue
+        found = normalize_phone(m.group(0), region)
+        if found.ok:
+            return found.value or "", _trim(text[:m.start()] + " " + text[m.end():])
+    return None
+
+
+def email_in(text: str) -> tuple[str, str] | None:
+    """An email address said inside other words, or None."""
+    for m in _EMAIL_SPAN.finditer(text):
+        found = normalize_email(m.group(0))
+        if found.ok:
+            return found.value or "", _trim(text[:m.start()] + " " + text[m.end():])
+    return None
+
+
+def others_in(text: str, later: list[Mapping[str, Any]], region: str) -> tuple[dict[str, str], str]:
+    """Details for questions not asked yet found in the answer, and the answer without them."""
+    found: dict[str, str] = {}
+    for spec in later:
+        kind = spec.get("type")
+        hit = phone_in(text, region) if kind == "PHONE" else (email_in(text) if kind == "EMAIL" else None)
+        if hit:
+            found[spec["name"]] = hit[0]
+            text = hit[1]
+    return found, text
+
+
+def spelled(text: str) -> str | None:
+    """A name spelled letter by letter ("c h r i s", "C-H-R-I-S"), joined; None if it is not spelled."""
+    letters = re.findall(r"[^\W\d_]+", text)
+    if len(letters) >= 2 and all(len(t) == 1 for t in letters):
+        word = "".join(letters)
+        return word[:1].upper() + word[1:].lower()
+    return None
+
+
+def fix_from(text: str, entities: list[Mapping[str, Any]], collected: Mapping[str, Any],
+             region: str) -> tuple[str, str] | None:
+    """What a correction of a read-back changes: (entity name, the words of its new value), or None.
+
+    A number goes to the phone entity; "name", "message", "email" pick theirs; otherwise the words
+    go to the only entity whose kind they fit.
+    """
+    rest = _FIX_LEAD.sub("", text)
+    mentioned = [e for e in entities if _MENTIONS.get(e.get("type", "TEXT"), re.compile(r"$^")).search(rest)]
+    value = _FIELD.sub("", rest).strip(" .,!?")
+    if not value:
+        return None
+    digits = digits_of(value)
+    phones = [e for e in entities if e.get("type") == "PHONE"]
+    if phones and len(digits) >= 4 and not [e for e in mentioned if e.get("type") != "PHONE"]:
+        return phones[0]["name"], value
+    if mentioned:
+        return mentioned[0]["name"], value
+    people = [e for e in entities if e.get("type") == "PERSON"]
+    if people and len(value.split()) <= 4 and not digits:
+        return people[0]["name"], value
+    return None
+
+
+def patched_phone(previous: str, words: str, region: str) -> str | None:
+    """A phone number after a correction: a whole new one, or its last digits replaced."""
+    result = patch_phone(previous, words, region)
+    return result.value if result.ok else None
+
+
+__all__ = ["phone_in", "email_in", "others_in", "spelled", "fix_from", "patched_phone"]

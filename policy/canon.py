@@ -1,0 +1,221 @@
+"""Caller words reduced to one canonical form, so rules match the way people talk (pure).
+
+Speech recognition writes "There's NO heat!!", "theres no heat", "the heat isn't working"
+or "a/c"; callers say "leaking", "leaks", "leaked", "twenty degrees", "um, like". Both a rule's
+phrases and the caller's words go through ``canon``: lower case, punctuation and apostrophes
+gone, contractions expanded, negations as "no", fillers and articles dropped, spelled letters
+joined ("a c" -> "ac"), number words as digits ("a hundred and five" -> 105), and each word
+reduced to its Snowball (Porter 2) stem with PyStemmer. A number of degrees (or "in here")
+also gives a temperature marker, ``#cold`` (45 or less) or ``#hot`` (95 or more), which
+built-in phrases can name.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import Stemmer
+
+from .words import TENS, UNITS
+
+_STEMMER = Stemmer.Stemmer("english")
+_APOSTROPHES = str.maketrans("", "", "'\u2019\u2018`")
+_TOKEN = re.compile(r"#?[^\W_]+|[,.;:!?]")
+CLAUSE_END = frozenset(",.;:!?")
+
+#: Contractions as speech recognition writes them once apostrophes are gone.
+CONTRACTIONS = {
+    "isnt": "is not", "arent": "are not", "wasnt": "was not", "werent": "were not", "aint": "is not",
+    "dont": "do not", "doesnt": "does not", "didnt": "did not", "cant": "can not", "cannot": "can not",
+    "wont": "will not", "wouldnt": "would not", "couldnt": "could not", "shouldnt": "should not",
+    "havent": "have not", "hasnt": "has not", "hadnt": "had not", "theres": "there is", "thats": "that is",
+    "whats": "what is", "wheres": "where is", "hows": "how is", "im": "i am", "ive": "i have",
+    "youre": "you are", "youve": "you have", "theyre": "they are", "weve": "we have", "yall": "you all",
+    "gonna": "going to", "wanna": "want to", "gotta": "got to", "kinda": "kind of", "outta": "out of",
+    "lemme": "let me", "gimme": "give me", "dunno": "do not know", "its": "it is", "shes": "she is",
+}
+NEGATIONS = frozenset({"not", "no", "without", "nt"})
+#: Irregular verb forms the stemmer leaves apart ("the line broke" is "the line break").
+IRREGULAR = {"broke": "break", "broken": "break", "went": "go", "gone": "go", "froze": "freez", "frozen": "freez",
+             "burnt": "burn", "blew": "blow", "blown": "blow", "fell": "fall", "fallen": "fall", "ran": "run",
+             "caught": "catch", "smelt": "smell", "felt": "feel", "came": "come", "saw": "see", "seen": "see",
+             "spoke": "speak", "spoken": "speak", "told": "tell", "got": "get", "gotten": "get", "sent": "send",
+             "made": "make", "paid": "pay", "bought": "buy", "kept": "keep", "tore": "tear", "torn": "tear",
+             "shook": "shake", "stopt": "stop", "quitted": "quit", "did": "do", "done": "do", "had": "have",
+             "has": "have", "was": "is", "were": "are", "been": "be"}
+#: Dropped from both sides: they never decide what a caller means.
+FILLERS = frozenset({"um", "umm", "uh", "uhh", "uhm", "er", "erm", "ah", "ahh", "eh", "hmm", "hm", "mm", "mmm",
+                     "mhm", "oh", "just", "really", "actually", "basically", "literally", "totally", "please",
+                     "a", "an", "the", "like"})
+#: Words a loose match may skip in a phrase (the phrase still needs its other words).
+FUNCTION_WORDS = frozenset({"to", "with", "of", "for", "in", "on", "at", "is", "are", "was", "were", "be", "been",
+                            "it", "that", "this", "there", "i", "you", "we", "me", "my", "our", "your", "do", "doe",
+                            "can", "could", "would", "will", "have", "has", "had", "some", "any", "someth", "and",
+                            "or", "so", "up"})
+_NUMBER_WORDS = {k: v for k, v in UNITS.items() if k not in ("oh", "o")} | TENS
+_TEMPERATURE_AFTER = {"degre", "in", "insid", "outsid", "out", "below"}
+COLD_MAX, HOT_MIN, HOT_MAX = 45, 95, 130
+
+
+@dataclass(frozen=True, slots=True)
+class Canon:
+    """A text in canonical tokens: stems in order, the clause of each, markers, and the joined form."""
+
+    stems: tuple[str, ...]
+    clauses: tuple[int, ...]
+    markers: frozenset[str]
+    joined: str  # " stem stem ... " for whole-phrase search
+
+
+def _numbers(words: list[str]) -> list[str]:
+    """Number words as digits: "a hundred and five" -> "105", "twenty one" -> "21"."""
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w in ("hundred", "thousand") and out and out[-1] == "a":
+            out.pop()  # "a hundred"
+        if w in _NUMBER_WORDS or w in ("hundred", "thousand"):
+            value, i = _read_number(words, i)
+            out.append(str(value))
+            continue
+        out.append(w)
+        i += 1
+    return out
+
+
+def _read_number(words: list[str], i: int) -> tuple[int, int]:
+    total, current = 0, 0
+    if words[i] in ("hundred", "thousand"):
+        current = 1
+    while i < len(words):
+        w = words[i]
+        if w in _NUMBER_WORDS:
+            current += _NUMBER_WORDS[w]
+        elif w == "hundred":
+            current = max(current, 1) * 100
+        elif w == "thousand":
+            total += max(current, 1) * 1000
+            current = 0
+        elif w == "and" and i + 1 < len(words) and words[i + 1] in _NUMBER_WORDS and current >= 100:
+            pass
+        else:
+            break
+        i += 1
+    return total + current, i
+
+
+def _join_letters(words: list[str]) -> list[str]:
+    """Spelled letters joined: "a c" -> "ac", "c o alarm" -> "co alarm"."""
+    out: list[str] = []
+    run: list[str] = []
+    for w in words + [""]:
+        if len(w) == 1 and w.isalpha():
+            run.append(w)
+            continue
+        if len(run) >= 2:
+            out.append("".join(run))
+        else:
+            out.extend(run)
+        run = []
+        if w:
+            out.append(w)
+    return out
+
+
+_SEQUENCE = frozenset(_NUMBER_WORDS) | {"hundred", "thousand"}
+#: Plain words only (the common case, read without the tokenizer).
+_PLAIN = re.compile(r"[a-z\s]*")
+_WORD_CACHE: dict[str, tuple[str, ...]] = {}
+_WORD_CACHE_MAX = 50_000
+
+
+def _prepare(text: str) -> str:
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return text.casefold().translate(_APOSTROPHES).replace("/", " ").replace("-", " ")
+
+
+def _word(tok: str) -> tuple[str, ...]:
+    """One token's canonical stems: none for a filler, two for a contraction (memoized)."""
+    hit = _WORD_CACHE.get(tok)
+    if hit is not None:
+        return hit
+    out = []
+    for w in CONTRACTIONS.get(tok, tok).split():
+        if w in FILLERS:
+            continue
+        out.append("no" if w in NEGATIONS else (w if w.isdigit() else _STEMMER.stemWord(IRREGULAR.get(w, w))))
+    result = tuple(out)
+    if len(_WORD_CACHE) < _WORD_CACHE_MAX:
+        _WORD_CACHE[tok] = result
+    return result
+
+
+_SEQUENCE_TEXT = re.compile(r"\b(?:" + "|".join(sorted(_SEQUENCE, key=len, reverse=True)) + r")\b|"
+                            r"(?<![^\W\d_])[^\W\d_](?:[\s,.]+)[^\W\d_](?![^\W\d_])")
+
+
+def _needs_sequence(prepared: str) -> bool:
+    """Whether number words or spelled letters ("a c") are in the text (most texts have none)."""
+    return _SEQUENCE_TEXT.search(prepared) is not None
+
+
+@lru_cache(maxsize=8192)
+def canon(text: str) -> Canon:
+    """The canonical form of a caller's words or of a rule's phrase (memoized: texts repeat)."""
+    prepared = _prepare(text or "")
+    sequence = _needs_sequence(prepared)
+    if not sequence and _PLAIN.fullmatch(prepared):
+        # The common case (plain words, one clause): no numbers, markers or clause marks to track.
+        cache = _WORD_CACHE
+        plain = tuple(stem for tok in prepared.split()
+                      for stem in (cache[tok] if tok in cache else _word(tok)))
+        return Canon(plain, (0,) * len(plain), frozenset(), " " + " ".join(plain) + " ")
+    toks = _TOKEN.findall(prepared)
+    if sequence:
+        expanded = [w for t in toks for w in CONTRACTIONS.get(t, t).split()]
+        toks = _numbers(_join_letters(expanded))
+    stems: list[str] = []
+    clauses: list[int] = []
+    markers: set[str] = set()
+    clause = 0
+    for i, tok in enumerate(toks):
+        if tok in CLAUSE_END:
+            clause += 1
+        elif tok.startswith("#"):
+            markers.add(tok)
+        else:
+            if tok.isdigit():
+                _temperature(int(tok), toks[i + 1:i + 3], markers)
+            for stem in _word(tok):
+                stems.append(stem)
+                clauses.append(clause)
+    return Canon(tuple(stems), tuple(clauses), frozenset(markers), " " + " ".join(stems) + " ")
+
+
+def _temperature(value: int, after: list[str], markers: set[str]) -> None:
+    """A temperature: a number of degrees, or "... in here", "... inside", "... out"."""
+    nxt = _STEMMER.stemWord(after[0]) if after else ""
+    if nxt not in _TEMPERATURE_AFTER:
+        return
+    if nxt == "in" and (len(after) < 2 or after[1] not in ("here", "house", "home")):
+        return
+    if nxt == "out" and len(after) > 1 and after[1] == "of":
+        return
+    if value <= COLD_MAX:
+        markers.add("#cold")
+    elif HOT_MIN <= value <= HOT_MAX:
+        markers.add("#hot")
+
+
+def stems_of(phrase: str) -> tuple[str, ...]:
+    """A phrase's canonical stems (a marker phrase such as "#cold" is its own single stem)."""
+    c = canon(phrase)
+    return c.stems or tuple(sorted(c.markers))
+
+
+__all__ = ["Canon", "canon", "stems_of", "FUNCTION_WORDS", "NEGATIONS"]

@@ -1,0 +1,216 @@
+"""Whole calls for the conversation a caller expects (issue 12), asserted on the parsed TwiML."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import datetime
+
+import pytest
+
+from tests.conftest import CHICAGO, Clock, make_app
+from tests.twilio_helpers import call, form, said, signed_post, twiml
+
+
+def replies(result):
+    """The parsed TwiML of every answered webhook, in order (the greeting first)."""
+    return [ET.fromstring(body) for url, _, status, body in result.exchanges if "/voice/status" not in url]
+
+
+def messages(app, result):
+    return list(app.extensions["docstore"]["messages"].find({"call_sid": result.call_sid}))
+
+
+# --- closing, thanks, repeat, hold -------------------------------------------------------------
+
+def test_thats_all_bye_ends_the_call_politely(app):
+    result = call(app, "what are your hours", "ok great, that's all, thanks, bye")
+    last = replies(result)[-1]
+    assert last.find("./Hangup") is not None and last.find("./Gather") is None
+    assert "goodbye" in said(last)[0].lower() and "anything else" not in said(last)[0].lower()
+
+
+def test_thanks_asks_whether_anything_else_is_needed_then_no_ends_the_call(app):
+    result = call(app, "what's your diagnostic fee", "thanks", "no, that's it")
+    asked = replies(result)[2]
+    assert asked.find("./Gather") is not None and "anything else" in said(asked)[0].lower()
+    assert replies(result)[3].find("./Hangup") is not None
+
+
+def test_yes_after_anything_else_keeps_listening(app):
+    result = call(app, "what's your diagnostic fee", "thanks", "yes")
+    assert replies(result)[3].find("./Gather") is not None
+    assert "what else" in said(replies(result)[3])[0].lower()
+
+
+def test_say_that_again_repeats_the_last_reply(app):
+    result = call(app, "what's your diagnostic fee", "sorry, can you say that again?")
+    first, again = said(replies(result)[1])[0], said(replies(result)[2])[0]
+    assert "$89" in first and "$89" in again
+    assert again.split(". ", 1)[1].lower() in first.lower()
+
+
+def test_hold_on_waits(app):
+    result = call(app, "hang on", "what are your hours")
+    assert "take your time" in said(replies(result)[1])[0].lower() or "wait" in said(replies(result)[1])[0].lower()
+    assert "8 a.m." in said(replies(result)[2])[0]
+
+
+# --- several details at once, read-back, names ------------------------------------------------
+
+def test_several_details_in_one_answer_are_all_taken_and_read_back(app):
+    result = call(app, "I'd like to leave a message", "John Smith, my number is 512 555 0198",
+                  "my heat pump is making a noise", "yes")
+    asked = said(replies(result)[2])[0]
+    assert asked == "And what message would you like me to pass along?"  # name and number both taken
+    check = replies(result)[3]
+    assert check.find("./Gather") is not None and "Is that right?" in said(check)[0]
+    assert "John Smith" in said(check)[0] and "5 1 2, 5 5 5, 0 1 9 8" in said(check)[0]
+    assert replies(result)[4].find("./Hangup") is not None
+    [msg] = messages(app, result)
+    assert (msg["name"], msg["callback_phone"], msg["message"]) == ("John Smith", "+15125550198",
+                                                                    "my heat pump is making a noise")
+
+
+def test_read_back_before_a_transfer_can_be_corrected(app):
+    result = call(app, "I have a question about my bill", "Pat Moore", "512 555 0198", "no, the last part is 0199",
+                  "yes")
+    check = replies(result)[3]
+    assert check.find("./Enqueue") is None and check.find("./Dial") is None  # nothing connects before the yes
+    fixed = replies(result)[4]
+    assert "5 1 2, 5 5 5, 0 1 9 9" in said(fixed)[0] and fixed.find("./Gather") is not None
+    connect = replies(result)[5]
+    assert connect.find("./Enqueue").text == "billing"
+    assert app.extensions["docstore"]["calls"].find_one({"_id": result.call_sid})["collected"]["callbackPhone"] == \
+        "+15125550199"
+
+
+def test_a_name_corrected_at_the_read_back(app):
+    result = call(app, "leave a message please", "Jon Smyth", "512 555 0144", "call me about a flickering light",
+                  "no, my name is John Smith", "yes")
+    [msg] = messages(app, result)
+    assert msg["name"] == "John Smith" and msg["callback_phone"] == "+15125550144"
+
+
+def test_a_name_we_are_not_sure_of_is_confirmed_or_spelled(app):
+    result = call(app, "can I leave a message", "zorp blat", "no", "c h r i s", "512 555 0178", "thermostat", "yes")
+    assert said(replies(result)[2])[0] == "Just to make sure I have it right, is your name Zorp Blat?"
+    assert "spell" in said(replies(result)[3])[0]
+    [msg] = messages(app, result)
+    assert msg["name"] == "Chris"
+
+
+def test_thanks_while_asked_for_a_name_keeps_the_message(app):
+    result = call(app, "can someone call me back", "thanks", "Ann Lee", "512 555 0123", "the furnace", "yes")
+    assert "May I have your name" in said(replies(result)[2])[0]
+    assert messages(app, result)[0]["name"] == "Ann Lee"
+
+
+def test_a_message_survives_a_side_question_and_resumes(app):
+    result = call(app, "can someone from your office call me back", "Dana Whitfield",
+                  "oh wait, are you open on saturday?", "512 555 0163", "a quote for a new furnace", "yes")
+    side = said(replies(result)[3])[0]
+    assert "9 a.m. to 1 p.m." in side and side.endswith("what's the best number to reach you?")
+    [msg] = messages(app, result)
+    assert (msg["name"], msg["callback_phone"]) == ("Dana Whitfield", "+15125550163")
+
+
+# --- upset callers, people, acknowledgements --------------------------------------------------
+
+def test_an_upset_caller_hears_acknowledgement_first(app):
+    result = call(app, "this is the worst company ever, you people are useless")
+    first = said(replies(result)[1])[0]
+    assert first.startswith("I'm") and "sorry" in first.split(".")[0].lower()
+    assert "didn't quite get that" not in first
+
+
+def test_asking_for_a_person_is_answered_honestly_when_no_one_can_be_reached(app):
+    from tests.twilio_helpers import activate_sheet
+
+    activate_sheet(app, {"behaviorRules": ["ACK_OK"], "allowedActions": ["TAKE_MESSAGE"], "guardrails": []})
+    result = call(app, "can I talk to a person")
+    reply = replies(result)[1]
+    assert reply.find("./Dial") is None and reply.find("./Gather") is not None
+    text = said(reply)[0]
+    assert "not able to put you through" in text and "message" in text and "busy" not in text
+
+
+def test_asking_for_a_person_connects_when_the_company_has_a_general_rule(app):
+    result = call(app, "can I just talk to a real human being")
+    assert [e.text for e in result.events if e.kind == "dial"] == ["+15125550101"]
+
+
+@pytest.mark.parametrize("words", ["hello?", "hi there", "thank you"])
+def test_no_acknowledgement_where_it_sounds_wrong(app, words):
+    result = call(app, words)
+    assert not said(replies(result)[1])[0].startswith("Ok")
+
+
+def test_no_acknowledgement_in_front_of_a_safety_line(app):
+    result = call(app, "I think I smell gas in the basement")
+    line = said(replies(result)[1])[0]
+    assert line.startswith("If you smell gas, please get everyone out")
+    assert "call from outside" not in line  # we keep the caller on the line while connecting
+
+
+def test_acknowledgements_vary_across_turns_and_calls(app):
+    openers = set()
+    for n in range(6):
+        result = call(app, "my thermostat screen is blank", call_sid=f"CA{n:032d}")
+        openers.add(said(replies(result)[1])[0].split()[0])
+    assert len(openers) >= 2 and "Ok," in openers
+
+
+# --- what the company knows: hours -------------------------------------------------------------
+
+@pytest.mark.parametrize("when, words, hears", [
+    (datetime(2026, 1, 5, 10, 0), "are you open on sunday", ["closed on Sundays", "Monday at 8 a.m."]),
+    (datetime(2026, 1, 5, 10, 0), "what time do you close today", ["5 p.m. today"]),
+    (datetime(2026, 1, 4, 11, 0), "are you open right now?", ["closed right now", "Monday at 8 a.m."]),
+    (datetime(2026, 1, 5, 16, 0), "are you still open?", ["open right now, until 5 p.m."]),
+    (datetime(2026, 12, 25, 10, 0), "are you open today?", ["closed today for Christmas Day"]),
+])
+def test_hours_for_a_named_day_today_and_now_in_the_company_timezone(tmp_path, when, words, hears):
+    app = make_app(tmp_path / "d", CLOCK=Clock(when.replace(tzinfo=CHICAGO)))
+    reply = said(replies(call(app, words))[1])[0]
+    for piece in hears:
+        assert piece in reply
+    assert "Saturday" not in reply or "saturday" in words or "right now" in words or "today" in words
+
+
+# --- emergencies said the way callers say them --------------------------------------------------
+
+@pytest.mark.parametrize("words", [
+    "My heat is out and it's 20 degrees, I have a newborn baby",
+    "our furnace quit overnight and it's like 15 degrees out, my elderly mom lives with us",
+    "the AC died and it's a hundred and five in here, my baby is three months old",
+    "there's water pouring out of the ceiling",
+    "SPARKS coming out of the outlet!!",
+])
+def test_emergencies_reach_on_call(app, words):
+    result = call(app, words)
+    assert [e.text for e in result.events if e.kind == "dial"] == ["+15125550199"]
+
+
+def test_no_heat_without_danger_signs_is_not_forced_on_call_by_the_combination(app):
+    from tests.twilio_helpers import activate_sheet
+
+    activate_sheet(app, {"allowedActions": ["TRANSFER_EMERGENCY", "TAKE_MESSAGE"], "guardrails": [],
+                         "transferRules": [{"id": "tr-e", "intentTag": "emergency", "contactNameOrQueue": "oncall",
+                                            "script": "Connecting you now."}]})
+    assert not [e for e in call(app, "the furnace quit yesterday").events if e.kind == "dial"]
+    assert [e for e in call(app, "the furnace quit and my baby is freezing").events if e.kind == "dial"]
+
+
+# --- listening -----------------------------------------------------------------------------------
+
+def test_gather_listens_longer_while_the_caller_reads_a_number(app):
+    client = app.test_client()
+    sid = "CA" + "e" * 32
+    twiml(signed_post(client, "/voice", form(sid)))
+    asked_name = twiml(signed_post(client, "/voice/turn?seq=1", form(sid, SpeechResult="question about my bill")))
+    assert asked_name.find("./Gather").get("speechTimeout") == "2"
+    asked_number = twiml(signed_post(client, "/voice/turn?seq=2", form(sid, SpeechResult="Ann Lee")))
+    gather = asked_number.find("./Gather")
+    assert gather.get("speechTimeout") == "3" and gather.get("speechModel") == "phone_call"
+    hints = gather.get("hints").split(", ")
+    assert hints[0] == "Demo Heating and Air" and all(len(h) <= 100 for h in hints) and len(hints) <= 500
