@@ -54,10 +54,13 @@ def spoken_value(value: Any) -> str:
     return spoken(value)
 
 
+_WORD = re.compile(r"[a-z]+")
+
+
 class BehaviorRules:
     """The behavior flags of a policy and the polite-word table, compiled once."""
 
-    __slots__ = ("flags", "_polite", "_polite_map", "never_interrupt")
+    __slots__ = ("flags", "_polite", "_polite_map", "_polite_words", "never_interrupt")
 
     def __init__(self, content: Mapping[str, Any]) -> None:
         self.flags = frozenset(content["behaviorRules"])
@@ -66,6 +69,8 @@ class BehaviorRules:
         self._polite_map = table
         self._polite = (re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
                                    + r")\b", re.I) if table and "POLITE_PROFESSIONAL" in self.flags else None)
+        # Every casual phrase starts with one of these words: a reply without any needs no scan.
+        self._polite_words = frozenset(k.split()[0] for k in table)
 
     def formal(self, text: str) -> str:
         """POLITE_PROFESSIONAL: casual words replaced by formal ones (whole words, capitals kept)."""
@@ -73,7 +78,9 @@ class BehaviorRules:
             word = m.group(0)
             new = self._polite_map[word.lower()]
             return new[:1].upper() + new[1:] if word[:1].isupper() else new
-        return self._polite.sub(repl, text) if self._polite else text
+        if self._polite is None or self._polite_words.isdisjoint(_WORD.findall(text.lower())):
+            return text
+        return self._polite.sub(repl, text)
 
     def apply(self, text: str, *, company: CompanyProfile, is_first_turn: bool, caller_spoke: bool,
               collected: Mapping[str, Any], utterance: str = "", variation: int = 0,

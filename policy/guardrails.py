@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from .company import CompanyProfile, money_value
 from .matching import PhraseIndex
-from .text import join_sentences, padded, split_sentences
+from .text import join_sentences, normalize, padded, split_sentences
 
 _NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
                  "sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
@@ -31,6 +31,10 @@ URL = re.compile(
     r"|(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|co|us|biz|info|app|dev|ai|ca|uk|me|ly)"
     r"(?::\d+)?(?:/[^\s]*)?)", re.I)
 APOLOGY = re.compile(r"\b(?:sorry|apologi[sz]e|apologies)\b", re.I)
+#: What a price, a phone number and a web address cannot do without (the fast path's tests).
+_MONEY_WORDS = ("$", "dollar", "buck", "usd")
+_DOT_LETTER = re.compile(r"\.[a-z]|www|http", re.I)
+_DIGIT = re.compile(r"\d")
 LEADING_APOLOGY = re.compile(
     r"^(?:(?:i'?m|i am|we'?re|we are)\s+)?(?:so\s+|very\s+|really\s+|truly\s+)?"
     r"(?:sorry|apologi[sz]e|(?:my\s+)?apologies)(?:\s+(?:about|for)\s+[^,]*)?,?\s*(?:but\s+)?", re.I)
@@ -55,7 +59,7 @@ def _host(url: str) -> str:
 class Guardrails:
     """The guardrails a policy turns on, with their term lists indexed once."""
 
-    __slots__ = ("flags", "terms", "term_owner")
+    __slots__ = ("flags", "terms", "term_owner", "_term_words")
 
     def __init__(self, content: Mapping[str, Any]) -> None:
         self.flags = frozenset(content["guardrails"])
@@ -70,8 +74,34 @@ class Guardrails:
         index.finish()
         self.terms = index if owner else None
         self.term_owner = tuple(owner)
+        # The fast path: the words of each term, reachable from each of its words (a match has them all).
+        by_word: dict[str, list[frozenset[str]]] = {}
+        for pid in range(len(owner)):
+            words = frozenset(index.phrases[pid].split())
+            for w in words:
+                by_word.setdefault(w, []).append(words)
+        self._term_words = by_word
+
+    def _clean(self, text: str, *, apologies: bool = True) -> bool:
+        """Whether a whole reply surely breaks no guardrail, from what each kind of leak cannot do without:
+        a price a currency word, a phone number seven digits, a web address a dot before a letter, a
+        term all its words; and at most one apology (a few scans; most replies end here)."""
+        flags, low = self.flags, text.lower()
+        if "NO_PRICES" in flags and any(w in low for w in _MONEY_WORDS):
+            return False
+        if "NO_PHONE_NUMBERS" in flags and len(_DIGIT.findall(text)) >= 7:
+            return False
+        if "NO_URLS" in flags and _DOT_LETTER.search(text):
+            return False
+        if self._term_words:
+            words = set(normalize(text).split())
+            if any(term <= words for w in words & self._term_words.keys() for term in self._term_words[w]):
+                return False
+        return not (apologies and "NO_APOLOGIES_SPAM" in flags and len(APOLOGY.findall(text)) > 1)
 
     def _violations(self, sentence: str, company: CompanyProfile) -> list[str]:
+        if self._clean(sentence, apologies=False):
+            return []
         found = []
         flags = self.flags
         if "NO_PRICES" in flags and ("$" in sentence or PRICE.search(sentence)):
@@ -101,7 +131,7 @@ class Guardrails:
     def leaks(self, text: str, company: CompanyProfile) -> tuple[str, ...]:
         """The guardrails a text breaks as it stands, nothing replaced (a guardrail leak: what ``enforce``
         would have caught); more than one apology is a leak of NO_APOLOGIES_SPAM."""
-        if not self.flags or not text:
+        if not self.flags or not text or self._clean(text):
             return ()
         found: list[str] = []
         apologies = 0
@@ -115,7 +145,7 @@ class Guardrails:
 
     def enforce(self, text: str, company: CompanyProfile) -> tuple[str, tuple[str, ...]]:
         """Return the text with offending sentences replaced, and the guardrails that fired."""
-        if not self.flags or not text:
+        if not self.flags or not text or self._clean(text):
             return text, ()
         fired: list[str] = []
         out: list[str] = []

@@ -125,6 +125,10 @@ class SpokenIndex:
         if len(self._automaton):
             self._automaton.make_automaton()
 
+    def stems(self, pid: int) -> tuple[str, ...]:
+        """The canonical stems of a registered phrase."""
+        return self._stems[pid]
+
     def id_of(self, phrase: str) -> int:
         """The id of a registered phrase."""
         return self._ids[" ".join(stems_of(phrase))]
