@@ -3,7 +3,6 @@ save and compile, deploy, and the rollout's controls (promote, pause, resume, ro
 
 from __future__ import annotations
 
-import json
 from typing import Any, Callable
 
 import yaml
@@ -33,8 +32,15 @@ def as_text(source: Any) -> str:
     return yaml.safe_dump(source, sort_keys=False, allow_unicode=True, width=100) if source else ""
 
 
-def _field_errors(exc: PolicyError, text: str) -> list[dict[str, Any]]:
-    return [{"path": e["path"], "message": e["message"], "line": line_of(text, e["path"])} for e in exc.errors]
+def field_errors(exc: PolicyError, text: str) -> list[dict[str, Any]]:
+    """Each error with the line its field path is on in the text, and that line (to find it in the editor)."""
+    lines = text.splitlines()
+    out = []
+    for e in exc.errors:
+        line = line_of(text, e["path"])
+        out.append({"path": e["path"], "message": e["message"], "line": line,
+                    "snippet": lines[line - 1].strip()[:120] if line and line <= len(lines) else ""})
+    return out
 
 
 def _view(company_id: str, *, text: str | None = None, status: int = 200, **shown: Any) -> Any:
@@ -62,7 +68,7 @@ def _text() -> tuple[str, Any, list[dict[str, Any]]]:
     try:
         return text, parse_text(text, name="cheatSheet"), []
     except PolicyError as exc:
-        return text, None, _field_errors(exc, text)
+        return text, None, field_errors(exc, text)
 
 
 @bp.get("/companies/<company_id>/cheatsheet")
@@ -80,7 +86,7 @@ def try_draft(company_id: str) -> Any:
     try:
         report = rollouts().try_draft(company_id, sheet)
     except PolicyError as exc:
-        return _view(company_id, text=text, errors=_field_errors(exc, text), status=422)
+        return _view(company_id, text=text, errors=field_errors(exc, text), status=422)
     return _view(company_id, text=text, report=report)
 
 
@@ -95,7 +101,7 @@ def save(company_id: str) -> Any:
         version = policies.save_draft(company_id, sheet, by=g.staff.by)
         compiled = policies.compile_latest(company_id, owner=owner())
     except PolicyError as exc:
-        return _view(company_id, text=text, errors=_field_errors(exc, text), status=422)
+        return _view(company_id, text=text, errors=field_errors(exc, text), status=422)
     except CompileBusy as exc:
         return _view(company_id, text=text, notice=f"Saved, but not compiled: {exc}. Save again.", status=409)
     return _view(company_id, text=text, saved={"version": version, **compiled})
@@ -142,8 +148,3 @@ def rollout_move(company_id: str, move: str) -> Any:
         return page(404, "No such action", "Use promote, pause, resume or rollback.")
     return _act(company_id, moves[move], {"promote": "Promoted.", "pause": "Paused.", "resume": "Resumed.",
                                           "rollback": "Rolled back."}[move])
-
-
-def pretty(value: Any) -> str:
-    """A value as short JSON for the page."""
-    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value

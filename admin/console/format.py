@@ -48,6 +48,15 @@ def short(value: Any, n: int = 12) -> str:
     return str(value or "-")[:n]
 
 
-FILTERS = {"when": when, "money": money, "ms": ms, "pct": pct, "short": short}
+TIER_NAMES = {"1": "tier 1 (keywords)", "2": "tier 2 (fuzzy)", "3": "tier 3 (LLM)", "fallback": "fallback",
+              "rule": "a rule", "none": "no scenario (greeting, rule, transfer result)"}
 
-__all__ = ["FILTERS", "zone", "when", "money", "ms", "pct", "short"]
+
+def tier_name(tier: Any) -> str:
+    """What a tier is, in words."""
+    return TIER_NAMES.get(str(tier), str(tier))
+
+
+FILTERS = {"when": when, "money": money, "ms": ms, "pct": pct, "short": short, "tier_name": tier_name}
+
+__all__ = ["FILTERS", "zone", "when", "money", "ms", "pct", "short", "tier_name"]

@@ -14,11 +14,12 @@ from flask import current_app, g, request
 
 from learning import QUEUES, Conflict, NotFound
 from policy.errors import PolicyError
-from policy.source import line_of, parse_text
+from policy.source import parse_text
 from records.catalog import CompileBusy
 from records.templates import TemplateConflict
 
 from . import bp, page, render
+from .editor import field_errors
 
 SHOWN = 50
 
@@ -41,7 +42,8 @@ def _view(company_id: str, status: int = 200, **shown: Any) -> Any:
         return page(503, "Learning is off", "Learning is switched off on this server (LEARNING_ENABLED).")
     suggestions, _ = learning.store.list_suggestions({"company_id": company_id, "status": "pending"}, skip=0,
                                                     limit=SHOWN)
-    queues = {q: learning.store.list_items({"company_id": company_id, "queue": q, "status": "pending"}, skip=0,
+    waiting = {"$in": ["pending", "suggested"]}  # not yet decided: alone, or in a suggestion
+    queues = {q: learning.store.list_items({"company_id": company_id, "queue": q, "status": waiting}, skip=0,
                                            limit=10) for q in QUEUES}
     decided, _ = learning.store.list_suggestions({"company_id": company_id, "status": {"$in": ["approved",
                                                                                               "rejected"]}},
@@ -85,7 +87,9 @@ def _decide(company_id: str, sid: str, act: Callable[[dict[str, Any]], Any], don
         return _view(company_id, notice=str(exc), status=409)
     except PolicyError as exc:
         text = request.form.get("change", "")
-        errors = [{**e, "line": line_of(text, e["path"].removeprefix("change."))} for e in exc.errors]
+        # The change's paths start with "change"; its text is the change itself.
+        inner = PolicyError([{**e, "path": e["path"].removeprefix("change").lstrip(".")} for e in exc.errors])
+        errors = [{**f, "path": e["path"]} for e, f in zip(exc.errors, field_errors(inner, text))]
         return _view(company_id, errors=errors, edit_sid=sid, edit_text=text or None, status=422)
     return _view(company_id, done=done)
 

@@ -32,7 +32,7 @@ def _policy(company_id: str, record: dict[str, Any], choice: str) -> tuple[Any, 
     else:
         raise NotFound("choose the active policy or a saved version")
     compiled = policies.candidate(company_id, version)
-    return compiled, {"version": version, "checksum": compiled.checksum, "practice": True}
+    return compiled, {"version": version, "checksum": compiled.checksum, "arm": "test call"}
 
 
 def _form(record: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
