@@ -19,6 +19,8 @@ from .figures import PERCENTILES, TIERS, hourly, latency, tier_shares
 from .format import when, zone
 
 DAY = 86400.0
+#: The charts and latency figures are drawn from the latest calls of the last day, at most this many.
+CHART_CALLS = 300
 
 
 def _start_of_day(now: float, tz: str | None) -> float:
@@ -68,9 +70,9 @@ def overview(company_id: str) -> Any:
     calls_today = _try(lambda: forensics.list_calls(db, company_id, since=day, per_page=1)["total"], problems,
                        "today's calls")
     costs = _try(lambda: forensics.costs(db, company_id, since=day), problems, "costs") or {}
-    turns = _try(lambda: turn_figures(db, company_id, since=now - DAY), problems, "turns") or []
+    turns = _try(lambda: turn_figures(db, company_id, since=now - DAY, calls=CHART_CALLS), problems, "turns") or []
     return render("overview.html", company=record, tz=tz, calls_today=calls_today, costs=costs,
                   tiers=tier_shares(costs.get("by_tier") or {}), latency=latency(turns),
                   rollout=_try(lambda: rollouts().status(company_id), problems, "the rollout"),
                   alerts=_try(lambda: _alerts(company_id), problems, "alerts") or [],
-                  charts=charts(turns, now, tz), problems=problems, tab="overview")
+                  charts=charts(turns, now, tz), chart_calls=CHART_CALLS, problems=problems, tab="overview")
