@@ -44,7 +44,7 @@ def timed(fn, repeat: int) -> tuple[float, float]:
 
 def run(calls: int, repeat: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        app = make_app(Path(tmp) / "data", LEARNING_ENABLED=False, TESTING=False)
+        app = make_app(Path(tmp) / "data", LEARNING_BATCH_S=0, LEARNING_RUN_S=0, TESTING=False)
         for _ in range(calls):
             call(app, *WORDS)
         client = app.test_client()
