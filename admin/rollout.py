@@ -8,7 +8,6 @@ from typing import Any, Callable
 from flask import Response, current_app, jsonify, request
 from pymongo.errors import PyMongoError
 
-import policy
 from policy.errors import PolicyError
 from records.catalog import Conflict, NotFound
 from records.rollouts import GateRefused, Rollouts
@@ -21,11 +20,14 @@ def rollouts() -> Rollouts:
     return current_app.extensions["rollouts"]
 
 
-def _run(action: Callable[[], Any], status: int = 200) -> Response:
-    """Call a rollout action and map its failures to JSON errors (never a 500)."""
+def _run(action: Callable[[], Any], status: int = 200, *, raise_policy: bool = False) -> Response:
+    """Call a rollout action and map its failures to JSON errors (never a 500); ``raise_policy``: a PolicyError
+    goes to the caller (which names its fields in its own way)."""
     try:
         result = action()
     except PolicyError as exc:
+        if raise_policy:
+            raise
         return policy_errors(422, exc)
     except GateRefused as exc:
         resp = jsonify(errors=[{"path": "version", "message": exc.report["verdict"]}], gate=exc.report)
@@ -170,11 +172,8 @@ def try_(company_id: str) -> Response:
         if bad:
             return errors(422, *bad)
         return _run(lambda: rollouts().try_version(company_id, version))
-    sheet = data["cheatSheet"]
     try:
-        policy.validate(sheet)  # refuses anything but a mapping, with every field error
-        candidate = policy.compile_cheatsheet(sheet)
+        return _run(lambda: rollouts().try_draft(company_id, data["cheatSheet"]), raise_policy=True)
     except PolicyError as exc:
         return errors(422, *((f"cheatSheet.{e['path']}" if e["path"] else "cheatSheet", e["message"])
                              for e in exc.errors))
-    return _run(lambda: rollouts().gate(company_id, candidate))

@@ -63,6 +63,30 @@ def parse_text(text: str, *, name: str = "input") -> Any:
         raise PolicyError([{"path": "", "message": f"{name} is not valid YAML or JSON{where}: {problem}"}]) from None
 
 
+def line_of(text: str, path: str) -> int | None:
+    """The line (from 1) where a field path such as ``edgeCases[3].match.regexPatterns[0]`` is written in YAML or
+    JSON text: the deepest part of the path found (None when the text does not parse or the path is empty)."""
+    if not path:
+        return None
+    try:
+        node: Any = yaml.compose(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except (yaml.YAMLError, RecursionError):
+        return None
+    found = None
+    for part in re.findall(r"\[(\d+)\]|([^.\[\]]+)", path):
+        index, key = part
+        if index and isinstance(node, yaml.SequenceNode) and int(index) < len(node.value):
+            node = node.value[int(index)]
+        elif key and isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+        else:
+            break
+        if node is None:
+            break
+        found = node
+    return found.start_mark.line + 1 if found is not None else None
+
+
 def load_file(path: str | Path) -> Any:
     """Read a YAML or JSON file into plain Python data."""
     p = Path(path)

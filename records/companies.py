@@ -237,6 +237,22 @@ class Companies:
         self.forget(company_id)
         return token
 
+    def for_token(self, token: str) -> str | None:
+        """The id of the company a token belongs to, or None (every company's digests compared in constant time)."""
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        found = None
+        for record in self.coll.find({"tokens": {"$exists": True}}, {"tokens": 1}):
+            for entry in record.get("tokens") or ():
+                if hmac.compare_digest(digest, str(entry.get("sha256", ""))):
+                    found = record["_id"]
+        return found
+
+    def summaries(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """Every company's id, name and active policy, by id (for staff listings)."""
+        rows = self.coll.find({}, {"doc": 1, "active": 1, "rollout": 1}, sort=[("_id", 1)], limit=limit)
+        return [{"id": r["_id"], "name": (r.get("doc") or {}).get("name", ""), "trade": (r.get("doc") or {}).get("trade"),
+                 "active": r.get("active"), "rollout": (r.get("rollout") or {}).get("stage")} for r in rows]
+
     def token_ok(self, company_id: str, token: str) -> bool:
         """Whether a token is one of the company's own (constant-time comparison)."""
         try:

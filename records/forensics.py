@@ -77,4 +77,19 @@ def costs(db: Any, company_id: str, *, since: float | None = None, until: float 
             "cost_per_1000_calls": round(total / n * 1000, 4) if n else 0.0, "by_tier": by_tier}
 
 
-__all__ = ["list_calls", "call_detail", "costs", "summary", "window"]
+def turn_figures(db: Any, company_id: str, *, since: float, until: float | None = None, calls: int = 300
+                 ) -> list[dict[str, Any]]:
+    """Each turn's time, kind, tier and total latency, for a company's latest ``calls`` calls started in a time
+    range: what the overview's charts are drawn from (bounded, so a busy day costs the same as a quiet one)."""
+    ids = [c["_id"] for c in db[CALLS].find(window({"company_id": company_id}, "started_at", since, until),
+                                            {"turns": 1}, sort=[("started_at", -1)], limit=calls)]
+    out: list[dict[str, Any]] = []
+    for i in range(0, len(ids), 100):
+        for t in db[TURNS].find({"call_sid": {"$in": ids[i:i + 100]}}, {"at": 1, "kind": 1, "tier": 1,
+                                                                        "latency_ms": 1}):
+            out.append({"at": t.get("at"), "kind": t.get("kind"), "tier": t.get("tier"),
+                        "ms": (t.get("latency_ms") or {}).get("total")})
+    return out
+
+
+__all__ = ["list_calls", "call_detail", "costs", "summary", "window", "turn_figures"]

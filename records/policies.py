@@ -189,6 +189,22 @@ class Policies:
         self.companies.refresh(company_id)
         return active
 
+    def sheet(self, company_id: str, version: int | None = None) -> dict[str, Any] | None:
+        """One saved version (its source, status and report), the latest when ``version`` is None."""
+        if version is None:
+            return self.sheets.find_one({"company_id": company_id}, sort=[("version", -1)])
+        return self.sheets.find_one({"_id": sheet_id(company_id, version)})
+
+    def candidate(self, company_id: str, version: int) -> policy.CompiledPolicy:
+        """Any saved version as a policy to try (a compiled one from its verified artifact, a draft compiled now,
+        nothing stored). NotFound, Conflict (an artifact that does not verify) or PolicyError."""
+        sheet = self.sheet(company_id, version)
+        if sheet is None:
+            raise NotFound(f"company {company_id!r} has no cheat-sheet version {version}")
+        if sheet.get("status") == "compiled":
+            return self.compiled_sheet(company_id, version)[1]
+        return policy.compile_cheatsheet(sheet["source"])
+
     def versions(self, company_id: str) -> list[dict[str, Any]]:
         """Every saved version, newest first, with status and checksum."""
         record = self.companies.get(company_id, fresh=True)

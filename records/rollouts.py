@@ -26,6 +26,7 @@ from typing import Any, Callable
 from pymongo import ReturnDocument
 from pymongo.errors import PyMongoError
 
+import policy
 from infra.observe import NullObserver, Observer
 from policy.compiler import CompiledPolicy
 from policy.gate import run_gate
@@ -95,6 +96,12 @@ class Rollouts:
         template = self.catalog.templates.get(record["doc"].get("scenarioTemplate")) or EMPTY_TEMPLATE
         return run_gate(candidate, self._active_policy(record), record["doc"],
                         replays(self.db, company_id, template, self.clock()))
+
+    def try_draft(self, company_id: str, sheet: Any) -> dict[str, Any]:
+        """What an unsaved draft would do: validated and compiled (PolicyError with every field error), then the
+        gate's report; nothing is saved or deployed."""
+        policy.validate(sheet)  # refuses anything but a mapping, with every field error
+        return self.gate(company_id, policy.compile_cheatsheet(sheet))
 
     def try_version(self, company_id: str, version: int) -> dict[str, Any]:
         """What a saved, compiled version would do (the gate's report; nothing deployed)."""
