@@ -1,8 +1,9 @@
 """The staff console in a real browser: headless Chromium (Debian's package) driven by Playwright, against the app
 served by a real HTTP server in a thread. One browser for the module; a fresh browser context (cookies) per test.
 
-Each test writes screenshots of the pages it visits to the test run's tmp directory and copies them to
-``docs/screenshots/`` (the README shows one).
+Each test writes screenshots of the pages it visits to the test run's tmp directory; with
+``UPDATE_SCREENSHOTS=1`` it also copies them to ``docs/screenshots/`` (the README shows one), so a
+plain test run leaves the checkout as it was.
 """
 
 from __future__ import annotations
@@ -91,12 +92,14 @@ def page(browser, base_url):
 def shots(tmp_path_factory):
     """Where screenshots go (and a copy for the README)."""
     out = tmp_path_factory.mktemp("screenshots")
-    DOCS.mkdir(parents=True, exist_ok=True)
+    keep = os.environ.get("UPDATE_SCREENSHOTS") == "1"
 
     def shot(page, name: str) -> Path:
         path = out / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
-        shutil.copyfile(path, DOCS / path.name)
+        if keep:
+            DOCS.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, DOCS / path.name)
         return path
     return shot
 
