@@ -156,6 +156,10 @@ def _edge_cases(rt: Runtime, turn: _Turn, hits: set[int], text: str, ctx: TurnCo
         if rule.action == "flag_only":
             turn.blocks.append(_block("EDGE_CASE_FLAG", rule.id, rule.name))
             continue
+        if rule.action == "polite_hangup" and _in_danger(rt, hits, text):
+            # A caller in danger is never hung up on, however they talk: the emergency rule decides.
+            turn.blocks.append(_block("HANGUP_WITHHELD", rule.id, rule.name))
+            continue
         turn.blocks.append(_block("EDGE_CASE", rule.id, rule.name))
         turn.short = True
         turn.pattern = matched
@@ -204,6 +208,11 @@ def _transfer_candidates(rt: Runtime, hits: set[int], text: str) -> list[tuple[i
         ranked.append((rank, pos, rule))
     ranked.sort(key=lambda t: (t[0], t[1]))
     return ranked
+
+
+def _in_danger(rt: Runtime, hits: set[int], text: str) -> bool:
+    """Whether the words open an emergency transfer rule (one the allowlist lets through)."""
+    return any(rank == 0 and rule.action in rt.allowed for rank, _, rule in _transfer_candidates(rt, hits, text))
 
 
 def _transfer_rules(rt: Runtime, turn: _Turn, hits: set[int], ctx: TurnContext, text: str) -> bool:

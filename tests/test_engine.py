@@ -498,3 +498,16 @@ def test_engine_is_deterministic():
 def test_safe_hints_for_speech_recognition():
     p = compile_(edgeCases=[edge("e", {"keywordsAny": ["carbon monoxide"]})])
     assert "carbon monoxide" in p.runtime.hints
+
+
+def test_a_caller_in_danger_is_never_hung_up_on_for_how_they_talk():
+    p = policy.compile_cheatsheet({
+        "guardrails": [], "allowedActions": ["TRANSFER_EMERGENCY"],
+        "edgeCases": [edge("abuse", {"keywordsAny": ["idiots"]}, {"type": "polite_hangup",
+                                                                  "hangupMessage": "Goodbye."})],
+        "transferRules": [{"id": "tr-em", "intentTag": "emergency", "contactNameOrQueue": "dispatch",
+                           "script": "Connecting you to our on-call technician now."}]})
+    danger = policy.apply(p, "my basement is flooding, you idiots", "b", ctx())
+    assert danger.action == "TRANSFER" and {"type": "HANGUP_WITHHELD", "id": "abuse", "name": "abuse"} in [
+        dict(b) for b in danger.applied_blocks]
+    assert policy.apply(p, "you idiots", "b", ctx()).action == "HANGUP"
