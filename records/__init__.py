@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import Any
 
 from .backend import GuardedDatabase
@@ -42,11 +43,18 @@ def init_app(app: Any, settings: Any, *, db: GuardedDatabase, redis: Any | None,
 
 
 def warm(app: Any) -> None:
-    """Load every company into this process's last-known copies (after any seeding)."""
-    try:
-        app.extensions["catalog"].companies.warm()
-    except Exception as exc:  # noqa: BLE001
-        log.error("could not load the companies at start (the app still answers calls): %s", exc)
+    """In the background: every company into this process's last-known copies (they answer when the
+    backends fail later), then their active policies and templates, so the thousandth company's first
+    call is as fast as the first's. Start-up does not wait for it, however many companies there are."""
+    catalog = app.extensions["catalog"]
+
+    def load() -> None:
+        try:
+            catalog.companies.warm()
+            catalog.warm_policies()
+        except Exception as exc:  # noqa: BLE001 - a call loads what it needs itself
+            log.warning("companies and policies not loaded ahead of calls: %s", exc)
+    threading.Thread(target=load, name="warm-catalog", daemon=True).start()
 
 
 __all__ = ["init_app", "warm", "CallLog", "SnapshotTier", "Catalog", "DurableWriter", "Rollouts", "GateRefused"]

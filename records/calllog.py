@@ -81,7 +81,8 @@ def _latency(facts: TurnFacts, decision: Decision, end: float) -> dict[str, floa
 
 def turn_record(session: Mapping[str, Any], facts: TurnFacts, reply: Mapping[str, Any], *, at: float
                 ) -> dict[str, Any]:
-    """The stored record of one turn."""
+    """The stored record of one turn: what forensics show, and nothing the call's header already holds
+    (the policy's checksum) or the record repeats (the reply's text is the final text)."""
     decision = facts.decision or Decision(action="RESPOND", response="")
     answer = facts.answer
     pin = session.get("policy") or {}
@@ -93,16 +94,29 @@ def turn_record(session: Mapping[str, Any], facts: TurnFacts, reply: Mapping[str
         "base": answer.text if answer else None, "final": decision.response, "action": decision.action,
         "blocks": thaw(decision.applied_blocks), "matched": decision.matched_pattern,
         "guardrails": list(decision.guardrails_fired), "tags": list(decision.tags),
-        "side_effects": thaw(decision.side_effects), "side_effects_done": facts.done,
-        "transfer": decision.transfer, "policy": dict(pin), "arm": pin.get("arm", "full"),
-        "session_tier": facts.session_tier, "perf_fault": decision.perf_fault, "cost": facts.cost,
+        "side_effects": [_effect(e) for e in decision.side_effects], "side_effects_done": facts.done,
+        "transfer": decision.transfer, "policy": {k: v for k, v in pin.items() if k not in ("checksum", "arm")},
+        "arm": pin.get("arm", "full"), "session_tier": facts.session_tier, "perf_fault": decision.perf_fault,
+        "cost": facts.cost,
         "tier3": (("failed" if answer.matched == "tier3-failed" else "used" if answer.tier == "3" else None)
                   if answer else None),
         "latency_ms": _latency(facts, decision, time.perf_counter()),
-        "reply": dict(reply),
+        "reply": {k: v for k, v in reply.items() if not (k == "text" and v == decision.response)},
     }
     record.update(facts.extra)
     return record
+
+
+def _effect(effect: Mapping[str, Any]) -> dict[str, Any]:
+    """A side effect as the turn record keeps it: its kind, the rule that asked for it, its arguments."""
+    out: dict[str, Any] = {"type": effect.get("type")}
+    source = effect.get("source") or {}
+    if source.get("id"):
+        out["rule"] = source["id"]
+    for key in ("tags", "contacts", "severity", "action", "reason"):
+        if effect.get(key):
+            out[key] = thaw(effect[key])
+    return out
 
 
 def tally(session: dict[str, Any], record: Mapping[str, Any]) -> None:
@@ -231,10 +245,13 @@ class CallLog:
     def recorded_reply(self, call_sid: str, seq: int) -> Any:
         """The reply answered on a turn (for replays older than the session keeps), or None."""
         try:
-            doc = self.turns.find_one({"_id": turn_id(call_sid, seq)}, {"reply": 1})
+            doc = self.turns.find_one({"_id": turn_id(call_sid, seq)}, {"reply": 1, "final": 1})
         except PyMongoError:
             return None
-        return (doc or {}).get("reply")
+        reply = (doc or {}).get("reply")
+        if isinstance(reply, dict) and "text" not in reply:
+            reply = {**reply, "text": doc.get("final", "")}
+        return reply
 
     def caller_seen(self, company_id: str, caller: str, *, besides: str) -> bool | None:
         """Whether this number called the company before (None when the store cannot say)."""

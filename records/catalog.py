@@ -35,6 +35,18 @@ class Catalog:
         self.policies = Policies(db, self.companies, mirror, self.locks, clock=clock, on_compile=on_compile)
         self.templates = Templates(db, changes=self.changes, clock=clock)
 
+    def warm_policies(self) -> int:
+        """Load and verify every known company's active policy and template now, as a server that has been up
+        has them (a background thread at start); returns how many policies were loaded."""
+        loaded = 0
+        for company_id in self.companies.known_ids():
+            record = self.companies.last_known(company_id) or {}
+            active = record.get("active") or {}
+            if active.get("version") and self.policies.load(company_id, active["version"], active["checksum"]):
+                loaded += 1
+            self.templates.get((record.get("doc") or {}).get("scenarioTemplate"))
+        return loaded
+
     def ensure_indexes(self) -> None:
         """The catalog's indexes (idempotent)."""
         self.policies.ensure_indexes()

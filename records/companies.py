@@ -185,7 +185,7 @@ class Companies:
         the backends fail later)."""
         n = 0
         for record in self.coll.find({}):
-            self._remember(record)
+            self._remember(record, mirror=False)  # Redis gets a company's copy when it is next read
             n += 1
         return n
 

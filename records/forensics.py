@@ -56,7 +56,15 @@ def call_detail(db: Any, company_id: str, call_sid: str) -> dict[str, Any] | Non
     out = summary(call)
     out.update(caller_type=call.get("caller_type"), collected=call.get("collected") or {},
                transfer_outcome=call.get("transfer_outcome"), message=call.get("message"),
-               turn_details=[{k: t.get(k) for k in TURN_FIELDS if k in t} for t in turns])
+               turn_details=[_turn(t, call.get("policy") or {}) for t in turns])
+    return out
+
+
+def _turn(turn: Mapping[str, Any], pin: Mapping[str, Any]) -> dict[str, Any]:
+    """A turn as forensics show it: its stored fields, the call's policy pin filled in."""
+    out = {k: turn[k] for k in TURN_FIELDS if k in turn}
+    out["policy"] = {**pin, **(turn.get("policy") or {})}
+    out.setdefault("arm", pin.get("arm", "full"))
     return out
 
 

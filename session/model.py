@@ -12,7 +12,7 @@ from typing import Any, Mapping
 SESSION_TTL_S = 3600
 #: How many past replies a session keeps for replayed deliveries (older ones come from the call log).
 KEEP_REPLIES = 2
-KEEP_TOKENS = 8
+KEEP_TOKENS = 4  # a retried delivery comes within seconds of the first
 
 
 def new_session(call_sid: str, *, company_id: str | None, caller: str, called: str,
