@@ -9,6 +9,7 @@ suggestions of a trade's opt-in companies. Decisions on suggestions are in ``dec
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any, Callable, Mapping
 
@@ -48,6 +49,9 @@ class Learning:
         for company_id in sorted(touched):
             if now - self._last_run.get(company_id, 0.0) >= self.run_every:
                 self._last_run[company_id] = now
+                # One process runs a company's clustering per period (the others skip it): a lock in the store.
+                if not self.catalog.locks.acquire(f"learning-run:{company_id}", f"{os.getpid()}", ttl=self.run_every):
+                    continue
                 try:
                     self.run(company_id, now=now)
                 except Exception as exc:  # noqa: BLE001 - one company's failure must not stop the others
