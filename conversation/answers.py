@@ -12,7 +12,7 @@ from typing import Mapping
 
 from policy.company import CompanyProfile
 from policy.compiler import CompiledPolicy
-from policy.hours import HOURS_QUESTION, hours_answer
+from policy.hours import HOURS_QUESTION, follows_up_on_day, hours_answer
 from policy.scenarios import CompiledTemplate, ScenarioAnswer
 
 from .acts import is_question
@@ -44,10 +44,11 @@ class Answers:
         return template.answer(text, call_sid=call_sid, seq=seq)
 
     def knowledge(self, answer: ScenarioAnswer, text: str, *, profile: CompanyProfile,
-                  now: datetime) -> ScenarioAnswer:
-        """What the company knows beats a canned reply: hours for the day asked about, open now or not."""
-        hours_asked = answer.action == "PROVIDE_HOURS" or (answer.tier == "fallback" and HOURS_QUESTION.search(text)
-                                                           and is_question(text))
+                  now: datetime, topic: str | None = None) -> ScenarioAnswer:
+        """What the company knows beats a canned reply: hours for the day asked about, open now or not.
+        Right after an answer about hours, a short "what about today?" is about hours too."""
+        hours_asked = answer.action == "PROVIDE_HOURS" or (answer.tier == "fallback" and (
+            (HOURS_QUESTION.search(text) and is_question(text)) or (topic == "hours" and follows_up_on_day(text))))
         if not hours_asked:
             return answer
         said = hours_answer(profile, now, text)

@@ -221,6 +221,11 @@ class Conversation:
         self.rollout.canary_leak(scope, decision, facts)
         facts.done = self.effects.perform(decision, session, scope.record, turn.seq)
         session["anything_else"] = manners.asked_more(decision) and not session.get("collect")
+        # What the caller just heard about, so "what about Saturday?" next is read as about it too.
+        if facts.answer is not None and facts.answer.action == "PROVIDE_HOURS" and decision.action == "RESPOND":
+            session["topic"] = "hours"
+        else:
+            session.pop("topic", None)
         session["silence"] = 0
         session["turn_count"] = int(session.get("turn_count", 0)) + 1
         return decision
@@ -234,7 +239,8 @@ class Conversation:
             if not found:
                 with facts.timing("scenario"):
                     got = self.answers.base(scope.template, turn.speech, call_sid=turn.call_sid, seq=turn.seq)
-                    found.append(self.answers.knowledge(got, turn.speech, profile=scope.profile, now=ctx.now))
+                    found.append(self.answers.knowledge(got, turn.speech, profile=scope.profile, now=ctx.now,
+                                                        topic=scope.session.get("topic")))
             return found[0]
         return answer
 

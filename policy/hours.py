@@ -22,6 +22,10 @@ _NOW = re.compile(r"\b(?:right now|now|currently|still open|at the moment|open y
 _TODAY = re.compile(r"\b(?:today|tonight|this (?:morning|afternoon|evening))\b", re.I)
 _TOMORROW = re.compile(r"\btomorrow\b", re.I)
 _WEEKEND = re.compile(r"\bweekends?\b", re.I)
+#: A short follow-up that names only a day: "what about today?", "and Saturday?", "how about tomorrow".
+_FOLLOW_UP = re.compile(r"\W*(?:(?:and|ok(?:ay)?|so|but|um+|uh+|oh|well)\W+)*(?:(?:what|how) about\s+|and\s+)?(?:on\s+)?"
+                        r"(?:the\s+)?(?:this\s+|next\s+)?(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)"
+                        r"(?:day)?s?|today|tonight|tomorrow|weekends?|right now|now)(?:\s+then)?\W*", re.I)
 _CLOSE = re.compile(r"\b(?:close|closes|closing|how late|until what time|till what time|open until|open till)\b", re.I)
 _OPEN_TIME = re.compile(r"\b(?:what time|when) do (?:you|y'?all|you guys) open\b|\bopening time\b|\bopen at what\b", re.I)
 #: Words that make a question about hours ("are you open", "what time do you close").
@@ -142,6 +146,11 @@ def _tidy(text: str) -> str:
     return text.replace("m.. ", "m. ").replace("m..", "m.")
 
 
+def follows_up_on_day(utterance: str) -> bool:
+    """Whether the words only name a day, as a follow-up to an answer about hours ("what about today?")."""
+    return bool(_FOLLOW_UP.fullmatch(utterance or ""))
+
+
 def hours_answer(profile: CompanyProfile, now: datetime, utterance: str) -> str | None:
     """The answer to a question about opening hours, or None when the company has no hours."""
     answer = _answer(profile, now, utterance)
@@ -172,4 +181,4 @@ def _answer(profile: CompanyProfile, now: datetime, utterance: str) -> str | Non
     return week(profile)
 
 
-__all__ = ["hours_answer", "week", "next_opening", "clock", "HOURS_QUESTION"]
+__all__ = ["hours_answer", "follows_up_on_day", "week", "next_opening", "clock", "HOURS_QUESTION"]

@@ -177,6 +177,22 @@ def test_hours_for_a_named_day_today_and_now_in_the_company_timezone(tmp_path, w
     assert "Saturday" not in reply or "saturday" in words or "right now" in words or "today" in words
 
 
+def test_a_short_follow_up_after_hours_is_about_hours_too(tmp_path):
+    # Monday 10 a.m.: "what about Saturday?" right after an answer about hours names only a day.
+    app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
+    result = call(app, "are you open on sunday", "what about saturday?", "and tomorrow", "can you come tomorrow")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert "closed on Sundays" in lines[0]
+    assert "Saturdays, we're open 9 a.m. to 1 p.m." in lines[1]
+    assert "Tomorrow, we're open 8 a.m. to 5 p.m." in lines[2]
+    assert "we're open" not in lines[3]  # a request that names a day is not a question about hours
+
+
+def test_a_day_alone_without_an_hours_answer_before_is_not_read_as_hours(app):
+    lines = [said(r)[0] for r in replies(call(app, "what about saturday?"))[1:]]
+    assert "we're open" not in lines[0] and "closed" not in lines[0]
+
+
 # --- emergencies said the way callers say them --------------------------------------------------
 
 @pytest.mark.parametrize("words", [
