@@ -1,5 +1,5 @@
-"""Scenario templates: their schema, and base answers from them (Tier 1 keywords, Tier 2 fuzzy, else a
-safe fallback).
+"""Scenario templates: their schema, and base answers from them (Tier 1 keywords, Tier 2 similar examples,
+else a safe fallback).
 
 Pure: a template is validated and compiled once (``compile_template``); ``answer`` takes
 the caller's words plus the call id and turn number (for the deterministic choice of a
@@ -10,10 +10,12 @@ reply variation) and returns a ``ScenarioAnswer``. Tier 3 (an LLM) is the conver
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Mapping
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from rapidfuzz import fuzz, process
 
@@ -32,8 +34,13 @@ FALLBACK_ACTION = "TAKE_MESSAGE"
 #: Greetings and fillers in front of a request ("hi, yeah, I got a question, ...").
 _OPENING = re.compile(r"^\W*(?:(?:hi|hello|hey|hiya|yeah|yes|yep|um+|uh+|oh|so|ok(?:ay)?|good (?:morning|afternoon|"
                       r"evening)|(?:i'?ve )?(?:i )?(?:got|have) a (?:quick )?question)\b[\s,.!?:-]*)+", re.I)
-#: Tier 2 needs this fuzzy score (0-100) unless the template sets its own.
+#: The confidence (0-100) Tier 2 needs unless the template sets its own: a similarity of ``SIMILARITY``
+#: is reported as this confidence (and a plain ratio of at least this lets a short input match).
 DEFAULT_THRESHOLD = 82.0
+#: Tier 2: the similarity (0..1) a scenario's examples need, and the lead it needs over the next scenario.
+SIMILARITY, MARGIN = 0.35, 0.04
+#: Tier 2 leaves out of its sums a word or letter group found in more than this many examples (and 5%).
+COMMON_AT = 200
 
 
 class QnA(BaseModel):
@@ -97,7 +104,7 @@ class ScenarioAnswer:
 
     text: str
     action: str | None
-    tier: str            # "1" keywords, "2" fuzzy, "fallback"
+    tier: str            # "1" keywords, "2" similar examples, "fallback"
     confidence: float    # 0..1
     scenario: str | None
     matched: str | None = None
@@ -109,8 +116,120 @@ class _Choice:
     reply: str | None   # a Q&A answer, else the scenario's replies
 
 
+#: Words that carry no request on their own: Tier 2 compares them only inside word pairs ("my name").
+_FUNCTION_WORDS = frozenset(
+    "a an the to of and or is are am be was were i me my you your it its this that in on at for with from by as "
+    "do does did can could would will please what how when where which who there here we our us so just".split())
+
+
+def _word_features(words: list[str]) -> list[str]:
+    return [w for w in words if w not in _FUNCTION_WORDS] + [f"{a} {b}" for a, b in zip(words, words[1:])]
+
+
+def _letter_groups(word: str) -> list[str]:
+    if word in _FUNCTION_WORDS:
+        return []
+    padded = f" {word} "
+    return [padded[i:i + n] for n in (3, 4, 5) for i in range(len(padded) - n + 1)]
+
+
+def _tfidf(counts: Any, n: int) -> tuple[np.ndarray, Any]:
+    """Smoothed idf of each column, and the rows as sublinear tf-idf scaled to length 1/sqrt(2)."""
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    idf = np.log((1.0 + n) / (1.0 + df)) + 1.0
+    # A word or letter group in very many examples says little and costs the most per turn: left out.
+    idf[df > max(COMMON_AT, n // 20)] = 0.0
+    m = counts.tocsr(copy=True)
+    m.data = (1.0 + np.log(m.data)) * idf[m.indices]
+    m.eliminate_zeros()
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    m = m.multiply((math.sqrt(0.5) / norms)[:, None]).tocsr()
+    return idf, m
+
+
+class _Similar:
+    """Tier 2's index: TF-IDF vectors of every example (words and word pairs; groups of 3-5 letters inside
+    words, so "cancelled" meets "cancel"), each half weighing the same. A scenario's similarity to the
+    caller's words is the mean of its nearest example's and its examples' centre's (cosine, 0..1)."""
+
+    def __init__(self, texts: list[str], owners: list[int]) -> None:
+        from scipy.sparse import csr_matrix, hstack
+
+        n = len(texts)
+        self.words: dict[str, int] = {}
+        rows, cols = [], []
+        for r, text in enumerate(texts):
+            for f in _word_features(text.split()):
+                cols.append(self.words.setdefault(f, len(self.words)))
+                rows.append(r)
+        counts = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, len(self.words)))
+        self.letters: dict[str, int] = {}
+        rows, cols = [], []
+        for f, j in self.words.items():
+            if " " not in f:
+                for g in _letter_groups(f):
+                    cols.append(self.letters.setdefault(g, len(self.letters)))
+                    rows.append(j)
+        groups = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(self.words), len(self.letters)))
+        self.word_idf, w = _tfidf(counts, n)
+        self.letter_idf, c = _tfidf(counts @ groups, n)
+        x = hstack([w, c]).tocsr()
+        self.size = n
+        self.examples_t = x.T.tocsr()
+        owner = np.asarray(owners)
+        self.starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])   # examples come grouped by scenario
+        self.ends = np.r_[self.starts[1:], n]
+        self.scenario = owner[self.starts]
+        which = csr_matrix((np.ones(n), (np.searchsorted(self.starts, np.arange(n), side="right") - 1,
+                                         np.arange(n))), shape=(len(self.starts), n))
+        centres = (which @ x).tocsr()
+        norms = np.sqrt(np.asarray(centres.multiply(centres).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        self.centres_t = centres.multiply((1.0 / norms)[:, None]).tocsr().T.tocsr()
+
+    def _vector(self, words: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+        parts = []
+        for vocab, idf, offset, feats in (
+                (self.words, self.word_idf, 0, _word_features(words)),
+                (self.letters, self.letter_idf, len(self.words), [g for w in words for g in _letter_groups(w)])):
+            tf: dict[int, int] = {}
+            for f in feats:
+                j = vocab.get(f)
+                if j is not None and idf[j]:
+                    tf[j] = tf.get(j, 0) + 1
+            if tf:
+                cols = np.fromiter(tf, dtype=np.int64, count=len(tf))
+                weights = (1.0 + np.log(np.fromiter(tf.values(), dtype=float, count=len(tf)))) * idf[cols]
+                parts.append((cols + offset, weights * (math.sqrt(0.5) / np.linalg.norm(weights))))
+        if not parts:
+            return None
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    @staticmethod
+    def _dot(columns: Any, cols: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
+        """Cosine of the query with every row (``columns`` holds the rows' vectors by column, CSR)."""
+        start, end = columns.indptr[cols], columns.indptr[cols + 1]
+        lens = end - start
+        at = np.repeat(start - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
+        return np.bincount(columns.indices[at], weights=columns.data[at] * np.repeat(weights, lens), minlength=n)
+
+    def nearest(self, text: str) -> tuple[int, float, float, int] | None:
+        """The closest scenario, its similarity, the next scenario's, and the position of its nearest example."""
+        q = self._vector(text.split())
+        if q is None:
+            return None
+        sims = self._dot(self.examples_t, *q, self.size)
+        scores = 0.5 * (np.maximum.reduceat(sims, self.starts) + self._dot(self.centres_t, *q, len(self.starts)))
+        k = int(np.argmax(scores))
+        best = float(scores[k])
+        second = float(np.partition(scores, -2)[-2]) if len(scores) > 1 else 0.0
+        pos = int(self.starts[k] + np.argmax(sims[self.starts[k]:self.ends[k]]))
+        return int(self.scenario[k]), best, second, pos
+
+
 class CompiledTemplate:
-    """A template ready to answer: one phrase index for keywords, one choice list for fuzzy matching."""
+    """A template ready to answer: one phrase index for keywords, one similarity index of the examples."""
 
     def __init__(self, template: Template) -> None:
         self.id = template.id
@@ -136,6 +255,7 @@ class CompiledTemplate:
                 owners.append(_Choice(i, qa.a))
         self._choices = choices
         self._choice_owner = owners
+        self._similar = _Similar(choices, [o.scenario for o in owners]) if choices else None
         self.hints = tuple(sorted({normalize(k) for sc in self.scenarios for k in sc.keywords},
                                   key=lambda p: (len(p), p)))
 
@@ -163,21 +283,25 @@ class CompiledTemplate:
             matched = max((self.phrases.phrases[p] for p in scores[idx]), key=len)
             qa = self._qna_reply(idx, text)
             return self._reply(idx, qa, "1", 1.0, call_sid, seq, matched)
-        if self._choices:
-            found = process.extractOne(text, self._choices, scorer=fuzz.token_set_ratio,
-                                       processor=None, score_cutoff=0)
-            if found is not None:
-                _, score, pos = found
-                # token_set_ratio is 100 whenever one side's words are a subset of the other's;
-                # guard short inputs ("yes") with a plain ratio so they do not match everything.
-                choice = self._choice_owner[pos]
-                if len(text.split()) < 3:
-                    score = min(score, fuzz.ratio(text, self._choices[pos]))
-                if score >= self.threshold:
-                    return self._reply(choice.scenario, choice.reply, "2", round(score / 100.0, 3),
-                                       call_sid, seq, self._choices[pos])
-                return ScenarioAnswer(self.fallback, FALLBACK_ACTION, "fallback", round(score / 100.0, 3), None)
-        return ScenarioAnswer(self.fallback, FALLBACK_ACTION, "fallback", 0.0, None)
+        found = self._similar.nearest(text) if self._similar is not None else None
+        if found is None:
+            return ScenarioAnswer(self.fallback, FALLBACK_ACTION, "fallback", 0.0, None)
+        idx, score, second, pos = found
+        confidence = self._confidence(score)
+        # Few words say little: a short input ("yes") must also read like the example as a whole.
+        short = len(text.split()) < 3 and fuzz.ratio(text, self._choices[pos]) < self.threshold
+        if score >= SIMILARITY and score - second >= MARGIN and not short:
+            return self._reply(idx, self._choice_owner[pos].reply, "2", confidence, call_sid, seq,
+                               self._choices[pos])
+        return ScenarioAnswer(self.fallback, FALLBACK_ACTION, "fallback",
+                              round(min(confidence, self.threshold / 100.0 - 0.01), 3), None)
+
+    def _confidence(self, score: float) -> float:
+        """A similarity as a confidence: ``SIMILARITY`` is the template's threshold, 1.0 stays 1.0."""
+        need = self.threshold / 100.0
+        if score >= SIMILARITY:
+            return round(min(1.0, need + (1.0 - need) * (score - SIMILARITY) / (1.0 - SIMILARITY)), 3)
+        return round(max(0.0, need * score / SIMILARITY), 3)
 
     def _qna_reply(self, idx: int, text: str) -> str | None:
         sc = self.scenarios[idx]

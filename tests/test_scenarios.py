@@ -75,3 +75,57 @@ def test_template_errors_are_listed_by_path():
                                                          "replies": ["x"], "action": "LAUNCH_ROCKETS"}]})
     paths = [e["path"] for e in err.value.errors]
     assert "scenarios[1].action" in paths
+
+
+def _many(n_scenarios: int, n_examples: int) -> dict:
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo"]
+    return {"id": "big", "name": "Big", "scenarios": [
+        {"id": f"s{i}", "name": f"S{i}", "replies": ["ok"],
+         "examples": [f"please {words[i % 11]} {words[(i // 11) % 11]} item {j} for my {words[j % 11]} order {i}"
+                      for j in range(n_examples)]} for i in range(n_scenarios)]}
+
+
+SIMILAR = {"id": "t", "name": "T", "scenarios": [
+    {"id": "cancel", "name": "Cancel a booking", "replies": ["cancelled"],
+     "examples": ["i need to cancel my reservation", "please cancel the booking i made for friday"]},
+    {"id": "balance", "name": "Account balance", "replies": ["balance"],
+     "examples": ["what is the balance on my checking account", "how much money do i have in savings"]},
+    {"id": "hello", "name": "Greeting", "replies": ["hi"], "examples": ["yes hi", "hello is anyone there"]},
+]}
+
+
+@pytest.mark.parametrize("words, scenario", [
+    ("could you cancel the reservation i made", "cancel"),        # other words, same request
+    ("my reservations need cancelling", "cancel"),                # letter groups: cancelling ~ cancel
+    ("tell me the balance of my savings account", "balance"),
+    ("what is the weather like in paris tomorrow", None),         # nothing like any example
+    ("yes", None),                                                # a short input never matches loosely
+    ("yes hi", "hello"),                                          # ... unless it reads like the example
+])
+def test_tier2_finds_the_scenario_whose_examples_are_similar(words, scenario):
+    got = compile_template(SIMILAR).answer(words, call_sid="CA1", seq=1)
+    assert got.scenario == scenario, got
+    assert got.tier == ("2" if scenario else "fallback") and 0.0 <= got.confidence <= 1.0
+
+
+def test_tier2_needs_a_lead_over_the_next_scenario():
+    doc = {"id": "t", "name": "T", "scenarios": [
+        {"id": "a", "name": "A", "replies": ["a"], "examples": ["change my card pin number", "lost my card"]},
+        {"id": "b", "name": "B", "replies": ["b"], "examples": ["change my card pin number", "new pin please"]}]}
+    both = compile_template(doc)
+    assert both.answer("change my card pin number now", call_sid="CA1", seq=1).tier == "fallback"
+    assert both.answer("i lost my card and need to change the pin", call_sid="CA1", seq=1).scenario == "a"
+
+
+def test_tier2_compiles_and_answers_quickly_at_the_schema_limits():
+    import time
+
+    doc = _many(150, 100)
+    started = time.perf_counter()
+    big = compile_template(doc)
+    assert time.perf_counter() - started < 3.0   # about 0.3 s on a laptop core; room for a busy CI machine
+    started = time.perf_counter()
+    for n in range(200):
+        big.answer(f"please hotel bravo thing {n} for my golf order", call_sid="CA1", seq=n)
+    assert (time.perf_counter() - started) / 200 < 0.005   # about 0.2 ms a turn
+    assert big.answer("please hotel bravo item 3 for my golf order 29", call_sid="CA1", seq=1).scenario == "s29"
