@@ -236,6 +236,24 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
             step.text = f"Got it, {spoken(redo.value)}."
             step.events.append(f"corrected:{last}")
             return step
+    if fix:
+        # "No wait, my number is ...": a correction of another detail already given (said in one breath).
+        given = [e for e in state["entities"] if e["name"] in collected]
+        target = fix_from(text, given, collected, region) if given else None
+        if target is not None:
+            name, words = target
+            target_spec = next(e for e in given if e["name"] == name)
+            if target_spec.get("type") == "PHONE":
+                value = patched_phone(str(collected[name]), words, region)
+            else:
+                result = _validate(target_spec, words, now=now, region=region)
+                value = result.value if result.ok else None
+            if value:
+                collected[name] = value
+                step.collected, step.changed = collected, True
+                step.text = f"Got it, {spoken(value)}."
+                step.events.append(f"corrected:{name}")
+                return step
 
     later = [e for e in state["entities"][state["index"] + 1:] if e["name"] not in collected]
     extra, rest = others_in(text, later, region) if later else ({}, text)

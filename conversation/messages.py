@@ -13,6 +13,8 @@ from .notify import Notifier
 
 MESSAGE_DONE_LINE = ("Thank you{name}. I'll make sure our team gets your message, and someone will call you back "
                      "as soon as they can.")
+MESSAGE_UNCONFIRMED_LINE = ("I haven't heard back, so I'll pass your message along as I have it, and someone will "
+                            "call you back as soon as they can.")
 
 
 class Messages:
@@ -24,20 +26,25 @@ class Messages:
         self.clock = clock
 
     def finish(self, pol: policy.CompiledPolicy, ctx: TurnContext, session: Mapping[str, Any],
-               state: Mapping[str, Any], *, read_back: bool = True) -> Decision:
+               state: Mapping[str, Any], *, read_back: bool = True, confirmed: bool = True) -> Decision:
         """Store the message, text it to the team, thank the caller and end the call (reading the number
-        back unless the caller has just confirmed it)."""
+        back unless the caller has just confirmed it). ``confirmed=False``: the caller went silent at the
+        read-back; the message is passed on as it stands, marked unconfirmed."""
         message = self._message(session, state)
+        if not confirmed:
+            message["confirmed"] = False
         self.call_log.store_message(message)
         self.call_log.update(session["call_sid"], {"$set": {"outcome": "message_taken", "message": {
-            k: message[k] for k in ("name", "callback_phone", "message", "reason", "transfer_target")}}})
+            k: message[k] for k in ("name", "callback_phone", "message", "reason", "transfer_target", "confirmed")
+            if k in message}}})
         self._text_team(ctx, session, state, message)
         name = f", {message['name'].split()[0]}" if message.get("name") else ""
         phone = message["callback_phone"]
         values = {"callbackPhone": phone} if phone and read_back else {}
         with_values = TurnContext(company=ctx.company, now=ctx.now, caller_type=ctx.caller_type,
                                   spam_flags=ctx.spam_flags, collected_entities=values, variation=ctx.variation)
-        line = policy.speak(pol, MESSAGE_DONE_LINE.format(name=name), with_values, caller_spoke=False)
+        done = MESSAGE_DONE_LINE.format(name=name) if confirmed else MESSAGE_UNCONFIRMED_LINE
+        line = policy.speak(pol, done, with_values, caller_spoke=False)
         return Decision(action="HANGUP", response=f"{line} Goodbye.", tags=("message_taken",))
 
     def _message(self, session: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
@@ -64,4 +71,4 @@ class Messages:
                           company_id=session.get("company_id"), call_sid=session["call_sid"], kind="message")
 
 
-__all__ = ["Messages", "MESSAGE_DONE_LINE"]
+__all__ = ["Messages", "MESSAGE_DONE_LINE", "MESSAGE_UNCONFIRMED_LINE"]

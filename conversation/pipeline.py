@@ -38,6 +38,7 @@ BLACKLISTED_LINE = "We're sorry, but we're unable to take your call. Goodbye."
 UNAVAILABLE_LINE = "We're sorry, this line is not available right now. Please try again later. Goodbye."
 SILENCE_LINES = ("Sorry, I didn't catch that. How can I help you today?",
                  "Are you still there? Tell me how I can help, or I can take a message for our team.")
+READBACK_STILL_THERE = "Are you still there? Is what I read back right?"
 SILENCE_GOODBYE = ("I haven't heard anything, so I'll end the call now. Please call us back any time. "
                    "Goodbye.")
 DIAL_DONE_LINE = "Thank you for calling {companyname}. Goodbye."
@@ -174,9 +175,17 @@ class Conversation:
         session = scope.session
         silence = int(session.get("silence", 0)) + 1
         session["silence"] = silence
+        state = session.get("collect")
         if silence > 2:
+            if state and state.get("readback") and state.get("purpose") == "message":
+                # Every detail of the message was given and read back: pass it on as it stands.
+                session.pop("collect", None)
+                return self.dialogue.messages.finish(scope.policy, self.scopes.context(scope), session, state,
+                                                     read_back=False, confirmed=False)
             return Decision(action="HANGUP", response=SILENCE_GOODBYE)
-        if session.get("collect"):
+        if state:
+            if state.get("readback") and silence == 2:  # the read-back once more would sound scripted
+                return Decision(action="RESPOND", response=READBACK_STILL_THERE)
             line = "Sorry, I didn't catch that." if silence == 1 else "Are you still there?"
             return self.dialogue.reprompt(scope.policy, self.scopes.context(scope), session, line)
         return Decision(action="RESPOND", response=SILENCE_LINES[silence - 1])

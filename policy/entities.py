@@ -21,9 +21,12 @@ from .words import EntityResult, digits_of, fail, strip_lead_in
 KINDS = ("PERSON", "PHONE", "EMAIL", "DATE", "TIME", "ADDRESS", "TEXT")
 CAPS = {"PERSON": 100, "ADDRESS": 200, "TEXT": 500}
 
-_MARKER = r"(?:it'?s|it is|that'?s|that is|i mean|i meant|make that|should be|change (?:it|that) to)"
-#: "no, it's 0198", "actually it's Jane", "sorry, I mean Tuesday" (but not "no idea" or "no thanks").
-_CORRECTION = re.compile(r"^\s*(?:(?:no|nope|wait|oops|sorry|not quite)\b[\s,.!:-]*" + _MARKER + r"\b|"
+_MARKER = (r"(?:it'?s|it is|that'?s|that is|i mean|i meant|make that|should be|change (?:it|that) to|"
+           r"(?:my|the) (?:(?:callback |phone |cell )?number|phone|name|last name|first name|email(?: address)?|"
+           r"address) (?:is|should be)|(?:my|the) (?:(?:callback |phone |cell )?number|phone|name|email|address)'s)")
+#: "no, it's 0198", "actually it's Jane", "sorry, I mean Tuesday", "no wait, my number is ..." (but not "no idea"
+#: or "no thanks").
+_CORRECTION = re.compile(r"^\s*(?:(?:(?:no|nope|wait|oops|sorry|hold on|not quite)\b[\s,.!:-]*)+" + _MARKER + r"\b|"
                          r"(?:actually|correction|i mean|i meant)\b(?:[\s,.!:-]*" + _MARKER + r"\b)?)[\s,.:]*",
                          re.I)
 

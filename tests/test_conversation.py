@@ -193,6 +193,31 @@ def test_a_day_alone_without_an_hours_answer_before_is_not_read_as_hours(app):
     assert "we're open" not in lines[0] and "closed" not in lines[0]
 
 
+def test_a_correction_of_a_detail_given_earlier_in_one_breath_is_taken(app):
+    result = call(app, "I want to leave a message", "it's John Miller, 512 555 0143",
+                  "no wait, my number is 512 555 0199", "the unit is clicking and won't start", "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[2].startswith("Got it, 5 1 2, 5 5 5, 0 1 9 9.")
+    stored = messages(app, result)
+    assert stored[0]["callback_phone"] == "+15125550199" and stored[0]["message"].startswith("the unit is clicking")
+
+
+def test_silence_at_the_read_back_passes_the_message_on_unconfirmed(app):
+    result = call(app, "can I leave a message for the owner", "Sarah Connor", "five one two, five five five, two two "
+                  "three three", "tell him the check is in the mail", "", "", "")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[5] == "Are you still there? Is what I read back right?"  # not the whole read-back a third time
+    assert "pass your message along as I have it" in lines[6]
+    stored = messages(app, result)
+    assert stored[0]["message"] == "tell him the check is in the mail" and stored[0]["confirmed"] is False
+
+
+@pytest.mark.parametrize("words", ["yeah hi, uh, my AC stopped blowing cold air", "the ac isn't blowing cold anymore"])
+def test_an_ac_without_cold_air_is_a_cooling_problem_not_a_heating_one(app, words):
+    line = said(replies(call(app, words))[1])[0]
+    assert "heat" not in line and ("AC" in line or "cooled" in line)
+
+
 # --- emergencies said the way callers say them --------------------------------------------------
 
 @pytest.mark.parametrize("words", [
