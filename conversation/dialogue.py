@@ -9,6 +9,7 @@ caller confirms or corrects it before the transfer or the stored message.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Callable, Mapping
@@ -41,6 +42,11 @@ CONFIRM_NAME_LINE = "Just to make sure I have it right, is your name {name}?"
 SPELL_LINE = "Sorry about that. Could you spell your name for me?"
 WHICH_LINE = "Sorry about that. What should I change: {fields}?"
 RESUME_LINES = ("Now, {prompt}", "Back to your message: {prompt}", "So, {prompt}")
+#: A side question we cannot answer while collecting: (for a message, before a transfer).
+UNANSWERED_SIDE_LINES = (("Good question. I'll pass it on so the team can answer it when they call you back. {prompt}",
+                          "I'll make sure the team answers that when they call you back. {prompt}"),
+                         ("The team can answer that as soon as I put you through. {prompt}",
+                          "Good question for the team; I'll connect you in a moment. {prompt}"))
 ASSENT_LINES = ("Great. {prompt}", "Thanks. {prompt}")
 FAILED_DIALS = {"busy", "no-answer", "failed", "canceled", "leave", "queue-full", "error", "system-error"}
 
@@ -218,15 +224,29 @@ class Dialogue:
         state.pop("offered", None)
         if acts.WANTS_PERSON.search(text) and not is_confirming(state):
             return Collected(self._person(pol, session, state, ctx, routing), False, {**note, "events": ["wants_person"]})
-        if not is_confirming(state) and acts.is_question(text) and not collect.could_answer(state, text):
+        asking = not is_confirming(state) and acts.is_question(text)
+        fits = asking and collect.could_answer(state, text)
+        if fits and collect.current(state).get("type", "TEXT") == "TEXT" and answer().action == "PROVIDE_HOURS":
+            # "Are you open Saturday?" when asked for the message: a question about hours is answered
+            # (one for the team, "can you tell Bob if the part came in?", is the message).
+            fits = False
+        if asking and not fits:
             other = side()
             if other is not None:
                 resume = RESUME_LINES[ctx.variation % len(RESUME_LINES)]
-                prompt = _lower_first(policy.speak(pol, collect.prompt_of(collect.current(state)), ctx,
-                                                   caller_spoke=False))
+                prompt = re.sub(r"^and\s+", "", _lower_first(policy.speak(pol, collect.prompt_of(collect.current(state)),
+                                                                          ctx, caller_spoke=False)))
                 note["events"] = ["side_question"]
                 return Collected(replace(other, response=f"{other.response} {resume.format(prompt=prompt)}"),
                                  False, note)
+            # A question we have no answer for ("what's your earliest appointment?"): the team answers
+            # it; it is not a wrong answer to our question, so no retry is counted.
+            prompt = policy.speak(pol, collect.prompt_of(collect.current(state)), ctx, caller_spoke=False)
+            note["events"] = ["side_question_for_team"]
+            session["questions"] = (list(session.get("questions") or []) + [text.strip()[:200]])[-5:]
+            lines = UNANSWERED_SIDE_LINES[state["purpose"] == "transfer"]
+            line = lines[ctx.variation % len(lines)]
+            return Collected(Decision(action="RESPOND", response=line.format(prompt=prompt)), False, note)
         return self._step(pol, session, text, ctx, state, note)
 
     def _person(self, pol: policy.CompiledPolicy, session: dict[str, Any], state: Mapping[str, Any],

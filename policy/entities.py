@@ -84,6 +84,25 @@ def normalize_email(text: str) -> EntityResult:
 _FILLERS_FIRST = re.compile(r"^(?:(?:um+|uh+|er+|erm|hmm+|yeah|yes|so|well|ok(?:ay)?|oh)\b[\s,.]*)+", re.I)
 
 
+#: Words a sentence starts with that no name does ("no sparks, just dead", "is that something you fix").
+_NOT_NAME_FIRST = frozenset("no not nope nothing just it it's its is are was were what when where why how which who "
+                            "there here i i'm we you they he she my our your the this that do does did can could "
+                            "would should yes yeah yep sure okay ok um uh".split())
+#: Function words; a name may hold one ("Mary and Bill"), a sentence holds several.
+_FUNCTION = frozenset("a an the is are was were be been it it's its this that these those my our your their his her "
+                      "no not and or but so just to of in on at for with from about there here i we you they what "
+                      "when where why how do does did have has had can could would should".split())
+
+
+def not_a_name(text: str) -> bool:
+    """Whether words given as a name read as a sentence instead (they are asked again, not stored)."""
+    words = [w.strip(".,!?;:'\"-").lower() for w in text.split()]
+    words = [w for w in words if w]
+    if not words:
+        return True
+    return words[0] in _NOT_NAME_FIRST or sum(w in _FUNCTION for w in words) >= 2 or len(words) > 6
+
+
 def normalize_text(kind: str, text: str) -> EntityResult:
     """PERSON, ADDRESS and TEXT: trimmed, non-empty, capped; names lose their lead-ins, a message its
     opening fillers ("um, yeah, the furnace ..." -> "the furnace ...")."""
@@ -98,6 +117,8 @@ def normalize_text(kind: str, text: str) -> EntityResult:
     if kind == "PERSON":
         if not re.search(r"[^\W\d_]", raw):
             return fail("a name needs letters")
+        if not_a_name(raw):
+            return fail("that sounds like a sentence, not a name")
         if raw.islower():
             raw = " ".join(w[:1].upper() + w[1:] for w in raw.split())
     return EntityResult(True, raw)

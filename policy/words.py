@@ -23,7 +23,7 @@ MONTHS.update({m[:3]: i for m, i in list(MONTHS.items())})
 MONTHS["sept"] = 9
 
 _LEAD_INS = re.compile(
-    r"^(?:(?:yes|yeah|yep|sure|ok|okay|um+|uh+|so|well|it'?s|it is|that'?s|that is|this is|my name is|"
+    r"^(?:(?:yes|yeah|yep|sure|ok|okay|alright|all right|right|um+|uh+|er+|oh|ah|so|well|sorry|oops|hi|hello|it'?s|it is|that'?s|that is|this is|my name is|"
     r"my name'?s|name'?s|i'?m|i am|the name is|my (?:phone )?number is|my phone is|the number is|"
     r"you can reach me at|call me at|my email(?: address)? is|my address is|i live at|the address is|"
     r"let'?s (?:do|say)|how about|can you do|i'?d like|maybe|probably|around|about|at|on)\b[\s,.:]*)+", re.I)

@@ -81,7 +81,11 @@ CASES = [
     ("PERSON", "It's Bob.", "Bob"),
     ("PERSON", "  ", None),
     ("PERSON", "12345", None),
-    ("PERSON", "I don't know", "I don't know"),  # plain normalization; the collector refuses it
+    ("PERSON", "I don't know", None),  # a sentence, not a name
+    ("PERSON", "no sparks or smell, it just died", None),
+    ("PERSON", "oh sorry, it's Pat Quinn", "Pat Quinn"),
+    ("PERSON", "Jose de la Cruz", "Jose de la Cruz"),
+    ("PERSON", "Mary and Bill Jones", "Mary and Bill Jones"),
     ("ADDRESS", "I live at 12 Oak Street, Austin", "12 Oak Street, Austin"),
     ("TEXT", "  please call me back about the invoice  ", "please call me back about the invoice"),
 ]
