@@ -87,7 +87,8 @@ _FILLERS_FIRST = re.compile(r"^(?:(?:um+|uh+|er+|erm|hmm+|yeah|yes|so|well|ok(?:
 #: Words a sentence starts with that no name does ("no sparks, just dead", "is that something you fix").
 _NOT_NAME_FIRST = frozenset("no not nope nothing just it it's its is are was were what when where why how which who "
                             "there here i i'm we you they he she my our your the this that do does did can could "
-                            "would should yes yeah yep sure okay ok um uh".split())
+                            "would should yes yeah yep sure okay ok um uh whatever fine nah never hello hi hey "
+                            "thanks thank".split())
 #: Function words; a name may hold one ("Mary and Bill"), a sentence holds several.
 _FUNCTION = frozenset("a an the is are was were be been it it's its this that these those my our your their his her "
                       "no not and or but so just to of in on at for with from about there here i we you they what "
