@@ -5,9 +5,10 @@ Run:  .venv/bin/python bench/learning_eval.py --train ../shared/data/clinc150/tr
       .venv/bin/python bench/learning_eval.py --train ../shared/data/banking77/train.csv --holdout 0.2
 
 A ``.csv`` file has ``text,category`` rows; a ``.json`` file maps split names to ``[text, intent]``
-pairs (for ``--train`` the splits whose name has "train", for ``--test`` those with "val" or
-"test"); a split whose name starts with ``oos`` is out of scope. ``--holdout F`` holds out a
-share of ``--train`` (by a stable hash of the text) as the test set when no test file exists.
+pairs (for ``--train`` the splits whose name has "train", for ``--test`` those with "test", or
+"val" when the file has no "test" split); a split whose name starts with ``oos`` is out of scope.
+``--holdout F`` holds out a share of ``--train`` (by a stable hash of the text) as the test set
+when no test file exists.
 
 It builds a starting template (one scenario per intent, its only keyword the words of the
 intent's name; ``--start words`` makes each word a keyword), replays the training utterances as
@@ -49,11 +50,14 @@ def load(path: str, role: str) -> list[tuple[str, str | None]]:
         with open(path, newline="", encoding="utf-8") as f:
             return [(r["text"], r["category"]) for r in csv.DictReader(f)]
     data = json.loads(Path(path).read_text(encoding="utf-8"))
-    wanted = ("train",) if role == "train" else ("val", "test")
+    # Testing reads the "test" splits when the file has them (test, oos_test), else the "val" ones.
+    wanted = "train" if role == "train" else ("test" if any("test" in split for split in data) else "val")
     rows: list[tuple[str, str | None]] = []
     for split, pairs in sorted(data.items()):
-        if any(w in split for w in wanted):
+        if wanted in split:
             rows += [(t, None if split.startswith("oos") else i) for t, i in pairs]
+    if not rows:
+        raise SystemExit(f"{path}: no {wanted!r} split (splits: {', '.join(sorted(data))})")
     return rows
 
 

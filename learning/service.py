@@ -114,7 +114,8 @@ class Learning:
             doc, version = current
             turns = [Turn(i["_id"], i["text"], 1, None, i.get("reply")) for i in items]
             context = [Turn(s["_id"], s["text"], 1, s.get("scenario")) for s in self.store.sample(company_id)]
-            for s in suggest(doc, turns, context):
+            rejected = [(r["scenario"], r.get("examples") or ()) for r in self.store.rejected(company_id, template_id)]
+            for s in suggest(doc, turns, context, rejected=rejected):
                 made[SCENARIO] += self._keep(company_id, SCENARIO, s.signature, s.to_doc(), now,
                                              template_id=template_id, template_version=version)
         for s in cheatsheet_suggestions(self.store.pending(company_id, CHEATSHEET), record["doc"]):

@@ -105,6 +105,12 @@ class LearningStore:
         except DuplicateKeyError:
             return False
 
+    def rejected(self, company_id: str, template_id: str | None, limit: int = 500) -> list[dict[str, Any]]:
+        """The company's latest rejected proposals for existing scenarios of a template (scenario, examples)."""
+        return list(self.suggestions.find({"company_id": company_id, "template_id": template_id, "queue": "scenario",
+                                           "status": "rejected", "kind": "add_to_scenario"},
+                                          {"scenario": 1, "examples": 1}, sort=[("decided_at", -1)], limit=limit))
+
     def suggestion(self, sid: str) -> dict[str, Any] | None:
         """One suggestion."""
         return self.suggestions.find_one({"_id": sid})

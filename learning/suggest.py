@@ -1,10 +1,11 @@
 """Scenario suggestions from clusters of queue items (pure: data in, suggestions out).
 
-For each cluster: the scenario it most resembles (word stems of the cluster against each
-scenario's name, keywords and examples), the proposed change (keywords and example phrases for
-that scenario, or a new scenario when none is close), and its estimated impact over the turns
-learning has seen (the queue and a sample of answered turns): how many would have moved to
-Tier 1 or 2, and how many answered turns a new keyword could take from another scenario.
+For each cluster: the scenario it most resembles (Tier 2's similarity of the cluster's words to
+each scenario's name, keywords and examples, averaged over the cluster; a scenario staff rejected
+for a cluster like it is passed over for the next), the proposed change (example phrases for that
+scenario, or a new scenario with keywords and examples when none is close), and its estimated
+impact over the turns learning has seen (the queue and a sample of answered turns): how many would
+have moved to Tier 1 or 2, and how many answered turns a new keyword could take from another scenario.
 """
 
 from __future__ import annotations
@@ -15,17 +16,27 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from rapidfuzz import fuzz
-
+from policy.errors import PolicyError
+from policy.scenarios import SIMILARITY, CompiledTemplate, compile_template
 from policy.text import normalize
 
-from .cluster import STOP_WORDS, Cluster, cluster, content_words, ngrams, stems, tokens
+from .cluster import STOP_WORDS, Cluster, cluster, content_words, ngrams, tokens
 from .scrub import has_placeholder
 
-#: Examples shown to staff per suggestion, and example phrases proposed per suggestion.
-SHOWN, PROPOSED_EXAMPLES, PROPOSED_KEYWORDS = 10, 5, 3
-#: A cluster needs this stem similarity to an existing scenario to be proposed for it.
-MIN_SIMILARITY = 0.35
+#: Examples shown to staff per suggestion, and example phrases proposed per suggestion (the closest to the
+#: cluster's centre first; Tier 2 generalizes from examples, so a cluster gives several).
+SHOWN, PROPOSED_EXAMPLES, PROPOSED_KEYWORDS = 10, 20, 3
+#: A scenario holds at most this many examples (the template's schema).
+MAX_EXAMPLES = 100
+#: A cluster needs this mean similarity to an existing scenario's words to be proposed for it.
+MIN_SIMILARITY = 0.25
+#: A cluster this similar to a rejected suggestion's examples is not proposed for its scenario again; the
+#: next of the ``CANDIDATES`` scenarios most like it is.
+REJECTED_LIKE, CANDIDATES = 0.4, 3
+#: Clustering radius (cosine distance).
+RADIUS = 0.5
+#: A proposed keyword has at least this many words: one word alone catches other requests.
+KEYWORD_WORDS = 2
 
 
 @dataclass(frozen=True)
@@ -66,53 +77,6 @@ class Suggestion:
                 "impact": self.impact, "similarity": round(self.similarity, 3)}
 
 
-def _bag(texts: Sequence[str]) -> Counter:
-    bag: Counter = Counter()
-    for t in texts:
-        bag.update(set(stems(t)))
-    return bag
-
-
-class Profiles:
-    """Each scenario's stems (name, id, keywords, examples), weighted by how rare a stem is across scenarios."""
-
-    def __init__(self, template: Mapping[str, Any]) -> None:
-        import math
-
-        self.ids = [sc["id"] for sc in template.get("scenarios") or ()]
-        self.keywords = {sc["id"]: {normalize(k) for k in sc.get("keywords") or ()}
-                         for sc in template.get("scenarios") or ()}
-        bags = []
-        for sc in template.get("scenarios") or ():
-            words = [sc.get("name", ""), sc["id"].replace("_", " ").replace("-", " "), *(sc.get("keywords") or ()),
-                     *(sc.get("examples") or ()), *(q.get("q", "") for q in sc.get("qna") or ())]
-            bags.append(_bag(words))
-        df = Counter(s for b in bags for s in b)
-        n = max(1, len(bags))
-        self.idf = {s: math.log((1 + n) / (1 + d)) + 1.0 for s, d in df.items()}
-        self.vectors = [self._unit({s: (1 + math.log(c)) * self.idf[s] for s, c in b.items()}) for b in bags]
-
-    @staticmethod
-    def _unit(vec: dict[str, float]) -> dict[str, float]:
-        norm = sum(v * v for v in vec.values()) ** 0.5
-        return {k: v / norm for k, v in vec.items()} if norm else {}
-
-    def nearest(self, texts: Sequence[str]) -> tuple[str | None, float]:
-        """The scenario closest to a group of texts, and the cosine similarity."""
-        import math
-
-        bag = _bag(texts)
-        total = sum(bag.values()) or 1
-        unseen = max(self.idf.values(), default=1.0)  # a stem no scenario uses counts against every scenario
-        vec = self._unit({s: (c / total) * self.idf.get(s, unseen) for s, c in bag.items()})
-        best, best_sim = None, 0.0
-        for sid, prof in zip(self.ids, self.vectors):
-            sim = sum(w * prof.get(s, 0.0) for s, w in vec.items())
-            if sim > best_sim + 1e-12:
-                best, best_sim = sid, sim
-        return best, (best_sim if not math.isnan(best_sim) else 0.0)
-
-
 class Pool:
     """Every phrase (1-3 words) of the turns learning has seen, with who answered the turns it occurs in."""
 
@@ -149,6 +113,8 @@ def choose_keywords(texts: Sequence[str], counts: Sequence[int], owner: str, poo
             ranked.append((-p, -n, len(g.split()), g))
     chosen: list[str] = []
     for _, _, _, g in sorted(ranked):
+        if len(g.split()) < KEYWORD_WORDS:
+            continue
         if any(f" {g} " in f" {c} " or f" {c} " in f" {g} " for c in chosen):
             continue
         chosen.append(g)
@@ -159,6 +125,8 @@ def choose_keywords(texts: Sequence[str], counts: Sequence[int], owner: str, poo
 
 def _examples(texts: Sequence[str], existing: set[str], n: int) -> list[str]:
     out: list[str] = []
+    if n <= 0:
+        return out
     for t in texts:
         norm = normalize(t)
         if has_placeholder(t) or not norm or norm in existing or len(t) > 200 or norm in (normalize(o) for o in out):
@@ -174,60 +142,119 @@ def _slug(words: Sequence[str]) -> str:
     return slug or "new-scenario"
 
 
-def estimate(keywords: Sequence[str], examples: Sequence[str], members: Sequence[int], owner: str, pool: Pool,
-             threshold: float) -> dict[str, int]:
-    """Turns that would have moved to Tier 1 (a proposed keyword) or Tier 2 (a proposed example), and answered
-    turns a proposed keyword could take from the scenario that answered them."""
+def estimate(keywords: Sequence[str], examples: Sequence[str], members: Sequence[int], owner: str,
+             pool: Pool) -> dict[str, int]:
+    """Turns that would have moved to Tier 1 (a proposed keyword) or Tier 2 (like a proposed example), and
+    answered turns a proposed keyword could take from the scenario that answered them."""
     hit: set[int] = set()
     for k in keywords:
         hit.update(pool.where.get(normalize(k), ()))
     to1 = sum(pool.turns[i].count for i in hit if pool.turns[i].scenario is None)
     changed = sum(pool.turns[i].count for i in hit
                   if pool.turns[i].scenario is not None and pool.turns[i].scenario != owner)
-    norm_examples = [normalize(e) for e in examples]
     to2 = 0
-    for i in members:
-        if i in hit or pool.turns[i].scenario is not None or not norm_examples:
-            continue
-        text = normalize(pool.turns[i].text)
-        if max(fuzz.token_set_ratio(text, e) for e in norm_examples) >= threshold:
-            to2 += pool.turns[i].count
+    if examples:
+        alone = compile_template({"id": "estimate", "name": "Estimate", "scenarios": [
+            {"id": "proposed", "name": "Proposed", "examples": list(examples), "replies": ["-"]}]})
+        for i in members:
+            if i in hit or pool.turns[i].scenario is not None:
+                continue
+            found = alone.similar(pool.turns[i].text)
+            if found is not None and found[1] >= SIMILARITY:
+                to2 += pool.turns[i].count
     return {"to_tier1": to1, "to_tier2": to2, "changed_answers": changed, "turns_checked": len(pool.turns)}
 
 
+def profiles(template: Mapping[str, Any]) -> CompiledTemplate | None:
+    """Each scenario's own words as examples to compare callers' words with: its name, id, keywords, Q&A
+    questions and examples (the first ``MAX_EXAMPLES``)."""
+    scenarios = []
+    for sc in template.get("scenarios") or ():
+        texts = [sc.get("name", ""), sc["id"].replace("_", " ").replace("-", " "), *(sc.get("keywords") or ()),
+                 *(q.get("q", "") for q in sc.get("qna") or ()), *(sc.get("examples") or ())]
+        seen: dict[str, str] = {}
+        for t in texts:
+            if normalize(t) and normalize(t) not in seen:
+                seen[normalize(t)] = t[:200]
+        scenarios.append({"id": sc["id"], "name": "-", "examples": list(seen.values())[:MAX_EXAMPLES],
+                          "replies": ["-"]})
+    try:
+        return compile_template({"id": "profiles", "name": "Profiles", "scenarios": scenarios})
+    except PolicyError:
+        return None
+
+
+def ranked(compiled: CompiledTemplate | None, texts: Sequence[str]) -> list[tuple[str, float]]:
+    """Scenarios by their mean similarity to a group of texts, most alike first."""
+    if compiled is None or not texts:
+        return []
+    total: dict[str, float] = defaultdict(float)
+    for t in texts:
+        for sid, sim in compiled.similarities(t).items():
+            total[sid] += sim
+    return sorted(((sid, v / len(texts)) for sid, v in total.items()), key=lambda kv: (-kv[1], kv[0]))
+
+
+def refused(rejected: Sequence[tuple[str, Sequence[str]]]) -> tuple[CompiledTemplate | None, dict[str, str]]:
+    """The examples of suggestions staff rejected, to compare new clusters with, and the scenario each proposed."""
+    groups, proposed = [], {}
+    for n, (scenario, examples) in enumerate(rejected):
+        texts = [e[:200] for e in examples if normalize(e)][:MAX_EXAMPLES]
+        if scenario and texts:
+            groups.append({"id": f"r{n}", "name": "-", "examples": texts, "replies": ["-"]})
+            proposed[f"r{n}"] = scenario
+    if not groups:
+        return None, {}
+    try:
+        return compile_template({"id": "rejected", "name": "Rejected", "scenarios": groups}), proposed
+    except PolicyError:
+        return None, {}
+
+
 def suggest(template: Mapping[str, Any], items: Sequence[Turn], context: Sequence[Turn] = (), *,
-            radius: float = 0.3, min_size: int = 3) -> list[Suggestion]:
-    """Suggestions for one template from the scenario queue's items (and a sample of answered turns)."""
+            rejected: Sequence[tuple[str, Sequence[str]]] = (), radius: float = RADIUS,
+            min_size: int = 3) -> list[Suggestion]:
+    """Suggestions for one template from the scenario queue's items (and a sample of answered turns).
+
+    ``rejected``: (scenario, examples) of suggestions staff rejected; a cluster like one of them is not
+    proposed for that scenario again, but for the next one most like it.
+    """
     clusters = cluster([t.text for t in items], radius=radius, min_size=min_size)
-    profiles = Profiles(template)
+    compiled = profiles(template)
+    refused_index, refused_for = refused(rejected)
     targets: list[tuple[str, float]] = []
     owners: list[str | None] = [None] * len(items)
     for n, c in enumerate(clusters):
-        target, sim = profiles.nearest([items[i].text for i in c.members[:50]])
+        texts = [items[i].text for i in c.members[:50]]
+        ruled_out = {refused_for[g] for g, sim in ranked(refused_index, texts) if sim >= REJECTED_LIKE}
+        target, sim = next(((sid, v) for sid, v in ranked(compiled, texts)[:CANDIDATES] if sid not in ruled_out),
+                           (None, 0.0))
         owner = target if target and sim >= MIN_SIMILARITY else f"new:{n}"
         targets.append((owner, sim))
         for i in c.members:
             owners[i] = owner
     turns = list(items) + list(context)
     pool = Pool(turns, owners + [t.scenario for t in context])
-    taken = {k: sid for sid, kws in profiles.keywords.items() for k in kws}
+    taken = {normalize(k): sc["id"] for sc in template.get("scenarios") or () for k in sc.get("keywords") or ()}
     existing = {normalize(e) for sc in template.get("scenarios") or () for e in sc.get("examples") or ()}
-    threshold = float(template.get("fuzzyThreshold", 82))
+    room = {sc["id"]: MAX_EXAMPLES - len(sc.get("examples") or ()) for sc in template.get("scenarios") or ()}
     return [s for c, (owner, sim) in zip(clusters, targets)
-            if (s := _one(c, owner, sim, items, pool, taken, existing, threshold)) is not None]
+            if (s := _one(c, owner, sim, items, pool, taken, existing, room)) is not None]
 
 
 def _one(c: Cluster, owner: str, sim: float, items: Sequence[Turn], pool: Pool, taken: Mapping[str, str],
-         existing: set[str], threshold: float) -> Suggestion | None:
+         existing: set[str], room: Mapping[str, int]) -> Suggestion | None:
     texts = [items[i].text for i in c.members]
     counts = [items[i].count for i in c.members]
-    keywords = choose_keywords(texts, counts, owner, pool, taken)
-    examples = _examples(texts, existing, PROPOSED_EXAMPLES)
+    # An existing scenario gets example phrases only: Tier 2 generalizes from them, while a learned keyword
+    # outranks every example and catches other requests that share its words. A new scenario gets both.
+    keywords = choose_keywords(texts, counts, owner, pool, taken) if owner.startswith("new:") else []
+    examples = _examples(texts, existing, max(0, min(PROPOSED_EXAMPLES, room.get(owner, MAX_EXAMPLES))))
     if not keywords and not examples:
         return None
     shown = _examples(texts, set(), SHOWN) or texts[:SHOWN]
     ids = [items[i].id for i in c.members]
-    impact = estimate(keywords, examples, c.members, owner, pool, threshold)
+    impact = estimate(keywords, examples, c.members, owner, pool)
     if not owner.startswith("new:"):
         change = {"scenario": owner, "keywords": keywords, "examples": examples}
         return Suggestion("add_to_scenario", owner, shown, c.count, c.coherence, ids, change, impact, sim)
@@ -238,4 +265,5 @@ def _one(c: Cluster, owner: str, sim: float, items: Sequence[Turn], pool: Pool, 
     return Suggestion("new_scenario", None, shown, c.count, c.coherence, ids, {"scenario": scenario}, impact, sim)
 
 
-__all__ = ["Turn", "Suggestion", "Profiles", "Pool", "suggest", "choose_keywords", "estimate", "SHOWN"]
+__all__ = ["Turn", "Suggestion", "Pool", "suggest", "choose_keywords", "estimate", "profiles", "ranked", "refused",
+           "SHOWN"]

@@ -38,7 +38,7 @@ _OPENING = re.compile(r"^\W*(?:(?:hi|hello|hey|hiya|yeah|yes|yep|um+|uh+|oh|so|o
 #: is reported as this confidence (and a plain ratio of at least this lets a short input match).
 DEFAULT_THRESHOLD = 82.0
 #: Tier 2: the similarity (0..1) a scenario's examples need, and the lead it needs over the next scenario.
-SIMILARITY, MARGIN = 0.35, 0.04
+SIMILARITY, MARGIN = 0.4, 0.05
 #: Tier 2 leaves out of its sums a word or letter group found in more than this many examples (and 5%).
 COMMON_AT = 200
 
@@ -116,14 +116,15 @@ class _Choice:
     reply: str | None   # a Q&A answer, else the scenario's replies
 
 
-#: Words that carry no request on their own: Tier 2 compares them only inside word pairs ("my name").
+#: Words that carry no request on their own: Tier 2 compares them only in a pair with another word ("my name").
 _FUNCTION_WORDS = frozenset(
     "a an the to of and or is are am be was were i me my you your it its this that in on at for with from by as "
-    "do does did can could would will please what how when where which who there here we our us so just".split())
+    "do does did can could would will please what how there here we our us so just".split())
 
 
 def _word_features(words: list[str]) -> list[str]:
-    return [w for w in words if w not in _FUNCTION_WORDS] + [f"{a} {b}" for a, b in zip(words, words[1:])]
+    return [w for w in words if w not in _FUNCTION_WORDS] + [
+        f"{a} {b}" for a, b in zip(words, words[1:]) if a not in _FUNCTION_WORDS or b not in _FUNCTION_WORDS]
 
 
 def _letter_groups(word: str) -> list[str]:
@@ -214,13 +215,20 @@ class _Similar:
         at = np.repeat(start - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
         return np.bincount(columns.indices[at], weights=columns.data[at] * np.repeat(weights, lens), minlength=n)
 
-    def nearest(self, text: str) -> tuple[int, float, float, int] | None:
-        """The closest scenario, its similarity, the next scenario's, and the position of its nearest example."""
+    def scores(self, text: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """Every example's similarity to the words, and every scenario's (in ``self.scenario`` order)."""
         q = self._vector(text.split())
         if q is None:
             return None
         sims = self._dot(self.examples_t, *q, self.size)
-        scores = 0.5 * (np.maximum.reduceat(sims, self.starts) + self._dot(self.centres_t, *q, len(self.starts)))
+        return sims, 0.5 * (np.maximum.reduceat(sims, self.starts) + self._dot(self.centres_t, *q, len(self.starts)))
+
+    def nearest(self, text: str) -> tuple[int, float, float, int] | None:
+        """The closest scenario, its similarity, the next scenario's, and the position of its nearest example."""
+        got = self.scores(text)
+        if got is None:
+            return None
+        sims, scores = got
         k = int(np.argmax(scores))
         best = float(scores[k])
         second = float(np.partition(scores, -2)[-2]) if len(scores) > 1 else 0.0
@@ -295,6 +303,18 @@ class CompiledTemplate:
                                self._choices[pos])
         return ScenarioAnswer(self.fallback, FALLBACK_ACTION, "fallback",
                               round(min(confidence, self.threshold / 100.0 - 0.01), 3), None)
+
+    def similar(self, utterance: str) -> tuple[str, float] | None:
+        """The scenario whose examples are most like the words, and how alike (0..1, no threshold applied)."""
+        found = self._similar.nearest(normalize(utterance or "")) if self._similar is not None else None
+        return (self.scenarios[found[0]].id, round(found[1], 3)) if found else None
+
+    def similarities(self, utterance: str) -> dict[str, float]:
+        """Each scenario with examples and how alike its examples are to the words (0..1; none below 0.01)."""
+        got = self._similar.scores(normalize(utterance or "")) if self._similar is not None else None
+        if got is None:
+            return {}
+        return {self.scenarios[int(i)].id: float(v) for i, v in zip(self._similar.scenario, got[1]) if v >= 0.01}
 
     def _confidence(self, score: float) -> float:
         """A similarity as a confidence: ``SIMILARITY`` is the template's threshold, 1.0 stays 1.0."""

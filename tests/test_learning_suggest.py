@@ -1,0 +1,45 @@
+"""Scenario suggestions: which scenario a cluster is proposed for, what is proposed, and rejections remembered."""
+
+from __future__ import annotations
+
+from learning.suggest import PROPOSED_EXAMPLES, Turn, suggest
+
+TEMPLATE = {"id": "t", "name": "T", "scenarios": [
+    {"id": "card_arrival", "name": "card arrival", "keywords": ["card arrival"], "replies": ["It is on its way."]},
+    {"id": "lost_card", "name": "lost card", "keywords": ["lost card"], "replies": ["We will block it."]},
+    {"id": "exchange_rate", "name": "exchange rate", "keywords": ["exchange rate"], "replies": ["Rates vary."]},
+]}
+WAITING = ["when will my new card arrive", "when will my card arrive", "when will the new card arrive",
+           "when will my new card arrive in the mail", "when is my new card going to arrive"]
+
+
+def _turns(texts, prefix="i"):
+    return [Turn(f"{prefix}{n}", t) for n, t in enumerate(texts)]
+
+
+def test_a_cluster_goes_to_the_scenario_whose_words_it_shares_with_examples_not_keywords():
+    [s] = suggest(TEMPLATE, _turns(WAITING))
+    assert s.kind == "add_to_scenario" and s.scenario == "card_arrival"
+    assert s.change["keywords"] == []                          # a learned keyword would outrank every example
+    assert 3 <= len(s.change["examples"]) <= PROPOSED_EXAMPLES and len(s.examples) <= 10
+    assert s.impact["to_tier2"] >= 1
+
+
+def test_a_scenario_full_of_examples_gets_no_more():
+    full = {**TEMPLATE, "scenarios": [{**TEMPLATE["scenarios"][0], "examples": [f"card arrival {n}" for n in range(100)]},
+                                      *TEMPLATE["scenarios"][1:]]}
+    assert suggest(full, _turns(WAITING)) == []   # nothing to propose: its 100 examples are the schema's limit
+
+
+def test_a_rejected_proposal_is_not_made_again_for_a_cluster_like_it():
+    [first] = suggest(TEMPLATE, _turns(WAITING))
+    [again] = suggest(TEMPLATE, _turns([w + " please" for w in WAITING], "j"),
+                      rejected=[(first.scenario, first.examples)])
+    assert again.scenario != first.scenario
+
+
+def test_words_like_no_scenario_make_a_new_scenario_with_keywords():
+    texts = ["do you fix garage door openers", "do you fix garage door openers", "can you fix garage door openers"]
+    [s] = suggest(TEMPLATE, _turns(texts))
+    assert s.kind == "new_scenario" and s.change["scenario"]["keywords"]
+    assert all(len(k.split()) >= 2 for k in s.change["scenario"]["keywords"])
