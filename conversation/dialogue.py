@@ -26,6 +26,7 @@ from . import acts, collect
 from .messages import Messages
 from .names import known_name
 from .notify import Notifier
+from .spoken import given_in
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +135,15 @@ class Dialogue:
         return self.ask(pol, ctx, state, before)
 
     def maybe_collect(self, pol: policy.CompiledPolicy, decision: Decision, session: dict[str, Any],
-                      ctx: TurnContext) -> Decision:
-        """Start collecting when a transfer needs entities, or when the answer offers to take a message."""
+                      ctx: TurnContext, text: str = "") -> Decision:
+        """Start collecting when a transfer needs entities, or when the answer offers to take a message.
+        Details already given in ``text`` (the words that asked for it) are not asked again."""
         confirm = "CONFIRM_ENTITIES" in pol.runtime.behavior.flags
         if decision.action == "TRANSFER" and decision.collect_entities:
+            given = given_in(text, [dict(e) for e in decision.collect_entities], region_of(session.get("to"))) \
+                if text else {}
+            if given:
+                session["collected"] = {**(session.get("collected") or {}), **given}
             state = collect.start("transfer", decision.collect_entities, session.get("collected") or {},
                                   transfer={**(decision.transfer or {}), "script": decision.response},
                                   confirm=confirm)
@@ -180,7 +186,7 @@ class Dialogue:
             # it is, so a company that can connect does; one that cannot says so honestly.
             person = policy.route(pol, "talk to a person", ctx)
             if person.decided and person.turn.action == "TRANSFER":
-                return self.maybe_collect(pol, policy.finish(pol, person, BaseResponse(""), ctx), session, ctx)
+                return self.maybe_collect(pol, policy.finish(pol, person, BaseResponse(""), ctx), session, ctx, text)
             return self.start_message(pol, ctx, session, PERSON_OFFER_LINE, reason="asked_for_person")
         return None
 

@@ -222,7 +222,7 @@ class Conversation:
             facts.answer, facts.cost = answer, self.answers.cost(answer)
             source = "tier3" if answer.tier == "3" else f"scenario:{answer.scenario or 'fallback'}"
             decided = policy.finish(pol, routing, BaseResponse(answer.text, answer.action, source), ctx)
-            decision = self.dialogue.maybe_collect(pol, decided, session, ctx)
+            decision = self.dialogue.maybe_collect(pol, decided, session, ctx, turn.speech)
             self.rollout.shadow(scope, turn.speech, turn.seq, ctx, decided, facts.answer, base, facts)
         if said.upset and not session.get("soothed"):  # once a call: twice sounds scripted
             decision = manners.soothe(pol, ctx, decision)

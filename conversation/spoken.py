@@ -68,6 +68,40 @@ def others_in(text: str, later: list[Mapping[str, Any]], region: str) -> tuple[d
     return found, text
 
 
+_INTRODUCED = re.compile(r"\b(?:this is|my name is|my name'?s|name'?s|i'?m|i am|it'?s)\s+([^\W\d_][\w'-]*"
+                         r"(?:\s+[^\W\d_][\w'-]*){0,2})", re.I)
+_NAME_STOP = {"and", "my", "the", "i", "calling", "about", "with", "from", "here", "again", "to", "at", "on", "in",
+              "number", "phone", "calling", "just", "so", "but", "is", "was"}
+
+
+def name_in(text: str) -> str | None:
+    """A name the caller introduced themselves with in passing ("..., this is Maria Gomez and ..."),
+    only when its first word is a known first name (so "I'm calling about" is no name)."""
+    from .names import known_name  # the census lists: read once
+
+    for m in _INTRODUCED.finditer(text):
+        words = []
+        for w in m.group(1).split():
+            if w.lower() in _NAME_STOP:
+                break
+            words.append(w.strip(".,"))
+        if words and known_name(words[0]) and known_name(" ".join(words)):
+            return " ".join(w[:1].upper() + w[1:] for w in words)
+    return None
+
+
+def given_in(text: str, entities: list[Mapping[str, Any]], region: str) -> dict[str, str]:
+    """Details a caller gave in the words that started a collection ("a question about my invoice, this
+    is Maria Gomez and my number is 512 555 8821"): phone numbers, emails and an introduced name."""
+    found, _ = others_in(text, [e for e in entities if e.get("type") in ("PHONE", "EMAIL")], region)
+    people = [e for e in entities if e.get("type") == "PERSON"]
+    if people:
+        name = name_in(text)
+        if name:
+            found[people[0]["name"]] = name
+    return found
+
+
 def spelled(text: str) -> str | None:
     """A name spelled letter by letter ("c h r i s", "C-H-R-I-S"), joined; None if it is not spelled."""
     letters = re.findall(r"[^\W\d_]+", text)
@@ -107,4 +141,4 @@ def patched_phone(previous: str, words: str, region: str) -> str | None:
     return result.value if result.ok else None
 
 
-__all__ = ["phone_in", "email_in", "others_in", "spelled", "fix_from", "patched_phone"]
+__all__ = ["phone_in", "email_in", "others_in", "name_in", "given_in", "spelled", "fix_from", "patched_phone"]

@@ -231,6 +231,23 @@ def test_a_question_we_cannot_answer_while_collecting_is_passed_on_not_counted_a
     assert stored["message"] == "the furnace died" and stored["questions"] == ["what's your earliest appointment"]
 
 
+def test_details_given_in_the_words_that_open_a_transfer_are_not_asked_again(app):
+    from tests.twilio_helpers import calls_coll
+
+    result = call(app, "I have a question about a charge on my invoice, this is Maria Gomez and my number is "
+                       "512 555 8821")
+    line = said(replies(result)[1])[0]
+    assert "billing team" in line and "name" not in line and "number" not in line
+    assert [e.text for e in result.events if e.kind == "enqueue"] == ["billing"]
+    header = calls_coll(app).find_one({"_id": result.call_sid})
+    assert header["collected"] == {"name": "Maria Gomez", "callbackPhone": "+15125558821"}
+
+
+def test_only_an_introduced_known_name_is_taken_from_the_opening_words(app):
+    line = said(replies(call(app, "I'm calling about my bill, there's a charge I don't recognize"))[1])[0]
+    assert "May I have your name" in line
+
+
 # --- emergencies said the way callers say them --------------------------------------------------
 
 @pytest.mark.parametrize("words", [
