@@ -44,6 +44,17 @@ MAX_NAME_WORDS = 6
 DECLINES = re.compile(r"^\s*(?:(?:no|nope|nah)[\s,.!]*(?:thanks?|thank you)?|(?:thanks?|thank you)?[\s,.!]*(?:never ?mind|"
                       r"forget it|no thanks?|no thank you|that'?s ok(?:ay)?|not now|i'?m good|don'?t bother))"
                       r"(?:[\s,.!]+(?:never ?mind|forget it|that'?s ok(?:ay)?|not now|i'?m good))*[\s,.!]*$", re.I)
+#: The caller will not give this detail ("I'd rather not give my number").
+WITHHOLDS = re.compile(r"\b(?:(?:i'?d|i would) rather not|prefer not|(?:do not|don'?t) (?:want|wanna) to (?:give|say|share|"
+                       r"tell)|not (?:giving|gonna give|going to give)|i won'?t (?:give|say|tell)|skip (?:that|it|this))\b",
+                       re.I)
+#: The caller asks why we need it ("why do you need that?").
+WHY_ASKED = re.compile(r"\bwhy (?:do|would) you (?:need|want)|\bwhat do you need (?:it|that|my \w+) for\b|"
+                       r"\bwhy (?:is that|does it) matter", re.I)
+WHY_LINES = {"PERSON": "It's just so our team knows who they're speaking with.",
+             "PHONE": "It's so our team can call you back if we get cut off.",
+             "EMAIL": "It's so our team can send you the details.",
+             "ADDRESS": "It's so we know where to send the technician."}
 #: Answers that are not a name ("I don't know", "why do you need that?").
 NOT_A_NAME = re.compile(r"\b(?:don'?t know|not sure|no idea|why|what|how|who|which|where|when|"
                         r"can you|could you|would you|do you|bye|goodbye|thanks|thank you|that'?s all|that'?s it)\b", re.I)
@@ -218,6 +229,17 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
     spec = current(state)
     if state.get("confirm"):
         return _confirm_name(state, text, collected, step, now=now, region=region)
+    if WITHHOLDS.search(text):
+        # Asked once, declined: go on without it (a person can still ask; caller ID has the number).
+        state["skipped"].append(spec["name"])
+        step.text = "No problem."
+        step.events.append(f"withheld:{spec['name']}")
+        return _advance(state, collected, step)
+    if WHY_ASKED.search(text) and not state.get("explained"):
+        state["explained"] = True
+        step.text = WHY_LINES.get(spec.get("type", "TEXT"), "It helps our team help you.")
+        step.events.append(f"explained:{spec['name']}")
+        return step
     if acts.is_assent(text) and spec.get("type") != "TEXT":
         step.events.append("assent")  # "sure", "ok": they are listening; ask again, no retry counted
         return step

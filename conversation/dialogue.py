@@ -299,7 +299,8 @@ class Dialogue:
         if step.kind == "spell":
             return Decision(action="RESPOND", response=policy.speak(pol, SPELL_LINE, ctx, caller_spoke=False))
         if step.kind == "readback":
-            before = "Got it. " if any(e.startswith("corrected:") for e in step.events) else ""
+            before = "Got it. " if any(e.startswith("corrected:") for e in step.events) else (
+                "No problem. " if any(e.startswith("withheld:") for e in step.events) else "")
             return Decision(action="RESPOND", response=before + read_back(state, session.get("collected") or {}))
         if step.kind == "which":
             fields = [f"your {label(e['name'])}" for e in state["entities"]]

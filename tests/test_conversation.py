@@ -248,6 +248,21 @@ def test_only_an_introduced_known_name_is_taken_from_the_opening_words(app):
     assert "May I have your name" in line
 
 
+def test_why_we_ask_is_explained_once_and_a_detail_withheld_is_skipped(app):
+    result = call(app, "billing please", "uh I don't know, why do you need that", "ok it's Tom",
+                  "I'd rather not give my number", "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[1].startswith("It's just so our team knows who they're speaking with.") and "name" in lines[1]
+    assert lines[3].startswith("No problem.") and "Tom" in lines[3] and "callback" not in lines[3]
+    assert [e.text for e in result.events if e.kind == "enqueue"] == ["billing"]
+
+
+def test_a_message_without_the_name_the_caller_withheld(app):
+    result = call(app, "can I leave a message", "I'd rather not say", "512 555 0101", "call me about the quote", "yes")
+    stored = messages(app, result)[0]
+    assert stored["name"] is None and stored["callback_phone"] == "+15125550101"
+
+
 # --- emergencies said the way callers say them --------------------------------------------------
 
 @pytest.mark.parametrize("words", [
