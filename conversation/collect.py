@@ -14,9 +14,9 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Mapping
 
-from policy.entities import correction, normalize, patch_phone, spoken
+from policy.entities import correction, normalize, not_a_name, patch_phone, spoken
 from policy.matching import compile_validation_pattern
-from policy.words import digits_of
+from policy.words import digits_of, strip_lead_in
 from policy.text import label
 
 from . import acts
@@ -67,7 +67,7 @@ def could_answer(state: Mapping[str, Any], text: str) -> bool:
     if kind == "PHONE":
         return len(digits_of(text)) >= 4
     if kind == "PERSON":
-        return not NOT_A_NAME.search(text)
+        return not NOT_A_NAME.search(text) and not not_a_name(strip_lead_in(text))
     if kind == "EMAIL":
         return "@" in text or bool(re.search(r"\bat\b.*\bdot\b", text, re.I))
     return kind == "TEXT" or kind == "ADDRESS"
