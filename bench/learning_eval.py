@@ -196,10 +196,12 @@ def main() -> None:
     order = sorted(range(len(train)), key=lambda n: hashlib.blake2b(train[n][0].encode(), digest_size=4).digest())
     week = max(1, -(-len(train) // args.rounds))
     feed, learning = app.extensions["learning_feed"], app.extensions["learning"]
+    labels: dict[str, str | None] = {}
     for r in range(args.rounds):
         rows = [train[n] for n in order[r * week:(r + 1) * week]]
         records = replay(app, rows, TRAIN_NUMBER, f"week{r}")
-        labels = {rec.get("call_sid"): i for rec, (_, i) in zip(records, rows)}
+        # Staff read every example a suggestion shows, including turns from earlier weeks still in the queue.
+        labels.update({rec.get("call_sid"): i for rec, (_, i) in zip(records, rows)})
         feed.drain()
         learning.run("eval-train", now=time.time())
         made = staff(app, labels)

@@ -33,8 +33,8 @@ MIN_SIMILARITY = 0.25
 #: A cluster this similar to a rejected suggestion's examples is not proposed for its scenario again; the
 #: next of the ``CANDIDATES`` scenarios most like it is.
 REJECTED_LIKE, CANDIDATES = 0.4, 3
-#: Clustering radius (cosine distance).
-RADIUS = 0.5
+#: Clustering radius (cosine distance), and the fewest turns (repeats included) a cluster needs.
+RADIUS, MIN_CLUSTER = 0.5, 2
 #: A proposed keyword has at least this many words: one word alone catches other requests.
 KEYWORD_WORDS = 2
 
@@ -165,13 +165,15 @@ def estimate(keywords: Sequence[str], examples: Sequence[str], members: Sequence
     return {"to_tier1": to1, "to_tier2": to2, "changed_answers": changed, "turns_checked": len(pool.turns)}
 
 
-def profiles(template: Mapping[str, Any]) -> CompiledTemplate | None:
+def profiles(template: Mapping[str, Any], answered: Mapping[str, Sequence[str]] | None = None
+             ) -> CompiledTemplate | None:
     """Each scenario's own words as examples to compare callers' words with: its name, id, keywords, Q&A
-    questions and examples (the first ``MAX_EXAMPLES``)."""
+    questions and examples, then what callers said in turns it answered (the first ``MAX_EXAMPLES``)."""
     scenarios = []
     for sc in template.get("scenarios") or ():
         texts = [sc.get("name", ""), sc["id"].replace("_", " ").replace("-", " "), *(sc.get("keywords") or ()),
-                 *(q.get("q", "") for q in sc.get("qna") or ()), *(sc.get("examples") or ())]
+                 *(q.get("q", "") for q in sc.get("qna") or ()), *(sc.get("examples") or ()),
+                 *((answered or {}).get(sc["id"]) or ())]
         seen: dict[str, str] = {}
         for t in texts:
             if normalize(t) and normalize(t) not in seen:
@@ -213,14 +215,18 @@ def refused(rejected: Sequence[tuple[str, Sequence[str]]]) -> tuple[CompiledTemp
 
 def suggest(template: Mapping[str, Any], items: Sequence[Turn], context: Sequence[Turn] = (), *,
             rejected: Sequence[tuple[str, Sequence[str]]] = (), radius: float = RADIUS,
-            min_size: int = 3) -> list[Suggestion]:
+            min_size: int = MIN_CLUSTER) -> list[Suggestion]:
     """Suggestions for one template from the scenario queue's items (and a sample of answered turns).
 
     ``rejected``: (scenario, examples) of suggestions staff rejected; a cluster like one of them is not
     proposed for that scenario again, but for the next one most like it.
     """
     clusters = cluster([t.text for t in items], radius=radius, min_size=min_size)
-    compiled = profiles(template)
+    answered: dict[str, list[str]] = defaultdict(list)
+    for t in context:
+        if t.scenario:
+            answered[t.scenario].append(t.text)
+    compiled = profiles(template, answered)
     refused_index, refused_for = refused(rejected)
     targets: list[tuple[str, float]] = []
     owners: list[str | None] = [None] * len(items)
