@@ -250,6 +250,14 @@ def run(args: argparse.Namespace, fault: str, target: str = "app:app") -> dict[s
             local.s = sess
             play(base, f"CA{n:032x}", SCRIPTS[n % len(SCRIPTS)], stats, sess)
 
+        # /readyz is answered by the first worker up; the others may still be importing and warming their
+        # caches. Wait until the workers are idle, so start-up CPU is not counted as the cost of requests.
+        settle = time.monotonic()
+        while time.monotonic() - settle < 30:
+            before = cpu_seconds(gunicorn)
+            time.sleep(0.5)
+            if cpu_seconds(gunicorn) - before < 0.02:
+                break
         cpu_before = cpu_seconds(gunicorn)
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
