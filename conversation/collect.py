@@ -240,7 +240,9 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
         step.text = WHY_LINES.get(spec.get("type", "TEXT"), "It helps our team help you.")
         step.events.append(f"explained:{spec['name']}")
         return step
-    if acts.is_assent(text) and spec.get("type") != "TEXT":
+    agrees = acts.is_assent(text) or (state.get("purpose") == "message" and acts.WANTS_MESSAGE.search(text)
+                                      and not could_answer(state, text))
+    if agrees and spec.get("type") != "TEXT":
         step.events.append("assent")  # "sure", "ok": they are listening; ask again, no retry counted
         return step
 

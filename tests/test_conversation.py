@@ -263,6 +263,21 @@ def test_a_message_without_the_name_the_caller_withheld(app):
     assert stored["name"] is None and stored["callback_phone"] == "+15125550101"
 
 
+def test_agreeing_to_the_offered_message_in_other_words_is_not_taken_as_a_name(app):
+    result = call(app, "what's your address", "ugh fine, can someone call me back", "Ann Lee")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[1].endswith("May I have your name, please?") and "didn't" not in lines[1]
+    assert "number" in lines[2]
+
+
+@pytest.mark.parametrize("words, scenario_says", [
+    ("how much for a new AC unit, like ballpark", "written quote"),
+    ("my AC stopped blowing cold air", "AC"),
+])
+def test_hvac_template_words_callers_use(app, words, scenario_says):
+    assert scenario_says in said(replies(call(app, words))[1])[0]
+
+
 # --- emergencies said the way callers say them --------------------------------------------------
 
 @pytest.mark.parametrize("words", [
