@@ -271,11 +271,12 @@ def test_agreeing_to_the_offered_message_in_other_words_is_not_taken_as_a_name(a
 
 
 @pytest.mark.parametrize("words, scenario_says", [
-    ("how much for a new AC unit, like ballpark", "written quote"),
-    ("my AC stopped blowing cold air", "AC"),
+    ("how much for a new AC unit, like ballpark", ("quote",)),
+    ("my AC stopped blowing cold air", ("AC", "cooled")),
 ])
 def test_hvac_template_words_callers_use(app, words, scenario_says):
-    assert scenario_says in said(replies(call(app, words))[1])[0]
+    line = said(replies(call(app, words))[1])[0]
+    assert any(piece in line for piece in scenario_says), line
 
 
 # --- emergencies said the way callers say them --------------------------------------------------
