@@ -42,6 +42,9 @@ class Settings:
     # ``flask rollout tick`` on a schedule does it too)
     ROLLOUT_TICK_S: float = 15.0
     PROMETHEUS_MULTIPROC_DIR: str = ""
+    # Console sign-in: failed tokens allowed per client address and window, per process (0: no limit)
+    SIGNIN_FAILURES: int = 10
+    SIGNIN_WINDOW_S: float = 300.0
     # Resilience
     BREAKER_COOLDOWN: float = 2.0
     OUTBOX_FLUSH_S: float = 1.0

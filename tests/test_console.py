@@ -71,6 +71,37 @@ def test_sign_in_refuses_bad_tokens_and_a_form_without_its_csrf(app):
     assert app.test_client().post("/console/signin", data={"token": ADMIN}).status_code == 403
 
 
+def test_too_many_wrong_tokens_from_one_address_are_refused_for_a_while(tmp_path):
+    app = make_app(tmp_path / "data", LEARNING_BATCH_S=0, LEARNING_RUN_S=0, SIGNIN_FAILURES=3, SIGNIN_WINDOW_S=60)
+    client = app.test_client()
+    csrf = csrf_of(client.get("/console/signin").text)
+    for _ in range(3):
+        bad = client.post("/console/signin", data={"token": "guess", "csrf": csrf})
+        assert bad.status_code == 401
+        csrf = csrf_of(bad.text)
+    refused = client.post("/console/signin", data={"token": ADMIN, "csrf": csrf})  # even the right one, for now
+    assert refused.status_code == 429 and 0 < int(refused.headers["Retry-After"]) <= 60
+    assert "console=" not in refused.headers.get("Set-Cookie", "")
+    other = app.test_client()  # another address is not held back
+    other_csrf = csrf_of(other.get("/console/signin", environ_base={"REMOTE_ADDR": "10.0.0.9"}).text)
+    got = other.post("/console/signin", data={"token": ADMIN, "csrf": other_csrf},
+                     environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert got.status_code == 302
+
+
+def test_the_failure_limit_forgets_failures_after_the_window():
+    from infra.ratelimit import FailureLimit
+
+    now = [0.0]
+    limit = FailureLimit(2, 60, clock=lambda: now[0])
+    limit.failed("a"), limit.failed("a")
+    assert limit.retry_after("a") == 60 and limit.retry_after("b") == 0
+    now[0] = 30.0
+    assert limit.retry_after("a") == 30
+    now[0] = 61.0
+    assert limit.retry_after("a") == 0
+
+
 def test_session_cookie_flags_and_next_stays_on_the_console(app):
     client = app.test_client()
     csrf = csrf_of(client.get("/console/signin").text)
