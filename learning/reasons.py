@@ -39,7 +39,8 @@ REASONS = {SCENARIO: SCENARIO_REASONS, CHEATSHEET: CHEATSHEET_REASONS,
 
 #: A Tier 2 answer below this confidence (0..1) is LOW_CONFIDENCE.
 LOW_CONFIDENCE_BELOW = 0.9
-#: A fallback whose best fuzzy score reached this was a near miss (NEW_VARIANT), not a new intent.
+#: A fallback whose Tier 2 confidence (its examples' similarity) reached this was a near miss (NEW_VARIANT),
+#: not a new intent.
 NEAR_MISS_AT = 0.6
 
 #: Cue families the cheat-sheet queue looks for in words no rule took (whole words or phrases).
