@@ -1,4 +1,4 @@
-"""Base answers: Tier 1 keywords and Tier 2 fuzzy from the company's template, Tier 3 from an LLM.
+"""Base answers: Tier 1 keywords and Tier 2 similar examples from the company's template, Tier 3 from an LLM.
 
 Tier 3 is asked only when Tiers 1 and 2 found nothing and no edge case or transfer rule took
 the turn: it costs money and time. Its failure keeps the safe fallback.

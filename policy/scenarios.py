@@ -119,7 +119,18 @@ class _Choice:
 #: Words that carry no request on their own: Tier 2 compares them only in a pair with another word ("my name").
 _FUNCTION_WORDS = frozenset(
     "a an the to of and or is are am be was were i me my you your it its this that in on at for with from by as "
-    "do does did can could would will please what how there here we our us so just".split())
+    "do does did can could would will please what how there here we our us so just "
+    # Talk around a request, never the request ("are you guys hiring" is not "when are you guys open").
+    "guys y'all yall folks someone somebody something anything anyone thing things get got have has had need "
+    "wanna gonna like know um uh well oh also any some really about if be been "
+    "they them their he she his her it's that's there's what's i'm i'd i've you're we're who which help".split())
+#: Letters a word and an example's word must share at the start to count as the same word for Tier 2's guard.
+_STEM = 4
+
+
+def _content(words: list[str]) -> set[str]:
+    """The words that carry the request, by their first letters ("cancelled" and "cancel" alike)."""
+    return {w[:_STEM] for w in words if w not in _FUNCTION_WORDS and len(w) > 1}
 
 
 def _word_features(words: list[str]) -> list[str]:
@@ -264,6 +275,9 @@ class CompiledTemplate:
         self._choices = choices
         self._choice_owner = owners
         self._similar = _Similar(choices, [o.scenario for o in owners]) if choices else None
+        self._content: dict[int, set[str]] = {}
+        for text, owner in zip(choices, owners):
+            self._content.setdefault(owner.scenario, set()).update(_content(text.split()))
         self.hints = tuple(sorted({normalize(k) for sc in self.scenarios for k in sc.keywords},
                                   key=lambda p: (len(p), p)))
 
@@ -298,7 +312,10 @@ class CompiledTemplate:
         confidence = self._confidence(score)
         # Few words say little: a short input ("yes") must also read like the example as a whole.
         short = len(text.split()) < 3 and fuzz.ratio(text, self._choices[pos]) < self.threshold
-        if score >= SIMILARITY and score - second >= MARGIN and not short:
+        # Similar talk is not a similar request: some word that carries it must be the scenario's too.
+        said = _content(text.split())
+        shared = bool(said & self._content.get(idx, set())) or not (said or _content(self._choices[pos].split()))
+        if score >= SIMILARITY and score - second >= MARGIN and not short and shared:
             return self._reply(idx, self._choice_owner[pos].reply, "2", confidence, call_sid, seq,
                                self._choices[pos])
         return ScenarioAnswer(self.fallback, FALLBACK_ACTION, "fallback",

@@ -129,3 +129,13 @@ def test_tier2_compiles_and_answers_quickly_at_the_schema_limits():
         big.answer(f"please hotel bravo thing {n} for my golf order", call_sid="CA1", seq=n)
     assert (time.perf_counter() - started) / 200 < 0.005   # about 0.2 ms a turn
     assert big.answer("please hotel bravo item 3 for my golf order 29", call_sid="CA1", seq=1).scenario == "s29"
+
+
+@pytest.mark.parametrize("template", ["hvac-basic", "plumbing-basic", "electrical-basic"])
+@pytest.mark.parametrize("words", ["are you guys hiring", "is that something you guys fix", "do you guys do that",
+                                   "can you guys help with that", "are you guys any good", "what do you guys do"])
+def test_tier2_does_not_answer_talk_that_only_sounds_like_an_example(template, words):
+    # "when are you guys open" shares only the talk around a request with these, not the request.
+    got = compile_template(load_file(ROOT / "examples" / "scenarios" / f"{template}.yaml")).answer(
+        words, call_sid="CA1", seq=1)
+    assert got.tier == "fallback", got

@@ -48,7 +48,7 @@ def short(value: Any, n: int = 12) -> str:
     return str(value or "-")[:n]
 
 
-TIER_NAMES = {"1": "tier 1 (keywords)", "2": "tier 2 (fuzzy)", "3": "tier 3 (LLM)", "fallback": "fallback",
+TIER_NAMES = {"1": "tier 1 (keywords)", "2": "tier 2 (similar examples)", "3": "tier 3 (LLM)", "fallback": "fallback",
               "rule": "a rule", "none": "no scenario (greeting, rule, transfer result)"}
 
 
