@@ -51,13 +51,19 @@ def import_company(catalog: Catalog, path: str | Path, *, activate: bool = True,
 def seed_demo(catalog: Catalog) -> bool:
     """Load the demo company on the first run of the embedded default (safe with several workers)."""
     owner = f"seed:{os.getpid()}"
-    if catalog.companies.get("demo-hvac", fresh=True) is not None:
+
+    def seeded() -> bool:
+        # The company with its policy active: the company alone is written before its policy is compiled.
+        record = catalog.companies.get("demo-hvac", fresh=True)
+        return record is not None and bool(record.get("active"))
+
+    if seeded():
         return False
     if not catalog.locks.acquire("seed-demo", owner, ttl=30):
         # Another worker is seeding: wait for it, so this worker never answers the demo number
-        # as "not in service" during the first start.
+        # as "not in service" (or with the safe default) during the first start.
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and catalog.companies.get("demo-hvac", fresh=True) is None:
+        while time.monotonic() < deadline and not seeded():
             time.sleep(0.05)
         return False
     try:

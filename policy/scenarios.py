@@ -289,6 +289,8 @@ class CompiledTemplate:
         # "Hi, yeah, are you open Saturday?": the greeting in front is manners, the rest is the request.
         request = _OPENING.sub("", utterance or "")
         hits = (self.phrases.scored(request) if request.strip() else {}) or self.phrases.scored(utterance)
+        if len(hits) > 1:
+            hits = self._widest(hits)
         if hits:
             # The scenario with the most keywords said (one said as written counts double a reworded one),
             # then the longest keyword, then the first declared.
@@ -320,6 +322,16 @@ class CompiledTemplate:
                                self._choices[pos])
         return ScenarioAnswer(self.fallback, FALLBACK_ACTION, "fallback",
                               round(min(confidence, self.threshold / 100.0 - 0.01), 3), None)
+
+    def _widest(self, hits: dict[int, int]) -> dict[int, int]:
+        """The keywords said, less any said only as part of a longer one ("a c" inside "new ac unit"): the
+        longer says what the caller meant, and the shorter must not count again."""
+        stems = {pid: self.phrases.stems(pid) for pid in hits}
+
+        def inside(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
+            n = len(short)
+            return n < len(long) and any(long[i:i + n] == short for i in range(len(long) - n + 1))
+        return {p: v for p, v in hits.items() if not any(inside(stems[p], stems[q]) for q in hits if q != p)}
 
     def similar(self, utterance: str) -> tuple[str, float] | None:
         """The scenario whose examples are most like the words, and how alike (0..1, no threshold applied)."""
