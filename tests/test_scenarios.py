@@ -139,3 +139,14 @@ def test_tier2_does_not_answer_talk_that_only_sounds_like_an_example(template, w
     got = compile_template(load_file(ROOT / "examples" / "scenarios" / f"{template}.yaml")).answer(
         words, call_sid="CA1", seq=1)
     assert got.tier == "fallback", got
+
+
+@pytest.mark.parametrize("words, scenario", [
+    ("the ac unit is leaking", "water-leak"),                   # "a c" inside "ac unit" counts once
+    ("how much for a new AC unit, like ballpark", "new-system"),  # "a c" inside "new ac unit" is not an AC fault
+    ("my AC is broken", "no-cooling"),
+])
+def test_a_keyword_said_only_inside_a_longer_one_counts_once(words, scenario):
+    got = compile_template(load_file(ROOT / "examples" / "scenarios" / "hvac-basic.yaml")).answer(
+        words, call_sid="CA1", seq=1)
+    assert got.scenario == scenario, got
