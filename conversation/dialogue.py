@@ -44,10 +44,10 @@ SPELL_LINE = "Sorry about that. Could you spell your name for me?"
 WHICH_LINE = "Sorry about that. What should I change: {fields}?"
 RESUME_LINES = ("Now, {prompt}", "Back to your message: {prompt}", "So, {prompt}")
 #: A side question we cannot answer while collecting: (for a message, before a transfer).
-UNANSWERED_SIDE_LINES = (("Good question. I'll pass it on so the team can answer it when they call you back. {prompt}",
+UNANSWERED_SIDE_LINES = (("I'll pass that on so the team can answer it when they call you back. {prompt}",
                           "I'll make sure the team answers that when they call you back. {prompt}"),
                          ("The team can answer that as soon as I put you through. {prompt}",
-                          "Good question for the team; I'll connect you in a moment. {prompt}"))
+                          "I'll connect you with the team in a moment, and they can help with that. {prompt}"))
 ASSENT_LINES = ("Great. {prompt}", "Thanks. {prompt}")
 FAILED_DIALS = {"busy", "no-answer", "failed", "canceled", "leave", "queue-full", "error", "system-error"}
 
@@ -70,6 +70,15 @@ class Collected:
     decision: Decision
     saved: bool
     note: dict[str, Any]
+
+
+def _without_question(text: str) -> str:
+    """A side answer without the question it ends on ("I can help you book a visit. What day works best?"):
+    our own question comes next, and two questions in one breath leave a caller unsure which to answer."""
+    sentences = re.split(r"(?<=[.!?])\s+", text.strip())
+    while len(sentences) > 1 and sentences[-1].endswith("?"):
+        sentences.pop()
+    return " ".join(sentences)
 
 
 def _lower_first(text: str) -> str:
@@ -243,8 +252,8 @@ class Dialogue:
                 prompt = re.sub(r"^and\s+", "", _lower_first(policy.speak(pol, collect.prompt_of(collect.current(state)),
                                                                           ctx, caller_spoke=False)))
                 note["events"] = ["side_question"]
-                return Collected(replace(other, response=f"{other.response} {resume.format(prompt=prompt)}"),
-                                 False, note)
+                return Collected(replace(other, response=f"{_without_question(other.response)} "
+                                                         f"{resume.format(prompt=prompt)}"), False, note)
             # A question we have no answer for ("what's your earliest appointment?"): the team answers
             # it; it is not a wrong answer to our question, so no retry is counted.
             prompt = policy.speak(pol, collect.prompt_of(collect.current(state)), ctx, caller_spoke=False)

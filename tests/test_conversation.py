@@ -279,6 +279,12 @@ def test_hvac_template_words_callers_use(app, words, scenario_says):
     assert any(piece in line for piece in scenario_says), line
 
 
+def test_a_side_answer_does_not_end_on_its_own_question_before_ours(app):
+    result = call(app, "I want to leave a message", "ok, can someone come out to do a tune up?", "Pat Quinn")
+    line = said(replies(result)[2])[0]
+    assert line.count("?") == 1 and line.endswith("May I have your name, please?"), line
+
+
 # --- emergencies said the way callers say them --------------------------------------------------
 
 @pytest.mark.parametrize("words", [
