@@ -173,6 +173,15 @@ def _confirm_name(state: dict[str, Any], text: str, collected: dict[str, Any], s
     return step
 
 
+def _fixed(spec: Mapping[str, Any], words: str, collected: Mapping[str, Any], *, now: datetime,
+           region: str) -> Any:
+    """The new value of a corrected detail (a phone number may be corrected in its last digits), or None."""
+    if spec.get("type") == "PHONE" and collected.get(spec["name"]):
+        return patched_phone(str(collected[spec["name"]]), words, region)
+    result = _validate(spec, words, now=now, region=region)
+    return result.value if result.ok else None
+
+
 def _readback(state: dict[str, Any], text: str, collected: dict[str, Any], step: Step, *, now: datetime,
               region: str) -> Step:
     """The caller answers the read-back: yes (done), a correction (read back again), or no (what to fix)."""
@@ -184,11 +193,7 @@ def _readback(state: dict[str, Any], text: str, collected: dict[str, Any], step:
     if fix is not None:
         name, words = fix
         spec = next(e for e in state["entities"] if e["name"] == name)
-        if spec.get("type") == "PHONE" and collected.get(name):
-            value = patched_phone(str(collected[name]), words, region)
-        else:
-            result = _validate(spec, words, now=now, region=region)
-            value = result.value if result.ok else None
+        value = _fixed(spec, words, collected, now=now, region=region)
         if value:
             collected[name] = value
             state.pop("fixing", None)
@@ -266,12 +271,7 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
         target = fix_from(text, given, collected, region) if given else None
         if target is not None:
             name, words = target
-            target_spec = next(e for e in given if e["name"] == name)
-            if target_spec.get("type") == "PHONE":
-                value = patched_phone(str(collected[name]), words, region)
-            else:
-                result = _validate(target_spec, words, now=now, region=region)
-                value = result.value if result.ok else None
+            value = _fixed(next(e for e in given if e["name"] == name), words, collected, now=now, region=region)
             if value:
                 collected[name] = value
                 step.collected, step.changed = collected, True
