@@ -63,6 +63,9 @@ class Changes:
                 self.redis.set(REDIS_KEY, head)
             except Exception:  # noqa: BLE001 - the store's counter is read instead
                 pass
+        with self._lock:
+            if self._seen is not None and head == self._seen + 1:
+                self._seen = head  # nothing else changed in between: the next poll need not deliver it again
         self._deliver([(kind, key)])
 
     def poll(self) -> None:

@@ -143,7 +143,13 @@ class Companies:
         with self._lock:
             cid = self._by_number.get(number)
         if cid is not None:
-            return self.get(cid) if cid else None
+            if not cid:
+                return None
+            hit = self.get(cid)
+            if hit is not None and number in (hit.get("numbers") or ()):
+                return hit
+            with self._lock:  # the number moved since it was noted: ask the claims
+                self._by_number.pop(number, None)
         try:
             claim = self.numbers.find_one({"_id": number})
             record = self.coll.find_one({"_id": claim["company_id"]}) if claim else None
@@ -181,11 +187,15 @@ class Companies:
         return self._known.get(company_id)
 
     def warm(self) -> int:
-        """Load every company into this process's last-known copies (at start; lets calls go on when
-        the backends fail later)."""
+        """Load every company into this process's copies (in the background after start): its first call
+        costs no store read, and calls go on when the backends fail later."""
         n = 0
         for record in self.coll.find({}):
             self._remember(record, mirror=False)  # Redis gets a company's copy when it is next read
+            with self._lock:  # a number a company lists is its own (claimed before the company was written)
+                for number in record.get("numbers") or ():
+                    self._by_number.setdefault(number, record["_id"])
+            self.profile(record)  # the engine's view of it, built now rather than on its first call
             n += 1
         return n
 

@@ -1,0 +1,51 @@
+"""Each process's catalog caches: filled at start (numbers too), dropped when what they hold changes in
+any process (the change feed), never serving a number a company no longer lists."""
+
+from __future__ import annotations
+
+import time
+
+from tests.conftest import ADMIN, make_app
+
+AUTH = {"Authorization": f"Bearer {ADMIN}"}
+DEMO_NUMBER, NEW_NUMBER = "+15125550100", "+15125550188"
+
+
+def test_warm_fills_the_number_map_so_a_first_call_needs_no_lookup(tmp_path):
+    make_app(tmp_path / "d")  # seeds the demo company
+    other = make_app(tmp_path / "d", SEED_DEMO=False)
+    companies = other.extensions["catalog"].companies
+    assert companies.warm() >= 1
+    # The claim document is gone (as if the store could not be asked): the number is answered from warm's map.
+    other.extensions["docstore"]["numbers"].delete_one({"_id": DEMO_NUMBER})
+    assert companies.for_number(DEMO_NUMBER)["_id"] == "demo-hvac"
+
+
+def test_a_number_moved_in_another_process_is_not_served_from_the_old_map(tmp_path):
+    first = make_app(tmp_path / "d")
+    second = make_app(tmp_path / "d", SEED_DEMO=False)
+    companies = second.extensions["catalog"].companies
+    companies.warm()
+    assert companies.for_number(DEMO_NUMBER)["_id"] == "demo-hvac"
+    doc = first.test_client().get("/admin/companies/demo-hvac", headers=AUTH).get_json()
+    doc = {k: v for k, v in doc.items() if k not in ("cheatSheet", "activePolicy", "latestCheatSheetVersion")}
+    doc["numbers"] = [NEW_NUMBER]
+    got = first.test_client().put("/admin/companies/demo-hvac", json=doc, headers=AUTH)
+    assert got.status_code in (200, 201), got.get_json()
+    time.sleep(0.6)  # the change feed is read at most twice a second
+    assert companies.for_number(DEMO_NUMBER) is None
+    assert companies.for_number(NEW_NUMBER)["_id"] == "demo-hvac"
+
+
+def test_a_change_made_in_this_process_is_delivered_once(tmp_path):
+    app = make_app(tmp_path / "d")
+    changes = app.extensions["catalog"].changes
+    seen: list[tuple[str, str]] = []
+    changes.poll()
+    time.sleep(0.6)
+    changes.poll()  # caught up with whatever start-up noted
+    changes.subscribe(lambda kind, key: seen.append((kind, key)))
+    changes.note("company", "demo-hvac")
+    time.sleep(0.6)
+    changes.poll()
+    assert seen == [("company", "demo-hvac")]
