@@ -44,6 +44,18 @@ MAX_NAME_WORDS = 6
 DECLINES = re.compile(r"^\s*(?:(?:no|nope|nah)[\s,.!]*(?:thanks?|thank you)?|(?:thanks?|thank you)?[\s,.!]*(?:never ?mind|"
                       r"forget it|no thanks?|no thank you|that'?s ok(?:ay)?|not now|i'?m good|don'?t bother))"
                       r"(?:[\s,.!]+(?:never ?mind|forget it|that'?s ok(?:ay)?|not now|i'?m good))*[\s,.!]*$", re.I)
+#: A visit asked for by a scenario's booking reply ("What's the address, and when are you home?"): the
+#: caller's answer to that question first, then who to call back. Stored as a message for the team.
+BOOKING_ENTITIES: tuple[dict[str, Any], ...] = (
+    {"name": "visitDetails", "type": "TEXT", "required": True,
+     "prompt": "What's the address, and when would be a good time for us to come by?", "maxRetries": 1},
+    {"name": "name", "type": "PERSON", "required": True, "prompt": "And may I have your name?",
+     "maxRetries": 2, "escalateOnFail": True},
+    {"name": "callbackPhone", "type": "PHONE", "required": True,
+     "prompt": "What's the best number to reach you to confirm the time?",
+     "validationPrompt": "Sorry, I didn't get that. Could you say the number again, with the area code?",
+     "maxRetries": 2, "escalateOnFail": True},
+)
 #: The caller will not give this detail ("I'd rather not give my number").
 WITHHOLDS = re.compile(r"\b(?:(?:i'?d|i would) rather not|prefer not|(?:do not|don'?t) (?:want|wanna) to (?:give|say|share|"
                        r"tell)|not (?:giving|gonna give|going to give)|i won'?t (?:give|say|tell)|skip (?:that|it|this))\b",
@@ -328,4 +340,5 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
     return _advance(state, collected, step)
 
 
-__all__ = ["Step", "start", "answer", "declines", "could_answer", "current", "prompt_of", "retry_prompt_of", "MESSAGE_ENTITIES"]
+__all__ = ["Step", "start", "answer", "declines", "could_answer", "current", "prompt_of", "retry_prompt_of", "MESSAGE_ENTITIES",
+           "BOOKING_ENTITIES"]

@@ -92,8 +92,9 @@ def read_back(state: Mapping[str, Any], collected: Mapping[str, Any]) -> str:
         value = collected.get(spec["name"])
         if value in (None, ""):
             continue
-        if spec.get("type") == "TEXT" and spec["name"] == "message":
-            parts.append(f"your message: {str(value)[:160]}")
+        if spec.get("type") == "TEXT" and spec["name"] in ("message", "visitDetails"):
+            parts.append(f"your {'message' if spec['name'] == 'message' else 'visit details'}: "
+                         f"{str(value)[:160]}")
         else:
             parts.append(f"your {label(spec['name'])} as {spoken(value)}")
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
@@ -160,6 +161,15 @@ class Dialogue:
                 session["collect"] = state
                 return self.ask(pol, ctx, state, decision.response, base=decision)
         blocked = any(b.get("type") == "ACTION_BLOCKED" for b in decision.applied_blocks)
+        if (decision.action == "RESPOND" and decision.proposed_action == "BOOK_APPT" and not blocked
+                and decision.response.rstrip().endswith("?")):
+            # The booking reply asked for the address or a time: take the answer, then who to call back,
+            # and pass the visit request to the team (it is stored and texted like a message).
+            state = collect.start("message", collect.BOOKING_ENTITIES, {}, reason="booking", confirm=confirm)
+            if state is not None:
+                state["offered"] = True  # the caller may still ask something else instead
+                session["collect"] = state
+            return decision
         if decision.action == "RESPOND" and decision.proposed_action == "TAKE_MESSAGE" and not blocked:
             state = collect.start("message", collect.MESSAGE_ENTITIES, {}, reason="caller", confirm=confirm)
             if state is not None:
@@ -231,9 +241,16 @@ class Dialogue:
             session.pop("collect", None)
             session["anything_else"] = True
             return Collected(Decision(action="RESPOND", response=policy.speak(pol, DECLINED_LINE, ctx)), False, note)
-        if state.get("offered") and state["index"] == 0 and not acts.is_assent(text):
+        if (state.get("reason") == "booking" and state.get("offered") and state["index"] == 0 and routing.decided
+                and routing.turn.action == "TRANSFER"):
+            # "Can I just book with someone?": a rule of the company connects them (to scheduling ...).
+            session.pop("collect", None)
+            return None
+        if state.get("offered") and state["index"] == 0 and not acts.is_assent(text) and (
+                state.get("reason") != "booking" or acts.is_question(text)):
+            # (an answer to a booking question is the visit's details, whatever scenario its words suggest)
             other = answer()
-            if other.tier in ("1", "2") and other.action != "TAKE_MESSAGE":
+            if other.tier in ("1", "2") and other.action not in ("TAKE_MESSAGE", "BOOK_APPT"):
                 session.pop("collect", None)  # they asked something else instead of leaving a message
                 return None
         state.pop("offered", None)

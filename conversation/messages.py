@@ -13,6 +13,8 @@ from .notify import Notifier
 
 MESSAGE_DONE_LINE = ("Thank you{name}. I'll make sure our team gets your message, and someone will call you back "
                      "as soon as they can.")
+BOOKING_DONE_LINE = ("Thank you{name}. I've passed your visit request to our scheduling team, and they'll call you "
+                     "back to confirm a time.")
 MESSAGE_UNCONFIRMED_LINE = ("I haven't heard back, so I'll pass your message along as I have it, and someone will "
                             "call you back as soon as they can.")
 
@@ -45,7 +47,8 @@ class Messages:
         values = {"callbackPhone": phone} if phone and read_back else {}
         with_values = TurnContext(company=ctx.company, now=ctx.now, caller_type=ctx.caller_type,
                                   spam_flags=ctx.spam_flags, collected_entities=values, variation=ctx.variation)
-        done = MESSAGE_DONE_LINE.format(name=name) if confirmed else MESSAGE_UNCONFIRMED_LINE
+        done = (MESSAGE_UNCONFIRMED_LINE if not confirmed else BOOKING_DONE_LINE.format(name=name)
+                if message["reason"] == "booking" else MESSAGE_DONE_LINE.format(name=name))
         line = policy.speak(pol, done, with_values, caller_spoke=False)
         return Decision(action="HANGUP", response=f"{line} Goodbye.", tags=("message_taken",))
 
@@ -55,7 +58,8 @@ class Messages:
         transfer = state.get("transfer") or {}
         return {"_id": f"{session['call_sid']}:{session.get('seq', 0) + 1}", "company_id": session.get("company_id"),
                 "call_sid": session["call_sid"], "caller": caller, "name": collected.get("name"),
-                "callback_phone": collected.get("callbackPhone") or caller, "message": collected.get("message"),
+                "callback_phone": collected.get("callbackPhone") or caller,
+                "message": collected.get("message") or collected.get("visitDetails"),
                 "reason": state.get("reason") or "caller", "transfer_target": transfer.get("target"),
                 "created_at": self.clock()}
 
@@ -75,4 +79,4 @@ class Messages:
                           company_id=session.get("company_id"), call_sid=session["call_sid"], kind="message")
 
 
-__all__ = ["Messages", "MESSAGE_DONE_LINE", "MESSAGE_UNCONFIRMED_LINE"]
+__all__ = ["Messages", "MESSAGE_DONE_LINE", "MESSAGE_UNCONFIRMED_LINE", "BOOKING_DONE_LINE"]

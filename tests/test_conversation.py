@@ -285,6 +285,28 @@ def test_a_side_answer_does_not_end_on_its_own_question_before_ours(app):
     assert line.count("?") == 1 and line.endswith("May I have your name, please?"), line
 
 
+def test_the_answer_to_a_booking_question_becomes_a_visit_request_for_the_team(tmp_path):
+    app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
+    result = call(app, "my furnace stopped working", "it's 42 Oak Street, and tomorrow morning works", "Dana Lee",
+                  "512 555 0143", "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[0].endswith("?") and "address" in lines[0]
+    assert lines[1] == "And may I have your name?"  # the details were taken, not read as a new request
+    assert "visit details: it's 42 Oak Street, and tomorrow morning works" in lines[3]
+    assert "scheduling team" in lines[4] and "confirm a time" in lines[4]
+    stored = messages(app, result)[0]
+    assert stored["reason"] == "booking" and stored["name"] == "Dana Lee"
+    assert stored["message"] == "it's 42 Oak Street, and tomorrow morning works"
+    assert stored["callback_phone"] == "+15125550143"
+
+
+def test_a_booking_question_answered_with_a_request_a_rule_connects_is_connected(tmp_path):
+    app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
+    result = call(app, "my furnace is making a noise", "can I book an appointment for tomorrow")
+    assert [e.text for e in result.events if e.kind == "dial"] == ["+15125550101"]
+    assert not messages(app, result)
+
+
 # --- emergencies said the way callers say them --------------------------------------------------
 
 @pytest.mark.parametrize("words", [
