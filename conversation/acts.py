@@ -56,7 +56,7 @@ _UPSET = re.compile(
     r"still waiting|been waiting|waste of (?:my )?time|rip(?:ped)? ?off|this is a joke|(?:second|third|fourth) time|"
     r"left a mess|not happy|unhappy|complain\w*|(?:it'?s|this is) a joke|(?:called|calling|tried) .{0,30}"
     r"(?:times|twice)|(?:two|three|four|five|several|multiple|\d+) times)\b", re.I)
-_QUESTION = re.compile(r"\?\s*$|^\W*(?:(?:oh|and|also|but|so|hey|wait|hang on|hold on|before i forget|actually|ok|okay|"
+_QUESTION = re.compile(r"\?\s*$|^\W*(?:(?:oh|and|also|but|so|hey|wait|hang on|hold on|before i forget|actually|ok|okay|yes|yeah|yep|"
                        r"alright|all right|um+|uh+|well|yeah|sorry|"
                        r"quick question)[\s,.!]+)*(?:what|when|where|who|why|how|which|is|are|do|does|did|can|could|"
                        r"would|will|should|may|any)\b", re.I)

@@ -258,8 +258,9 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
         step.events.append(f"explained:{spec['name']}")
         return step
     agrees = acts.is_assent(text) or (state.get("purpose") == "message" and acts.WANTS_MESSAGE.search(text)
-                                      and not could_answer(state, text))
-    if agrees and spec.get("type") != "TEXT":
+                                      and not could_answer(state, text)) or (
+        spec["name"] == "visitDetails" and acts.is_yes(text))  # "yes please" to "shall we book a visit?"
+    if agrees and (spec.get("type") != "TEXT" or spec["name"] == "visitDetails"):
         step.events.append("assent")  # "sure", "ok": they are listening; ask again, no retry counted
         return step
 

@@ -43,6 +43,12 @@ CONFIRM_NAME_LINE = "Just to make sure I have it right, is your name {name}?"
 SPELL_LINE = "Sorry about that. Could you spell your name for me?"
 WHICH_LINE = "Sorry about that. What should I change: {fields}?"
 RESUME_LINES = ("Now, {prompt}", "Back to your message: {prompt}", "So, {prompt}")
+#: Our reply offered a visit ("I can book a technician for you", "Would you like to book a visit?").
+BOOKING_OFFER = re.compile(r"\b(?:i can (?:book|schedule|send)|we can send|would you like (?:to (?:book|schedule)|us to "
+                           r"(?:send|come))|shall i (?:set (?:that|one) up|book)|want (?:me|us) to (?:book|send|schedule)|"
+                           r"like to book)\b[^.?!]*[.?!]?\s*$", re.I)
+#: A yes in front of more words ("yeah I changed the batteries already": still not working, so yes).
+YES_START = re.compile(r"^\W*(?:yes|yeah|yep|yup|sure|please|ok(?:ay)?|that would be great|sounds good)\b", re.I)
 #: A side question we cannot answer while collecting: (for a message, before a transfer).
 UNANSWERED_SIDE_LINES = (("I'll pass that on so the team can answer it when they call you back. {prompt}",
                           "I'll make sure the team answers that when they call you back. {prompt}"),
@@ -176,6 +182,21 @@ class Dialogue:
                 state["offered"] = True  # the reply already asked; the caller may still ask something else
                 session["collect"] = state
         return decision
+
+    def accepted_visit(self, pol: policy.CompiledPolicy, ctx: TurnContext, session: dict[str, Any], text: str,
+                       last_said: str | None) -> Decision | None:
+        """ "Yes please" to our offer of a visit ("If it's still not working, I can book a technician for
+        you."): ask for the visit's details, then who to call back. None when that is not what happened."""
+        if not last_said or not BOOKING_OFFER.search(last_said) or "BOOK_APPT" not in pol.runtime.allowed:
+            return None
+        if not (acts.is_yes(text) or acts.is_assent(text) or YES_START.match(text)) or acts.is_question(text):
+            return None
+        state = collect.start("message", collect.BOOKING_ENTITIES, {}, reason="booking",
+                              confirm="CONFIRM_ENTITIES" in pol.runtime.behavior.flags)
+        if state is None:
+            return None
+        session["collect"] = state
+        return self.ask(pol, ctx, state, "Great.")
 
     def start_message(self, pol: policy.CompiledPolicy, ctx: TurnContext, session: dict[str, Any], before: str,
                       *, reason: str, transfer: Mapping[str, Any] | None = None) -> Decision:

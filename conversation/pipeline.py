@@ -203,7 +203,10 @@ class Conversation:
             decision = manners.act(pol, ctx, session, turn.speech, said, last.get("text"))
             if decision is not None and decision.action == "HANGUP":
                 session.pop("collect", None)
-        if decision is None and session.get("collect"):
+        if decision is None and not session.get("collect") and not routing.decided:
+            last = (session.get("replies") or {}).get(str(turn.seq - 1)) or {}
+            decision = self.dialogue.accepted_visit(pol, ctx, session, turn.speech, last.get("text"))
+        elif decision is None and session.get("collect"):
             collected = self.dialogue.collect_turn(pol, session, turn.speech, ctx, routing, base,
                                                    side=lambda: side_answer(pol, routing, base(), ctx))
             if collected is not None:

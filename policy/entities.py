@@ -118,6 +118,8 @@ def normalize_text(kind: str, text: str) -> EntityResult:
     if kind == "PERSON":
         if not re.search(r"[^\W\d_]", raw):
             return fail("a name needs letters")
+        if re.search(r"\d", raw):
+            return fail("a name has no digits")
         if not_a_name(raw):
             return fail("that sounds like a sentence, not a name")
         if raw.islower():

@@ -307,6 +307,23 @@ def test_a_booking_question_answered_with_a_request_a_rule_connects_is_connected
     assert not messages(app, result)
 
 
+@pytest.mark.parametrize("yes", ["yes please", "yeah I changed the batteries already"])
+def test_yes_to_our_offer_of_a_visit_asks_for_its_details(tmp_path, yes):
+    app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
+    for n in range(3):  # each reply variation of the thermostat scenario
+        result = call(app, "my thermostat is blank", yes, "12 Birch Lane, any afternoon", call_sid=f"CA{n:032d}")
+        lines = [said(r)[0] for r in replies(result)[1:]]
+        assert "book" in lines[0]
+        assert lines[1].endswith("What's the address, and when would be a good time for us to come by?"), lines
+        assert lines[2] == "And may I have your name?"
+
+
+def test_a_question_after_our_offer_of_a_visit_is_answered(tmp_path):
+    app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
+    lines = [said(r)[0] for r in replies(call(app, "my thermostat is blank", "yes but how much is that"))[1:]]
+    assert "$89" in lines[1]
+
+
 # --- emergencies said the way callers say them --------------------------------------------------
 
 @pytest.mark.parametrize("words", [

@@ -84,6 +84,7 @@ CASES = [
     ("PERSON", "I don't know", None),  # a sentence, not a name
     ("PERSON", "no sparks or smell, it just died", None),
     ("PERSON", "whatever", None),
+    ("PERSON", "12 Birch Lane, any afternoon", None),
     ("PERSON", "oh sorry, it's Pat Quinn", "Pat Quinn"),
     ("PERSON", "Jose de la Cruz", "Jose de la Cruz"),
     ("PERSON", "Mary and Bill Jones", "Mary and Bill Jones"),
