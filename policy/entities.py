@@ -81,7 +81,8 @@ def normalize_email(text: str) -> EntityResult:
     return EntityResult(True, raw)
 
 
-_FILLERS_FIRST = re.compile(r"^(?:(?:um+|uh+|er+|erm|hmm+|yeah|yes|so|well|ok(?:ay)?|oh)\b[\s,.]*)+", re.I)
+_FILLERS_FIRST = re.compile(r"^(?:(?:um+|uh+|er+|erm|hmm+|yeah|yes|yep|sure|please(?=\s*,)|so|well|ok(?:ay)?|oh)\b"
+                            r"[\s,.]*)+", re.I)
 
 
 #: Words a sentence starts with that no name does ("no sparks, just dead", "is that something you fix").

@@ -90,6 +90,7 @@ CASES = [
     ("PERSON", "Mary and Bill Jones", "Mary and Bill Jones"),
     ("ADDRESS", "I live at 12 Oak Street, Austin", "12 Oak Street, Austin"),
     ("TEXT", "  please call me back about the invoice  ", "please call me back about the invoice"),
+    ("TEXT", "yeah please, 8 Cedar St, afternoons are best", "8 Cedar St, afternoons are best"),
 ]
 
 
