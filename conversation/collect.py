@@ -314,6 +314,14 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
             return step
         return _advance(state, collected, step)
 
+    if spec.get("type") == "PERSON" and collected.get("visitDetails") and re.search(r"\d", rest) \
+            and not digits_of(rest)[9:]:
+        # "77 Maple Ave, whenever" asked for a name: more of the visit's details (the address), not a bad name.
+        collected["visitDetails"] = f"{collected['visitDetails']}; {rest.strip()}"[:500]
+        step.collected, step.changed = collected, True
+        step.text = "Got it."
+        step.events.append("collected:visitDetails")
+        return step
     state["retries"] = int(state.get("retries", 0)) + 1
     step.events.append(f"invalid:{spec['name']}:{result.reason}")
     if state["retries"] <= int(spec.get("maxRetries", 2)):

@@ -33,7 +33,8 @@ FALLBACK_REPLY = ("I want to make sure you get the right answer, so I'd like to 
 FALLBACK_ACTION = "TAKE_MESSAGE"
 #: Greetings and fillers in front of a request ("hi, yeah, I got a question, ...").
 _OPENING = re.compile(r"^\W*(?:(?:hi|hello|hey|hiya|yeah|yes|yep|um+|uh+|oh|so|ok(?:ay)?|good (?:morning|afternoon|"
-                      r"evening)|(?:i'?ve )?(?:i )?(?:got|have) a (?:quick )?question)\b[\s,.!?:-]*)+", re.I)
+                      r"evening)|(?:i'?ve )?(?:i )?(?:got|have) a (?:quick )?question|how are you(?: doing)?(?: today)?|"
+                      r"how'?s it going|(?:is )?(?:anyone|anybody|someone|somebody) (?:there|home)|are you there)\b[\s,.!?:-]*)+", re.I)
 #: The confidence (0-100) Tier 2 needs unless the template sets its own: a similarity of ``SIMILARITY``
 #: is reported as this confidence (and a plain ratio of at least this lets a short input match).
 DEFAULT_THRESHOLD = 82.0
@@ -288,7 +289,11 @@ class CompiledTemplate:
             return ScenarioAnswer(self.fallback, FALLBACK_ACTION, "fallback", 0.0, None)
         # "Hi, yeah, are you open Saturday?": the greeting in front is manners, the rest is the request.
         request = _OPENING.sub("", utterance or "")
-        hits = (self.phrases.scored(request) if request.strip() else {}) or self.phrases.scored(utterance)
+        hits = self.phrases.scored(request) if request.strip() else {}
+        if not hits and len(request.split()) < 3:
+            # Only a greeting ("hi there"): the greeting is the request. A question after it ("hello, do you
+            # do commercial buildings?") is not answered with a hello.
+            hits = self.phrases.scored(utterance)
         if len(hits) > 1:
             hits = self._widest(hits)
         if hits:
@@ -307,7 +312,9 @@ class CompiledTemplate:
             matched = max((self.phrases.phrases[p] for p in scores[idx]), key=len)
             qa = self._qna_reply(idx, text)
             return self._reply(idx, qa, "1", 1.0, call_sid, seq, matched)
-        found = self._similar.nearest(text) if self._similar is not None else None
+        # Tier 2 reads the request too, not the greeting in front of it.
+        asked = normalize(request) if len(request.split()) >= 3 else text
+        found = self._similar.nearest(asked) if self._similar is not None else None
         if found is None:
             return ScenarioAnswer(self.fallback, FALLBACK_ACTION, "fallback", 0.0, None)
         idx, score, second, pos = found
@@ -315,7 +322,7 @@ class CompiledTemplate:
         # Few words say little: a short input ("yes") must also read like the example as a whole.
         short = len(text.split()) < 3 and fuzz.ratio(text, self._choices[pos]) < self.threshold
         # Similar talk is not a similar request: some word that carries it must be the scenario's too.
-        said = _content(text.split())
+        said = _content(asked.split())
         shared = bool(said & self._content.get(idx, set())) or not (said or _content(self._choices[pos].split()))
         if score >= SIMILARITY and score - second >= MARGIN and not short and shared:
             return self._reply(idx, self._choice_owner[pos].reply, "2", confidence, call_sid, seq,

@@ -324,6 +324,15 @@ def test_a_question_after_our_offer_of_a_visit_is_answered(tmp_path):
     assert "$89" in lines[1]
 
 
+def test_the_address_given_when_asked_for_a_name_joins_the_visit_details(tmp_path):
+    app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
+    result = call(app, "my heater stopped", "no, just me and my dog", "77 Maple Ave, whenever", "Chris Doe",
+                  "512 555 0177", "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[2] == "Got it. And may I have your name?"
+    assert messages(app, result)[0]["message"] == "no, just me and my dog; 77 Maple Ave, whenever"
+
+
 # --- emergencies said the way callers say them --------------------------------------------------
 
 @pytest.mark.parametrize("words", [

@@ -150,3 +150,15 @@ def test_a_keyword_said_only_inside_a_longer_one_counts_once(words, scenario):
     got = compile_template(load_file(ROOT / "examples" / "scenarios" / "hvac-basic.yaml")).answer(
         words, call_sid="CA1", seq=1)
     assert got.scenario == scenario, got
+
+
+@pytest.mark.parametrize("words, scenario", [
+    ("hello do you do commercial buildings or just homes", None),  # a question after a hello is not a hello
+    ("hello, is anyone there", "hello"),
+    ("hey how are you", "hello"),
+    ("hi, what are your hours", "hours"),
+])
+def test_a_greeting_in_front_is_not_the_request(words, scenario):
+    got = compile_template(load_file(ROOT / "examples" / "scenarios" / "hvac-basic.yaml")).answer(
+        words, call_sid="CA1", seq=1)
+    assert got.scenario == scenario, got
