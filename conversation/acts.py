@@ -43,7 +43,8 @@ _HOLD = re.compile(r"^\W*(?:(?:hold on|hang on|one (?:moment|second|sec|minute)|
 WANTS_PERSON = re.compile(
     r"\b(?:(?:just )?(?:transfer|connect|put) me(?: through)?|put me through|(?:talk|speak) (?:to|with) (?:a |an |the )?"
     r"(?:real |live |actual )?(?:person|human|someone|somebody|agent|representative|operator|manager)|"
-    r"representative|operator|real person|live person|human being|a human)\b", re.I)
+    r"representative|operator|real person|live person|human being|a human|(?:is|are) (?:the |your )?(?:owner|manager|"
+    r"boss|someone|anyone|somebody|anybody|a person|a human)(?: \w+)? (?:available|around|in|there))\b", re.I)
 WANTS_MESSAGE = re.compile(
     r"\b(?:leave (?:a |him a |her a |them a )?message|take a message|call me back|give me a call(?: back)?|"
     r"(?:someone|somebody|anyone|him|her|them) (?:to )?(?:call|ring) me|(?:have|get|ask) (?:someone|somebody|"

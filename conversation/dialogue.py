@@ -78,6 +78,15 @@ class Collected:
     note: dict[str, Any]
 
 
+def _assent_line(session: Mapping[str, Any], ctx: TurnContext, prompt: str) -> str:
+    """ "Great. <question>" or "Thanks. <question>": never the same opener as the reply just before."""
+    last = str(((session.get("replies") or {}).get(str(session.get("seq", -1))) or {}).get("text") or "")
+    lines = sorted(ASSENT_LINES, key=lambda line: last.startswith(line.split(" ")[0]))
+    choice = lines[0] if last.startswith(tuple(line.split(" ")[0] for line in ASSENT_LINES)) else \
+        ASSENT_LINES[ctx.variation % len(ASSENT_LINES)]
+    return choice.format(prompt=prompt)
+
+
 def _without_question(text: str) -> str:
     """A side answer without the question it ends on ("I can help you book a visit. What day works best?"):
     our own question comes next, and two questions in one breath leave a caller unsure which to answer."""
@@ -167,6 +176,9 @@ class Dialogue:
                 session["collect"] = state
                 return self.ask(pol, ctx, state, decision.response, base=decision)
         blocked = any(b.get("type") == "ACTION_BLOCKED" for b in decision.applied_blocks)
+        given = given_in(text, list(collect.MESSAGE_ENTITIES), region_of(session.get("to"))) \
+            if text and decision.action == "RESPOND" and decision.proposed_action in ("TAKE_MESSAGE", "BOOK_APPT") \
+            else {}
         if (decision.action == "RESPOND" and decision.proposed_action == "BOOK_APPT" and not blocked
                 and decision.response.rstrip().endswith("?")):
             # The booking reply asked for the address or a time: take the answer, then who to call back,
@@ -177,7 +189,15 @@ class Dialogue:
                 session["collect"] = state
             return decision
         if decision.action == "RESPOND" and decision.proposed_action == "TAKE_MESSAGE" and not blocked:
-            state = collect.start("message", collect.MESSAGE_ENTITIES, {}, reason="caller", confirm=confirm)
+            # "Hi, this is Mike from ...": a name (or number) given in the same words is not asked again.
+            state = collect.start("message", collect.MESSAGE_ENTITIES, given, reason="caller", confirm=confirm)
+            if state is not None and given:
+                session["collected"] = {**(session.get("collected") or {}), **given}
+                asked = collect.prompt_of(collect.MESSAGE_ENTITIES[0])
+                if given.get("name") and decision.response.rstrip().endswith(asked):
+                    nxt = policy.speak(pol, collect.prompt_of(collect.current(state)), ctx, caller_spoke=False)
+                    thanks = f"Thanks, {str(given['name']).split()[0]}. {nxt}"
+                    decision = replace(decision, response=decision.response.rstrip()[:-len(asked)] + thanks)
             if state is not None:
                 state["offered"] = True  # the reply already asked; the caller may still ask something else
                 session["collect"] = state
@@ -274,7 +294,12 @@ class Dialogue:
             if other.tier in ("1", "2") and other.action not in ("TAKE_MESSAGE", "BOOK_APPT"):
                 session.pop("collect", None)  # they asked something else instead of leaving a message
                 return None
-        state.pop("offered", None)
+        if state.pop("offered", None) and state["index"] == 0 and YES_START.match(text) \
+                and collect.current(state).get("type") == "PERSON" and not collect.could_answer(state, text):
+            # "Yes, the breakers look fine" to "Would you like the office to call you?": a yes, not a name.
+            prompt = policy.speak(pol, collect.prompt_of(collect.current(state)), ctx, caller_spoke=False)
+            note["events"] = ["assent"]
+            return Collected(Decision(action="RESPOND", response=_assent_line(session, ctx, prompt)), False, note)
         if acts.WANTS_PERSON.search(text) and not is_confirming(state):
             return Collected(self._person(pol, session, state, ctx, routing), False, {**note, "events": ["wants_person"]})
         asking = not is_confirming(state) and acts.is_question(text)
@@ -357,8 +382,7 @@ class Dialogue:
             return Decision(action="RESPOND", response=policy.speak(pol, step.text, ctx, caller_spoke=False))
         if "assent" in step.events:
             prompt = policy.speak(pol, collect.prompt_of(collect.current(state)), ctx, caller_spoke=False)
-            return Decision(action="RESPOND", response=ASSENT_LINES[ctx.variation % len(ASSENT_LINES)].format(
-                prompt=prompt))
+            return Decision(action="RESPOND", response=_assent_line(session, ctx, prompt))
         before = policy.speak(pol, step.text, ctx, caller_spoke=False) if step.text else ""
         return self.ask(pol, ctx, state, before)
 

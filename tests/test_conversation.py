@@ -333,6 +333,21 @@ def test_the_address_given_when_asked_for_a_name_joins_the_visit_details(tmp_pat
     assert messages(app, result)[0]["message"] == "no, just me and my dog; 77 Maple Ave, whenever"
 
 
+def test_a_name_given_before_the_offer_of_a_message_is_not_asked_again(app):
+    result = call(app, "hi this is Mike calling from Google business listings about your profile",
+                  "is the owner available")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[0].endswith("Thanks, Mike. What's the best number to reach you?") and "your name" not in lines[0]
+    assert [e.kind for e in result.events if e.kind == "dial"] == ["dial"]  # "is the owner available": a person
+
+
+def test_yes_with_more_words_to_the_offer_of_a_call_back_is_a_yes(app):
+    result = call(app, "what's your address", "yes the breakers look fine", "ok")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[1].endswith("May I have your name, please?") and "didn't" not in lines[1]
+    assert lines[1].split()[0] != lines[2].split()[0]  # "Great." then "Thanks." (or back): never twice
+
+
 # --- emergencies said the way callers say them --------------------------------------------------
 
 @pytest.mark.parametrize("words", [
