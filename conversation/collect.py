@@ -292,6 +292,16 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
                 step.events.append(f"corrected:{name}")
                 return step
 
+    person = next((e for e in state["entities"] if e.get("type") == "PERSON" and e["name"] in collected), None)
+    letters = spelled(text) if spec.get("type") == "PHONE" else None
+    if person is not None and letters:
+        # "S I O B H A N" after the name was taken: the caller is spelling their name for us.
+        collected[person["name"]] = letters
+        step.collected, step.changed = collected, True
+        step.text = f"Thank you, {letters}."
+        step.events.append(f"corrected:{person['name']}")
+        return step
+
     later = [e for e in state["entities"][state["index"] + 1:] if e["name"] not in collected]
     extra, rest = others_in(text, later, region) if later else ({}, text)
     for name, value in extra.items():

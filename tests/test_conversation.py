@@ -348,6 +348,14 @@ def test_yes_with_more_words_to_the_offer_of_a_call_back_is_a_yes(app):
     assert lines[1].split()[0] != lines[2].split()[0]  # "Great." then "Thanks." (or back): never twice
 
 
+def test_a_name_spelled_when_asked_for_the_number_corrects_the_name(app):
+    result = call(app, "I need to leave a message", "it's Shavon", "S I O B H A N", "512 555 0144",
+                  "tell Dave the parts came in", "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[2] == "Thank you, Siobhan. What's the best number to reach you?"
+    assert messages(app, result)[0]["name"] == "Siobhan"
+
+
 # --- emergencies said the way callers say them --------------------------------------------------
 
 @pytest.mark.parametrize("words", [
