@@ -25,6 +25,9 @@ POLL_S = 0.5
 #: How many notes are kept (older ones are trimmed when new ones are written).
 KEEP = 10_000
 REDIS_KEY = "catalog:seq"
+#: How long a poll waits for a note whose number is taken but whose document is not written yet, and how
+#: soon it looks again meanwhile.
+GAP_S, GAP_POLL_S = 2.0, 0.05
 
 
 class Changes:
@@ -39,6 +42,8 @@ class Changes:
         self.clock = clock
         self._listeners: list[Callable[[str, str], None]] = []
         self._seen: int | None = None
+        self._ahead: set[int] = set()          # delivered while an earlier note's document was still missing
+        self._gap_since: float | None = None
         self._next_poll = 0.0
         self._lock = threading.Lock()
 
@@ -82,10 +87,18 @@ class Changes:
                 self._seen = head  # first look (or the store was reset): nothing cached predates it
                 return
             if head > self._seen:
-                changes = [(c["kind"], c["key"]) for c in self.coll.find({"_id": {"$gt": self._seen}},
-                                                                         sort=[("_id", 1)])]
-                self._seen = head
-                self._deliver(changes)
+                docs = list(self.coll.find({"_id": {"$gt": self._seen, "$lte": head}}, sort=[("_id", 1)]))
+                fresh = [d for d in docs if d["_id"] not in self._ahead]
+                if len(docs) < head - self._seen and now - (self._gap_since or now) < GAP_S:
+                    # A note's number is taken before its document is written: deliver what is there and
+                    # look again shortly, so a change whose document lands a moment later is not skipped.
+                    self._gap_since = self._gap_since or now
+                    self._ahead.update(d["_id"] for d in fresh)
+                    self._next_poll = now + GAP_POLL_S
+                else:  # all there (or a note was lost, or trimmed: the caches' backstop expiry covers it)
+                    self._seen, self._gap_since = head, None
+                    self._ahead.clear()
+                self._deliver([(d["kind"], d["key"]) for d in fresh])
         except Exception as exc:  # noqa: BLE001 - caches keep what they hold; the backstop expiry still runs
             log.debug("catalog changes not read: %s", exc)
         finally:

@@ -49,3 +49,30 @@ def test_a_change_made_in_this_process_is_delivered_once(tmp_path):
     time.sleep(0.6)
     changes.poll()
     assert seen == [("company", "demo-hvac")]
+
+
+def test_a_change_whose_document_lands_after_its_number_is_still_delivered(tmp_path):
+    from pymongo import ReturnDocument
+
+    from records.changes import Changes
+
+    app = make_app(tmp_path / "d")
+    db = app.extensions["docstore"]
+    now = [100.0]
+    reader = Changes(db, monotonic=lambda: now[0])
+    reader.poll()  # first look
+    seen: list[tuple[str, str]] = []
+    reader.subscribe(lambda kind, key: seen.append((kind, key)))
+    # A writer took the next number but has not written the note's document yet.
+    head = db["counters"].find_one_and_update({"_id": "catalog"}, {"$inc": {"seq": 1}}, upsert=True,
+                                              return_document=ReturnDocument.AFTER)["seq"]
+    now[0] += 1.0
+    reader.poll()
+    assert seen == []
+    db["catalog_changes"].insert_one({"_id": head, "kind": "company", "key": "demo-hvac", "at": 0})
+    now[0] += 0.1
+    reader.poll()
+    assert seen == [("company", "demo-hvac")]
+    now[0] += 1.0
+    reader.poll()
+    assert seen == [("company", "demo-hvac")]  # once
