@@ -30,6 +30,8 @@ _HAS_NEGATIVE = re.compile(rf"^\W*(?:{_NEGATIVE})\b", re.I)
 _YES = re.compile(r"^\W*(?:yes|yeah|yep|yup|yes please|sure|correct|that'?s (?:right|correct)|right|exactly|"
                   r"you got it|sounds (?:good|right)|uh[- ]?huh|mm[- ]?hmm|ok(?:ay)?|alright|perfect|go ahead|"
                   r"please do|that works|absolutely|definitely|yes it is|it is|that'?s it)\b", re.I)
+#: A yes in front of more words ("yeah I changed the batteries already": still not working, so yes).
+YES_FIRST = re.compile(r"^\W*(?:yes|yeah|yep|yup|sure|please|ok(?:ay)?|that would be great|sounds good)\b", re.I)
 _BUT = re.compile(r"\b(?:but|except|wrong|change|actually|not|isn'?t|no)\b|\d", re.I)
 _NO = re.compile(r"^\W*(?:no|nope|nah|not quite|not really|that'?s (?:not right|wrong|incorrect)|wrong|incorrect)\b", re.I)
 _REPEAT = re.compile(
@@ -58,7 +60,7 @@ _UPSET = re.compile(
     r"left a mess|not happy|unhappy|complain\w*|(?:it'?s|this is) a joke|(?:called|calling|tried) .{0,30}"
     r"(?:times|twice)|(?:two|three|four|five|several|multiple|\d+) times)\b", re.I)
 _QUESTION = re.compile(r"\?\s*$|^\W*(?:(?:oh|and|also|but|so|hey|wait|hang on|hold on|before i forget|actually|ok|okay|yes|yeah|yep|"
-                       r"alright|all right|um+|uh+|well|yeah|sorry|"
+                       r"alright|all right|um+|uh+|well|sorry|"
                        r"quick question)[\s,.!]+)*(?:what|when|where|who|why|how|which|is|are|do|does|did|can|could|"
                        r"would|will|should|may|any)\b", re.I)
 
@@ -135,4 +137,4 @@ def is_question(text: str) -> bool:
 
 
 __all__ = ["Act", "read", "leaving", "declined_then", "done_after_anything_else", "is_yes", "is_no", "is_assent", "is_question", "WANTS_PERSON",
-           "WANTS_MESSAGE"]
+           "WANTS_MESSAGE", "YES_FIRST"]

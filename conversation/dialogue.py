@@ -47,8 +47,6 @@ RESUME_LINES = ("Now, {prompt}", "Back to your message: {prompt}", "So, {prompt}
 BOOKING_OFFER = re.compile(r"\b(?:i can (?:book|schedule|send)|we can send|would you like (?:to (?:book|schedule)|us to "
                            r"(?:send|come))|shall i (?:set (?:that|one) up|book)|want (?:me|us) to (?:book|send|schedule)|"
                            r"like to book)\b[^.?!]*[.?!]?\s*$", re.I)
-#: A yes in front of more words ("yeah I changed the batteries already": still not working, so yes).
-YES_START = re.compile(r"^\W*(?:yes|yeah|yep|yup|sure|please|ok(?:ay)?|that would be great|sounds good)\b", re.I)
 #: A side question we cannot answer while collecting: (for a message, before a transfer).
 UNANSWERED_SIDE_LINES = (("I'll pass that on so the team can answer it when they call you back. {prompt}",
                           "I'll make sure the team answers that when they call you back. {prompt}"),
@@ -81,10 +79,15 @@ class Collected:
 def _assent_line(session: Mapping[str, Any], ctx: TurnContext, prompt: str) -> str:
     """ "Great. <question>" or "Thanks. <question>": never the same opener as the reply just before."""
     last = str(((session.get("replies") or {}).get(str(session.get("seq", -1))) or {}).get("text") or "")
-    lines = sorted(ASSENT_LINES, key=lambda line: last.startswith(line.split(" ")[0]))
-    choice = lines[0] if last.startswith(tuple(line.split(" ")[0] for line in ASSENT_LINES)) else \
-        ASSENT_LINES[ctx.variation % len(ASSENT_LINES)]
-    return choice.format(prompt=prompt)
+    first = ctx.variation % len(ASSENT_LINES)
+    turns = [ASSENT_LINES[(first + k) % len(ASSENT_LINES)] for k in range(len(ASSENT_LINES))]
+    return next((line for line in turns if not last.startswith(line.split(" ")[0])), turns[0]).format(prompt=prompt)
+
+
+def _keep(session: dict[str, Any], given: Mapping[str, Any]) -> None:
+    """Details the caller gave before we asked join what the call has collected."""
+    if given:
+        session["collected"] = {**(session.get("collected") or {}), **given}
 
 
 def _without_question(text: str) -> str:
@@ -108,8 +111,7 @@ def read_back(state: Mapping[str, Any], collected: Mapping[str, Any]) -> str:
         if value in (None, ""):
             continue
         if spec.get("type") == "TEXT" and spec["name"] in ("message", "visitDetails"):
-            parts.append(f"your {'message' if spec['name'] == 'message' else 'visit details'}: "
-                         f"{str(value)[:160]}")
+            parts.append(f"your {label(spec['name'])}: {str(value)[:160]}")
         else:
             parts.append(f"your {label(spec['name'])} as {spoken(value)}")
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
@@ -161,55 +163,57 @@ class Dialogue:
 
     def maybe_collect(self, pol: policy.CompiledPolicy, decision: Decision, session: dict[str, Any],
                       ctx: TurnContext, text: str = "") -> Decision:
-        """Start collecting when a transfer needs entities, or when the answer offers to take a message.
-        Details already given in ``text`` (the words that asked for it) are not asked again."""
+        """Start collecting when a transfer needs entities, when a booking reply asks for the visit's details,
+        or when the answer offers to take a message. Details already given in ``text`` (the words that asked
+        for it) are not asked again."""
         confirm = "CONFIRM_ENTITIES" in pol.runtime.behavior.flags
+        region = region_of(session.get("to"))
         if decision.action == "TRANSFER" and decision.collect_entities:
-            given = given_in(text, [dict(e) for e in decision.collect_entities], region_of(session.get("to"))) \
-                if text else {}
-            if given:
-                session["collected"] = {**(session.get("collected") or {}), **given}
+            _keep(session, given_in(text, [dict(e) for e in decision.collect_entities], region) if text else {})
             state = collect.start("transfer", decision.collect_entities, session.get("collected") or {},
                                   transfer={**(decision.transfer or {}), "script": decision.response},
                                   confirm=confirm)
             if state is not None:
                 session["collect"] = state
                 return self.ask(pol, ctx, state, decision.response, base=decision)
-        blocked = any(b.get("type") == "ACTION_BLOCKED" for b in decision.applied_blocks)
-        given = given_in(text, list(collect.MESSAGE_ENTITIES), region_of(session.get("to"))) \
-            if text and decision.action == "RESPOND" and decision.proposed_action in ("TAKE_MESSAGE", "BOOK_APPT") \
-            else {}
-        if (decision.action == "RESPOND" and decision.proposed_action == "BOOK_APPT" and not blocked
-                and decision.response.rstrip().endswith("?")):
+        if decision.action != "RESPOND" or any(b.get("type") == "ACTION_BLOCKED" for b in decision.applied_blocks):
+            return decision
+        if decision.proposed_action == "BOOK_APPT" and decision.response.rstrip().endswith("?"):
             # The booking reply asked for the address or a time: take the answer, then who to call back,
             # and pass the visit request to the team (it is stored and texted like a message).
             state = collect.start("message", collect.BOOKING_ENTITIES, {}, reason="booking", confirm=confirm)
-            if state is not None:
-                state["offered"] = True  # the caller may still ask something else instead
-                session["collect"] = state
-            return decision
-        if decision.action == "RESPOND" and decision.proposed_action == "TAKE_MESSAGE" and not blocked:
+        elif decision.proposed_action == "TAKE_MESSAGE":
             # "Hi, this is Mike from ...": a name (or number) given in the same words is not asked again.
+            given = given_in(text, list(collect.MESSAGE_ENTITIES), region) if text else {}
             state = collect.start("message", collect.MESSAGE_ENTITIES, given, reason="caller", confirm=confirm)
             if state is not None and given:
-                session["collected"] = {**(session.get("collected") or {}), **given}
-                asked = collect.prompt_of(collect.MESSAGE_ENTITIES[0])
-                if given.get("name") and decision.response.rstrip().endswith(asked):
-                    nxt = policy.speak(pol, collect.prompt_of(collect.current(state)), ctx, caller_spoke=False)
-                    thanks = f"Thanks, {str(given['name']).split()[0]}. {nxt}"
-                    decision = replace(decision, response=decision.response.rstrip()[:-len(asked)] + thanks)
-            if state is not None:
-                state["offered"] = True  # the reply already asked; the caller may still ask something else
-                session["collect"] = state
+                _keep(session, given)
+                decision = self._thank_for_name(pol, ctx, decision, state, given)
+        else:
+            return decision
+        if state is not None:
+            state["offered"] = True  # the reply already asked; the caller may still ask something else instead
+            session["collect"] = state
         return decision
+
+    @staticmethod
+    def _thank_for_name(pol: policy.CompiledPolicy, ctx: TurnContext, decision: Decision,
+                        state: Mapping[str, Any], given: Mapping[str, Any]) -> Decision:
+        """The offer of a message ends by asking the name the caller just gave: thank them and ask what is next."""
+        asked = collect.prompt_of(collect.MESSAGE_ENTITIES[0])
+        if not given.get("name") or not decision.response.rstrip().endswith(asked):
+            return decision
+        nxt = policy.speak(pol, collect.prompt_of(collect.current(state)), ctx, caller_spoke=False)
+        thanks = f"Thanks, {str(given['name']).split()[0]}. {nxt}"
+        return replace(decision, response=decision.response.rstrip()[:-len(asked)] + thanks)
 
     def accepted_visit(self, pol: policy.CompiledPolicy, ctx: TurnContext, session: dict[str, Any], text: str,
                        last_said: str | None) -> Decision | None:
         """ "Yes please" to our offer of a visit ("If it's still not working, I can book a technician for
         you."): ask for the visit's details, then who to call back. None when that is not what happened."""
-        if not last_said or not BOOKING_OFFER.search(last_said) or "BOOK_APPT" not in pol.runtime.allowed:
+        if not (acts.is_yes(text) or acts.is_assent(text) or acts.YES_FIRST.match(text)) or acts.is_question(text):
             return None
-        if not (acts.is_yes(text) or acts.is_assent(text) or YES_START.match(text)) or acts.is_question(text):
+        if not last_said or not BOOKING_OFFER.search(last_said) or "BOOK_APPT" not in pol.runtime.allowed:
             return None
         state = collect.start("message", collect.BOOKING_ENTITIES, {}, reason="booking",
                               confirm="CONFIRM_ENTITIES" in pol.runtime.behavior.flags)
@@ -294,7 +298,7 @@ class Dialogue:
             if other.tier in ("1", "2") and other.action not in ("TAKE_MESSAGE", "BOOK_APPT"):
                 session.pop("collect", None)  # they asked something else instead of leaving a message
                 return None
-        if state.pop("offered", None) and state["index"] == 0 and YES_START.match(text) \
+        if state.pop("offered", None) and state["index"] == 0 and acts.YES_FIRST.match(text) \
                 and collect.current(state).get("type") == "PERSON" and not collect.could_answer(state, text):
             # "Yes, the breakers look fine" to "Would you like the office to call you?": a yes, not a name.
             prompt = policy.speak(pol, collect.prompt_of(collect.current(state)), ctx, caller_spoke=False)

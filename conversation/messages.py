@@ -47,8 +47,10 @@ class Messages:
         values = {"callbackPhone": phone} if phone and read_back else {}
         with_values = TurnContext(company=ctx.company, now=ctx.now, caller_type=ctx.caller_type,
                                   spam_flags=ctx.spam_flags, collected_entities=values, variation=ctx.variation)
-        done = (MESSAGE_UNCONFIRMED_LINE if not confirmed else BOOKING_DONE_LINE.format(name=name)
-                if message["reason"] == "booking" else MESSAGE_DONE_LINE.format(name=name))
+        if not confirmed:
+            done = MESSAGE_UNCONFIRMED_LINE
+        else:
+            done = (BOOKING_DONE_LINE if message["reason"] == "booking" else MESSAGE_DONE_LINE).format(name=name)
         line = policy.speak(pol, done, with_values, caller_spoke=False)
         return Decision(action="HANGUP", response=f"{line} Goodbye.", tags=("message_taken",))
 

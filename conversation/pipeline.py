@@ -198,13 +198,12 @@ class Conversation:
         base = self._base_answer(scope, turn, facts, ctx)
         said = acts.read(turn.speech)
         decision = None
+        last = (session.get("replies") or {}).get(str(turn.seq - 1)) or {}
         if not routing.decided:
-            last = (session.get("replies") or {}).get(str(turn.seq - 1)) or {}
             decision = manners.act(pol, ctx, session, turn.speech, said, last.get("text"))
             if decision is not None and decision.action == "HANGUP":
                 session.pop("collect", None)
         if decision is None and not session.get("collect") and not routing.decided:
-            last = (session.get("replies") or {}).get(str(turn.seq - 1)) or {}
             decision = self.dialogue.accepted_visit(pol, ctx, session, turn.speech, last.get("text"))
         elif decision is None and session.get("collect"):
             collected = self.dialogue.collect_turn(pol, session, turn.speech, ctx, routing, base,

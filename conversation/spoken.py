@@ -12,6 +12,8 @@ from typing import Any, Mapping
 from policy.entities import normalize_email, normalize_phone, patch_phone
 from policy.words import digits_of
 
+from .names import known_name
+
 _DIGIT_WORD = r"\b(?:\d+|zero|oh|o|one|two|three|four|five|six|seven|eight|nine|double|triple)\b"
 _PHONE_SPAN = re.compile(rf"\+?\(?{_DIGIT_WORD}\)?(?:[\s,.()-]*{_DIGIT_WORD}\)?){{2,}}", re.I)
 _EMAIL_SPAN = re.compile(r"[\w.+-]+(?:\s+(?:dot|underscore|dash)\s+\w+)*\s*(?:@|\bat\b)\s*\w+(?:\s*(?:\.|\bdot\b)\s*\w+)+",
@@ -71,14 +73,12 @@ def others_in(text: str, later: list[Mapping[str, Any]], region: str) -> tuple[d
 _INTRODUCED = re.compile(r"\b(?:this is|my name is|my name'?s|name'?s|i'?m|i am|it'?s)\s+([^\W\d_][\w'-]*"
                          r"(?:\s+[^\W\d_][\w'-]*){0,2})", re.I)
 _NAME_STOP = {"and", "my", "the", "i", "calling", "about", "with", "from", "here", "again", "to", "at", "on", "in",
-              "number", "phone", "calling", "just", "so", "but", "is", "was"}
+              "number", "phone", "just", "so", "but", "is", "was"}
 
 
 def name_in(text: str) -> str | None:
     """A name the caller introduced themselves with in passing ("..., this is Maria Gomez and ..."),
     only when its first word is a known first name (so "I'm calling about" is no name)."""
-    from .names import known_name  # the census lists: read once
-
     for m in _INTRODUCED.finditer(text):
         words = []
         for w in m.group(1).split():

@@ -15,7 +15,8 @@ from .company import CompanyProfile
 from .entities import spoken
 
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_DAY = re.compile(r"\b(mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?s?\b", re.I)
+_DAY_NAME = r"(mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?s?"
+_DAY = re.compile(rf"\b{_DAY_NAME}\b", re.I)
 _DAY_INDEX = {"mon": 0, "tue": 1, "tues": 1, "wed": 2, "wednes": 2, "thu": 3, "thur": 3, "thurs": 3, "fri": 4,
               "sat": 5, "satur": 5, "sun": 6}
 _NOW = re.compile(r"\b(?:right now|now|currently|still open|at the moment|open yet)\b", re.I)
@@ -24,8 +25,8 @@ _TOMORROW = re.compile(r"\btomorrow\b", re.I)
 _WEEKEND = re.compile(r"\bweekends?\b", re.I)
 #: A short follow-up that names only a day: "what about today?", "and Saturday?", "how about tomorrow".
 _FOLLOW_UP = re.compile(r"\W*(?:(?:and|ok(?:ay)?|so|but|um+|uh+|oh|well)\W+)*(?:(?:what|how) about\s+|and\s+)?(?:on\s+)?"
-                        r"(?:the\s+)?(?:this\s+|next\s+)?(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)"
-                        r"(?:day)?s?|today|tonight|tomorrow|weekends?|right now|now)(?:\s+then)?\W*", re.I)
+                        rf"(?:the\s+)?(?:this\s+|next\s+)?(?:{_DAY_NAME}|today|tonight|tomorrow|weekends?|right now|now)"
+                        r"(?:\s+then)?\W*", re.I)
 _CLOSE = re.compile(r"\b(?:close|closes|closing|how late|until what time|till what time|open until|open till)\b", re.I)
 _OPEN_TIME = re.compile(r"\b(?:what time|when) do (?:you|y'?all|you guys) open\b|\bopening time\b|\bopen at what\b", re.I)
 #: Words that make a question about hours ("are you open", "what time do you close").
