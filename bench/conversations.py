@@ -145,22 +145,18 @@ def check(call: dict[str, Any], result: CallResult, company: dict[str, Any] | No
         ended = any(e.kind == "hangup" and e.text == "agent hangs up" for e in result.events)
         if ended != bool(expect["ended"]):
             problems.append("the agent ended the call" if ended else "the call did not end")
-    for want in expect.get("hears") or []:
-        if not _heard(agent, want):
-            problems.append(f"never heard {want!r}")
-    for bad in expect.get("not_hears") or []:
-        if _heard(agent, bad):
-            problems.append(f"heard {bad!r}")
+    problems += _hearing(agent, expect, "", "")
     for n, spec in (expect.get("turns") or {}).items():
         text = said[int(n) - 1] if int(n) - 1 < len(said) else ""
-        for want in spec.get("hears") or []:
-            if not _heard(text, want):
-                problems.append(f"turn {n}: never heard {want!r} in {text!r}")
-        for bad in spec.get("not_hears") or []:
-            if _heard(text, bad):
-                problems.append(f"turn {n}: heard {bad!r} in {text!r}")
+        problems += _hearing(text, spec, f"turn {n}: ", f" in {text!r}")
     problems += style(call, result, said, dial_status)
     return problems
+
+
+def _hearing(text: str, expect: dict, before: str, after: str) -> list[str]:
+    """What ``expect`` says must (``hears``) and must not (``not_hears``) be heard in ``text``."""
+    return ([f"{before}never heard {want!r}{after}" for want in expect.get("hears") or [] if not _heard(text, want)]
+            + [f"{before}heard {bad!r}{after}" for bad in expect.get("not_hears") or [] if _heard(text, bad)])
 
 
 def _check_message(want: Any, messages: list[dict[str, Any]]) -> list[str]:
