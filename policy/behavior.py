@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, Mapping
 
 from .company import CompanyProfile
@@ -69,8 +70,12 @@ class BehaviorRules:
         self._polite_map = table
         self._polite = (re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
                                    + r")\b", re.I) if table and "POLITE_PROFESSIONAL" in self.flags else None)
-        # Every casual phrase starts with one of these words: a reply without any needs no scan.
-        self._polite_words = frozenset(k.split()[0] for k in table)
+        # Every casual phrase starts with one of these words: a reply without any needs no scan, nor one
+        # whose text holds none of the phrases starting with the words it has.
+        first: dict[str, list[str]] = {}
+        for k in table:
+            first.setdefault(k.split()[0], []).append(k)
+        self._polite_words = MappingProxyType({w: tuple(ks) for w, ks in first.items()})
 
     def formal(self, text: str) -> str:
         """POLITE_PROFESSIONAL: casual words replaced by formal ones (whole words, capitals kept)."""
@@ -78,7 +83,10 @@ class BehaviorRules:
             word = m.group(0)
             new = self._polite_map[word.lower()]
             return new[:1].upper() + new[1:] if word[:1].isupper() else new
-        if self._polite is None or self._polite_words.isdisjoint(_WORD.findall(text.lower())):
+        if self._polite is None:
+            return text
+        low = text.lower()
+        if text.isascii() and not any(k in low for w in self._polite_words.keys() & _WORD.findall(low) for k in self._polite_words[w]):
             return text
         return self._polite.sub(repl, text)
 

@@ -159,9 +159,23 @@ _SEQUENCE_TEXT = re.compile(r"\b(?:" + "|".join(sorted(_SEQUENCE, key=len, rever
                             r"(?<![^\W\d_])[^\W\d_](?:[\s,.]+)[^\W\d_](?![^\W\d_])")
 
 
+#: ASCII bytes that are not word characters (letters, digits, "_") become spaces.
+_WORD_BYTES = bytes(c if (chr(c).isalnum() or c == 95) else 32 for c in range(256))
+_SEQUENCE_BYTES = frozenset(w.encode() for w in _SEQUENCE)
+_SPELLED = re.compile(r"(?<![^\W\d_])[^\W\d_](?:[\s,.]+)[^\W\d_](?![^\W\d_])")
+
+
 def _needs_sequence(prepared: str) -> bool:
-    """Whether number words or spelled letters ("a c") are in the text (most texts have none)."""
-    return _SEQUENCE_TEXT.search(prepared) is not None
+    """Whether number words or spelled letters ("a c") are in the text (most texts have none).
+
+    In ASCII text the number words are looked up among its words (split with a byte table),
+    which is several times faster than the scan for them.
+    """
+    if not prepared.isascii():
+        return _SEQUENCE_TEXT.search(prepared) is not None
+    if not _SEQUENCE_BYTES.isdisjoint(prepared.encode().translate(_WORD_BYTES).split()):
+        return True
+    return _SPELLED.search(prepared) is not None
 
 
 @lru_cache(maxsize=8192)

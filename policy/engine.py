@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from time import perf_counter
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from .canon import canon
 from .compiler import CompiledPolicy
@@ -181,38 +181,50 @@ def _edge_cases(rt: Runtime, turn: _Turn, hits: set[int], text: str, ctx: TurnCo
     return False
 
 
-def _transfer_candidates(rt: Runtime, hits: set[int], text: str) -> list[tuple[int, int, TransferRuleRT]]:
-    """The rules the words can open, ranked: emergencies first, then a rule's own keywords, then
-    an intent's built-in words (each by priority). An "unless" phrase of the intent ("how much")
-    stops a match, except on one of the rule's own keywords said exactly as written."""
+def _transfer_candidates(rt: Runtime, hits: set[int], text: str) -> Iterator[tuple[int, int, TransferRuleRT]]:
+    """The rules the words can open, best first: emergencies, then a rule's own keywords, then an
+    intent's built-in words (each by priority). An "unless" phrase of the intent ("how much") stops
+    a match, except on one of the rule's own keywords said exactly as written. Lazy: the caller
+    usually takes the first."""
     positions: set[int] = set()
+    own: set[int] = set()
     for pid in hits:
         p = rt.transfer_by_phrase.get(pid)
         if p:
             positions.update(p)
-    groups: dict[tuple[int, int], set[int]] = {}
+            o = rt.transfer_by_own.get(pid)
+            if o:
+                own.update(o)
+    groups: dict[int, set[int]] = {}
     for pid in hits:
-        for pos, ci, gi in rt.transfer_combos.get(pid, ()):
-            groups.setdefault((pos, ci), set()).add(gi)
-    positions.update(pos for (pos, ci), found in groups.items() if len(found) == len(rt.transfers[pos].combos[ci]))
-    ranked = []
+        for cid, gi in rt.transfer_combos.get(pid, ()):
+            groups.setdefault(cid, set()).add(gi)
+    for cid, found in groups.items():
+        if len(found) == rt.combo_size[cid]:
+            positions.update(rt.combo_rules[cid])
+    if not positions:
+        return
+    emergency = positions & rt.transfer_emergency
+    own = (own & positions) - emergency
     surface = None
-    for pos in positions:
-        rule = rt.transfers[pos]
-        own = bool(rule.own_ids & hits)
-        if rule.unless_ids & hits:
-            surface = surface if surface is not None else padded(text)
-            if not any(f" {w} " in surface for w in rule.own_words):
-                continue
-        rank = 0 if rule.intent == "emergency" else (1 if own else 2)
-        ranked.append((rank, pos, rule))
-    ranked.sort(key=lambda t: (t[0], t[1]))
-    return ranked
+    for rank, group in ((0, emergency), (1, own), (2, positions - emergency - own)):
+        for pos in sorted(group):
+            rule = rt.transfers[pos]
+            if rule.unless_ids & hits:
+                surface = surface if surface is not None else padded(text)
+                if not any(f" {w} " in surface for w in rule.own_words):
+                    continue
+            yield rank, pos, rule
 
 
 def _in_danger(rt: Runtime, hits: set[int], text: str) -> bool:
     """Whether the words open an emergency transfer rule (one the allowlist lets through)."""
-    return any(rank == 0 and rule.action in rt.allowed for rank, _, rule in _transfer_candidates(rt, hits, text))
+    for rank, _, rule in _transfer_candidates(rt, hits, text):
+        if rank:
+            return False
+        if rule.action in rt.allowed:
+            return True
+    return False
 
 
 def _transfer_rules(rt: Runtime, turn: _Turn, hits: set[int], ctx: TurnContext, text: str) -> bool:

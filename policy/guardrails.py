@@ -9,11 +9,12 @@ from the company's variables, and whitelisted URL domains, pass. These patterns 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from typing import Any, Mapping
 
 from .company import CompanyProfile, money_value
 from .matching import PhraseIndex
-from .text import join_sentences, normalize, padded, split_sentences
+from .text import join_sentences, normalize, padded, sentence_spans
 
 _NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
                  "sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
@@ -25,16 +26,34 @@ PRICE = re.compile(
 PHONE = re.compile(
     r"(?<![\w$])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\d)"
     r"|(?<![\w$])\+\d{1,3}(?:[\s.-]?\d{2,4}){2,5}(?!\d)"
-    r"|(?<![\w$.])\d{3}[\s.-]\d{4}(?![\d.])")
+    r"|(?<![\w$.])\d{3}[\s.-]\d{4}(?!\d|\.\d)")
 URL = re.compile(
     r"(?<![@\w.])(?:https?://[^\s]+|www\.[^\s]+"
     r"|(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|co|us|biz|info|app|dev|ai|ca|uk|me|ly)"
     r"(?::\d+)?(?:/[^\s]*)?)", re.I)
+#: A price with a dollar sign, the only kind a reply without a money word can hold (a quick first scan).
+DOLLAR_PRICE = re.compile(r"\$\s?(\d[\d,]*(?:\.\d{1,2})?)")
 APOLOGY = re.compile(r"\b(?:sorry|apologi[sz]e|apologies)\b", re.I)
 #: What a price, a phone number and a web address cannot do without (the fast path's tests).
 _MONEY_WORDS = ("$", "dollar", "buck", "usd")
-_DOT_LETTER = re.compile(r"\.[a-z]|www|http", re.I)
+_DOT_LETTER = re.compile(r"\.[a-z]")
 _DIGIT = re.compile(r"\d")
+_PHONE_RUN = re.compile(r"[\d(+][\d\s().+-]*")
+
+
+def _digits(text: str) -> int:
+    """How many digits a text holds."""
+    return sum(map(text.count, "0123456789")) if text.isascii() else len(_DIGIT.findall(text))
+
+
+def _approved_phone(digits: str, approved: frozenset[str]) -> bool:
+    """Whether a number's digits are one of the company's own (a seven-digit one: the local part of one)."""
+    return digits[-10:] in approved or (len(digits) == 7 and any(p.endswith(digits) for p in approved))
+
+
+def _may_be_url(low: str) -> bool:
+    """Whether a lowercased text could hold a web address (a dot before a letter, "www" or "http")."""
+    return "www" in low or "http" in low or _DOT_LETTER.search(low) is not None
 LEADING_APOLOGY = re.compile(
     r"^(?:(?:i'?m|i am|we'?re|we are)\s+)?(?:so\s+|very\s+|really\s+|truly\s+)?"
     r"(?:sorry|apologi[sz]e|(?:my\s+)?apologies)(?:\s+(?:about|for)\s+[^,]*)?,?\s*(?:but\s+)?", re.I)
@@ -49,6 +68,8 @@ REPLACEMENTS = {
     "NO_LEGAL_ADVICE": "I'm not able to give legal advice, but I can have someone from our team follow up with you.",
 }
 _ORDER = ("NO_PRICES", "NO_PHONE_NUMBERS", "NO_URLS", "NO_DIAGNOSES", "NO_MEDICAL_ADVICE", "NO_LEGAL_ADVICE")
+_RANK = {g: i for i, g in enumerate(_ORDER)}
+_TERMS = "terms"  # a suspect: some guardrail term may be said
 
 
 def _host(url: str) -> str:
@@ -74,96 +95,136 @@ class Guardrails:
         index.finish()
         self.terms = index if owner else None
         self.term_owner = tuple(owner)
-        # The fast path: the words of each term, reachable from each of its words (a match has them all).
-        by_word: dict[str, list[frozenset[str]]] = {}
-        for pid in range(len(owner)):
-            words = frozenset(index.phrases[pid].split())
+        # The fast path: the words of each term, reached from its rarest word (a match has them all).
+        term_words = [frozenset(index.phrases[pid].split()) for pid in range(len(owner))]
+        seen: dict[str, int] = {}
+        for words in term_words:
             for w in words:
-                by_word.setdefault(w, []).append(words)
+                seen[w] = seen.get(w, 0) + 1
+        by_word: dict[str, list[frozenset[str]]] = {}
+        for words in term_words:
+            if words:
+                by_word.setdefault(min(words, key=lambda w: (seen[w], -len(w), w)), []).append(words)
         self._term_words = by_word
 
-    def _clean(self, text: str, *, apologies: bool = True) -> bool:
-        """Whether a whole reply surely breaks no guardrail, from what each kind of leak cannot do without:
-        a price a currency word, a phone number seven digits, a web address a dot before a letter, a
-        term all its words; and at most one apology (a few scans; most replies end here)."""
-        flags, low = self.flags, text.lower()
-        if "NO_PRICES" in flags and any(w in low for w in _MONEY_WORDS):
-            return False
-        if "NO_PHONE_NUMBERS" in flags and len(_DIGIT.findall(text)) >= 7:
-            return False
-        if "NO_URLS" in flags and _DOT_LETTER.search(text):
-            return False
-        if self._term_words:
-            words = set(normalize(text).split())
-            if any(term <= words for w in words & self._term_words.keys() for term in self._term_words[w]):
-                return False
-        return not (apologies and "NO_APOLOGIES_SPAM" in flags and len(APOLOGY.findall(text)) > 1)
+    def _may_leak_term(self, text: str) -> bool:
+        """Whether a text holds every word of some guardrail term (else no term can match it)."""
+        words = set(normalize(text).split())
+        by_word = self._term_words
+        return any(term <= words for w in words.intersection(by_word) for term in by_word[w])
 
-    def _violations(self, sentence: str, company: CompanyProfile) -> list[str]:
-        if self._clean(sentence, apologies=False):
-            return []
-        found = []
-        flags = self.flags
-        if "NO_PRICES" in flags and ("$" in sentence or PRICE.search(sentence)):
-            for m in PRICE.finditer(sentence):
+    def _suspects(self, text: str) -> frozenset[str]:
+        """The kinds of leak a whole reply could hold, from what each cannot do without: a price a currency
+        word, a phone number seven digits, a web address a dot before a letter, a term all its words, an
+        apology too many a second one (a few quick scans; most replies hold none and are done here)."""
+        flags, low = self.flags, text.lower()
+        found = set()
+        if "NO_PRICES" in flags and any(w in low for w in _MONEY_WORDS):
+            found.add("NO_PRICES")
+        if "NO_PHONE_NUMBERS" in flags and _digits(text) >= 7:
+            found.add("NO_PHONE_NUMBERS")
+        if "NO_URLS" in flags and _may_be_url(low):
+            found.add("NO_URLS")
+        if self._term_words and self._may_leak_term(text):
+            found.add(_TERMS)
+        if ("NO_APOLOGIES_SPAM" in flags and ("sorr" in low or "apolog" in low)
+                and len(APOLOGY.findall(text)) > 1):
+            found.add("NO_APOLOGIES_SPAM")
+        return frozenset(found)
+
+    def _marks(self, text: str, company: CompanyProfile, suspects: frozenset[str]) -> list[tuple[int, str]]:
+        """Where each price, phone number and web address that is not approved starts: one scan of the
+        whole reply per kind a reply could hold."""
+        marks: list[tuple[int, str]] = []
+        if "NO_PRICES" in suspects:
+            # Without a money word only the dollar-sign form can match: its own quick scan finds the same prices.
+            low = text.lower()
+            prices = PRICE if any(w in low for w in _MONEY_WORDS[1:]) else DOLLAR_PRICE
+            for m in prices.finditer(text):
                 amount = m.group(1) or m.group(2)
                 if amount is None or money_value(amount) not in company.approved_prices:
-                    found.append("NO_PRICES")
-                    break
-        if "NO_PHONE_NUMBERS" in flags:
-            for m in PHONE.finditer(sentence):
-                if re.sub(r"\D", "", m.group(0))[-10:] not in company.approved_phones:
-                    found.append("NO_PHONE_NUMBERS")
-                    break
-        if "NO_URLS" in flags:
-            for m in URL.finditer(sentence):
+                    marks.append((m.start(), "NO_PRICES"))
+        if "NO_PHONE_NUMBERS" in suspects:
+            # A number is made of digits, spaces, dots, dashes, brackets and a plus: only a run of those
+            # with seven digits can hold one (the scan sees the characters on either side of the run).
+            for run in _PHONE_RUN.finditer(text):
+                if _digits(run.group(0)) < 7:
+                    continue
+                for m in PHONE.finditer(text, run.start(), run.end() + 1):
+                    digits = re.sub(r"\D", "", m.group(0))
+                    if len(digits) >= 7 and not _approved_phone(digits, company.approved_phones):
+                        marks.append((m.start(), "NO_PHONE_NUMBERS"))
+        if "NO_URLS" in suspects:
+            for m in URL.finditer(text):
                 host = _host(m.group(0))
                 if not any(host == d or host.endswith("." + d) for d in company.url_whitelist):
-                    found.append("NO_URLS")
-                    break
-        if self.terms is not None:
-            for pid in sorted(self.terms.search(padded(sentence))):
-                g = self.term_owner[pid]
-                if g not in found:
-                    found.append(g)
-        return found
+                    marks.append((m.start(), "NO_URLS"))
+        return marks
+
+    def _sentences(self, text: str, company: CompanyProfile) -> list[tuple[str, list[str], bool]] | None:
+        """A reply (no space at either end) as sentences, each with the guardrails it breaks (in the order of
+        their replacement lines) and whether it apologizes; None when the reply breaks none (no sentence
+        then needs a look). A leak never spans two sentences, so each match is placed in its sentence."""
+        suspects = self._suspects(text)
+        if not suspects:
+            return None
+        marks = self._marks(text, company, suspects)
+        if not marks and suspects.isdisjoint((_TERMS, "NO_APOLOGIES_SPAM")):
+            return None
+        spans = sentence_spans(text)
+        starts = [a for a, _ in spans]
+        broken: list[list[str]] = [[] for _ in spans]
+        for offset, guardrail in marks:
+            found = broken[bisect_right(starts, offset) - 1]
+            if guardrail not in found:
+                found.append(guardrail)
+        sentences = [text[a:b] for a, b in spans]
+        if _TERMS in suspects:
+            for found, sentence in zip(broken, sentences):
+                for pid in sorted(self.terms.search(padded(sentence))):
+                    if self.term_owner[pid] not in found:
+                        found.append(self.term_owner[pid])
+        for found in broken:
+            found.sort(key=_RANK.__getitem__)
+        apologizing = [False] * len(spans)
+        if "NO_APOLOGIES_SPAM" in suspects:
+            for m in APOLOGY.finditer(text):
+                apologizing[bisect_right(starts, m.start()) - 1] = True
+        return list(zip(sentences, broken, apologizing))
 
     def leaks(self, text: str, company: CompanyProfile) -> tuple[str, ...]:
         """The guardrails a text breaks as it stands, nothing replaced (a guardrail leak: what ``enforce``
         would have caught); more than one apology is a leak of NO_APOLOGIES_SPAM."""
-        if not self.flags or not text or self._clean(text):
+        checked = self._sentences(text.strip(), company) if self.flags and text else None
+        if checked is None:
             return ()
         found: list[str] = []
-        apologies = 0
-        for sentence in split_sentences(text):
-            found.extend(g for g in self._violations(sentence, company) if g not in found)
-            if "NO_APOLOGIES_SPAM" in self.flags and APOLOGY.search(sentence):
-                apologies += 1
-        if apologies > 1:
+        for _, broken, _ in checked:
+            found.extend(g for g in broken if g not in found)
+        if sum(apology for _, _, apology in checked) > 1:
             found.append("NO_APOLOGIES_SPAM")
         return tuple(found)
 
     def enforce(self, text: str, company: CompanyProfile) -> tuple[str, tuple[str, ...]]:
         """Return the text with offending sentences replaced, and the guardrails that fired."""
-        if not self.flags or not text or self._clean(text):
+        checked = self._sentences(text.strip(), company) if self.flags and text else None
+        if checked is None:
             return text, ()
         fired: list[str] = []
         out: list[str] = []
         apologized = False
-        for sentence in split_sentences(text):
-            broken = self._violations(sentence, company)
+        for sentence, broken, apology in checked:
             if broken:
                 for g in broken:
                     if g not in fired:
                         fired.append(g)
-                first = next((g for g in _ORDER if g in broken), None)
-                line = REPLACEMENTS.get(first) if first else None
-                if first == "NO_PHONE_NUMBERS" and company.variables.get("phone"):
+                line = REPLACEMENTS.get(broken[0])
+                if broken[0] == "NO_PHONE_NUMBERS" and company.variables.get("phone"):
                     line = f"You can reach our office at {company.variables['phone']}."
                 if line and line not in out:
                     out.append(line)
                 continue
-            if "NO_APOLOGIES_SPAM" in self.flags and APOLOGY.search(sentence):
+            if apology:
                 if apologized:
                     rest = LEADING_APOLOGY.sub("", sentence, count=1).strip()
                     if "NO_APOLOGIES_SPAM" not in fired:

@@ -174,7 +174,8 @@ class Runtime:
     """Matchers and rule tables for one compiled policy; read-only after construction."""
 
     __slots__ = ("edges", "edge_by_phrase", "edge_by_regex", "edge_always", "transfers", "render",
-                 "transfer_by_phrase", "transfer_by_id", "transfer_by_intent", "transfer_combos", "phrases", "patterns",
+                 "transfer_by_phrase", "transfer_by_own", "transfer_emergency", "transfer_by_id", "transfer_by_intent",
+                 "transfer_combos", "combo_size", "combo_rules", "phrases", "patterns",
                  "allowed", "guardrails", "behavior", "hints")
 
     def __init__(self, content: Mapping[str, Any]) -> None:
@@ -191,19 +192,36 @@ class Runtime:
             for pid in rule.phrase_ids:
                 tr_by_phrase.setdefault(pid, []).append(pos)
         self.transfer_by_phrase = _index(tr_by_phrase)
+        by_own: dict[int, list[int]] = {}
+        for pos, rule in enumerate(transfers):
+            for pid in rule.own_ids:
+                by_own.setdefault(pid, []).append(pos)
+        #: phrase id -> rules for which it is one of their own keywords (they rank before built-in words).
+        self.transfer_by_own = _index(by_own)
+        self.transfer_emergency = frozenset(pos for pos, rule in enumerate(transfers) if rule.intent == "emergency")
         self.transfer_by_id = MappingProxyType({t.id: t for t in transfers})
         by_intent: dict[str, TransferRuleRT] = {}
         for t in transfers:
             by_intent.setdefault(t.intent, t)
         self.transfer_by_intent = MappingProxyType(by_intent)
-        members: dict[int, list[tuple[int, int, int]]] = {}
+        # Rules of one intent share its combinations: each distinct one is found once per turn.
+        combo_ids: dict[tuple[frozenset[int], ...], int] = {}
+        combo_rules: list[list[int]] = []
+        members: dict[int, list[tuple[int, int]]] = {}
         for pos, rule in enumerate(transfers):
-            for ci, combo in enumerate(rule.combos):
-                for gi, group in enumerate(combo):
-                    for pid in group:
-                        members.setdefault(pid, []).append((pos, ci, gi))
-        #: phrase id -> (rule position, combination, group) it belongs to: combinations found from the hits.
+            for combo in rule.combos:
+                cid = combo_ids.get(combo)
+                if cid is None:
+                    cid = combo_ids[combo] = len(combo_rules)
+                    combo_rules.append([])
+                    for gi, group in enumerate(combo):
+                        for pid in group:
+                            members.setdefault(pid, []).append((cid, gi))
+                combo_rules[cid].append(pos)
+        #: phrase id -> (combination, group) it belongs to; a combination's size; the rules it opens.
         self.transfer_combos = _index(members)
+        self.combo_size = tuple(len(combo) for combo in combo_ids)
+        self.combo_rules = tuple(tuple(dict.fromkeys(rules)) for rules in combo_rules)
         self.phrases = phrases
         self.patterns = PatternIndex(regex_sources)
         self.allowed = frozenset(content["allowedActions"])

@@ -14,6 +14,7 @@ _NON_WORD = re.compile(r"[\W_]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # controls and lone surrogates
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE_STOP = re.compile(r"[.!?]\s+")  # the same places (one past the stop), found faster
 
 
 def clean_utterance(text: str | None) -> str:
@@ -26,9 +27,16 @@ def clean_utterance(text: str | None) -> str:
     return text if text.isprintable() else _CONTROL.sub(" ", text)
 
 
+#: For ASCII text (nearly every reply and transcript): bytes that are not letters or digits become spaces.
+_ASCII_WORDS = bytes(c if chr(c).isalnum() else 32 for c in range(256)).translate(
+    bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz"))
+
+
 @lru_cache(maxsize=32_768)  # rule phrases are normalized several times while compiling a sheet
 def normalize(text: str) -> str:
     """Lowercase, drop apostrophes, turn punctuation into single spaces ("There's NO heat!" -> "theres no heat")."""
+    if text.isascii():  # the same result, from a byte table (a few times faster than the regex)
+        return " ".join(text.encode().translate(_ASCII_WORDS, b"'`").decode().split())
     text = unicodedata.normalize("NFKC", text).casefold()
     text = text.translate(_APOSTROPHES)
     return _NON_WORD.sub(" ", text).strip()
@@ -48,6 +56,16 @@ def words(text: str) -> list[str]:
 def split_sentences(text: str) -> list[str]:
     """Split a reply into sentences at ., ! or ? followed by a space."""
     return [s for s in _SENTENCE_END.split(text.strip()) if s]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Where each sentence of ``split_sentences`` lies in a text that has no space at either end."""
+    spans, begin = [], 0
+    for m in _SENTENCE_STOP.finditer(text):
+        spans.append((begin, m.start() + 1))
+        begin = m.end()
+    spans.append((begin, len(text)))
+    return [(a, b) for a, b in spans if b > a]
 
 
 def join_sentences(sentences: list[str]) -> str:
@@ -79,6 +97,11 @@ def substitute(text: str, variables: dict[str, str]) -> tuple[str, list[str]]:
     """
     if "{" not in text:
         return text, []
+    values = [variables.get(n) if variables.get(n) is not None else variables.get(n.lower())
+              for n in _VARIABLE.findall(text)]
+    if None not in values:  # the common case, every variable known: one pass over the whole text
+        filled = iter(values)
+        return _VARIABLE.sub(lambda _: str(next(filled)), " ".join(split_sentences(text))), []
     missing: list[str] = []
 
     def fill(sentence: str) -> str | None:

@@ -385,6 +385,39 @@ def test_content_guardrails_replace_the_sentence_naturally(flag, text, line):
     assert "[" not in d.response and "ibuprofen" not in d.response
 
 
+def test_one_scan_places_each_leak_in_its_own_sentence():
+    """Each kind of leak is found in one scan of the whole reply; only the sentences that hold one are
+    replaced, in the order the caller would hear them, and an approved price or number stays."""
+    p = compile_(guardrails=["NO_PRICES", "NO_PHONE_NUMBERS", "NO_URLS", "NO_DIAGNOSES", "NO_APOLOGIES_SPAM"])
+    text = ("Sorry about the wait. Our visit is $89. A new unit is $4,200. Call 512-555-0123 or +1 512 555 0100. "
+            "Your compressor is failing. See www.other.com. Sorry again! Thanks for calling.")
+    d = policy.apply(p, "hi", text, ctx())
+    assert d.guardrails_fired == ("NO_PRICES", "NO_PHONE_NUMBERS", "NO_DIAGNOSES", "NO_URLS", "NO_APOLOGIES_SPAM")
+    said = d.response
+    assert "Sorry about the wait" in said and "Our visit is $89." in said and "Thanks for calling." in said
+    for leak in ("4,200", "512-555-0123", "compressor", "other.com", "Sorry again"):
+        assert leak not in said
+    order = [said.index(x) for x in ("Sorry about", "$89", "exact pricing", "reach our office", "take a look",
+                                     "right link", "Thanks for calling")]
+    assert order == sorted(order)
+    # The same reply with nothing to hide comes back untouched.
+    clean = "Our visit is $89. Call +1 512 555 0100. Thanks for calling."
+    assert policy.apply(p, "hi", clean, ctx()).guardrails_fired == ()
+
+
+@pytest.mark.parametrize("text, blocked", [
+    ("Your code is +1 23 45 and the visit is $89.", False),   # five digits: not a phone number
+    ("Order 12345 ships Monday, $89 on delivery.", False),
+    ("Fax +1 (303) 555 0142 with the $89 form.", True),
+    ("Reference 4471 or call 555-0123.", True),               # seven digits with a dash, at a sentence's end
+    ("Or call our office on 555-0100.", False),                # the local part of the company's own number
+    ("The part is 555-0199.5 inches.", False),
+])
+def test_a_phone_number_has_seven_digits(text, blocked):
+    d = guard("NO_PHONE_NUMBERS", text)
+    assert ("NO_PHONE_NUMBERS" in d.guardrails_fired) is blocked
+
+
 def test_company_extends_guardrail_terms():
     p = compile_(guardrails=["NO_DIAGNOSES"], guardrailTerms={"NO_DIAGNOSES": ["short cycling"]})
     assert policy.apply(p, "hi", "Your unit is short cycling.", ctx()).guardrails_fired == ("NO_DIAGNOSES",)
