@@ -20,7 +20,7 @@ from policy.decision import BaseResponse, Decision
 from policy.judgement import arm_error
 from records.calllog import CallLog, TurnFacts, tally, turn_record
 from records.catalog import Catalog
-from session import KEEP_REPLIES, KEEP_TOKENS, SessionStore, Superseded, new_session, remember
+from session import KEEP_REPLIES, KEEP_TOKENS, STORED, SessionStore, Superseded, new_session, remember
 
 from . import acts, manners
 from .answers import Answers
@@ -357,16 +357,24 @@ class Conversation:
         self.rollout.remember(session, record, reply.kind == LISTEN)
         # During a rollout an error turn reaches the call's header at once (the judgement reads headers).
         persist = persist or bool((session.get("policy") or {}).get("rollout") and arm_error(record))
+        persist = (first or persist or self.sessions.l2_every_turn
+                   or self._persist(session, decision, new_tag, scope))
+        session["updated_at"] = self.clock()
         self.crash("before_record", seq)
-        recorded = self.call_log.record_turn(record)
+        # One durable write: the turn's record, with the session's snapshot when the schedule keeps one.
+        l2 = None
+        if first:
+            recorded, created = self.call_log.record_first_turn(
+                record, session, policy=session["policy"], caller_type=session["caller_type"],
+                spam_flags=session["spam_flags"])
+            l2 = STORED if created else None  # the new call's header holds the snapshot
+        elif persist:
+            recorded, l2 = self.call_log.record_turn_and_snapshot(record, session)
+        else:
+            recorded = self.call_log.record_turn(record)
         self.crash("after_record", seq)
         try:
-            if first:
-                created = self.call_log.start(session, snapshot=True, policy=session["policy"],
-                                              caller_type=session["caller_type"], spam_flags=session["spam_flags"])
-                self.sessions.save(session, persist=not created)  # the new call log already holds the snapshot
-            else:
-                self.sessions.save(session, persist=persist or self._persist(session, decision, new_tag, scope))
+            self.sessions.save(session, persist=persist, l2=l2)
         except Superseded:
             log.warning("call %s: turn %d came again after the call moved on; answered as before",
                         session["call_sid"], seq)

@@ -10,7 +10,7 @@ from pymongo.errors import (AutoReconnect, ConnectionFailure, ExecutionTimeout, 
 
 from infra.breaker import Breaker, Guard
 
-from .docstore import StoreUnavailable
+from .docstore import EmbeddedDatabase, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +112,41 @@ class GuardedDatabase:
         """Run a database command (``ping``) through the breaker."""
         return self.guard.call(self.db.command, *args, **kwargs)
 
+    def atomic(self) -> "GuardedAtomic | None":
+        """One transaction for several writes, begun and committed through the breaker; None when the store
+        cannot group writes (MongoDB without a replica set)."""
+        return GuardedAtomic(self.db.atomic(), self.guard) if isinstance(self.db, EmbeddedDatabase) else None
+
+
+class GuardedAtomic:
+    """The embedded store's transaction context, its BEGIN and COMMIT counted by the breaker."""
+
+    def __init__(self, inner: Any, guard: Guard) -> None:
+        self.inner = inner
+        self.guard = guard
+
+    def __enter__(self) -> "GuardedAtomic":
+        self.guard.call(self.inner.__enter__)
+        return self
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
+        if kind is None:
+            self.guard.call(self.inner.__exit__, None, None, None)
+            return False
+        self.inner.__exit__(kind, exc, tb)
+        return False
+
+
+def atomic(db: Any) -> Any | None:
+    """A transaction context for several writes to ``db``, or None when it cannot group them."""
+    if isinstance(db, GuardedDatabase):
+        return db.atomic()
+    return db.atomic() if isinstance(db, EmbeddedDatabase) else None
+
 
 def guarded_docstore(mongodb_uri: str, data_dir: str, *, cooldown: float = 2.0) -> GuardedDatabase:
     """The settings' document store behind its breaker."""
     return GuardedDatabase(open_docstore(mongodb_uri, data_dir), Breaker("document store", cooldown=cooldown))
 
 
-__all__ = ["open_docstore", "guarded_docstore", "GuardedDatabase", "GuardedCollection", "BreakerOpen"]
+__all__ = ["open_docstore", "guarded_docstore", "atomic", "GuardedDatabase", "GuardedCollection", "BreakerOpen"]

@@ -22,7 +22,7 @@ from policy.decision import Decision
 from policy.frozen import thaw
 from policy.judgement import turn_error
 from policy.scenarios import ScenarioAnswer
-from session.tiers import STALE, STORED
+from session.tiers import FAILED, STALE, STORED
 
 from .writer import DUPLICATE, LOST, QUEUED, WRITTEN, DurableWriter, insert, update
 
@@ -156,6 +156,15 @@ def _snapshot_fields(session: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _turn_write(record: Mapping[str, Any]) -> dict[str, Any]:
+    return insert(TURNS, {"_id": turn_id(record["call_sid"], record["seq"]), **record})
+
+
+def _tier_outcome(outcome: str) -> str | None:
+    """A snapshot write's outcome as the session store's (None: not written)."""
+    return {WRITTEN: STORED, QUEUED: STORED, DUPLICATE: STALE, LOST: FAILED}.get(outcome)
+
+
 def header(session: Mapping[str, Any]) -> dict[str, Any]:
     """A new call's header fields."""
     return {"company_id": session.get("company_id"), "from": session.get("from"), "to": session.get("to"),
@@ -190,8 +199,23 @@ class CallLog:
 
     def record_turn(self, record: Mapping[str, Any]) -> bool:
         """Append one turn; False when this turn was already recorded."""
-        doc = {"_id": turn_id(record["call_sid"], record["seq"]), **record}
-        return self.writer.write(insert(TURNS, doc), key=record["call_sid"]) in (WRITTEN, QUEUED)
+        return self.writer.write(_turn_write(record), key=record["call_sid"]) in (WRITTEN, QUEUED)
+
+    def record_turn_and_snapshot(self, record: Mapping[str, Any], session: Mapping[str, Any]) -> tuple[bool, str | None]:
+        """A turn's record and the session's snapshot as one durable write (one transaction in the embedded
+        store): whether the turn is newly recorded, and the snapshot's outcome for the session store (STORED;
+        STALE when the header holds a newer one; FAILED; None when the turn was recorded before, so nothing
+        was written)."""
+        outcomes = self.writer.write_all([_turn_write(record), self._snapshot_write(session)], key=record["call_sid"])
+        return outcomes[0] in (WRITTEN, QUEUED), _tier_outcome(outcomes[1])
+
+    def record_first_turn(self, record: Mapping[str, Any], session: Mapping[str, Any], **fields: Any
+                          ) -> tuple[bool, bool]:
+        """A new call's first turn and its header (with the session snapshot) as one durable write: whether
+        the turn is newly recorded, and whether the header was created by this write."""
+        doc = {"_id": session["call_sid"], **header(session), **fields, **_snapshot_fields(session)}
+        outcomes = self.writer.write_all([_turn_write(record), insert(CALLS, doc)], key=session["call_sid"])
+        return outcomes[0] in (WRITTEN, QUEUED), outcomes[1] in (WRITTEN, QUEUED)
 
     def update(self, call_sid: str, change: Mapping[str, Any]) -> bool:
         """Apply an update to a call's header (outcome, transfer outcome ...)."""
@@ -202,12 +226,16 @@ class CallLog:
 
         Returns the writer's outcome; DUPLICATE means the header holds a newer snapshot.
         """
+        return self.writer.write(self._snapshot_write(session), key=session["call_sid"])
+
+    @staticmethod
+    def _snapshot_write(session: Mapping[str, Any]) -> dict[str, Any]:
         sid, seq = session["call_sid"], session["seq"]
         newer_or_none = {"_id": sid, "$or": [{"session.seq": {"$lte": seq}}, {"session": {"$exists": False}}]}
         # An upsert whose filter fails on an existing header collides on _id: an older snapshot, skipped.
         fields = _snapshot_fields(session)
         change = {"$set": fields, "$setOnInsert": {k: v for k, v in header(session).items() if k not in fields}}
-        return self.writer.write(update(CALLS, newer_or_none, change, upsert=True), key=sid)
+        return update(CALLS, newer_or_none, change, upsert=True)
 
     def finish(self, call_sid: str, session: Mapping[str, Any] | None, end: Mapping[str, Any]) -> bool:
         """The call ended: its end fields (status, duration ...) and its final snapshot."""

@@ -24,13 +24,13 @@ from pymongo.errors import DuplicateKeyError
 
 from infra.observe import NullObserver, Observer
 
-from .backend import MONGO_FAILURES, BreakerOpen
+from .backend import MONGO_FAILURES, BreakerOpen, atomic
 from .outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-#: What ``write`` reports.
-WRITTEN, DUPLICATE, QUEUED, LOST = "written", "duplicate", "queued", "lost"
+#: What ``write`` reports (``SKIPPED``: a write of a group not made because the first was a duplicate).
+WRITTEN, DUPLICATE, QUEUED, LOST, SKIPPED = "written", "duplicate", "queued", "lost", "skipped"
 #: Replays of one queued write the store refuses (not a store failure) before it is set aside.
 MAX_ATTEMPTS = 3
 #: Failures that say the store is down or failing, not that the write is wrong: the queue waits.
@@ -95,6 +95,46 @@ class DurableWriter:
             return QUEUED if queued else LOST
         self._ok()
         return WRITTEN
+
+    def write_all(self, writes: list[Mapping[str, Any]], *, key: str | None = None) -> list[str]:
+        """Several writes as one durable step, in order: one transaction where the store can group writes
+        (the embedded store), else one after another. A duplicate first write means the group landed
+        before: the rest are SKIPPED. If the store fails the group, the whole group waits in the outbox.
+        Returns each write's outcome."""
+        if not writes:
+            return []
+        group = atomic(self.db) if len(writes) > 1 else None
+        if group is None:
+            first = self.write(writes[0], key=key)
+            if first == DUPLICATE:
+                return [first] + [SKIPPED] * (len(writes) - 1)
+            return [first] + [self.write(w, key=key) for w in writes[1:]]
+        if self.outbox is not None and self.outbox.pending_hint:
+            self.flush()
+            if self.outbox.pending_hint:
+                return [QUEUED if self.outbox.add(w, key) else LOST for w in writes]
+        outcomes: list[str] = []
+        try:
+            with group:
+                for w in writes:
+                    try:
+                        self._apply(w)
+                    except DuplicateKeyError:  # only this statement is undone; the transaction goes on
+                        outcomes.append(DUPLICATE)
+                        if len(outcomes) == 1:
+                            outcomes += [SKIPPED] * (len(writes) - 1)
+                            break
+                        continue
+                    outcomes.append(WRITTEN)
+        except Exception as exc:  # noqa: BLE001 - any failure of the store: nothing of the group landed
+            self._failed(exc)
+            if self.outbox is None:
+                return [LOST] * len(writes)
+            queued = [QUEUED if self.outbox.add(w, key) else LOST for w in writes]
+            self.start()
+            return queued
+        self._ok()
+        return outcomes
 
     def _failed(self, exc: BaseException) -> None:
         if not self._down:
@@ -170,4 +210,4 @@ class DurableWriter:
         self._flusher.start()
 
 
-__all__ = ["DurableWriter", "insert", "update", "WRITTEN", "DUPLICATE", "QUEUED", "LOST"]
+__all__ = ["DurableWriter", "insert", "update", "WRITTEN", "DUPLICATE", "QUEUED", "LOST", "SKIPPED"]

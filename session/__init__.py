@@ -6,10 +6,10 @@ from typing import Any
 
 from .model import KEEP_REPLIES, KEEP_TOKENS, SESSION_TTL_S, new_session, remember
 from .store import SessionStore, Superseded
-from .tiers import MemoryTier, RedisTier, Tier
+from .tiers import FAILED, STALE, STORED, MemoryTier, RedisTier, Tier
 
 __all__ = ["init_app", "SessionStore", "Superseded", "Tier", "MemoryTier", "RedisTier", "new_session", "remember", "KEEP_REPLIES",
-           "KEEP_TOKENS", "SESSION_TTL_S"]
+           "KEEP_TOKENS", "SESSION_TTL_S", "STORED", "STALE", "FAILED"]
 
 
 def init_app(app: Any, settings: Any, *, l2: Any, redis: Any | None, observer: Any) -> SessionStore:

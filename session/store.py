@@ -79,9 +79,11 @@ class SessionStore:
 
     # -- writes
 
-    def save(self, session: dict[str, Any], *, persist: bool = False) -> dict[str, bool]:
+    def save(self, session: dict[str, Any], *, persist: bool = False, l2: str | None = None) -> dict[str, bool]:
         """Save after a turn: L0 and Redis now; L2 when ``persist`` or when Redis did not take it.
 
+        ``l2`` is the outcome of a write of this very session to L2 that the caller already made
+        (with the turn's record, in one durable step): L2 is then not written again.
         Raises ``Superseded`` when a tier already holds a newer turn of the call: this save came
         from a late or repeated delivery, and nothing newer was overwritten.
         """
@@ -90,13 +92,22 @@ class SessionStore:
         redis = self.l1.put(session) if self.l1 is not None else FAILED
         results.append(redis)
         docstore = FAILED
-        if (persist or redis == FAILED) and STALE not in results:
+        if l2 is not None:
+            docstore = l2
+            results.append(l2)
+        elif (persist or redis == FAILED) and STALE not in results:
             docstore = self.l2.put(session)
             results.append(docstore)
         if STALE in results:
             self.l0.delete(session["call_sid"])  # this process's copy may be the stale one: read again next time
             raise Superseded(f"call {session['call_sid']}: a tier holds a turn newer than {session['seq']}")
         return {"redis": redis == STORED, "docstore": docstore == STORED}
+
+    @property
+    def l2_every_turn(self) -> bool:
+        """Whether every save goes to L2 now (no Redis, or Redis failing): a caller writing its own record
+        can then write the session with it, in one step."""
+        return self.l1 is None or self.l1.down
 
     def persist(self, session: Mapping[str, Any]) -> bool:
         """Write the session to L2 now (never over a newer copy)."""

@@ -106,6 +106,28 @@ def test_embedded_store_loses_no_update_across_processes(tmp_path):
     assert doc["n"] == 600 and len(doc["who"]) == 600
 
 
+def test_embedded_store_groups_writes_in_one_transaction(tmp_path):
+    db = EmbeddedClient(str(tmp_path))["db"]
+    with db.atomic():
+        db["turns"].insert_one({"_id": "t1"})
+        with pytest.raises(DuplicateKeyError):  # a failed statement undoes only itself
+            db["turns"].insert_one({"_id": "t1"})
+        db["calls"].update_one({"_id": "c1"}, {"$set": {"seq": 1}}, upsert=True)
+    assert db["turns"].count_documents({}) == 1 and db["calls"].find_one({"_id": "c1"}) == {"_id": "c1", "seq": 1}
+    with pytest.raises(RuntimeError):
+        with db.atomic():
+            db["turns"].insert_one({"_id": "t2"})
+            db["calls"].update_one({"_id": "c1"}, {"$set": {"seq": 2}})
+            raise RuntimeError("the process gave up half way")
+    assert db["turns"].find_one({"_id": "t2"}) is None and db["calls"].find_one({"_id": "c1"})["seq"] == 1
+    # Another process sees the group only once it is committed.
+    other = EmbeddedClient(str(tmp_path))["db"]
+    with db.atomic():
+        db["turns"].insert_one({"_id": "t3"})
+        assert other["turns"].find_one({"_id": "t3"}) is None
+    assert other["turns"].find_one({"_id": "t3"}) == {"_id": "t3"}
+
+
 def test_embedded_store_failure_is_a_pymongo_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")

@@ -124,6 +124,47 @@ def test_a_write_the_store_refuses_for_good_is_set_aside_and_the_queue_goes_on(t
     assert db["calls"].find_one({"_id": "y"}) == {"_id": "y", "ok": True}
 
 
+def test_a_group_of_writes_lands_whole_or_waits_whole_in_the_outbox(tmp_path):
+    """A turn's record and its session snapshot are one durable write: one transaction in the embedded
+    store, so a failure in the middle leaves neither half, and the whole group waits in the outbox."""
+    from records.backend import guarded_docstore
+    from records.outbox import Outbox
+    from records.writer import DUPLICATE, MAX_ATTEMPTS, QUEUED, SKIPPED, WRITTEN, DurableWriter, insert, update
+
+    db = guarded_docstore("", str(tmp_path / "db"))
+    outbox = Outbox(str(tmp_path / "outbox.sqlite3"))
+    writer = DurableWriter(db, outbox)
+    outbox.count()  # an empty outbox: nothing queued ahead of the group
+    turn, header = insert("turns", {"_id": "CA1:1", "seq": 1}), update("calls", {"_id": "CA1"}, {"$set": {"seq": 1}},
+                                                                      upsert=True)
+    assert writer.write_all([turn, header], key="CA1") == [WRITTEN, WRITTEN]
+    assert db["calls"].find_one({"_id": "CA1"})["seq"] == 1
+    # The same group again (a retried turn): the record is there, so the snapshot is not written again.
+    again = update("calls", {"_id": "CA1"}, {"$set": {"seq": 99}})
+    assert writer.write_all([turn, again], key="CA1") == [DUPLICATE, SKIPPED]
+    assert db["calls"].find_one({"_id": "CA1"})["seq"] == 1
+    # The second write of a group fails: the first is undone with it, and both wait, in order.
+    bad = update("calls", {"_id": "CA1"}, {"not_an_operator": 1})
+    assert writer.write_all([insert("turns", {"_id": "CA1:2", "seq": 2}), bad], key="CA1") == [QUEUED, QUEUED]
+    assert db["turns"].find_one({"_id": "CA1:2"}) is None and outbox.count() == 2
+    for _ in range(MAX_ATTEMPTS):
+        writer.flush()
+    assert db["turns"].find_one({"_id": "CA1:2"}) == {"_id": "CA1:2", "seq": 2}  # replayed in order
+    assert outbox.count() == 0 and outbox.refused() == 1
+
+
+def test_a_persisted_turn_writes_its_record_and_snapshot_together(app):
+    """On the snapshot schedule the turn's record and the header's snapshot come from one write: both
+    at the same turn, whatever else happens after."""
+    from tests.twilio_helpers import call
+
+    result = call(app, "what are your hours", "do you have a maintenance plan", "thanks")
+    db = app.extensions["docstore"]
+    header = db["calls"].find_one({"_id": result.call_sid})
+    last = max(t["seq"] for t in db["turns"].find({"call_sid": result.call_sid}))
+    assert header["session"]["seq"] == last and header["turns"] == last + 1
+
+
 # --- the admin API refuses what it cannot serve, and never answers 500 -------------------------------
 
 AUTH = {"Authorization": "Bearer test-admin-token"}

@@ -87,6 +87,10 @@ class EmbeddedDatabase:
     def __getitem__(self, name: str) -> EmbeddedCollection:
         return EmbeddedCollection(self, name)
 
+    def atomic(self) -> "Atomic":
+        """A context in which this thread's writes form one transaction: all land, or none."""
+        return Atomic(self)
+
     get_collection = __getitem__
 
     def command(self, name: str, *args: Any, **kw: Any) -> dict[str, Any]:
@@ -124,3 +128,48 @@ class EmbeddedDatabase:
     def leading_fields(self, table: str) -> frozenset[str]:
         """The fields that lead an index of the table (so SQLite can find their arrays quickly)."""
         return self._leading.get(table, frozenset())
+
+
+class Atomic:
+    """One write transaction over several collection calls (taken at once, as every write is); calls
+    inside it join it. A failed statement (a duplicate key) undoes only itself; an exception leaving the
+    context, or a failed COMMIT, undoes everything."""
+
+    def __init__(self, db: EmbeddedDatabase) -> None:
+        self.db = db
+        self.conn: sqlite3.Connection | None = None
+        self.own = False
+
+    def __enter__(self) -> "Atomic":
+        conn = self.db.connection()
+        self.own = not conn.in_transaction
+        if self.own:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"embedded store {self.db.path} busy: {exc}") from exc
+        self.conn = conn
+        return self
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
+        if not self.own or self.conn is None:
+            return False
+        if kind is None:
+            try:
+                self.conn.execute("COMMIT")
+                return False
+            except sqlite3.Error as error:
+                self._rollback()
+                raise StoreUnavailable(f"embedded store {self.db.path}: {error}") from error
+        self._rollback()
+        return False
+
+    def _rollback(self) -> None:
+        conn = self.conn
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        if conn.in_transaction:  # a connection stuck in a transaction is dropped
+            self.db.discard(conn)
