@@ -65,6 +65,17 @@ def test_conditional_update_and_find_one_and_update(coll):
     assert coll.find_one_and_update({"_id": "nope"}, {"$inc": {"v": 1}}) is None
 
 
+def test_stored_and_returned_documents_share_nothing_with_the_callers_update(coll):
+    value = {"session": {"seq": 1, "tags": ["a"]}}
+    coll.update_one({"_id": "s"}, {"$set": value, "$setOnInsert": {"made": value}}, upsert=True)
+    coll.update_one({"_id": "s"}, {"$set": value})
+    after = coll.find_one_and_update({"_id": "s"}, {"$set": {"copy": value}}, return_document=ReturnDocument.AFTER)
+    value["session"]["tags"].append("b")  # the caller goes on changing its own objects
+    assert after["copy"] == {"session": {"seq": 1, "tags": ["a"]}}
+    assert coll.find_one({"_id": "s"})["session"]["tags"] == ["a"] and coll.find_one({"_id": "s"})["made"]["session"] == {
+        "seq": 1, "tags": ["a"]}
+
+
 def test_queries_sort_limit_projection_count_delete(coll):
     for i in range(10):
         coll.insert_one({"_id": f"d{i}", "i": i, "even": i % 2 == 0, "grp": "g"})

@@ -50,14 +50,15 @@ def _replaced(old: dict[str, Any], replacement: Mapping[str, Any]) -> dict[str, 
     return new
 
 
-def _upserted(flt: Mapping[str, Any], update: Mapping[str, Any], replace: bool) -> dict[str, Any]:
+def _upserted(flt: Mapping[str, Any], update: Mapping[str, Any], replace: bool, *, copy: bool = True
+              ) -> dict[str, Any]:
     """The document an upsert inserts: the filter's plain equalities, then the update."""
     new = {k: clone(v) for k, v in flt.items()
            if not k.startswith("$") and not isinstance(v, Mapping) and "." not in k}
     if replace:
         new.update(clone(dict(update)))
     else:
-        apply_update(new, update, inserting=True)
+        apply_update(new, update, inserting=True, copy=copy)
     new.setdefault("_id", uuid.uuid4().hex)
     return new
 
@@ -294,7 +295,7 @@ class EmbeddedCollection:
             before = clone(old) if returning == "before" else None
             new = _replaced(old, update) if replace else old
             if not replace:
-                apply_update(new, update)
+                apply_update(new, update, copy=returning == "after")  # else only serialized, then dropped
             new_text = dumps(new)
             if new_text != text:
                 self._put(conn, new, new_text, rowid=rowid)
@@ -302,7 +303,7 @@ class EmbeddedCollection:
             doc = before if returning == "before" else new
         if rows or not upsert:
             return _Updated(len(rows), modified, None, doc)
-        new = _upserted(flt, update, replace)
+        new = _upserted(flt, update, replace, copy=returning == "after")
         self._put(conn, new, dumps(new))
         return _Updated(0, 0, new["_id"], new if returning == "after" else None)
 

@@ -84,12 +84,20 @@ _UPDATES = {
 }
 
 
-def apply_update(doc: dict[str, Any], update: Mapping[str, Any], *, inserting: bool = False) -> None:
-    """Apply a Mongo-style update in place ($set $setOnInsert $unset $inc $max $push $addToSet)."""
+#: For a document that is only serialized afterwards, values need not be copied in.
+_UNCOPIED = {**_UPDATES, "$set": _place, "$setOnInsert": _place}
+
+
+def apply_update(doc: dict[str, Any], update: Mapping[str, Any], *, inserting: bool = False,
+                 copy: bool = True) -> None:
+    """Apply a Mongo-style update in place ($set $setOnInsert $unset $inc $max $push $addToSet).
+
+    ``copy=False`` when the document is serialized and dropped right after: ``$set`` values are then
+    placed as they are (shared with the caller's update for that moment only)."""
     if not update or not all(str(k).startswith("$") for k in update):
         raise OperationFailure("update only works with $ operators")
     for op, fields in update.items():
-        handler = _UPDATES.get(op)
+        handler = (_UPDATES if copy else _UNCOPIED).get(op)
         if handler is None:
             raise OperationFailure(f"unknown update operator {op}")
         if op == "$setOnInsert" and not inserting:
