@@ -206,13 +206,17 @@ def _transfer_candidates(rt: Runtime, hits: set[int], text: str) -> Iterator[tup
         return
     emergency = positions & rt.transfer_emergency
     own = (own & positions) - emergency
-    surface = None
+    as_written: set[int] | None = None  # the rules whose own keyword was said exactly as written
     for rank, group in ((0, emergency), (1, own), (2, positions - emergency - own)):
         for pos in sorted(group):
             rule = rt.transfers[pos]
             if rule.unless_ids & hits:
-                surface = surface if surface is not None else padded(text)
-                if not any(f" {w} " in surface for w in rule.own_words):
+                if as_written is None:
+                    as_written = set()
+                    if rt.transfer_exact is not None:
+                        for _, found in rt.transfer_exact.iter(padded(text)):
+                            as_written.update(found)
+                if pos not in as_written:
                     continue
             yield rank, pos, rule
 

@@ -8,6 +8,8 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Mapping
 
+import ahocorasick
+
 from .behavior import BehaviorRules
 from .guardrails import Guardrails
 from .matching import PatternIndex, SpokenIndex
@@ -174,7 +176,7 @@ class Runtime:
     """Matchers and rule tables for one compiled policy; read-only after construction."""
 
     __slots__ = ("edges", "edge_by_phrase", "edge_by_regex", "edge_always", "transfers", "render",
-                 "transfer_by_phrase", "transfer_by_own", "transfer_emergency", "transfer_by_id", "transfer_by_intent",
+                 "transfer_by_phrase", "transfer_by_own", "transfer_emergency", "transfer_exact", "transfer_by_id", "transfer_by_intent",
                  "transfer_combos", "combo_size", "combo_rules", "phrases", "patterns",
                  "allowed", "guardrails", "behavior", "hints")
 
@@ -199,6 +201,17 @@ class Runtime:
         #: phrase id -> rules for which it is one of their own keywords (they rank before built-in words).
         self.transfer_by_own = _index(by_own)
         self.transfer_emergency = frozenset(pos for pos, rule in enumerate(transfers) if rule.intent == "emergency")
+        # Each rule's own keywords as written (" keyword " in the padded words), all found in one pass.
+        exact: dict[str, list[int]] = {}
+        for pos, rule in enumerate(transfers):
+            for w in rule.own_words:
+                if w:
+                    exact.setdefault(f" {w} ", []).append(pos)
+        self.transfer_exact = ahocorasick.Automaton() if exact else None
+        if self.transfer_exact is not None:
+            for key, positions in exact.items():
+                self.transfer_exact.add_word(key, tuple(positions))
+            self.transfer_exact.make_automaton()
         self.transfer_by_id = MappingProxyType({t.id: t for t in transfers})
         by_intent: dict[str, TransferRuleRT] = {}
         for t in transfers:
