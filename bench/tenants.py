@@ -3,7 +3,8 @@
 Run:  .venv/bin/python bench/tenants.py [--companies 1000] [--calls 400] [--turns 6]
 
 Every figure is measured in one process, in-process through the WSGI app with signed
-webhooks and Redis on loopback, beside its floor measured in the same run:
+webhooks and Redis on loopback, beside its floor measured in the same run; the three cases'
+requests are interleaved one by one, so noise on the machine falls on each alike:
 
 - warm: one company, each call's turns back to back (the single-company warm case);
 - paced: one company, calls interleaved round-robin so each call's turns are seconds apart
@@ -75,21 +76,34 @@ def call_requests(call_no: int, to: str, turns: int, validator: RequestValidator
     return out
 
 
-def play(client, calls: list[list[tuple[str, dict, str]]], *, interleave: bool) -> tuple[list[float], list[float]]:
-    """Post every call's requests (back to back, or round-robin across calls); (greeting ms, turn ms)."""
-    greetings, turns = [], []
-    order = ([(c, i) for i in range(len(calls[0])) for c in range(len(calls))] if interleave
-             else [(c, i) for c in range(len(calls)) for i in range(len(calls[0]))])
+def order(calls: list[list[tuple[str, dict, str]]], interleave: bool) -> list[tuple[int, int]]:
+    """(call, request) pairs: each call's requests back to back, or round-robin across the calls."""
+    if interleave:
+        return [(c, i) for i in range(len(calls[0])) for c in range(len(calls))]
+    return [(c, i) for c in range(len(calls)) for i in range(len(calls[0]))]
+
+
+def play(client, cases: dict[str, tuple[list[list[tuple[str, dict, str]]], bool]]
+         ) -> dict[str, tuple[list[float], list[float]]]:
+    """Post the cases' requests interleaved with one another, one request of each case in turn, so machine
+    noise falls on every case alike; each case keeps its own order (back to back, or round-robin across
+    its calls). Returns each case's (greeting ms, turn ms)."""
+    queues = {name: order(calls, interleave) for name, (calls, interleave) in cases.items()}
+    out: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in cases}
     gc.collect()
-    for c, i in order:
-        path, form, sig = calls[c][i]
-        started = time.perf_counter()
-        resp = client.post(path, data=form, headers={"X-Twilio-Signature": sig})
-        elapsed = (time.perf_counter() - started) * 1000
-        if resp.status_code != 200:
-            sys.exit(f"{path} failed: {resp.status_code}")
-        (greetings if i == 0 else turns).append(elapsed)
-    return greetings, turns
+    for step in range(max(len(q) for q in queues.values())):
+        for name, queue in queues.items():
+            if step >= len(queue):
+                continue
+            c, i = queue[step]
+            path, form, sig = cases[name][0][c][i]
+            started = time.perf_counter()
+            resp = client.post(path, data=form, headers={"X-Twilio-Signature": sig})
+            elapsed = (time.perf_counter() - started) * 1000
+            if resp.status_code != 200:
+                sys.exit(f"{path} failed: {resp.status_code}")
+            out[name][0 if i == 0 else 1].append(elapsed)
+    return out
 
 
 def stored_bytes(data_dir: str) -> tuple[int, int]:
@@ -134,7 +148,7 @@ def main() -> None:
         app.extensions["catalog"].companies.warm()
         app.extensions["catalog"].warm_policies()  # what a server that has been up holds (warmed at start)
         client, validator = app.test_client(), RequestValidator(TOKEN)
-        play(client, [call_requests(10_000_000 + i, number(i), 2, validator) for i in range(20)], interleave=False)
+        play(client, {"warm-up": ([call_requests(10_000_000 + i, number(i), 2, validator) for i in range(20)], False)})
         n = 0
 
         def calls(to_company) -> list:
@@ -142,11 +156,8 @@ def main() -> None:
             out = [call_requests(n + i, number(to_company(i)), args.turns, validator) for i in range(args.calls)]
             n += args.calls
             return out
-        results = {
-            "warm": play(client, calls(lambda i: 0), interleave=False),
-            "paced": play(client, calls(lambda i: 0), interleave=True),
-            "tenants": play(client, calls(lambda i: i % args.companies), interleave=True),
-        }
+        results = play(client, {"warm": (calls(lambda i: 0), False), "paced": (calls(lambda i: 0), True),
+                                "tenants": (calls(lambda i: i % args.companies), True)})
         size, turns = stored_bytes(data)
         print(f"{args.companies} companies (seeded in {seeded:.0f} s), {args.calls} calls x {args.turns} turns per case")
         print(f"{'case':<10} {'greeting P50/P99 ms':>22} {'ratio':>7} {'turn P50/P99 ms':>18} {'ratio':>7}")
