@@ -47,6 +47,10 @@ WANTS_PERSON = re.compile(
     r"(?:real |live |actual )?(?:person|human|someone|somebody|agent|representative|operator|manager)|"
     r"representative|operator|real person|live person|human being|a human|(?:is|are) (?:the |your )?(?:owner|manager|"
     r"boss|someone|anyone|somebody|anybody|a person|a human)(?: \w+)? (?:available|around|in|there))\b", re.I)
+#: "Hello? Is anyone there?": checking the line is up (the greeting was missed), not asking for a person.
+LINE_CHECK = re.compile(r"^\W*(?:(?:hello|hi|hey|yes|yeah|um+|uh+)\W+)*(?:(?:is|are) (?:anyone|anybody|someone|somebody|you)"
+                        r" (?:still )?(?:there|on the line|listening)|(?:can|could|do) you (?:still )?hear me)"
+                        r"\W*(?:(?:hello|hi)\W*)*$", re.I)
 WANTS_MESSAGE = re.compile(
     r"\b(?:leave (?:a |him a |her a |them a )?message|take a message|call me back|give me a call(?: back)?|"
     r"(?:someone|somebody|anyone|him|her|them) (?:to )?(?:call|ring) me|(?:have|get|ask) (?:someone|somebody|"
@@ -85,6 +89,8 @@ def read(text: str) -> Act:
         return Act("repeat", upset)
     if _HOLD.match(text):
         return Act("hold", upset)
+    if LINE_CHECK.match(text):
+        return Act("line_check", upset)
     if not _rest(text):
         if _HAS_CLOSING.search(text):
             return Act("closing", upset)

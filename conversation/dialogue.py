@@ -245,7 +245,7 @@ class Dialogue:
             return None
         if acts.WANTS_MESSAGE.search(text):
             return self.start_message(pol, ctx, session, MESSAGE_START_LINE, reason="caller")
-        if not routing.decided and acts.WANTS_PERSON.search(text):
+        if not routing.decided and acts.WANTS_PERSON.search(text) and not acts.LINE_CHECK.match(text):
             # Asked in words the general rule does not list ("speak with the owner"): read as the request
             # it is, so a company that can connect does; one that cannot says so honestly.
             person = policy.route(pol, "talk to a person", ctx)

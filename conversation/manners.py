@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 import policy
 from policy.decision import Decision, TurnContext
+from policy.text import split_sentences
 
 from . import acts
 
@@ -62,6 +63,11 @@ def act(pol: policy.CompiledPolicy, ctx: TurnContext, session: Mapping[str, Any]
         return Decision(action="RESPOND", response=pick(REPEAT_LINES, ctx).format(text=again))
     if said.kind == "hold":
         return respond(pol, ctx, pick(HOLD_LINES, ctx))
+    if said.kind == "line_check":  # the caller did not hear us: say we are here, and ask again
+        question = next((s for s in reversed(split_sentences(last_reply or "")) if s.endswith("?")), None)
+        if question:
+            return Decision(action="RESPOND", response=f"Yes, I'm here. {question}")
+        return respond(pol, ctx, "Yes, I'm here. How can I help you today?")
     if collecting:
         # "that's it" or "yes that's all" may answer our question; only a goodbye leaves mid-message.
         return closing(pol, ctx) if acts.leaving(text) else None

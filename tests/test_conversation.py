@@ -55,6 +55,26 @@ def test_hold_on_waits(app):
     assert "8 a.m." in said(replies(result)[2])[0]
 
 
+@pytest.mark.parametrize("check", ["hello? is anyone there", "hello? hello? can you hear me", "are you still there?",
+                                   "Hello, is anybody there? Hello?"])
+def test_a_caller_checking_the_line_hears_we_are_here_not_a_transfer(app, check):
+    result = call(app, check)
+    reply = replies(result)[1]
+    assert reply.find(".//Dial") is None and reply.find("./Gather") is not None
+    assert said(reply)[0] == "Yes, I'm here. How can I help you today?"
+
+
+def test_checking_the_line_mid_question_asks_the_question_again(app):
+    result = call(app, "my ac is broken", "hello? are you still there?")
+    asked, again = said(replies(result)[1])[0], said(replies(result)[2])[0]
+    assert again.startswith("Yes, I'm here. ") and again.removeprefix("Yes, I'm here. ") in asked
+
+
+def test_asking_whether_someone_is_there_to_help_is_still_a_request(app):
+    reply = replies(call(app, "is the owner there"))[1]
+    assert reply.find(".//Dial") is not None
+
+
 # --- several details at once, read-back, names ------------------------------------------------
 
 def test_several_details_in_one_answer_are_all_taken_and_read_back(app):
