@@ -48,7 +48,7 @@ WANTS_PERSON = re.compile(
     r"representative|operator|real person|live person|human being|a human|(?:is|are) (?:the |your )?(?:owner|manager|"
     r"boss|someone|anyone|somebody|anybody|a person|a human)(?: \w+)? (?:available|around|in|there))\b", re.I)
 #: "Hello? Is anyone there?": checking the line is up (the greeting was missed), not asking for a person.
-LINE_CHECK = re.compile(r"^\W*(?:(?:hello|hi|hey|yes|yeah|um+|uh+)\W+)*(?:(?:is|are) (?:anyone|anybody|someone|somebody|you)"
+LINE_CHECK = re.compile(r"^\W*(?:(?:hello|hi|hey|yes|yeah|um+|uh+)\W+)*(?:(?:(?:is|are) )?(?:anyone|anybody|someone|somebody|you)"
                         r" (?:still )?(?:there|on the line|listening)|(?:can|could|do) you (?:still )?hear me)"
                         r"\W*(?:(?:hello|hi)\W*)*$", re.I)
 WANTS_MESSAGE = re.compile(
