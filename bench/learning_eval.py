@@ -176,6 +176,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=4, help="weeks of calls, each followed by staff review")
     ap.add_argument("--start", choices=("phrase", "words"), default="phrase")
     ap.add_argument("--limit", type=int, default=0, help="use at most this many training utterances (a quick run)")
+    ap.add_argument("--intents", type=float, default=0.0,
+                    help="keep only this share of the intents (a quick run; by a stable hash of the name's first word, "
+                    "so intents named alike stay together)")
+    ap.add_argument("--dump", default=None, help="write every test turn (text, intent, tier, scenario, confidence) "
+                    "before and after learning to this JSON file")
     args = ap.parse_args()
     if not args.test and not args.holdout:
         ap.error("give --test FILE, or --holdout SHARE to hold out part of --train")
@@ -185,13 +190,18 @@ def main() -> None:
         train = [r for r in train if not held_out(r[0], args.holdout)]
     else:
         test = load(args.test, "test")
+    if args.intents:
+        def kept(intent: str | None) -> bool:
+            return intent is None or held_out(re.split(r"[_\W]+", intent.lower())[0], args.intents)
+        train, test = [r for r in train if kept(r[1])], [r for r in test if kept(r[1])]
     if args.limit:
         train = train[:args.limit]
     intents = sorted({i for _, i in train + test if i is not None})
     started = time.perf_counter()
     tmp = tempfile.mkdtemp(prefix="learning-eval-")
     app = build_app(os.path.join(tmp, "data"), intents, args.start)
-    before = score(replay(app, test, TEST_NUMBER, "before"), test)
+    before_records = replay(app, test, TEST_NUMBER, "before")
+    before = score(before_records, test)
     totals = [0, 0, 0]
     order = sorted(range(len(train)), key=lambda n: hashlib.blake2b(train[n][0].encode(), digest_size=4).digest())
     week = max(1, -(-len(train) // args.rounds))
@@ -209,7 +219,13 @@ def main() -> None:
         print(f"week {r + 1}: {len(rows)} calls, suggestions made {made[0]}, approved {made[1]}, rejected {made[2]}",
               file=sys.stderr, flush=True)
     app.extensions["catalog"].templates._cache.clear()
-    after = score(replay(app, test, TEST_NUMBER, "after"), test)
+    after_records = replay(app, test, TEST_NUMBER, "after")
+    after = score(after_records, test)
+    if args.dump:
+        keep = ("tier", "scenario", "confidence", "matched")
+        Path(args.dump).write_text(json.dumps([
+            {"text": t, "intent": i, "before": {k: b.get(k) for k in keep}, "after": {k: a.get(k) for k in keep}}
+            for (t, i), b, a in zip(test, before_records, after_records)], indent=0), encoding="utf-8")
     elapsed = time.perf_counter() - started
     base = baseline(train, test)
     print(f"train {args.train} ({len(train)} utterances, {len(intents)} intents), test "
