@@ -24,6 +24,11 @@ from records.templates import TemplateConflict
 
 from .store import LearningStore
 
+#: A queue item whose proposals staff rejected for this many scenarios leaves the queue (rejected).
+REFUSALS = 3
+#: A scenario's examples at most (the template's schema).
+MAX_EXAMPLES = 100
+
 
 class NotFound(LookupError):
     """No such suggestion."""
@@ -70,6 +75,8 @@ def apply_to_template(doc: Mapping[str, Any], change: Mapping[str, Any]) -> dict
     for name in ("keywords", "examples", "replies"):
         have = {normalize(v) for v in target.get(name) or ()}
         for v in _strings(change, name):
+            if name == "examples" and len(target.get(name) or ()) >= MAX_EXAMPLES:
+                break  # a scenario full of examples takes no more (another approval may have filled it)
             if normalize(v) not in have:
                 target.setdefault(name, []).append(v)
                 have.add(normalize(v))
@@ -168,7 +175,11 @@ class Decisions:
         doc = self._claim(sid)
         fields = {"status": "rejected", "decided_at": self.clock(), "decided_by": by, "note": note}
         self.store.decide(sid, "applying", fields)
-        self.store.mark(doc.get("item_ids") or (), "rejected", sid)
+        if doc.get("queue") == "scenario" and doc.get("kind") == "add_to_scenario" and doc.get("scenario"):
+            # "Not this scenario": the turns are still unanswered, so they wait for a proposal elsewhere.
+            self.store.refuse(doc.get("item_ids") or (), doc["scenario"], sid, retries=REFUSALS)
+        else:
+            self.store.mark(doc.get("item_ids") or (), "rejected", sid)
         return {**doc, **fields}
 
     def _to_template(self, template_id: str | None, change: Mapping[str, Any], sid: str, by: str) -> dict[str, Any]:

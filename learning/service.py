@@ -112,7 +112,7 @@ class Learning:
         items = self.store.pending(company_id, SCENARIO)
         if current is not None and items:
             doc, version = current
-            turns = [Turn(i["_id"], i["text"], 1, None, i.get("reply")) for i in items]
+            turns = [Turn(i["_id"], i["text"], 1, None, i.get("reply"), tuple(i.get("refused") or ())) for i in items]
             context = [Turn(s["_id"], s["text"], 1, s.get("scenario")) for s in self.store.sample(company_id)]
             rejected = [(r["scenario"], r.get("examples") or ()) for r in self.store.rejected(company_id, template_id)]
             for s in suggest(doc, turns, context, rejected=rejected):

@@ -79,6 +79,18 @@ class LearningStore:
             chunk = ids[start:start + 500]
             self.items.update_many({"_id": {"$in": chunk}}, {"$set": {"status": status, "suggestion": suggestion}})
 
+    def refuse(self, ids: Iterable[str], scenario: str, suggestion: str, *, retries: int) -> None:
+        """Items of a proposal staff rejected for ``scenario``: back in the queue, that scenario ruled out for
+        them (``refused``), until they were refused ``retries`` times; then rejected."""
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            self.items.update_many({"_id": {"$in": chunk}}, {"$addToSet": {"refused": scenario}})
+            self.items.update_many({"_id": {"$in": chunk}, f"refused.{retries - 1}": {"$exists": True}},
+                                   {"$set": {"status": "rejected", "suggestion": suggestion}})
+            self.items.update_many({"_id": {"$in": chunk}, f"refused.{retries - 1}": {"$exists": False}},
+                                   {"$set": {"status": "pending", "suggestion": None}})
+
     def companies_with_pending(self) -> list[str]:
         """Companies that have pending items (for a learning run over every company)."""
         return sorted({d["company_id"] for d in self.items.find({"status": "pending"}, {"company_id": 1})

@@ -6,6 +6,8 @@ for a cluster like it is passed over for the next), the proposed change (example
 scenario, or a new scenario with keywords and examples when none is close), and its estimated
 impact over the turns learning has seen (the queue and a sample of answered turns): how many would
 have moved to Tier 1 or 2, and how many answered turns a new keyword could take from another scenario.
+Turns in no cluster that read clearly like one scenario are proposed for it together; a turn staff said
+is not a scenario (a rejected proposal) is not proposed for it again.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ MIN_SIMILARITY = 0.25
 REJECTED_LIKE, CANDIDATES = 0.4, 3
 #: Clustering radius (cosine distance), and the fewest turns (repeats included) a cluster needs.
 RADIUS, MIN_CLUSTER = 0.5, 2
+#: A turn in no cluster joins a group for the scenario whose words it is this alike (0..1), when it leads the
+#: next scenario by ``STRAY_MARGIN``.
+STRAY_SIMILARITY, STRAY_MARGIN = 0.3, 0.05
 #: A proposed keyword has at least this many words: one word alone catches other requests.
 KEYWORD_WORDS = 2
 
@@ -48,6 +53,7 @@ class Turn:
     count: int = 1
     scenario: str | None = None    # the scenario that answered it (None: unanswered)
     reply: str | None = None       # Tier 3's reply, if Tier 3 answered
+    refused: tuple[str, ...] = ()  # scenarios staff said it is not (rejected proposals)
 
 
 @dataclass
@@ -233,12 +239,42 @@ def suggest(template: Mapping[str, Any], items: Sequence[Turn], context: Sequenc
     for n, c in enumerate(clusters):
         texts = [items[i].text for i in c.members[:50]]
         ruled_out = {refused_for[g] for g, sim in ranked(refused_index, texts) if sim >= REJECTED_LIKE}
+        # Staff said most of its turns are not that scenario.
+        said_no = Counter(sid for i in c.members for sid in items[i].refused)
+        ruled_out |= {sid for sid, times in said_no.items() if 2 * times >= len(c.members)}
         target, sim = next(((sid, v) for sid, v in ranked(compiled, texts)[:CANDIDATES] if sid not in ruled_out),
                            (None, 0.0))
         owner = target if target and sim >= MIN_SIMILARITY else f"new:{n}"
         targets.append((owner, sim))
         for i in c.members:
             owners[i] = owner
+    # Turns no cluster took: each near one scenario's words (and clearly nearer it than any other) joins a
+    # group for that scenario; a group of ``min_size`` is proposed like a cluster.
+    placed = {i for c in clusters for i in c.members}
+    groups: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    if compiled is not None:
+        for i, t in enumerate(items):
+            if i in placed:
+                continue
+            top = [(sid, v) for sid, v in ranked(compiled, [t.text]) if sid not in t.refused][:2]
+            if not top:
+                continue
+            (sid, best), second = top[0], (top[1][1] if len(top) > 1 else 0.0)
+            if best < STRAY_SIMILARITY or best - second < STRAY_MARGIN:
+                continue
+            if any(refused_for[g] == sid for g, sim in ranked(refused_index, [t.text]) if sim >= REJECTED_LIKE):
+                continue
+            groups[sid].append((best, i))
+    for sid, members in sorted(groups.items()):
+        if sum(items[i].count for _, i in members) < min_size:
+            continue
+        members.sort(key=lambda m: (-m[0], m[1]))
+        c = Cluster(tuple(i for _, i in members), sum(items[i].count for _, i in members),
+                    round(sum(v for v, _ in members) / len(members), 3))
+        clusters.append(c)
+        targets.append((sid, c.coherence))
+        for i in c.members:
+            owners[i] = sid
     turns = list(items) + list(context)
     pool = Pool(turns, owners + [t.scenario for t in context])
     taken = {normalize(k): sc["id"] for sc in template.get("scenarios") or () for k in sc.get("keywords") or ()}

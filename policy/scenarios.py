@@ -40,6 +40,9 @@ _OPENING = re.compile(r"^\W*(?:(?:hi|hello|hey|hiya|yeah|yes|yep|um+|uh+|oh|so|o
 DEFAULT_THRESHOLD = 82.0
 #: Tier 2: the similarity (0..1) a scenario's examples need, and the lead it needs over the next scenario.
 SIMILARITY, MARGIN = 0.4, 0.05
+#: A single keyword's answer gives way to Tier 2 when Tier 2 answers for another scenario this far (0..1) ahead
+#: of the keyword's own examples; a lesser lead over them from ``DISPUTED_AT`` marks it ``DISPUTED`` (its confidence).
+OVERRULE_LEAD, DISPUTED_AT, DISPUTED = 0.1, 0.3, 0.85
 #: Tier 2 leaves out of its sums a word or letter group found in more than this many examples (and 5%).
 COMMON_AT = 200
 
@@ -235,9 +238,16 @@ class _Similar:
         sims = self._dot(self.examples_t, *q, self.size)
         return sims, 0.5 * (np.maximum.reduceat(sims, self.starts) + self._dot(self.centres_t, *q, len(self.starts)))
 
-    def nearest(self, text: str) -> tuple[int, float, float, int] | None:
-        """The closest scenario, its similarity, the next scenario's, and the position of its nearest example."""
-        got = self.scores(text)
+    def score_of(self, got: tuple[np.ndarray, np.ndarray] | None, scenario: int) -> float:
+        """One scenario's similarity in ``scores``' answer (0 when it has no examples)."""
+        k = np.flatnonzero(self.scenario == scenario)
+        return float(got[1][k[0]]) if got is not None and len(k) else 0.0
+
+    def nearest(self, text: str, got: tuple[np.ndarray, np.ndarray] | None = None
+                ) -> tuple[int, float, float, int] | None:
+        """The closest scenario, its similarity, the next scenario's, and the position of its nearest example
+        (``got``: ``scores``' answer for the text, when computed already)."""
+        got = self.scores(text) if got is None else got
         if got is None:
             return None
         sims, scores = got
@@ -310,8 +320,28 @@ class CompiledTemplate:
                     best = key
             idx = -best[2]  # type: ignore[index]
             matched = max((self.phrases.phrases[p] for p in scores[idx]), key=len)
+            confidence = 1.0
+            if len(scores[idx]) == 1 and self._similar is not None:
+                # One keyword is thin evidence: when what the caller said reads clearly like another scenario's
+                # examples, those examples know better ("add a reminder to call mom" said "reminder", and reads
+                # like the examples of setting one); when they only lean elsewhere, the answer is less sure.
+                asked = normalize(request) if len(request.split()) >= 3 else text
+                got = self._similar.scores(asked)
+                found = self._similar.nearest(asked, got) if got is not None else None
+                if found is not None and int(found[0]) != idx:
+                    other, score, _, pos = found
+                    lead = score - self._similar.score_of(got, idx)
+                    # Only a keyword the other scenario's examples say too (then it tells the two apart no more),
+                    # and only when they share more of the caller's words than the keyword's.
+                    theirs, kw = self._content.get(other, set()), _content(matched.split())
+                    common = kw <= theirs and bool((_content(asked.split()) - kw) & theirs)
+                    if common and lead >= OVERRULE_LEAD and self._tier2(other, score, found[2], pos, asked, text):
+                        return self._reply(other, self._choice_owner[pos].reply, "2", self._confidence(score),
+                                           call_sid, seq, self._choices[pos])
+                    if score >= DISPUTED_AT and lead >= MARGIN:
+                        confidence = DISPUTED
             qa = self._qna_reply(idx, text)
-            return self._reply(idx, qa, "1", 1.0, call_sid, seq, matched)
+            return self._reply(idx, qa, "1", confidence, call_sid, seq, matched)
         # Tier 2 reads the request too, not the greeting in front of it.
         asked = normalize(request) if len(request.split()) >= 3 else text
         found = self._similar.nearest(asked) if self._similar is not None else None
@@ -319,16 +349,20 @@ class CompiledTemplate:
             return ScenarioAnswer(self.fallback, FALLBACK_ACTION, "fallback", 0.0, None)
         idx, score, second, pos = found
         confidence = self._confidence(score)
+        if self._tier2(idx, score, second, pos, asked, text):
+            return self._reply(idx, self._choice_owner[pos].reply, "2", confidence, call_sid, seq,
+                               self._choices[pos])
+        return ScenarioAnswer(self.fallback, FALLBACK_ACTION, "fallback",
+                              round(min(confidence, self.threshold / 100.0 - 0.01), 3), None)
+
+    def _tier2(self, idx: int, score: float, second: float, pos: int, asked: str, text: str) -> bool:
+        """Whether Tier 2's nearest scenario is close enough, and far enough ahead of the next, to answer."""
         # Few words say little: a short input ("yes") must also read like the example as a whole.
         short = len(text.split()) < 3 and fuzz.ratio(text, self._choices[pos]) < self.threshold
         # Similar talk is not a similar request: some word that carries it must be the scenario's too.
         said = _content(asked.split())
         shared = bool(said & self._content.get(idx, set())) or not (said or _content(self._choices[pos].split()))
-        if score >= SIMILARITY and score - second >= MARGIN and not short and shared:
-            return self._reply(idx, self._choice_owner[pos].reply, "2", confidence, call_sid, seq,
-                               self._choices[pos])
-        return ScenarioAnswer(self.fallback, FALLBACK_ACTION, "fallback",
-                              round(min(confidence, self.threshold / 100.0 - 0.01), 3), None)
+        return score >= SIMILARITY and score - second >= MARGIN and not short and shared
 
     def _widest(self, hits: dict[int, int]) -> dict[int, int]:
         """The keywords said, less any said only as part of a longer one ("a c" inside "new ac unit"): the
