@@ -118,6 +118,19 @@ def cluster(texts: Sequence[str], *, radius: float = 0.3, min_size: int = 3) -> 
     return sorted(out, key=lambda c: (-c.count, c.members))
 
 
+def coherence(texts: Sequence[str]) -> float:
+    """How tight a group of texts is, as a cluster's coherence (mean cosine to the group's centre, 0..1)."""
+    import numpy as np
+
+    norm = [" ".join(stems(t)) for t in texts]
+    counts = Counter(norm)
+    unique = sorted(u for u in counts if u)
+    if not unique:
+        return 0.0
+    return _make(vectorize(unique), np.arange(len(unique)), unique,
+                 np.array([counts[u] for u in unique], dtype=float), {}).coherence
+
+
 def _make(X, rows, texts: list[str], weights, where: dict[str, list[int]]) -> Cluster:
     import numpy as np
 
@@ -128,8 +141,8 @@ def _make(X, rows, texts: list[str], weights, where: dict[str, list[int]]) -> Cl
     sims = np.asarray(sims).ravel()
     order = sorted(range(len(rows)), key=lambda i: (-sims[i], texts[i]))
     coherence = float(np.average(sims, weights=weights)) if len(rows) else 0.0
-    members = tuple(m for i in order for m in where[texts[i]])
+    members = tuple(m for i in order for m in where.get(texts[i], ()))
     return Cluster(members, int(weights.sum()), round(coherence, 3))
 
 
-__all__ = ["Cluster", "cluster", "stem", "stems", "tokens", "content_words", "ngrams", "vectorize", "STOP_WORDS"]
+__all__ = ["Cluster", "cluster", "coherence", "stem", "stems", "tokens", "content_words", "ngrams", "vectorize", "STOP_WORDS"]

@@ -54,6 +54,8 @@ def shared_words(companies: Sequence[CompanyInput], minimum: int = MIN_COMPANIES
 
 
 def _key(s: Mapping[str, Any]) -> str | None:
+    if s.get("stray"):
+        return None  # turns in no cluster, grouped by the scenario they read like: not a cluster to pool
     change = s.get("change") or {}
     if s.get("kind") == "add_to_scenario" and s.get("scenario"):
         return f"scenario:{s['scenario']}"

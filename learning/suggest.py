@@ -22,7 +22,7 @@ from policy.errors import PolicyError
 from policy.scenarios import SIMILARITY, CompiledTemplate, compile_template
 from policy.text import normalize
 
-from .cluster import STOP_WORDS, Cluster, cluster, content_words, ngrams, tokens
+from .cluster import STOP_WORDS, Cluster, cluster, coherence, content_words, ngrams, tokens
 from .scrub import has_placeholder
 
 #: Examples shown to staff per suggestion, and example phrases proposed per suggestion (the closest to the
@@ -69,6 +69,7 @@ class Suggestion:
     change: dict[str, Any]
     impact: dict[str, int] = field(default_factory=dict)
     similarity: float = 0.0
+    stray: bool = False                        # turns in no cluster, grouped by the scenario they read like
 
     @property
     def signature(self) -> str:
@@ -80,7 +81,7 @@ class Suggestion:
         """The suggestion as a stored document's fields."""
         return {"kind": self.kind, "scenario": self.scenario, "examples": self.examples, "count": self.count,
                 "coherence": self.coherence, "item_ids": self.item_ids, "change": self.change,
-                "impact": self.impact, "similarity": round(self.similarity, 3)}
+                "impact": self.impact, "similarity": round(self.similarity, 3), "stray": self.stray}
 
 
 class Pool:
@@ -251,6 +252,7 @@ def suggest(template: Mapping[str, Any], items: Sequence[Turn], context: Sequenc
     # Turns no cluster took: each near one scenario's words (and clearly nearer it than any other) joins a
     # group for that scenario; a group of ``min_size`` is proposed like a cluster.
     placed = {i for c in clusters for i in c.members}
+    strays: set[int] = set()
     groups: dict[str, list[tuple[float, int]]] = defaultdict(list)
     if compiled is not None:
         for i, t in enumerate(items):
@@ -270,9 +272,10 @@ def suggest(template: Mapping[str, Any], items: Sequence[Turn], context: Sequenc
             continue
         members.sort(key=lambda m: (-m[0], m[1]))
         c = Cluster(tuple(i for _, i in members), sum(items[i].count for _, i in members),
-                    round(sum(v for v, _ in members) / len(members), 3))
+                    coherence([items[i].text for _, i in members]))
         clusters.append(c)
-        targets.append((sid, c.coherence))
+        targets.append((sid, round(sum(v for v, _ in members) / len(members), 3)))
+        strays.add(len(clusters) - 1)
         for i in c.members:
             owners[i] = sid
     turns = list(items) + list(context)
@@ -280,8 +283,13 @@ def suggest(template: Mapping[str, Any], items: Sequence[Turn], context: Sequenc
     taken = {normalize(k): sc["id"] for sc in template.get("scenarios") or () for k in sc.get("keywords") or ()}
     existing = {normalize(e) for sc in template.get("scenarios") or () for e in sc.get("examples") or ()}
     room = {sc["id"]: MAX_EXAMPLES - len(sc.get("examples") or ()) for sc in template.get("scenarios") or ()}
-    return [s for c, (owner, sim) in zip(clusters, targets)
-            if (s := _one(c, owner, sim, items, pool, taken, existing, room)) is not None]
+    out = []
+    for n, (c, (owner, sim)) in enumerate(zip(clusters, targets)):
+        s = _one(c, owner, sim, items, pool, taken, existing, room)
+        if s is not None:
+            s.stray = n in strays
+            out.append(s)
+    return out
 
 
 def _one(c: Cluster, owner: str, sim: float, items: Sequence[Turn], pool: Pool, taken: Mapping[str, str],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from learning import network
 from learning.decide import MAX_EXAMPLES, apply_to_template
 from learning.reasons import LOW_CONFIDENCE, classify
 from learning.suggest import Turn, suggest
@@ -72,6 +73,14 @@ def test_turns_in_no_cluster_reach_the_scenario_they_are_like():
     strays = ["has my card arrival been delayed", "what about the arrival of the card i ordered"]
     [s] = suggest(ARRIVAL, [Turn(f"i{n}", t) for n, t in enumerate(strays)], min_size=2)
     assert (s.kind, s.scenario, sorted(s.item_ids)) == ("add_to_scenario", "card_arrival", ["i0", "i1"])
+    assert s.stray and 0.0 <= s.coherence <= 1.0
+    # Such a group is not a cluster: network learning does not pool it.
+    docs = [{**s.to_doc(), "coherence": 1.0} for _ in range(3)]
+    companies = [network.CompanyInput(f"c{n}", "t", [d], frozenset(w for t in strays for w in t.split()))
+                 for n, d in enumerate(docs)]
+    assert network.aggregate("Banking", companies) == []
+    assert network.aggregate("Banking", [network.CompanyInput(c.company_id, "t", [{**docs[0], "stray": False}],
+                                                              c.vocabulary) for c in companies])
 
 
 def test_a_full_scenario_takes_no_more_examples():
