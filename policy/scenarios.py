@@ -289,6 +289,10 @@ class CompiledTemplate:
         self._content: dict[int, set[str]] = {}
         for text, owner in zip(choices, owners):
             self._content.setdefault(owner.scenario, set()).update(_content(text.split()))
+        # Keywords whose words another scenario's examples say too.
+        self._shared = {pid for pid, owners in self._owner.items()
+                        if (kw := _content(normalize(self.phrases.phrases[pid]).split()))
+                        and any(kw <= words for j, words in self._content.items() if j not in owners)}
         self.hints = tuple(sorted({normalize(k) for sc in self.scenarios for k in sc.keywords},
                                   key=lambda p: (len(p), p)))
 
@@ -321,10 +325,11 @@ class CompiledTemplate:
             idx = -best[2]  # type: ignore[index]
             matched = max((self.phrases.phrases[p] for p in scores[idx]), key=len)
             confidence = 1.0
-            if len(scores[idx]) == 1 and self._similar is not None:
-                # One keyword is thin evidence: when what the caller said reads clearly like another scenario's
-                # examples, those examples know better ("add a reminder to call mom" said "reminder", and reads
-                # like the examples of setting one); when they only lean elsewhere, the answer is less sure.
+            if len(scores[idx]) == 1 and scores[idx][0] in self._shared:
+                # One keyword that other scenarios' examples say too is thin evidence: when what the caller said
+                # reads clearly like another scenario's examples, those examples know better ("add a reminder to
+                # call mom" said "reminder", and reads like the examples of setting one); when they only lean
+                # elsewhere, the answer is less sure. (A keyword no other scenario's examples say costs nothing.)
                 asked = normalize(request) if len(request.split()) >= 3 else text
                 got = self._similar.scores(asked)
                 found = self._similar.nearest(asked, got) if got is not None else None
