@@ -90,6 +90,24 @@ def soothe(pol: policy.CompiledPolicy, ctx: TurnContext, decision: Decision) -> 
     return replace(decision, response=f"{sorry} {rest[:1].upper()}{rest[1:]}".strip())
 
 
+AGAIN_OPENERS = ("Sure. Once again, ", "Of course. Again, ")
+MORE_QUESTION = "Is there anything else I can help with?"
+
+
+def not_again(decision: Decision, last_said: str | None, ctx: TurnContext) -> Decision:
+    """The same answer twice in a row sounds like a recording: the second time it is said as a reminder,
+    and the caller is asked what else they need. A question of ours is asked again as it was."""
+    if decision.action != "RESPOND" or not last_said or decision.short_circuit or decision.response.endswith("?"):
+        return decision
+    now = _LEADING_ACK.sub("", decision.response).strip()
+    if not now or now.lower() != _LEADING_ACK.sub("", last_said).strip().lower():
+        return decision
+    first = now.split(" ", 1)[0]
+    keep = first in ("I", "I'm", "I'll", "I've", "I'd") or first.isupper() or first[1:] != first[1:].lower()
+    text = pick(AGAIN_OPENERS, ctx) + (now if keep else now[:1].lower() + now[1:])
+    return replace(decision, response=f"{text} {MORE_QUESTION}")
+
+
 def asked_more(decision: Decision) -> bool:
     """Whether our reply asked the caller if they need anything more."""
     return decision.action == "RESPOND" and bool(ASKED_MORE.search(decision.response))

@@ -226,6 +226,8 @@ class Conversation:
             decided = policy.finish(pol, routing, BaseResponse(answer.text, answer.action, source), ctx)
             decision = self.dialogue.maybe_collect(pol, decided, session, ctx, turn.speech)
             self.rollout.shadow(scope, turn.speech, turn.seq, ctx, decided, facts.answer, base, facts)
+        if said.kind != "repeat" and not session.get("collect"):  # asked to hear it again: as it was
+            decision = manners.not_again(decision, last.get("text"), ctx)
         if said.upset and not session.get("soothed"):  # once a call: twice sounds scripted
             decision = manners.soothe(pol, ctx, decision)
             session["soothed"] = True
