@@ -83,6 +83,9 @@ def test_emergency_combinations_need_every_group():
     assert policy.apply(p, "no power and my dad is on oxygen", "b", ctx()).action == "TRANSFER"
     assert policy.apply(p, "the furnace quit", "b", ctx()).action == "RESPOND"
     assert policy.apply(p, "my baby is asleep", "b", ctx()).action == "RESPOND"
+    # An iced-over heat pump with the house freezing is heating gone in the cold; iced over alone is a repair.
+    assert policy.apply(p, "the heat pump is iced over and it's like 20 degrees in here", "b", ctx()).action == "TRANSFER"
+    assert policy.apply(p, "the heat pump is iced over", "b", ctx()).action == "RESPOND"
 
 
 def test_the_compile_report_says_which_built_in_words_a_rule_inherits():
