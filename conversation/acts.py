@@ -51,6 +51,21 @@ WANTS_PERSON = re.compile(
 LINE_CHECK = re.compile(r"^\W*(?:(?:hello|hi|hey|yes|yeah|um+|uh+)\W+)*(?:(?:(?:is|are) )?(?:anyone|anybody|someone|somebody|you)"
                         r" (?:still )?(?:there|on the line|listening)|(?:can|could|do) you (?:still )?hear me)"
                         r"\W*(?:(?:hello|hi)\W*)*$", re.I)
+_WHEN = re.compile(r"\b(?:(?:this|next)\s+)?(?:today|tomorrow|tonight|monday|tuesday|wednesday|thursday|friday|saturday|"
+                   r"sunday|weekend)(?:\s+(?:morning|afternoon|evening|night))?\b|\b(?:in the\s+)?(?:morning|afternoon|"
+                   r"evening)\b|\basap\b|\bas soon as (?:possible|you can)\b", re.I)
+_DAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
+
+
+def when_said(text: str) -> str | None:
+    """A day or time the caller names ("uh, thursday I guess" -> "Thursday"), as we would say it back."""
+    m = _WHEN.search(text)
+    if not m:
+        return None
+    words = m.group(0).lower().replace("asap", "as soon as possible").split()
+    return " ".join(w.capitalize() if w in _DAYS else w for w in words)
+
+
 WANTS_MESSAGE = re.compile(
     r"\b(?:leave (?:a |him a |her a |them a )?message|take a message|call me back|give me a call(?: back)?|"
     r"(?:someone|somebody|anyone|him|her|them) (?:to )?(?:call|ring) me|(?:have|get|ask) (?:someone|somebody|"

@@ -260,7 +260,7 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
     agrees = acts.is_assent(text) or (state.get("purpose") == "message" and acts.WANTS_MESSAGE.search(text)
                                       and not could_answer(state, text)) or (
         spec["name"] == "visitDetails" and acts.is_yes(text))  # "yes please" to "shall we book a visit?"
-    if agrees and (spec.get("type") != "TEXT" or spec["name"] == "visitDetails"):
+    if agrees and (spec.get("type") != "TEXT" or spec["name"] in ("visitDetails", "message")):
         step.events.append("assent")  # "sure", "ok": they are listening; ask again, no retry counted
         return step
 

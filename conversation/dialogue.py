@@ -48,6 +48,7 @@ BOOKING_OFFER = re.compile(r"\b(?:i can (?:book|schedule|send)|we can send|would
                            r"(?:send|come))|shall i (?:set (?:that|one) up|book)|want (?:me|us) to (?:book|send|schedule)|"
                            r"like to book)\b[^.?!]*[.?!]?\s*$", re.I)
 #: A side question we cannot answer while collecting: (for a message, before a transfer).
+WHEN_LINE = "Got it, I'll let the team know {when} works for you. {prompt}"
 UNANSWERED_SIDE_LINES = (("I'll pass that on so the team can answer it when they call you back. {prompt}",
                           "I'll make sure the team answers that when they call you back. {prompt}"),
                          ("The team can answer that as soon as I put you through. {prompt}",
@@ -306,7 +307,16 @@ class Dialogue:
             return Collected(Decision(action="RESPOND", response=_assent_line(session, ctx, prompt)), False, note)
         if acts.WANTS_PERSON.search(text) and not is_confirming(state):
             return Collected(self._person(pol, session, state, ctx, routing), False, {**note, "events": ["wants_person"]})
-        asking = not is_confirming(state) and acts.is_question(text)
+        confirming = is_confirming(state)
+        when = acts.when_said(text) if not confirming and collect.current(state).get("type") == "PERSON" else None
+        if when and not collect.could_answer(state, text):
+            # "Thursday, I guess" when asked for a name: a time for the visit, noted for the team; the name next.
+            session["when"] = when
+            prompt = policy.speak(pol, collect.prompt_of(collect.current(state)), ctx, caller_spoke=False)
+            note["events"] = ["when"]
+            return Collected(Decision(action="RESPOND", response=WHEN_LINE.format(when=when, prompt=prompt)), False,
+                             note)
+        asking = not confirming and acts.is_question(text)
         fits = asking and collect.could_answer(state, text)
         if fits and collect.current(state).get("type", "TEXT") == "TEXT" and answer().action == "PROVIDE_HOURS":
             # "Are you open Saturday?" when asked for the message: a question about hours is answered

@@ -35,12 +35,14 @@ class Messages:
         message = self._message(session, state)
         if session.get("questions"):  # questions we promised to pass on ("what's your earliest appointment?")
             message["questions"] = list(session["questions"])
+        if session.get("when"):  # when the caller would like the visit ("Thursday")
+            message["when"] = session["when"]
         if not confirmed:
             message["confirmed"] = False
         self.call_log.store_message(message)
         self.call_log.update(session["call_sid"], {"$set": {"outcome": "message_taken", "message": {
             k: message[k] for k in ("name", "callback_phone", "message", "reason", "transfer_target", "confirmed",
-                                    "questions") if k in message}}})
+                                    "questions", "when") if k in message}}})
         self._text_team(ctx, session, state, message)
         name = f", {message['name'].split()[0]}" if message.get("name") else ""
         phone = message["callback_phone"]
@@ -75,6 +77,8 @@ class Messages:
         why = f" (transfer to {transfer.get('target')}: {message['reason']})" if transfer.get("target") else ""
         body = (f"{company}: message from {message['name'] or 'a caller'} ({message['callback_phone']}){why}: "
                 f"{message['message'] or '(no message)'}")
+        if message.get("when"):
+            body += f" When: {message['when']}."
         if message.get("questions"):
             body += " Asked: " + "; ".join(message["questions"])
         self.notifier.sms(f"{message['_id']}:message", to=to, from_=session.get("to"), body=body,

@@ -96,13 +96,20 @@ _FUNCTION = frozenset("a an the is are was were be been it it's its this that th
                       "when where why how do does did have has had can could would should".split())
 
 
+#: Words of a day or a time ("thursday I guess", "tomorrow morning"): an answer about when, not a name.
+WHEN_WORDS = frozenset("today tomorrow tonight morning afternoon evening weekend asap monday tuesday wednesday "
+                       "thursday friday saturday sunday".split())
+_WHEN_NOT_DAYS = frozenset("today tomorrow tonight morning afternoon evening weekend asap".split())  # no one's name
+
+
 def not_a_name(text: str) -> bool:
-    """Whether words given as a name read as a sentence instead (they are asked again, not stored)."""
+    """Whether words given as a name read as a sentence, or a time, instead (asked again, not stored)."""
     words = [w.strip(".,!?;:'\"-").lower() for w in text.split()]
     words = [w for w in words if w]
     if not words:
         return True
-    return words[0] in _NOT_NAME_FIRST or sum(w in _FUNCTION for w in words) >= 2 or len(words) > 6
+    timely = not WHEN_WORDS.isdisjoint(words) and (len(words) > 1 or words[0] in _WHEN_NOT_DAYS)
+    return words[0] in _NOT_NAME_FIRST or sum(w in _FUNCTION for w in words) >= 2 or len(words) > 6 or timely
 
 
 def normalize_text(kind: str, text: str) -> EntityResult:
