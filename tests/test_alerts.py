@@ -173,6 +173,8 @@ def test_without_redis_workers_share_their_counts_through_the_store_and_alerts_d
     for worker in (b, a, b):  # each evaluator sees both workers' turns: one verdict, no flapping
         results = engine(worker).evaluate()
         assert results["TIER3_SPIKE"][0] and results["TIER3_SPIKE"][1]["turns"] == 20
-    [record] = engine(a).list("firing")
-    assert record["figures"]["source"] == "docstore" and engine(b).list("resolved") == []
+    # (on a loaded machine a slow engine turn may fire CHEATSHEET_PERF_FAULT as well: not this test's subject)
+    [record] = [r for r in engine(a).list("firing") if r["name"] == "TIER3_SPIKE"]
+    assert record["figures"]["source"] == "docstore"
+    assert [r for r in engine(b).list("resolved") if r["name"] == "TIER3_SPIKE"] == []
     assert not engine(a).evaluate()["CANARY_REGRESSION"][0]

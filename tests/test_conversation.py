@@ -75,6 +75,22 @@ def test_asking_whether_someone_is_there_to_help_is_still_a_request(app):
     assert reply.find(".//Dial") is not None
 
 
+def test_the_same_answer_twice_is_said_as_a_reminder_with_a_next_step(app):
+    result = call(app, "what are your hours", "what are your hours")
+    first, second = said(replies(result)[1])[0], said(replies(result)[2])[0]
+    core = first.split(". ", 1)[1] if first.startswith(("Sure. ", "Ok, ")) else first
+    assert second != first and core[1:] in second
+    assert second.startswith(("Sure. Once again, ", "Of course. Again, "))
+    assert second.endswith("Is there anything else I can help with?")
+    assert replies(call(app, "what are your hours", "what are your hours", "no"))[3].find("./Hangup") is not None
+
+
+def test_ice_on_the_unit_books_a_repair_and_is_not_a_warranty_question(app):
+    iced = said(replies(call(app, "my outside unit is covered in ice, can someone come look"))[1])[0]
+    assert "thaw" in iced and "guarantee" not in iced
+    assert "guarantee" in said(replies(call(app, "is my repair still covered"))[1])[0]
+
+
 # --- several details at once, read-back, names ------------------------------------------------
 
 def test_several_details_in_one_answer_are_all_taken_and_read_back(app):
@@ -89,6 +105,25 @@ def test_several_details_in_one_answer_are_all_taken_and_read_back(app):
     [msg] = messages(app, result)
     assert (msg["name"], msg["callback_phone"], msg["message"]) == ("John Smith", "+15125550198",
                                                                     "my heat pump is making a noise")
+
+
+def test_a_time_given_for_a_name_is_noted_for_the_team_and_a_yes_is_not_a_message(app):
+    result = call(app, "I'd like to leave a message", "uh, thursday I guess", "Pat Nguyen", "512 555 0198",
+                  "yes", "the toilet keeps running", "yes")
+    noted = said(replies(result)[2])[0]
+    assert noted == "Got it, I'll let the team know Thursday works for you. May I have your name, please?"
+    again = said(replies(result)[5])[0]
+    assert "message" in again.lower() and "Is that right?" not in again  # "yes" is not the message
+    assert "the toilet keeps running" in said(replies(result)[6])[0]
+    [msg] = messages(app, result)
+    assert (msg["name"], msg["message"], msg["when"]) == ("Pat Nguyen", "the toilet keeps running", "Thursday")
+
+
+@pytest.mark.parametrize("words", ["tomorrow morning", "thursday I guess", "next Tuesday afternoon"])
+def test_a_time_is_not_a_name(words):
+    from policy.entities import not_a_name
+
+    assert not_a_name(words) and not not_a_name("Pat Nguyen") and not not_a_name("Tuesday")
 
 
 def test_read_back_before_a_transfer_can_be_corrected(app):
