@@ -84,8 +84,9 @@ def _rule_took(record: Mapping[str, Any], kind: str) -> bool:
     return any(b.get("type") == kind for b in record.get("blocks") or ())
 
 
-def scenario_reason(record: Mapping[str, Any], *, repeated: bool = False) -> str | None:
-    """The scenario queue's reason for a caller turn, or None when the scenarios did their job."""
+def scenario_reason(record: Mapping[str, Any], *, repeated: bool = False, disputed: bool = False) -> str | None:
+    """The scenario queue's reason for a caller turn, or None when the scenarios did their job (``disputed``:
+    the template's examples lean away from the scenario that answered)."""
     tier = record.get("tier")
     events = (record.get("collect") or {}).get("events") or ()
     if any(str(e).startswith(("invalid:", "escalated:", "skipped:")) for e in events):
@@ -98,7 +99,8 @@ def scenario_reason(record: Mapping[str, Any], *, repeated: bool = False) -> str
             return NEW_VARIANT
         return NEW_INTENT
     conf = record.get("confidence")
-    if tier in ("1", "2") and record.get("base_used", True) and conf is not None and conf < LOW_CONFIDENCE_BELOW:
+    if tier in ("1", "2") and record.get("base_used", True) and (
+            disputed or (conf is not None and conf < LOW_CONFIDENCE_BELOW)):
         return LOW_CONFIDENCE
     return None
 
@@ -128,7 +130,7 @@ def cheatsheet_reasons(record: Mapping[str, Any], cues: list[str],
 
 
 def classify(record: Mapping[str, Any], *, degraded: list[str] | tuple[str, ...] = (), repeated: bool = False,
-             would_fire: tuple[str, ...] = ()) -> list[Item]:
+             would_fire: tuple[str, ...] = (), disputed: bool = False) -> list[Item]:
     """Every queue item one turn record gives; all of them to the incident queue while degraded."""
     if record.get("kind") != "turn" or not (record.get("caller") or {}).get("text"):
         return []
@@ -136,7 +138,7 @@ def classify(record: Mapping[str, Any], *, degraded: list[str] | tuple[str, ...]
     if record.get("tier3") == "failed":
         reasons.append(LLM_FAILED)
     items: list[Item] = []
-    reason = scenario_reason(record, repeated=repeated)
+    reason = scenario_reason(record, repeated=repeated, disputed=disputed)
     if reason:
         items.append(Item(SCENARIO, reason))
     items += cheatsheet_reasons(record, cues_in(record["caller"]["text"]), would_fire)

@@ -19,7 +19,7 @@ from . import network
 from .cheatsheet import cheatsheet_suggestions
 from .cluster import tokens
 from .feed import Batch
-from .reasons import CHEATSHEET, SCENARIO, classify
+from .reasons import CHEATSHEET, LOW_CONFIDENCE_BELOW, SCENARIO, classify
 from .scrub import scrub
 from .store import LearningStore, item_id
 from .suggest import Turn, suggest
@@ -73,7 +73,8 @@ class Learning:
         norm = " ".join(tokens(text))
         unanswered = record.get("tier") in ("3", "fallback")
         repeated = unanswered and not degraded and bool(norm) and self.store.seen_unanswered(company_id, norm)
-        items = classify(record, degraded=degraded, repeated=repeated)
+        items = classify(record, degraded=degraded, repeated=repeated,
+                         disputed=not degraded and self._disputed(record, company_id))
         if not items:
             if record.get("tier") in ("1", "2") and not degraded:
                 self.store.add_sample(company_id, f"{record['call_sid']}:{record['seq']}",
@@ -91,6 +92,19 @@ class Learning:
                 "seq": record["seq"], "at": record.get("at"), "status": "pending", "suggestion": None,
                 "detail": dict(it.detail)})
         return True
+
+    def _disputed(self, record: Mapping[str, Any], company_id: str) -> bool:
+        """A sure keyword answer the template's examples lean away from (Tier 1 checks only keywords other
+        scenarios' examples say, to stay fast; learning checks every one, here, off the caller's path)."""
+        if record.get("tier") != "1" or (record.get("confidence") or 0.0) < LOW_CONFIDENCE_BELOW:
+            return False
+        try:
+            compiled = self.catalog.templates.get(self._template_id(company_id))
+            return bool(compiled is not None and compiled.disputed((record.get("caller") or {}).get("text") or "",
+                                                                   record.get("scenario")))
+        except Exception as exc:  # noqa: BLE001 - a template that cannot be read teaches nothing here
+            log.debug("dispute check failed for %s: %s", company_id, exc)
+            return False
 
     def _template_id(self, company_id: str) -> str | None:
         try:

@@ -379,6 +379,20 @@ class CompiledTemplate:
             return n < len(long) and any(long[i:i + n] == short for i in range(len(long) - n + 1))
         return {p: v for p, v in hits.items() if not any(inside(stems[p], stems[q]) for q in hits if q != p)}
 
+    def disputed(self, utterance: str, scenario_id: str | None) -> bool:
+        """Whether the examples lean away from the scenario that answered (another scenario's are at least
+        ``DISPUTED_AT`` alike and ahead of its own by Tier 2's margin): for learning, off the caller's path."""
+        if self._similar is None or scenario_id is None:
+            return False
+        request = _OPENING.sub("", utterance or "")
+        asked = normalize(request) if len(request.split()) >= 3 else normalize(utterance or "")
+        got = self._similar.scores(asked)
+        found = self._similar.nearest(asked, got) if got is not None else None
+        idx = next((i for i, sc in enumerate(self.scenarios) if sc.id == scenario_id), None)
+        if found is None or idx is None or int(found[0]) == idx:
+            return False
+        return found[1] >= DISPUTED_AT and found[1] - self._similar.score_of(got, idx) >= MARGIN
+
     def similar(self, utterance: str) -> tuple[str, float] | None:
         """The scenario whose examples are most like the words, and how alike (0..1, no threshold applied)."""
         found = self._similar.nearest(normalize(utterance or "")) if self._similar is not None else None

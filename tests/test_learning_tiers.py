@@ -107,3 +107,19 @@ def test_a_rejected_proposal_for_a_scenario_sends_its_turns_back_until_refused_e
         items = list(store.items.find({"_id": {"$in": ids}}))
         assert {tuple(i["refused"]) for i in items} == {("hours", "pricing", "booking")[:n + 1]}
         assert {i["status"] for i in items} == ({"pending"} if n < 2 else {"rejected"})
+
+
+def test_learning_checks_every_sure_keyword_answer_against_the_examples(reminders):
+    """Tier 1 asks Tier 2 only for shared keywords (to stay fast); learning asks for every keyword answer."""
+    doc = {**REMINDERS, "scenarios": [*REMINDERS["scenarios"][:2],
+                                      {"id": "alarm", "name": "alarm", "keywords": ["alarm"],
+                                       "examples": ["wake me up at six tomorrow", "wake me up at seven please"],
+                                       "replies": ["Alarm set."]}]}
+    compiled = compile_template(doc)
+    words = "reminder to wake me up at six tomorrow"
+    got = compiled.answer(words, call_sid="CA1", seq=1)
+    assert (got.tier, got.scenario) == ("1", "reminder") and compiled.disputed(words, "reminder")
+    record = {"kind": "turn", "caller": {"text": words}, "tier": "1", "confidence": got.confidence,
+              "scenario": "reminder", "base_used": True, "blocks": [], "guardrails": []}
+    assert [i.reason for i in classify(record, disputed=True)] == [LOW_CONFIDENCE]
+    assert not compiled.disputed("wake me up at six tomorrow", "alarm")
