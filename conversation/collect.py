@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Mapping
 
-from policy.entities import correction, normalize, not_a_name, patch_phone, spoken
+from policy.entities import SENTENCE, correction, normalize, not_a_name, patch_phone, spoken
 from policy.matching import compile_validation_pattern
 from policy.words import digits_of, strip_lead_in
 from policy.text import label
@@ -63,6 +63,8 @@ WITHHOLDS = re.compile(r"\b(?:(?:i'?d|i would) rather not|prefer not|(?:do not|d
 #: The caller asks why we need it ("why do you need that?").
 WHY_ASKED = re.compile(r"\bwhy (?:do|would) you (?:need|want)|\bwhat do you need (?:it|that|my \w+) for\b|"
                        r"\bwhy (?:is that|does it) matter", re.I)
+#: Said to a statement given for a name (passed on with the message); at most this many, then it counts as a retry.
+STATEMENT_LINE, MAX_STATEMENTS = "I'll make sure the team hears that.", 2
 WHY_LINES = {"PERSON": "It's just so our team knows who they're speaking with.",
              "PHONE": "It's so our team can call you back if we get cut off.",
              "EMAIL": "It's so our team can send you the details.",
@@ -331,6 +333,14 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
         step.collected, step.changed = collected, True
         step.text = "Got it."
         step.events.append("collected:visitDetails")
+        return step
+    if (spec.get("type") == "PERSON" and result.reason == SENTENCE and state.get("purpose") == "message"
+            and len(rest.split()) >= 3 and not acts.is_question(rest) and not NOT_A_NAME.search(rest)
+            and int(state.get("statements", 0)) < MAX_STATEMENTS):
+        # "I want my money back" asked for a name for a message: something for the team to hear, not a bad name.
+        state["statements"] = int(state.get("statements", 0)) + 1
+        step.text = STATEMENT_LINE
+        step.events.append("statement")
         return step
     state["retries"] = int(state.get("retries", 0)) + 1
     step.events.append(f"invalid:{spec['name']}:{result.reason}")

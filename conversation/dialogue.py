@@ -361,6 +361,8 @@ class Dialogue:
                               region=region_of(session.get("to")), known_name=known_name)
         session["collected"] = step.collected
         note["events"] = step.events
+        if "statement" in step.events:  # passed on with the message
+            session["notes"] = (list(session.get("notes") or []) + [text.strip()[:200]])[-5:]
         if step.kind in ("ask", "confirm", "spell", "readback", "which"):
             session["collect"] = step.state
             return Collected(self._question(pol, ctx, step, session), step.changed, note)

@@ -37,12 +37,14 @@ class Messages:
             message["questions"] = list(session["questions"])
         if session.get("when"):  # when the caller would like the visit ("Thursday")
             message["when"] = session["when"]
+        if session.get("notes"):  # what the caller said instead of a name ("I want my money back")
+            message["notes"] = list(session["notes"])
         if not confirmed:
             message["confirmed"] = False
         self.call_log.store_message(message)
         self.call_log.update(session["call_sid"], {"$set": {"outcome": "message_taken", "message": {
             k: message[k] for k in ("name", "callback_phone", "message", "reason", "transfer_target", "confirmed",
-                                    "questions", "when") if k in message}}})
+                                    "questions", "when", "notes") if k in message}}})
         self._text_team(ctx, session, state, message)
         name = f", {message['name'].split()[0]}" if message.get("name") else ""
         phone = message["callback_phone"]
@@ -79,6 +81,8 @@ class Messages:
                 f"{message['message'] or '(no message)'}")
         if message.get("when"):
             body += f" When: {message['when']}."
+        if message.get("notes"):
+            body += " Also said: " + "; ".join(message["notes"])
         if message.get("questions"):
             body += " Asked: " + "; ".join(message["questions"])
         self.notifier.sms(f"{message['_id']}:message", to=to, from_=session.get("to"), body=body,

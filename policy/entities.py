@@ -102,6 +102,10 @@ WHEN_WORDS = frozenset("today tomorrow tonight morning afternoon evening weekend
 _WHEN_NOT_DAYS = frozenset("today tomorrow tonight morning afternoon evening weekend asap".split())  # no one's name
 
 
+#: Why words given as a name were refused when they read as a sentence.
+SENTENCE = "that sounds like a sentence, not a name"
+
+
 def not_a_name(text: str) -> bool:
     """Whether words given as a name read as a sentence, or a time, instead (asked again, not stored)."""
     words = [w.strip(".,!?;:'\"-").lower() for w in text.split()]
@@ -129,7 +133,7 @@ def normalize_text(kind: str, text: str) -> EntityResult:
         if re.search(r"\d", raw):
             return fail("a name has no digits")
         if not_a_name(raw):
-            return fail("that sounds like a sentence, not a name")
+            return fail(SENTENCE)
         if raw.islower():
             raw = " ".join(w[:1].upper() + w[1:] for w in raw.split())
     return EntityResult(True, raw)
@@ -204,5 +208,5 @@ def spoken(value: Any) -> str:
     return text
 
 
-__all__ = ["EntityResult", "normalize", "spoken", "correction", "strip_lead_in", "digits_of", "patch_phone",
+__all__ = ["SENTENCE", "EntityResult", "normalize", "spoken", "correction", "strip_lead_in", "digits_of", "patch_phone",
            "KINDS"]

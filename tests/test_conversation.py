@@ -126,6 +126,26 @@ def test_a_time_is_not_a_name(words):
     assert not_a_name(words) and not not_a_name("Pat Nguyen") and not not_a_name("Tuesday")
 
 
+def test_a_statement_for_a_name_is_passed_on_not_refused(app):
+    result = call(app, "I'd like to leave a message", "I want my money back", "Linda Park", "512 555 0170",
+                  "the repair never happened", "yes")
+    assert said(replies(result)[2])[0] == "I'll make sure the team hears that. May I have your name, please?"
+    [msg] = messages(app, result)
+    assert (msg["name"], msg["notes"]) == ("Linda Park", ["I want my money back"])
+    # A third statement in a row is no longer taken as one: the question is asked as a retry.
+    again = call(app, "I'd like to leave a message", "I want my money back", "this has been going on for weeks",
+                 "you people never listen to me")
+    assert said(replies(again)[3])[0].startswith("I'll make sure") and not said(replies(again)[4])[0].startswith(
+        "I'll make sure")
+
+
+@pytest.mark.parametrize("words", ["ok let me think about it, bye", "I'll think about it, thanks",
+                                   "let me talk to my wife and I'll call back"])
+def test_leaving_to_think_it_over_ends_the_call_politely(app, words):
+    result = call(app, "can you install a mini split", words)
+    assert replies(result)[2].find("./Hangup") is not None and messages(app, result) == []
+
+
 def test_read_back_before_a_transfer_can_be_corrected(app):
     result = call(app, "I have a question about my bill", "Pat Moore", "512 555 0198", "no, the last part is 0199",
                   "yes")
