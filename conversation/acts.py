@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+#: Leaving for now: to think it over, or to call again later (a closing even in the middle of our questions).
+_LATER_WORDS = (r"(?:let me|i'?ll|i need to|i have to|i want to|i wanna) (?:think (?:about it|it over)|"
+                r"talk (?:it over )?(?:to|with) my (?:wife|husband|partner|spouse))|(?:i'?ll|we'?ll) call (?:you )?back"
+                r"(?: later)?|call (?:you )?back later|i'?ll get back to you|maybe (?:some other time|later)")
 _CLOSING = (r"(?:good ?)?bye(?: ?bye)?|see ya|take care|have a (?:good|great|nice) (?:one|day|night|evening|weekend)|"
             r"talk (?:to you )?later|that'?s (?:all|it|everything)(?: (?:i|we) (?:need(?:ed)?|wanted))?|"
             r"that is (?:all|it)|that'?ll be all|i'?m (?:all )?set|we'?re (?:all )?set|all set|nothing else|"
-            r"that was (?:all|it)|i'?m good|we'?re good|i'?m done|that covers it|(?:i'?ll|we'?ll) call (?:you )?back(?: later)?|"
-            r"call (?:you )?back later|(?:let me|i'?ll|i need to|i have to|i want to|i wanna) (?:think (?:about it|it over)|"
-            r"talk (?:it over )?(?:to|with) my (?:wife|husband|partner|spouse))|i'?ll get back to you|maybe (?:some other time|later)")
+            rf"that was (?:all|it)|i'?m good|we'?re good|i'?m done|that covers it|{_LATER_WORDS}")
 _THANKS = r"thanks?(?: you)?(?: (?:so|very) much| a lot| again)?|thank you(?: (?:so|very) much)?|much appreciated|appreciate (?:it|that)|cheers"
 _ASSENT = (r"ok(?:ay)?|alright|all right|great|perfect|awesome|cool|sounds good|got it|good|wonderful|excellent|"
            r"yes|yeah|yep|yup|sure|right")
@@ -27,9 +29,7 @@ _HAS_CLOSING = re.compile(rf"\b(?:{_CLOSING})\b", re.I)
 _GOODBYE = re.compile(r"\b(?:(?:good ?)?bye|see ya|take care|have a (?:good|great|nice) (?:one|day|night|evening|weekend)|"
                       r"talk (?:to you )?later)\b", re.I)
 _HAS_THANKS = re.compile(rf"\b(?:{_THANKS})\b", re.I)
-#: Leaving for now: to think it over, or to call again later (a closing even in the middle of our questions).
-_LATER = re.compile(r"\b(?:think (?:about it|it over)|talk (?:it over )?(?:to|with) my (?:wife|husband|partner|spouse)|"
-                    r"(?:i'?ll|we'?ll) call (?:you )?back|call (?:you )?back later|get back to you|maybe later)\b", re.I)
+_LATER = re.compile(rf"\b(?:{_LATER_WORDS})\b", re.I)
 _HAS_NEGATIVE = re.compile(rf"^\W*(?:{_NEGATIVE})\b", re.I)
 _YES = re.compile(r"^\W*(?:yes|yeah|yep|yup|yes please|sure|correct|that'?s (?:right|correct)|right|exactly|"
                   r"you got it|sounds (?:good|right)|uh[- ]?huh|mm[- ]?hmm|ok(?:ay)?|alright|perfect|go ahead|"

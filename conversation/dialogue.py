@@ -19,7 +19,7 @@ import phonenumbers
 import policy
 from policy.decision import BaseResponse, Decision, TurnContext
 from policy.entities import spoken
-from policy.text import label
+from policy.text import label, lower_first, split_sentences
 from records.calllog import CallLog
 
 from . import acts, collect
@@ -94,14 +94,15 @@ def _keep(session: dict[str, Any], given: Mapping[str, Any]) -> None:
 def _without_question(text: str) -> str:
     """A side answer without the question it ends on ("I can help you book a visit. What day works best?"):
     our own question comes next, and two questions in one breath leave a caller unsure which to answer."""
-    sentences = re.split(r"(?<=[.!?])\s+", text.strip())
+    sentences = split_sentences(text)
     while len(sentences) > 1 and sentences[-1].endswith("?"):
         sentences.pop()
     return " ".join(sentences)
 
 
-def _lower_first(text: str) -> str:
-    return text if text[:2] in ("I ", "I'") else text[:1].lower() + text[1:]
+def _asked(pol: policy.CompiledPolicy, ctx: TurnContext, state: Mapping[str, Any]) -> str:
+    """The question for the detail being collected, as the caller hears it."""
+    return policy.speak(pol, collect.prompt_of(collect.current(state)), ctx, caller_spoke=False)
 
 
 def read_back(state: Mapping[str, Any], collected: Mapping[str, Any]) -> str:
@@ -143,7 +144,7 @@ class Dialogue:
     def ask(self, pol: policy.CompiledPolicy, ctx: TurnContext, state: Mapping[str, Any], before: str = "",
             *, base: Decision | None = None) -> Decision:
         """Say ``before`` (if any), then the question for the current entity; listen again."""
-        question = policy.speak(pol, collect.prompt_of(collect.current(state)), ctx, caller_spoke=False)
+        question = _asked(pol, ctx, state)
         text = f"{before} {question}".strip() if before else question
         if base is not None:
             return replace(base, action="RESPOND", response=text, transfer_target=None, transfer_phone=None,
@@ -204,7 +205,7 @@ class Dialogue:
         asked = collect.prompt_of(collect.MESSAGE_ENTITIES[0])
         if not given.get("name") or not decision.response.rstrip().endswith(asked):
             return decision
-        nxt = policy.speak(pol, collect.prompt_of(collect.current(state)), ctx, caller_spoke=False)
+        nxt = _asked(pol, ctx, state)
         thanks = f"Thanks, {str(given['name']).split()[0]}. {nxt}"
         return replace(decision, response=decision.response.rstrip()[:-len(asked)] + thanks)
 
@@ -302,7 +303,7 @@ class Dialogue:
         if state.pop("offered", None) and state["index"] == 0 and acts.YES_FIRST.match(text) \
                 and collect.current(state).get("type") == "PERSON" and not collect.could_answer(state, text):
             # "Yes, the breakers look fine" to "Would you like the office to call you?": a yes, not a name.
-            prompt = policy.speak(pol, collect.prompt_of(collect.current(state)), ctx, caller_spoke=False)
+            prompt = _asked(pol, ctx, state)
             note["events"] = ["assent"]
             return Collected(Decision(action="RESPOND", response=_assent_line(session, ctx, prompt)), False, note)
         if acts.WANTS_PERSON.search(text) and not is_confirming(state):
@@ -312,7 +313,7 @@ class Dialogue:
         if when and not collect.could_answer(state, text):
             # "Thursday, I guess" when asked for a name: a time for the visit, noted for the team; the name next.
             session["when"] = when
-            prompt = policy.speak(pol, collect.prompt_of(collect.current(state)), ctx, caller_spoke=False)
+            prompt = _asked(pol, ctx, state)
             note["events"] = ["when"]
             return Collected(Decision(action="RESPOND", response=WHEN_LINE.format(when=when, prompt=prompt)), False,
                              note)
@@ -326,14 +327,13 @@ class Dialogue:
             other = side()
             if other is not None:
                 resume = RESUME_LINES[ctx.variation % len(RESUME_LINES)]
-                prompt = re.sub(r"^and\s+", "", _lower_first(policy.speak(pol, collect.prompt_of(collect.current(state)),
-                                                                          ctx, caller_spoke=False)))
+                prompt = re.sub(r"^and\s+", "", lower_first(_asked(pol, ctx, state)))
                 note["events"] = ["side_question"]
                 return Collected(replace(other, response=f"{_without_question(other.response)} "
                                                          f"{resume.format(prompt=prompt)}"), False, note)
             # A question we have no answer for ("what's your earliest appointment?"): the team answers
             # it; it is not a wrong answer to our question, so no retry is counted.
-            prompt = policy.speak(pol, collect.prompt_of(collect.current(state)), ctx, caller_spoke=False)
+            prompt = _asked(pol, ctx, state)
             note["events"] = ["side_question_for_team"]
             session["questions"] = (list(session.get("questions") or []) + [text.strip()[:200]])[-5:]
             lines = UNANSWERED_SIDE_LINES[state["purpose"] == "transfer"]
@@ -397,7 +397,7 @@ class Dialogue:
         if "reprompt" in step.events:  # the validation prompt is the whole question
             return Decision(action="RESPOND", response=policy.speak(pol, step.text, ctx, caller_spoke=False))
         if "assent" in step.events:
-            prompt = policy.speak(pol, collect.prompt_of(collect.current(state)), ctx, caller_spoke=False)
+            prompt = _asked(pol, ctx, state)
             return Decision(action="RESPOND", response=_assent_line(session, ctx, prompt))
         before = policy.speak(pol, step.text, ctx, caller_spoke=False) if step.text else ""
         return self.ask(pol, ctx, state, before)

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import policy
 from policy.decision import Decision, TurnContext
-from policy.text import split_sentences
+from policy.text import lower_first, split_sentences
 
 from . import acts
 
@@ -102,10 +102,7 @@ def not_again(decision: Decision, last_said: str | None, ctx: TurnContext) -> De
     now = _LEADING_ACK.sub("", decision.response).strip()
     if not now or now.lower() != _LEADING_ACK.sub("", last_said).strip().lower():
         return decision
-    first = now.split(" ", 1)[0]
-    keep = first in ("I", "I'm", "I'll", "I've", "I'd") or first.isupper() or first[1:] != first[1:].lower()
-    text = pick(AGAIN_OPENERS, ctx) + (now if keep else now[:1].lower() + now[1:])
-    return replace(decision, response=f"{text} {MORE_QUESTION}")
+    return replace(decision, response=f"{pick(AGAIN_OPENERS, ctx)}{lower_first(now)} {MORE_QUESTION}")
 
 
 def asked_more(decision: Decision) -> bool:

@@ -19,6 +19,10 @@ MESSAGE_UNCONFIRMED_LINE = ("I haven't heard back, so I'll pass your message alo
                             "call you back as soon as they can.")
 
 
+#: What a message carries beside its details when the call gathered it, and its label in the team's text.
+PASSED_ON = {"when": "When", "notes": "Also said", "questions": "Asked"}
+
+
 class Messages:
     """Stores taken messages and sends their SMS."""
 
@@ -33,18 +37,16 @@ class Messages:
         back unless the caller has just confirmed it). ``confirmed=False``: the caller went silent at the
         read-back; the message is passed on as it stands, marked unconfirmed."""
         message = self._message(session, state)
-        if session.get("questions"):  # questions we promised to pass on ("what's your earliest appointment?")
-            message["questions"] = list(session["questions"])
-        if session.get("when"):  # when the caller would like the visit ("Thursday")
-            message["when"] = session["when"]
-        if session.get("notes"):  # what the caller said instead of a name ("I want my money back")
-            message["notes"] = list(session["notes"])
+        # What the call gathered for the team beside the details: questions we promised to pass on ("what's your
+        # earliest appointment?"), when the caller would like the visit ("Thursday"), what they said instead of
+        # a name ("I want my money back").
+        message.update({k: session[k] for k in PASSED_ON if session.get(k)})
         if not confirmed:
             message["confirmed"] = False
         self.call_log.store_message(message)
         self.call_log.update(session["call_sid"], {"$set": {"outcome": "message_taken", "message": {
             k: message[k] for k in ("name", "callback_phone", "message", "reason", "transfer_target", "confirmed",
-                                    "questions", "when", "notes") if k in message}}})
+                                    *PASSED_ON) if k in message}}})
         self._text_team(ctx, session, state, message)
         name = f", {message['name'].split()[0]}" if message.get("name") else ""
         phone = message["callback_phone"]
@@ -79,12 +81,10 @@ class Messages:
         why = f" (transfer to {transfer.get('target')}: {message['reason']})" if transfer.get("target") else ""
         body = (f"{company}: message from {message['name'] or 'a caller'} ({message['callback_phone']}){why}: "
                 f"{message['message'] or '(no message)'}")
-        if message.get("when"):
-            body += f" When: {message['when']}."
-        if message.get("notes"):
-            body += " Also said: " + "; ".join(message["notes"])
-        if message.get("questions"):
-            body += " Asked: " + "; ".join(message["questions"])
+        for k, label in PASSED_ON.items():
+            if message.get(k):
+                value = message[k]
+                body += f" {label}: {value if isinstance(value, str) else '; '.join(value)}"
         self.notifier.sms(f"{message['_id']}:message", to=to, from_=session.get("to"), body=body,
                           company_id=session.get("company_id"), call_sid=session["call_sid"], kind="message")
 

@@ -357,10 +357,10 @@ class Conversation:
         record = turn_record(session, facts, stored, at=self.clock())
         tally(session, record)
         self.rollout.remember(session, record, reply.kind == LISTEN)
-        # During a rollout an error turn reaches the call's header at once (the judgement reads headers).
-        persist = persist or bool((session.get("policy") or {}).get("rollout") and arm_error(record))
-        persist = (first or persist or self.sessions.l2_every_turn
-                   or self._persist(session, decision, new_tag, scope))
+        # The snapshot goes with the record on its schedule, whenever Redis cannot hold the session, and, during
+        # a rollout, on an error turn (the judgement reads headers).
+        persist = (first or persist or self.sessions.l2_every_turn or self._persist(session, decision, new_tag, scope)
+                   or bool((session.get("policy") or {}).get("rollout") and arm_error(record)))
         session["updated_at"] = self.clock()
         self.crash("before_record", seq)
         # One durable write: the turn's record, with the session's snapshot when the schedule keeps one.

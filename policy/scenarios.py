@@ -132,6 +132,12 @@ _FUNCTION_WORDS = frozenset(
 _STEM = 4
 
 
+def _asked(request: str, text: str) -> str:
+    """What Tier 2 compares: the request without the greeting in front of it, unless that leaves too few
+    words to say anything (then the whole normalized utterance, ``text``)."""
+    return normalize(request) if len(request.split()) >= 3 else text
+
+
 def _content(words: list[str]) -> set[str]:
     """The words that carry the request, by their first letters ("cancelled" and "cancel" alike)."""
     return {w[:_STEM] for w in words if w not in _FUNCTION_WORDS and len(w) > 1}
@@ -330,17 +336,15 @@ class CompiledTemplate:
                 # reads clearly like another scenario's examples, those examples know better ("add a reminder to
                 # call mom" said "reminder", and reads like the examples of setting one); when they only lean
                 # elsewhere, the answer is less sure. (A keyword no other scenario's examples say costs nothing.)
-                asked = normalize(request) if len(request.split()) >= 3 else text
-                got = self._similar.scores(asked)
-                found = self._similar.nearest(asked, got) if got is not None else None
-                if found is not None and int(found[0]) != idx:
-                    other, score, _, pos = found
-                    lead = score - self._similar.score_of(got, idx)
+                asked = _asked(request, text)
+                leaning = self._leaning(asked, idx)
+                if leaning is not None:
+                    (other, score, second, pos), lead = leaning
                     # Only a keyword the other scenario's examples say too (then it tells the two apart no more),
                     # and only when they share more of the caller's words than the keyword's.
                     theirs, kw = self._content.get(other, set()), _content(matched.split())
                     common = kw <= theirs and bool((_content(asked.split()) - kw) & theirs)
-                    if common and lead >= OVERRULE_LEAD and self._tier2(other, score, found[2], pos, asked, text):
+                    if common and lead >= OVERRULE_LEAD and self._tier2(other, score, second, pos, asked, text):
                         return self._reply(other, self._choice_owner[pos].reply, "2", self._confidence(score),
                                            call_sid, seq, self._choices[pos])
                     if score >= DISPUTED_AT and lead >= MARGIN:
@@ -348,7 +352,7 @@ class CompiledTemplate:
             qa = self._qna_reply(idx, text)
             return self._reply(idx, qa, "1", confidence, call_sid, seq, matched)
         # Tier 2 reads the request too, not the greeting in front of it.
-        asked = normalize(request) if len(request.split()) >= 3 else text
+        asked = _asked(request, text)
         found = self._similar.nearest(asked) if self._similar is not None else None
         if found is None:
             return ScenarioAnswer(self.fallback, FALLBACK_ACTION, "fallback", 0.0, None)
@@ -382,16 +386,20 @@ class CompiledTemplate:
     def disputed(self, utterance: str, scenario_id: str | None) -> bool:
         """Whether the examples lean away from the scenario that answered (another scenario's are at least
         ``DISPUTED_AT`` alike and ahead of its own by Tier 2's margin): for learning, off the caller's path."""
-        if self._similar is None or scenario_id is None:
+        idx = next((i for i, sc in enumerate(self.scenarios) if sc.id == scenario_id), None)
+        if self._similar is None or idx is None:
             return False
-        request = _OPENING.sub("", utterance or "")
-        asked = normalize(request) if len(request.split()) >= 3 else normalize(utterance or "")
+        leaning = self._leaning(_asked(_OPENING.sub("", utterance or ""), normalize(utterance or "")), idx)
+        return leaning is not None and leaning[0][1] >= DISPUTED_AT and leaning[1] >= MARGIN
+
+    def _leaning(self, asked: str, idx: int) -> tuple[tuple[int, float, float, int], float] | None:
+        """Tier 2's nearest scenario when it is not ``idx`` (its ``nearest`` answer), and its lead over
+        ``idx``'s own examples; None when ``idx`` is the nearest or nothing is."""
         got = self._similar.scores(asked)
         found = self._similar.nearest(asked, got) if got is not None else None
-        idx = next((i for i, sc in enumerate(self.scenarios) if sc.id == scenario_id), None)
-        if found is None or idx is None or int(found[0]) == idx:
-            return False
-        return found[1] >= DISPUTED_AT and found[1] - self._similar.score_of(got, idx) >= MARGIN
+        if found is None or int(found[0]) == idx:
+            return None
+        return found, found[1] - self._similar.score_of(got, idx)
 
     def similar(self, utterance: str) -> tuple[str, float] | None:
         """The scenario whose examples are most like the words, and how alike (0..1, no threshold applied)."""

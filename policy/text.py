@@ -68,6 +68,15 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in spans if b > a]
 
 
+def lower_first(text: str) -> str:
+    """A sentence to follow other words: its first letter in lower case, unless its first word keeps its
+    capital ("I", "I'm", an acronym such as "AC", a name such as "McCoy")."""
+    first = text.split(" ", 1)[0]
+    if first in ("I", "I'm", "I'll", "I've", "I'd") or first.isupper() or first[1:] != first[1:].lower():
+        return text
+    return text[:1].lower() + text[1:]
+
+
 def join_sentences(sentences: list[str]) -> str:
     """Join sentences back into one reply, each ending with punctuation."""
     out = []

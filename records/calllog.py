@@ -160,6 +160,12 @@ def _turn_write(record: Mapping[str, Any]) -> dict[str, Any]:
     return insert(TURNS, {"_id": turn_id(record["call_sid"], record["seq"]), **record})
 
 
+def _header_write(session: Mapping[str, Any], fields: Mapping[str, Any], *, snapshot: bool = False) -> dict[str, Any]:
+    """The insert of a call's header (with the session snapshot when asked)."""
+    doc = {"_id": session["call_sid"], **header(session), **fields}
+    return insert(CALLS, {**doc, **_snapshot_fields(session)} if snapshot else doc)
+
+
 def _tier_outcome(outcome: str) -> str | None:
     """A snapshot write's outcome as the session store's (None: not written)."""
     return {WRITTEN: STORED, QUEUED: STORED, DUPLICATE: STALE, LOST: FAILED}.get(outcome)
@@ -190,12 +196,9 @@ class CallLog:
 
     # -- writes
 
-    def start(self, session: Mapping[str, Any], *, snapshot: bool = False, **fields: Any) -> bool:
-        """Create a call's header (with the session snapshot when asked); a replayed start changes nothing."""
-        doc = {"_id": session["call_sid"], **header(session), **fields}
-        if snapshot:
-            doc.update(_snapshot_fields(session))
-        return self.writer.write(insert(CALLS, doc), key=session["call_sid"]) in (WRITTEN, QUEUED)
+    def start(self, session: Mapping[str, Any], **fields: Any) -> bool:
+        """Create a call's header; a replayed start changes nothing."""
+        return self.writer.write(_header_write(session, fields), key=session["call_sid"]) in (WRITTEN, QUEUED)
 
     def record_turn(self, record: Mapping[str, Any]) -> bool:
         """Append one turn; False when this turn was already recorded."""
@@ -213,8 +216,8 @@ class CallLog:
                           ) -> tuple[bool, bool]:
         """A new call's first turn and its header (with the session snapshot) as one durable write: whether
         the turn is newly recorded, and whether the header was created by this write."""
-        doc = {"_id": session["call_sid"], **header(session), **fields, **_snapshot_fields(session)}
-        outcomes = self.writer.write_all([_turn_write(record), insert(CALLS, doc)], key=session["call_sid"])
+        outcomes = self.writer.write_all([_turn_write(record), _header_write(session, fields, snapshot=True)],
+                                         key=session["call_sid"])
         return outcomes[0] in (WRITTEN, QUEUED), outcomes[1] in (WRITTEN, QUEUED)
 
     def update(self, call_sid: str, change: Mapping[str, Any]) -> bool:

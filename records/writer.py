@@ -78,21 +78,14 @@ class DurableWriter:
 
         ``key`` (the call a write belongs to) is kept beside a queued write for the logs.
         """
-        if self.outbox is not None and self.outbox.pending_hint:
-            self.flush()
-            if self.outbox.pending_hint:
-                return QUEUED if self.outbox.add(w, key) else LOST
+        if self._behind_queue():
+            return self._queue([w], key)[0]
         try:
             self._apply(w)
         except DuplicateKeyError:
             return DUPLICATE
         except Exception as exc:  # noqa: BLE001 - any failure of the store: the write waits in the outbox
-            self._failed(exc)
-            if self.outbox is None:
-                return LOST
-            queued = self.outbox.add(w, key)
-            self.start()
-            return QUEUED if queued else LOST
+            return self._queue([w], key, failed=exc)[0]
         self._ok()
         return WRITTEN
 
@@ -109,10 +102,8 @@ class DurableWriter:
             if first == DUPLICATE:
                 return [first] + [SKIPPED] * (len(writes) - 1)
             return [first] + [self.write(w, key=key) for w in writes[1:]]
-        if self.outbox is not None and self.outbox.pending_hint:
-            self.flush()
-            if self.outbox.pending_hint:
-                return [QUEUED if self.outbox.add(w, key) else LOST for w in writes]
+        if self._behind_queue():
+            return self._queue(writes, key)
         outcomes: list[str] = []
         try:
             with group:
@@ -127,14 +118,28 @@ class DurableWriter:
                         continue
                     outcomes.append(WRITTEN)
         except Exception as exc:  # noqa: BLE001 - any failure of the store: nothing of the group landed
-            self._failed(exc)
-            if self.outbox is None:
-                return [LOST] * len(writes)
-            queued = [QUEUED if self.outbox.add(w, key) else LOST for w in writes]
-            self.start()
-            return queued
+            return self._queue(writes, key, failed=exc)
         self._ok()
         return outcomes
+
+    def _behind_queue(self) -> bool:
+        """Whether writes still wait in the outbox after a flush (a new write then queues behind them)."""
+        if self.outbox is None or not self.outbox.pending_hint:
+            return False
+        self.flush()
+        return self.outbox.pending_hint
+
+    def _queue(self, writes: list[Mapping[str, Any]], key: str | None, *, failed: BaseException | None = None
+               ) -> list[str]:
+        """Queue writes in the outbox, in order (``failed``: the store just failed them); each QUEUED or LOST."""
+        if failed is not None:
+            self._failed(failed)
+        if self.outbox is None:
+            return [LOST] * len(writes)
+        queued = [QUEUED if self.outbox.add(w, key) else LOST for w in writes]
+        if failed is not None:
+            self.start()
+        return queued
 
     def _failed(self, exc: BaseException) -> None:
         if not self._down:

@@ -99,20 +99,10 @@ class EmbeddedCollection:
             return result
         except BaseException as exc:
             if own:
-                self._rollback(conn)
+                self.database.rollback(conn)
             if isinstance(exc, sqlite3.Error):
                 raise StoreUnavailable(f"embedded store {self.database.path}: {exc}") from exc
             raise
-
-    def _rollback(self, conn: sqlite3.Connection) -> None:
-        """Roll back if a transaction is still open; a connection stuck in one is dropped."""
-        try:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
-        if conn.in_transaction:
-            self.database.discard(conn)
 
     def _read(self, fn: Callable[[sqlite3.Connection], T], *, snapshot: bool = False) -> T:
         """fn(connection) for a read: one read transaction when ``snapshot`` (several statements)."""

@@ -77,6 +77,16 @@ class EmbeddedDatabase:
         except sqlite3.Error:
             pass
 
+    def rollback(self, conn: sqlite3.Connection) -> None:
+        """Roll back if a transaction is still open; a connection stuck in one is dropped."""
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        if conn.in_transaction:
+            self.discard(conn)
+
     def close(self) -> None:
         """Close this thread's connection."""
         conn = getattr(self._local, "conn", None)
@@ -159,17 +169,7 @@ class Atomic:
                 self.conn.execute("COMMIT")
                 return False
             except sqlite3.Error as error:
-                self._rollback()
+                self.db.rollback(self.conn)
                 raise StoreUnavailable(f"embedded store {self.db.path}: {error}") from error
-        self._rollback()
+        self.db.rollback(self.conn)
         return False
-
-    def _rollback(self) -> None:
-        conn = self.conn
-        try:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
-        if conn.in_transaction:  # a connection stuck in a transaction is dropped
-            self.db.discard(conn)
