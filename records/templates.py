@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 
 HISTORY = "scenario_template_versions"
+#: A changed template with more examples than this trains its Tier 2 classifier in the background while the
+#: previous version answers (training 15,000 examples takes seconds; a caller never waits for it).
+TRAIN_INLINE_UP_TO = 1000
 
 
 class TemplateConflict(Exception):
@@ -46,6 +49,7 @@ class Templates:
         self.changes = changes
         changes.subscribe(self._changed)
         self._known: dict[str, CompiledTemplate] = {}
+        self._training: dict[str, tuple[int, threading.Thread]] = {}
 
     def ensure_indexes(self) -> None:
         """The index version listings use (idempotent)."""
@@ -136,15 +140,64 @@ class Templates:
             return self._known.get(template_id)
         if doc is None:
             return None
+        version = int(doc.get("version") or 1)
+        with self._lock:
+            training = self._training.get(template_id)
+            older = self._known.get(template_id)
+        if training is not None and training[0] == version and older is not None:
+            return older  # this version is being trained; the previous one answers meanwhile
         try:
             compiled = compile_template(doc["doc"])
         except PolicyError as exc:
             log.error("scenario template %s is invalid: %s", template_id, exc)
             return None
+        if compiled.untrained:
+            if older is not None and compiled.size > TRAIN_INLINE_UP_TO:
+                self._train_behind(template_id, version, compiled)
+                return older
+            compiled.train()
+            if compiled.training_error:
+                log.error("scenario template %s: Tier 2's classifier could not be trained (%s); its similarity "
+                          "ranking answers", template_id, compiled.training_error)
+        self._serve(template_id, compiled)
+        return compiled
+
+    def _serve(self, template_id: str, compiled: CompiledTemplate) -> None:
         with self._lock:
             self._cache[template_id] = compiled
             self._known[template_id] = compiled
-        return compiled
+
+    def _train_behind(self, template_id: str, version: int, compiled: CompiledTemplate) -> None:
+        """Train a new version's classifier in a thread, then serve it (unless a newer version came meanwhile)."""
+        def train() -> None:
+            compiled.train()
+            if compiled.training_error:
+                log.error("scenario template %s version %s: Tier 2's classifier could not be trained (%s); "
+                          "its similarity ranking answers", template_id, version, compiled.training_error)
+            with self._lock:
+                if self._training.get(template_id, (None,))[0] != version:
+                    return
+                del self._training[template_id]
+            self._serve(template_id, compiled)
+            log.info("scenario template %s version %s trained and serving", template_id, version)
+
+        thread = threading.Thread(target=train, name=f"train-{template_id}", daemon=True)
+        with self._lock:
+            self._training[template_id] = (version, thread)
+        thread.start()
+
+    def settle(self, timeout: float = 120.0) -> None:
+        """Wait for templates being trained in the background (tests, benchmarks, the CLI)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                threads = [t for _, t in self._training.values()]
+            if not threads:
+                return
+            for thread in threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+            if time.monotonic() >= deadline:
+                return
 
 
 __all__ = ["Templates", "TemplateConflict", "HISTORY"]

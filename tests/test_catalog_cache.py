@@ -76,3 +76,39 @@ def test_a_change_whose_document_lands_after_its_number_is_still_delivered(tmp_p
     now[0] += 1.0
     reader.poll()
     assert seen == [("company", "demo-hvac")]  # once
+
+
+def _big_template(n_examples: int, tag: str) -> dict:
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+    return {"id": "big", "name": "Big", "scenarios": [
+        {"id": f"s{i}", "name": f"S{i}", "replies": [f"{tag} {i}"],
+         "examples": [f"please {words[i % 8]} {words[(i // 8) % 8]} item {j} for order {i}"
+                      for j in range(n_examples)]} for i in range(40)]}
+
+
+def test_a_large_changed_template_trains_behind_while_the_previous_version_answers(tmp_path):
+    from records import templates as module
+
+    app = make_app(tmp_path / "d", SEED_DEMO=False)
+    templates = app.extensions["catalog"].templates
+    templates.put(_big_template(10, "old"))
+    first = templates.get("big")
+    assert first is not None and not first.untrained       # a first load trains at once (nothing else to answer)
+    templates.put(_big_template(40, "new"))                 # 1,600 examples: more than is trained inline
+    assert templates.get("big") is first                   # the previous version answers while the new one trains
+    templates.settle()
+    second = templates.get("big")
+    assert second is not first and second.size == 1600 and not second.untrained
+    assert second.answer("please bravo alpha item 3 for order 8", call_sid="CA1", seq=1).text == "new 8"
+    assert module.TRAIN_INLINE_UP_TO < 1600
+
+
+def test_a_small_changed_template_is_trained_before_it_answers(tmp_path):
+    app = make_app(tmp_path / "d", SEED_DEMO=False)
+    templates = app.extensions["catalog"].templates
+    templates.put(_big_template(5, "old"))
+    templates.get("big")
+    templates.put(_big_template(6, "new"))
+    got = templates.get("big")
+    assert got.size == 240 and not got.untrained
+    assert got.answer("please bravo alpha item 3 for order 8", call_sid="CA1", seq=1).text == "new 8"

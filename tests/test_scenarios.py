@@ -124,6 +124,8 @@ def test_tier2_compiles_and_answers_quickly_at_the_schema_limits():
     started = time.perf_counter()
     big = compile_template(doc)
     assert time.perf_counter() - started < 3.0   # about 0.3 s on a laptop core; room for a busy CI machine
+    big.train()   # Tier 2's classifier: seconds at this size, trained off the caller's path (records.templates)
+    assert big.classifier is not None and not big.untrained
     started = time.perf_counter()
     for n in range(200):
         big.answer(f"please hotel bravo thing {n} for my golf order", call_sid="CA1", seq=n)
@@ -162,3 +164,60 @@ def test_a_greeting_in_front_is_not_the_request(words, scenario):
     got = compile_template(load_file(ROOT / "examples" / "scenarios" / "hvac-basic.yaml")).answer(
         words, call_sid="CA1", seq=1)
     assert got.scenario == scenario, got
+
+
+# Tier 2's classifier: the words that tell scenarios apart, once each has enough examples.
+
+CREDIT = {"id": "credit", "name": "Credit", "scenarios": [
+    {"id": "score", "name": "Check credit score", "keywords": ["credit score"], "replies": ["score"],
+     "examples": ["what is my credit score", "tell me my credit score", "can you check my credit score",
+                  "i want to know my current credit score", "look up my credit score please",
+                  "what's my credit rating right now"]},
+    {"id": "improve", "name": "Improve credit score", "replies": ["improve"],
+     "examples": ["how can i improve my credit score", "what can i do to raise my credit score",
+                  "ways to increase my credit rating", "help me build up my credit",
+                  "how do i boost my credit score", "tips for improving my credit"]},
+    {"id": "hours", "name": "Hours", "keywords": ["hours"], "replies": ["hours"], "examples": ["when are you open"]}]}
+
+
+def test_the_classifier_tells_apart_scenarios_that_share_most_words():
+    t = compile_template(CREDIT)
+    got = t.answer("what steps can i take to raise my credit score", call_sid="CA1", seq=1)
+    assert (got.scenario, got.tier) == ("improve", "2")   # "credit score" is the other scenario's keyword
+    assert got.confidence >= t.threshold / 100
+    assert t.answer("could you check my credit score for me", call_sid="CA1", seq=1).scenario == "score"
+    # Nothing like any scenario: the fallback, with a confidence under the template's threshold.
+    got = t.answer("do you sell garden furniture", call_sid="CA1", seq=1)
+    assert got.tier == "fallback" and got.confidence < t.threshold / 100
+
+
+def test_without_two_scenarios_of_enough_examples_there_is_no_classifier():
+    doc = {**CREDIT, "scenarios": [dict(CREDIT["scenarios"][0], examples=["what is my credit score"]),
+                                   *CREDIT["scenarios"][1:]]}
+    t = compile_template(doc)
+    assert t.classifier is None and not t.untrained   # nothing to compare the one known scenario with
+    # The similarity ranking decides, as before: its examples say the caller's words better than the keyword.
+    got = t.answer("what steps can i take to raise my credit score", call_sid="CA1", seq=1)
+    assert (got.scenario, got.tier) == ("improve", "2")
+    assert t.answer("what is my credit score", call_sid="CA1", seq=1).tier == "1"
+
+
+def test_the_classifier_is_deterministic_and_trained_once():
+    a, b = compile_template(CREDIT), compile_template(CREDIT)
+    assert a.untrained and a.size == 13
+    a.train()
+    assert not a.untrained and a.classifier is a.classifier
+    words = ["raise my credit", "my credit score", "boost it", "credit", "when are you open", "what's my rating"]
+    assert [a.answer(w, call_sid="CA1", seq=1) for w in words] == [b.answer(w, call_sid="CA1", seq=1) for w in words]
+
+
+def test_a_classifier_that_cannot_be_trained_leaves_the_similarity_ranking(monkeypatch):
+    from policy import scenarios
+
+    def broken(self, similar):
+        raise MemoryError("no room")
+    monkeypatch.setattr(scenarios._Classifier, "__init__", broken)
+    t = compile_template(CREDIT)
+    t.train()
+    assert t.classifier is None and "MemoryError" in t.training_error and not t.untrained
+    assert t.answer("how can i improve my credit score", call_sid="CA1", seq=1).scenario == "improve"
