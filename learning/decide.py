@@ -23,6 +23,7 @@ from records.policies import sheet_id
 from records.templates import TemplateConflict
 
 from .store import LearningStore
+from .suggest import NOT_NEW
 
 #: A queue item whose proposals staff rejected for this many scenarios leaves the queue (rejected).
 REFUSALS = 3
@@ -178,6 +179,10 @@ class Decisions:
         if doc.get("queue") == "scenario" and doc.get("kind") == "add_to_scenario" and doc.get("scenario"):
             # "Not this scenario": the turns are still unanswered, so they wait for a proposal elsewhere.
             self.store.refuse(doc.get("item_ids") or (), doc["scenario"], sid, retries=REFUSALS)
+        elif doc.get("queue") == "scenario" and doc.get("kind") == "new_scenario":
+            # "Not a new scenario": often what callers say of one the template has in other words; offered to
+            # the existing scenario they read most like next.
+            self.store.refuse(doc.get("item_ids") or (), NOT_NEW, sid, retries=REFUSALS)
         else:
             self.store.mark(doc.get("item_ids") or (), "rejected", sid)
         return {**doc, **fields}

@@ -27,11 +27,16 @@ from .scrub import has_placeholder
 
 #: Examples shown to staff per suggestion, and example phrases proposed per suggestion (the closest to the
 #: cluster's centre first; Tier 2 generalizes from examples, so a cluster gives several).
-SHOWN, PROPOSED_EXAMPLES, PROPOSED_KEYWORDS = 10, 20, 3
+SHOWN, PROPOSED_EXAMPLES, PROPOSED_KEYWORDS = 10, 10, 3
 #: A scenario holds at most this many examples (the template's schema).
 MAX_EXAMPLES = 100
-#: A cluster needs this mean similarity to an existing scenario's words to be proposed for it.
-MIN_SIMILARITY = 0.25
+#: A cluster needs this mean similarity to an existing scenario's words to be proposed for it (else it is proposed
+#: as a new scenario). Once staff said its turns are not a new scenario, ``NOT_NEW_SIMILARITY`` will do when the
+#: scenario's words also say ``NOT_NEW_COVERED`` of the words that carry the turns' requests ("do you fix garage
+#: door openers" is not offered to the opening hours for "open").
+MIN_SIMILARITY, NOT_NEW_SIMILARITY, NOT_NEW_COVERED = 0.25, 0.15, 0.5
+#: What a rejected new-scenario proposal rules out for its turns (no scenario id has a "+").
+NOT_NEW = "+new"
 #: A cluster this similar to a rejected suggestion's examples is not proposed for its scenario again; the
 #: next of the ``CANDIDATES`` scenarios most like it is.
 REJECTED_LIKE, CANDIDATES = 0.4, 3
@@ -235,7 +240,7 @@ def suggest(template: Mapping[str, Any], items: Sequence[Turn], context: Sequenc
             answered[t.scenario].append(t.text)
     compiled = profiles(template, answered)
     refused_index, refused_for = refused(rejected)
-    targets: list[tuple[str, float]] = []
+    targets: list[tuple[str | None, float]] = []
     owners: list[str | None] = [None] * len(items)
     for n, c in enumerate(clusters):
         texts = [items[i].text for i in c.members[:50]]
@@ -243,9 +248,18 @@ def suggest(template: Mapping[str, Any], items: Sequence[Turn], context: Sequenc
         # Staff said most of its turns are not that scenario.
         said_no = Counter(sid for i in c.members for sid in items[i].refused)
         ruled_out |= {sid for sid, times in said_no.items() if 2 * times >= len(c.members)}
-        target, sim = next(((sid, v) for sid, v in ranked(compiled, texts)[:CANDIDATES] if sid not in ruled_out),
-                           (None, 0.0))
-        owner = target if target and sim >= MIN_SIMILARITY else f"new:{n}"
+        # Staff said its turns are no new scenario: the existing scenario they read most like, even if only a little.
+        not_new = NOT_NEW in ruled_out
+        candidates = [(sid, v) for sid, v in ranked(compiled, texts) if sid not in ruled_out][:CANDIDATES]
+        target, sim = candidates[0] if candidates else (None, 0.0)
+        if not_new:
+            # Nothing fit to offer them to: they wait in the queue (the template may grow a scenario for them).
+            target, sim = next(((sid, v) for sid, v in candidates if v >= NOT_NEW_SIMILARITY
+                                and compiled is not None and compiled.covered(sid, texts) >= NOT_NEW_COVERED),
+                               (None, 0.0))
+            owner = target
+        else:
+            owner = target if target and sim >= MIN_SIMILARITY else f"new:{n}"
         targets.append((owner, sim))
         for i in c.members:
             owners[i] = owner
@@ -285,6 +299,8 @@ def suggest(template: Mapping[str, Any], items: Sequence[Turn], context: Sequenc
     room = {sc["id"]: MAX_EXAMPLES - len(sc.get("examples") or ()) for sc in template.get("scenarios") or ()}
     out = []
     for n, (c, (owner, sim)) in enumerate(zip(clusters, targets)):
+        if owner is None:
+            continue
         s = _one(c, owner, sim, items, pool, taken, existing, room)
         if s is not None:
             s.stray = n in strays
@@ -316,4 +332,4 @@ def _one(c: Cluster, owner: str, sim: float, items: Sequence[Turn], pool: Pool, 
 
 
 __all__ = ["Turn", "Suggestion", "Pool", "suggest", "choose_keywords", "estimate", "profiles", "ranked", "refused",
-           "SHOWN"]
+           "SHOWN", "NOT_NEW"]

@@ -94,8 +94,15 @@ def test_reject_and_api_needs_a_token(app):
     assert client.post(f"/admin/learning/suggestions/{sid}/reject").status_code == 401
     done = client.post(f"/admin/learning/suggestions/{sid}/reject", json={"note": "not our trade"}, headers=AUTH)
     assert done.get_json()["status"] == "rejected"
-    items = app.extensions["learning"].store.items.find({"suggestion": sid})
-    assert {i["status"] for i in items} == {"rejected"}
+    # "Not a new scenario": the turns wait in the queue for an existing scenario they read like (none here), and
+    # are never proposed as a new scenario again; three refusals and they leave the queue.
+    store = app.extensions["learning"].store
+    def garage() -> list[dict]:
+        return [i for i in store.items.find({"queue": "scenario"}) if "garage" in i["text"]]
+    assert garage() and {i["status"] for i in garage()} == {"pending"} and all(i["refused"] == ["+new"] for i in garage())
+    again = client.post("/admin/learning/companies/demo-hvac/run", headers=AUTH).get_json()
+    assert again["suggestions"]["scenario"] == 0, again
+    assert {i["status"] for i in garage()} == {"pending"}
 
 
 def test_cli(app):

@@ -43,3 +43,19 @@ def test_words_like_no_scenario_make_a_new_scenario_with_keywords():
     [s] = suggest(TEMPLATE, _turns(texts))
     assert s.kind == "new_scenario" and s.change["scenario"]["keywords"]
     assert all(len(k.split()) >= 2 for k in s.change["scenario"]["keywords"])
+
+
+def test_turns_staff_said_are_no_new_scenario_go_to_the_existing_one_they_read_like():
+    refused = [Turn(f"i{n}", t, refused=("+new",)) for n, t in enumerate(WAITING)]
+    [s] = suggest(TEMPLATE, refused)
+    assert s.kind == "add_to_scenario" and s.scenario == "card_arrival"
+    # Refused there too: "lost card" shares only "card" with them, so they wait (never proposed as new again).
+    twice = [Turn(f"i{n}", t, refused=("+new", "card_arrival")) for n, t in enumerate(WAITING)]
+    assert suggest(TEMPLATE, twice) == []
+
+
+def test_one_shared_word_is_not_enough_to_offer_turns_to_a_scenario():
+    garage = [Turn(f"i{n}", "do you fix garage door openers", refused=("+new",)) for n in range(3)]
+    hours = {**TEMPLATE, "scenarios": [*TEMPLATE["scenarios"], {"id": "hours", "name": "hours", "keywords": [
+        "open", "hours"], "examples": ["when are you open", "are you open on saturday"], "replies": ["9 to 5."]}]}
+    assert suggest(hours, garage) == []
