@@ -13,7 +13,7 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Mapping
+from typing import Annotated, Any, Mapping, Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -51,6 +51,9 @@ COMMON_AT = 200
 #: checking a credit score and improving it). A single keyword gives way to it when another scenario leads the
 #: keyword's own by ``KEYWORD_LEAD``; a lead of ``KEYWORD_DOUBT`` makes the keyword's answer ``DISPUTED``.
 CLASSIFY_MIN, CLASSIFY_AT, KEYWORD_LEAD, KEYWORD_DOUBT = 5, -0.1, 0.4, 0.2
+#: The lead that suffices when the keyword said is part of the other scenario's longer keyword ("credit limit",
+#: "credit limit change"): the keyword cannot tell those two apart, their examples can.
+NESTED_LEAD = 0.2
 
 
 class QnA(BaseModel):
@@ -340,6 +343,9 @@ class CompiledTemplate:
         self._shared = {pid for pid, owners in self._owner.items()
                         if (kw := _content(normalize(self.phrases.phrases[pid]).split()))
                         and any(kw <= words for j, words in self._content.items() if j not in owners)}
+        # Keywords said inside another scenario's longer keyword ("credit limit" in "credit limit change"): the
+        # caller may mean the other one in their own words ("raise my credit limit").
+        self._inside = self._nested()
         self.hints = tuple(sorted({normalize(k) for sc in self.scenarios for k in sc.keywords},
                                   key=lambda p: (len(p), p)))
         self._counts = {i: len(sc.examples) + len(sc.qna) for i, sc in enumerate(self.scenarios)}
@@ -458,7 +464,8 @@ class CompiledTemplate:
             if other == idx or other not in self._trusted:
                 return 1.0
             lead = float(decided[k] - decided[classifier.position[idx]])
-            if lead >= KEYWORD_LEAD:
+            # A keyword said inside the other scenario's longer keyword tells the two apart not at all.
+            if lead >= (NESTED_LEAD if other in self._inside.get(pid, ()) else KEYWORD_LEAD):
                 pos = self._similar.nearest_of(self._similar.scores(asked, q), other)
                 if self._alike(other, pos, asked, text):
                     return other, pos, self._decided_confidence(float(decided[k]))
@@ -504,14 +511,40 @@ class CompiledTemplate:
             return n < len(long) and any(long[i:i + n] == short for i in range(len(long) - n + 1))
         return {p: v for p, v in hits.items() if not any(inside(stems[p], stems[q]) for q in hits if q != p)}
 
+    def _nested(self) -> dict[int, set[int]]:
+        """For each keyword said as part of another scenario's longer keyword, the scenarios of the longer ones."""
+        by_stems: dict[tuple[str, ...], int] = {}
+        for pid in self._owner:
+            by_stems.setdefault(self.phrases.stems(pid), pid)
+        inside: dict[int, set[int]] = {}
+        for pid, owners in self._owner.items():
+            longer = self.phrases.stems(pid)
+            for n in range(1, len(longer)):
+                for start in range(len(longer) - n + 1):
+                    short = by_stems.get(longer[start:start + n])
+                    if short is not None:
+                        others = set(owners) - set(self._owner[short])
+                        if others:
+                            inside.setdefault(short, set()).update(others)
+        return inside
+
     def disputed(self, utterance: str, scenario_id: str | None) -> bool:
         """Whether the examples lean away from the scenario that answered (another scenario's are at least
-        ``DISPUTED_AT`` alike and ahead of its own by Tier 2's margin): for learning, off the caller's path."""
+        ``DISPUTED_AT`` alike and ahead of its own by Tier 2's margin), or a keyword of it that was said is part of
+        a longer keyword of a scenario with too few examples to tell the two apart (``CLASSIFY_MIN``: "raise my
+        credit limit" said "credit limit"; "credit limit change" may be what was meant): for learning, off the caller's path."""
         idx = next((i for i, sc in enumerate(self.scenarios) if sc.id == scenario_id), None)
-        if self._similar is None or idx is None:
+        if idx is None:
+            return False
+        request = _OPENING.sub("", utterance or "")
+        if self._inside and request.strip():
+            for pid in self.phrases.scored(request):
+                if idx in self._owner.get(pid, ()) and any(j not in self._trusted for j in self._inside.get(pid, ())):
+                    return True
+        if self._similar is None:
             return False
         text = normalize(utterance or "")
-        asked = _asked(_OPENING.sub("", utterance or ""), text)
+        asked = _asked(request, text)
         if idx in self._trusted and self.classifier is not None:
             q = self._similar.vector(asked)
             if q is None:
@@ -541,6 +574,20 @@ class CompiledTemplate:
         if got is None:
             return {}
         return {self.scenarios[int(i)].id: float(v) for i, v in zip(self._similar.scenario, got[1]) if v >= 0.01}
+
+    def covered(self, scenario_id: str, texts: Sequence[str]) -> float:
+        """How much of what the texts ask the scenario's own words say too: the mean share of each text's words
+        that carry a request which its examples, Q&A questions and keywords also use (0..1; 0 for no such scenario)."""
+        idx = next((i for i, sc in enumerate(self.scenarios) if sc.id == scenario_id), None)
+        if idx is None or not texts:
+            return 0.0
+        own = self._content.get(idx, set()) | {w for k in self.scenarios[idx].keywords
+                                               for w in _content(normalize(k).split())}
+        shares = []
+        for t in texts:
+            said = _content(normalize(t).split())
+            shares.append(len(said & own) / len(said) if said else 0.0)
+        return sum(shares) / len(shares)
 
     def _confidence(self, score: float) -> float:
         """A similarity as a confidence: ``SIMILARITY`` is the template's threshold, 1.0 stays 1.0."""

@@ -221,3 +221,24 @@ def test_a_classifier_that_cannot_be_trained_leaves_the_similarity_ranking(monke
     t.train()
     assert t.classifier is None and "MemoryError" in t.training_error and not t.untrained
     assert t.answer("how can i improve my credit score", call_sid="CA1", seq=1).scenario == "improve"
+
+
+def test_a_keyword_inside_a_longer_one_is_disputed_until_the_longer_scenario_has_examples():
+    # "credit score" is said inside "improve credit score": the keyword cannot tell the two apart.
+    doc = {**CREDIT, "scenarios": [CREDIT["scenarios"][0], dict(CREDIT["scenarios"][1], keywords=[
+        "improve credit score"], examples=["how can i improve my credit score"]), CREDIT["scenarios"][2]]}
+    t = compile_template(doc)
+    got = t.answer("raise my credit score", call_sid="CA1", seq=1)
+    assert (got.scenario, got.tier, got.confidence) == ("score", "1", 1.0)   # the caller hears the keyword's answer
+    assert t.disputed("raise my credit score", "score")                     # learning checks it
+    assert not t.disputed("when are you open, what are your hours", "hours")
+    # With examples enough for both, the classifier decides, and a smaller lead suffices against a keyword
+    # said inside the other's ("can i build my credit score" leads by 0.31: not enough against a keyword of its own).
+    full = compile_template({**CREDIT, "scenarios": [CREDIT["scenarios"][0], dict(CREDIT["scenarios"][1], keywords=[
+        "improve credit score"]), CREDIT["scenarios"][2]]})
+    assert not full.disputed("what is my credit score", "score")
+    got = full.answer("can i build my credit score", call_sid="CA1", seq=1)
+    assert (got.scenario, got.tier) == ("improve", "2")
+    alone = compile_template({**CREDIT, "scenarios": [CREDIT["scenarios"][0], dict(CREDIT["scenarios"][1], keywords=[
+        "boost my rating"]), CREDIT["scenarios"][2]]})   # no longer "credit score": the full lead is needed
+    assert alone.answer("can i build my credit score", call_sid="CA1", seq=1).scenario == "score"
