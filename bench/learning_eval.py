@@ -125,8 +125,9 @@ def score(records: list[dict], rows) -> dict:
             "oos_answered": (sum(r.get("tier") in ("1", "2") for r in oos) / len(oos)) if oos else None}
 
 
-def staff(app, labels: dict[str, str | None]) -> tuple[int, int, int]:
-    """Simulated staff decide every pending suggestion; returns (made, approved, rejected)."""
+def staff(app, labels: dict[str, str | None], log: list | None = None) -> tuple[int, int, int]:
+    """Simulated staff decide every pending suggestion; returns (made, approved, rejected). Each decision is
+    appended to ``log`` (kind, scenario, the shown examples' intents, approved) when given."""
     store, decisions = app.extensions["learning"].store, app.extensions["learning_decisions"]
     made = approved = rejected = 0
     for s in store.suggestions.find({"company_id": "eval-train", "status": "pending"}):
@@ -141,6 +142,10 @@ def staff(app, labels: dict[str, str | None]) -> tuple[int, int, int]:
         else:
             decisions.reject(s["_id"], by="eval-staff", note="examples do not carry the proposed intent")
             rejected += 1
+        if log is not None:
+            log.append({"kind": s["kind"], "scenario": s.get("scenario"), "stray": s.get("stray"), "approved": ok,
+                        "shown": [lab for lab in shown], "examples": s["examples"][:10], "proposed": (s.get("change") or {}).get("examples", []),
+                        "proposed_intents": [items.get(e) for e in (s.get("change") or {}).get("examples", [])]})
     return made, approved, rejected
 
 
@@ -189,7 +194,7 @@ def main() -> None:
                     help="keep only this share of the intents (a quick run; by a stable hash of the name's first word, "
                     "so intents named alike stay together)")
     ap.add_argument("--dump", default=None, help="write every test turn (text, intent, tier, scenario, confidence) "
-                    "before and after learning to this JSON file")
+                    "before and after learning to this JSON file, and the learned template beside it (FILE.template.json)")
     args = ap.parse_args()
     if not args.test and not args.holdout:
         ap.error("give --test FILE, or --holdout SHARE to hold out part of --train")
@@ -216,6 +221,7 @@ def main() -> None:
     week = max(1, -(-len(train) // args.rounds))
     feed, learning = app.extensions["learning_feed"], app.extensions["learning"]
     labels: dict[str, str | None] = {}
+    decided: list[dict] = []
     for r in range(args.rounds):
         rows = [train[n] for n in order[r * week:(r + 1) * week]]
         records = replay(app, rows, TRAIN_NUMBER, f"week{r}")
@@ -223,7 +229,7 @@ def main() -> None:
         labels.update({rec.get("call_sid"): i for rec, (_, i) in zip(records, rows)})
         feed.drain()
         learning.run("eval-train", now=time.time())
-        made = staff(app, labels)
+        made = staff(app, labels, decided)
         settle(app)
         totals = [a + b for a, b in zip(totals, made)]
         print(f"week {r + 1}: {len(rows)} calls, suggestions made {made[0]}, approved {made[1]}, rejected {made[2]}",
@@ -236,6 +242,9 @@ def main() -> None:
         Path(args.dump).write_text(json.dumps([
             {"text": t, "intent": i, "before": {k: b.get(k) for k in keep}, "after": {k: a.get(k) for k in keep}}
             for (t, i), b, a in zip(test, before_records, after_records)], indent=0), encoding="utf-8")
+        learned = app.extensions["catalog"].templates.current("eval")[0]
+        Path(args.dump + ".suggestions.json").write_text(json.dumps(decided, indent=0), encoding="utf-8")
+        Path(args.dump + ".template.json").write_text(json.dumps(learned, indent=0, default=str), encoding="utf-8")
     elapsed = time.perf_counter() - started
     base = baseline(train, test)
     print(f"train {args.train} ({len(train)} utterances, {len(intents)} intents), test "
