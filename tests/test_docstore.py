@@ -352,6 +352,41 @@ def test_sql_and_python_fallback_return_the_same(embedded, flt, indexed):
     assert embedded.count_documents(flt) == embedded.count_documents(slow)
 
 
+SHAPED_FILTERS = TRICKY_FILTERS + [
+    {"_id": "CA1", "$or": [{"session.seq": {"$lte": 5}}, {"session": {"$exists": False}}]},
+    {"_id": 12}, {"_id": {"$in": ["a", 40, 2.0, "[x"]}}, {"company_id": "c1", "norm": "words here", "queue": "s"},
+    {"from": "+15125550100", "company_id": "c", "_id": {"$ne": "CA9"}}, {"v": {"$gte": 3, "$lt": 9}},
+    {"v": {"$exists": ""}}, {"v": {"$exists": "yes"}}, {"v": {"$in": ["x", "{y"]}}, {"v": {"$lte": 2 ** 60}},
+    {"v": {"$gt": 7, "$ne": 8}}, {"v": "", "w": "a"}, {"w.x": {"$in": [3, 4, 5]}}, {"v": {"k": "v"}},
+]
+
+
+def _revalued(value, rng):
+    """The same filter with other ordinary strings and whole numbers in it (the same shape)."""
+    if isinstance(value, dict):
+        return {k: _revalued(v, rng) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_revalued(v, rng) for v in value]
+    if isinstance(value, str) and value and value[0] not in "[{":
+        return rng.choice(["a", "zz", "é", "CA" + "7" * 30, "1", "x y", "\\", "'", '"q"', "]"])
+    if isinstance(value, int) and not isinstance(value, bool) and 2 <= value < 2 ** 53:
+        return rng.choice([2, 3, 17, 2 ** 40, 2 ** 53 - 1])
+    return value
+
+
+@pytest.mark.parametrize("flt", SHAPED_FILTERS, ids=repr)
+def test_filters_compiled_once_per_shape_give_the_sql_compiled_anew(flt):
+    import random
+
+    from records.docstore import sql
+
+    rng = random.Random(repr(flt))
+    for scalar in (frozenset(), frozenset({"v", "w.x", "_id", "session.seq"})):
+        for _ in range(6):
+            again = _revalued(flt, rng)
+            assert sql.compile_filter(again, scalar) == sql._document(again, scalar), again
+
+
 def _count_decodes(monkeypatch) -> list:
     """A list that grows by one each time the embedded store decodes a stored document."""
     from records.docstore import collection, documents, matching
