@@ -26,7 +26,7 @@ SAMPLE_SLOTS = 2000
 #: The most queue items one learning run reads per company and queue.
 MAX_ITEMS = 5000
 #: Writes of a batch kept in one transaction at most (short, so a caller turn's write never waits long for it).
-WRITES_PER_TRANSACTION = 50
+WRITES_PER_TRANSACTION = 20
 
 
 def item_id(call_sid: str, seq: int, queue: str, reason: str, cue: str | None) -> str:
