@@ -131,7 +131,7 @@ def _shape(value: Any, leaves: list[Any]) -> Any:
     if kind is not None:
         leaves.append(value)
         return kind
-    return ("v", type(value).__name__, value)
+    return ("v", type(value).__name__, repr(value) if isinstance(value, float) else value)  # -0.0 is not 0.0
 
 
 def _probed(value: Any, probes: list[Any]) -> Any:
