@@ -1,6 +1,7 @@
 """A pymongo-``Collection``-like view of one table: its reads, writes and indexes, each run as one SQLite
 transaction; the whole query in SQL when the filter translates (sort, skip, limit and counts included),
-else a SQL prefilter and the Python matcher."""
+else a SQL prefilter and the Python matcher; an update that only sets top-level fields is rewritten by
+SQLite (``json_set``), other updates are applied to the decoded document in Python."""
 
 # Safe with several gunicorn workers: every write is one transaction taken with ``BEGIN IMMEDIATE``, so a
 # read-modify-write such as ``$inc`` or ``$push`` never loses another process's update (montydb's SQLite
