@@ -11,6 +11,10 @@ against a bare Flask endpoint that checks the signature and returns the same Twi
 interleaved rounds of the same run, so the ratio holds on a noisy machine.
 SPEC section 12: P50 under 2 ms, P99 under 10 ms per turn.
 
+``--breakdown`` also prints where a caller turn's time goes after its decision: the median of each step
+of the write path (the Redis session write, the turn's record with or without the session snapshot, the
+whole commit) and TwiML, timed by wrappers around them, and learning's CPU per turn in its own thread.
+
 ``--shadow SHARE`` runs the whole benchmark during the shadow stage of a rollout (the candidate
 decides SHARE of the turns again beside the active policy); ``--canary SHARE`` during its canary
 (SHARE of the calls served the candidate, leaks checked against the active policy's guardrails).
@@ -128,6 +132,42 @@ def start_rollout(app: Flask, shadow: float | None, canary: float | None) -> Non
           f"(share {status['rollout']['share']:g})", file=sys.stderr)
 
 
+#: The steps ``--breakdown`` times: (module, class or None, function).
+STEPS = [("session.tiers", "RedisTier", "put"), ("records.calllog", "CallLog", "record_turn"),
+         ("records.calllog", "CallLog", "record_turn_and_snapshot"), ("records.calllog", "CallLog", "record_first_turn"),
+         ("conversation.pipeline", "Conversation", "_commit"), ("conversation.pipeline", "Conversation", "turn"),
+         ("voice.routes", None, "_render")]
+
+
+def time_steps() -> dict[str, list[float]]:
+    """Wrap each step of ``STEPS`` (and learning's ingest, in CPU of its thread) with a timer; the times, in ms."""
+    import functools
+    import importlib
+
+    times: dict[str, list[float]] = {}
+
+    def timed(name: str, fn, clock=time.perf_counter, per=lambda a: 1):
+        @functools.wraps(fn)
+        def wrapper(*a, **k):
+            t0 = clock()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent = (clock() - t0) * 1000
+                n = per(a)
+                times.setdefault(name, []).extend([spent / n] * n if n else [])
+        return wrapper
+
+    for module, cls, name in STEPS:
+        owner = getattr(importlib.import_module(module), cls) if cls else importlib.import_module(module)
+        setattr(owner, name, timed(f"{cls + '.' if cls else ''}{name}", getattr(owner, name)))
+    from learning.service import Learning
+
+    Learning.ingest = timed("learning ingest (CPU of its thread, per turn)", Learning.ingest, time.thread_time,
+                            lambda a: len(a[1]))
+    return times
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
@@ -139,6 +179,7 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=6)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--learning", choices=("on", "off"), default="on", help="learning's feed on the turns (default on)")
+    ap.add_argument("--breakdown", action="store_true", help="also time the steps of the write path")
     stage = ap.add_mutually_exclusive_group()
     stage.add_argument("--shadow", type=float, default=None, help="run during a shadow stage of this share of turns")
     stage.add_argument("--canary", type=float, default=None, help="run during a canary of this share of calls")
@@ -149,6 +190,7 @@ def main() -> None:
     try:
         from app import create_app
 
+        steps = time_steps() if args.breakdown else None
         app = create_app({"DATA_DIR": os.path.join(tmp, "data"), "REDIS_URL": redis_url, "MONGODB_URI": "",
                           "TWILIO_AUTH_TOKEN": TOKEN, "VALIDATE_TWILIO_SIGNATURE": True, "SEED_DEMO": True,
                           "ADMIN_TOKEN": "x", "LEARNING_ENABLED": args.learning == "on", "ROLLOUT_TICK_S": 0})
@@ -208,6 +250,12 @@ def main() -> None:
         for t in app.extensions["docstore"]["turns"].find({"kind": "turn"}, {"arm": 1}):
             arms[t.get("arm", "full")] = arms.get(t.get("arm", "full"), 0) + 1
         print(f"turns by rollout arm: {arms}")
+        if steps is not None:
+            if "learning_feed" in app.extensions:
+                app.extensions["learning_feed"].drain()  # the turns still waiting for learning's next batch
+            print("where the time goes (median ms per call of each step; greetings and turns):")
+            for name, values in steps.items():
+                print(f"  {name:<58} {len(values):>6} {statistics.median(values):>8.3f}")
         target = statistics.median(full_turn) < 2.0 and pct(full_turn, 0.99) < 10.0
         print(f"target P50 < 2 ms and P99 < 10 ms: {'met' if target else 'NOT met'}")
     finally:

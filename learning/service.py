@@ -21,7 +21,7 @@ from .cluster import tokens
 from .feed import Batch
 from .reasons import CHEATSHEET, LOW_CONFIDENCE_BELOW, SCENARIO, classify
 from .scrub import scrub
-from .store import LearningStore, item_id
+from .store import LearningStore, item_id, sample_slot
 from .suggest import Turn, suggest
 
 log = logging.getLogger(__name__)
@@ -58,32 +58,39 @@ class Learning:
                     log.error("learning run for %s failed: %s", company_id, exc)
 
     def ingest(self, batch: Batch) -> set[str]:
-        """Queue items from turn records (with the infrastructure's state at each turn); returns the companies."""
+        """Queue items from turn records (with the infrastructure's state at each turn); returns the companies.
+
+        The batch is read first, then written together (``LearningStore.keep``), so its writes take a few
+        short transactions rather than one each."""
         touched: set[str] = set()
+        found = _Found()
         for record, degraded in batch:
             company_id = record.get("company_id")
             text = (record.get("caller") or {}).get("text") or ""
             if not company_id or record.get("kind") != "turn" or not text.strip():
                 continue
-            if self._ingest_one(record, company_id, scrub(text).text, tuple(degraded)):
+            if self._ingest_one(record, company_id, scrub(text).text, tuple(degraded), found):
                 touched.add(company_id)
+        self.store.keep(found.samples, found.items)
         return touched
 
-    def _ingest_one(self, record: Mapping[str, Any], company_id: str, text: str, degraded: tuple[str, ...]) -> bool:
+    def _ingest_one(self, record: Mapping[str, Any], company_id: str, text: str, degraded: tuple[str, ...],
+                    found: "_Found") -> bool:
         norm = " ".join(tokens(text))
         unanswered = record.get("tier") in ("3", "fallback")
-        repeated = unanswered and not degraded and bool(norm) and self.store.seen_unanswered(company_id, norm)
+        repeated = unanswered and not degraded and bool(norm) and (
+            (company_id, norm) in found.unanswered or self.store.seen_unanswered(company_id, norm))
         items = classify(record, degraded=degraded, repeated=repeated,
                          disputed=not degraded and self._disputed(record, company_id))
         if not items:
             if record.get("tier") in ("1", "2") and not degraded:
-                self.store.add_sample(company_id, f"{record['call_sid']}:{record['seq']}",
-                                      {"text": text, "scenario": record.get("scenario"), "at": record.get("at")})
+                found.samples[sample_slot(company_id, f"{record['call_sid']}:{record['seq']}")] = {
+                    "company_id": company_id, "text": text, "scenario": record.get("scenario"), "at": record.get("at")}
             return False
         template_id = self._template_id(company_id)
         reply = scrub(record.get("base") or "").text if record.get("tier") == "3" else None
         for it in items:
-            self.store.add_item({
+            found.items.append({
                 "_id": item_id(record["call_sid"], int(record["seq"]), it.queue, it.reason, it.cue),
                 "company_id": company_id, "template_id": template_id, "queue": it.queue, "reason": it.reason,
                 "cue": it.cue, "text": text, "norm": norm, "tier": record.get("tier"),
@@ -91,6 +98,8 @@ class Learning:
                 "action": record.get("action"), "reply": reply, "call_sid": record["call_sid"],
                 "seq": record["seq"], "at": record.get("at"), "status": "pending", "suggestion": None,
                 "detail": dict(it.detail)})
+            if it.queue == SCENARIO:
+                found.unanswered.add((company_id, norm))  # a later turn of the batch with these words repeats them
         return True
 
     def _disputed(self, record: Mapping[str, Any], company_id: str) -> bool:
@@ -163,6 +172,17 @@ class Learning:
         found = network.aggregate(trade, inputs, history=history)
         fresh = sum(self.store.put_network({**d, "status": "pending", "created_at": now}) for d in found)
         return {"trade": trade, "companies": len(inputs), "suggestions": len(found), "new": fresh}
+
+
+class _Found:
+    """What a batch gives learning, written once the batch is read: answered turns by sample slot (the
+    latest turn per slot, as one write after another would leave it), queue items in order, and the
+    words queued as unanswered so far."""
+
+    def __init__(self) -> None:
+        self.samples: dict[str, dict[str, Any]] = {}
+        self.items: list[dict[str, Any]] = []
+        self.unanswered: set[tuple[str, str]] = set()
 
 
 __all__ = ["Learning"]

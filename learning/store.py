@@ -12,9 +12,12 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterable, Mapping
+from contextlib import nullcontext
+from typing import Any, Iterable, Mapping, Sequence
 
 from pymongo.errors import DuplicateKeyError
+
+from records.backend import atomic
 
 ITEMS, SUGGESTIONS, SAMPLES, NETWORK = "learning_items", "learning_suggestions", "learning_samples", \
     "network_suggestions"
@@ -22,6 +25,8 @@ ITEMS, SUGGESTIONS, SAMPLES, NETWORK = "learning_items", "learning_suggestions",
 SAMPLE_SLOTS = 2000
 #: The most queue items one learning run reads per company and queue.
 MAX_ITEMS = 5000
+#: Writes of a batch kept in one transaction at most (short, so a caller turn's write never waits long for it).
+WRITES_PER_TRANSACTION = 20
 
 
 def item_id(call_sid: str, seq: int, queue: str, reason: str, cue: str | None) -> str:
@@ -29,10 +34,17 @@ def item_id(call_sid: str, seq: int, queue: str, reason: str, cue: str | None) -
     return f"{call_sid}:{seq:05d}:{queue}:{reason}:{cue or ''}"
 
 
+def sample_slot(company_id: str, key: str) -> str:
+    """The key of the sample slot an answered turn is kept in (a hash of ``key``, so the sample stays bounded)."""
+    slot = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=4).digest(), "big") % SAMPLE_SLOTS
+    return f"{company_id}:{slot}"
+
+
 class LearningStore:
     """Reads and writes learning's collections."""
 
     def __init__(self, db: Any) -> None:
+        self.db = db
         self.items = db[ITEMS]
         self.suggestions = db[SUGGESTIONS]
         self.samples = db[SAMPLES]
@@ -100,8 +112,23 @@ class LearningStore:
 
     def add_sample(self, company_id: str, key: str, doc: Mapping[str, Any]) -> None:
         """Keep an answered turn in the company's bounded sample (its slot by a hash of ``key``)."""
-        slot = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=4).digest(), "big") % SAMPLE_SLOTS
-        self.samples.replace_one({"_id": f"{company_id}:{slot}"}, {"company_id": company_id, **doc}, upsert=True)
+        self.samples.replace_one({"_id": sample_slot(company_id, key)}, {"company_id": company_id, **doc},
+                                 upsert=True)
+
+    def keep(self, samples: Mapping[str, Mapping[str, Any]], items: Sequence[Mapping[str, Any]]) -> int:
+        """A batch's answered turns (by sample slot, ``sample_slot``) and queue items, written together: in
+        transactions of at most ``WRITES_PER_TRANSACTION`` writes where the store groups writes (the embedded
+        store), else one by one. Returns how many items were new (a replayed turn's are not)."""
+        writes = [(True, slot, doc) for slot, doc in samples.items()] + [(False, None, doc) for doc in items]
+        new = 0
+        for start in range(0, len(writes), WRITES_PER_TRANSACTION):
+            with atomic(self.db) or nullcontext():
+                for sample, slot, doc in writes[start:start + WRITES_PER_TRANSACTION]:
+                    if sample:
+                        self.samples.replace_one({"_id": slot}, dict(doc), upsert=True)
+                    else:
+                        new += self.add_item(doc)
+        return new
 
     def sample(self, company_id: str) -> list[dict[str, Any]]:
         """The company's sample of answered turns."""
@@ -165,4 +192,4 @@ class LearningStore:
         return list(self.network.find(dict(flt), sort=[("quality", -1), ("_id", 1)]))
 
 
-__all__ = ["LearningStore", "item_id", "ITEMS", "SUGGESTIONS", "SAMPLES", "NETWORK", "SAMPLE_SLOTS"]
+__all__ = ["LearningStore", "item_id", "sample_slot", "ITEMS", "SUGGESTIONS", "SAMPLES", "NETWORK", "SAMPLE_SLOTS"]

@@ -241,11 +241,12 @@ class CallLog:
         return update(CALLS, newer_or_none, change, upsert=True)
 
     def finish(self, call_sid: str, session: Mapping[str, Any] | None, end: Mapping[str, Any]) -> bool:
-        """The call ended: its end fields (status, duration ...) and its final snapshot."""
-        done = self.writer.write(update(CALLS, {"_id": call_sid}, {"$set": dict(end)}), key=call_sid) != LOST
+        """The call ended: its end fields (status, duration ...) and its final snapshot (never over a newer one),
+        as one durable write."""
+        writes = [update(CALLS, {"_id": call_sid}, {"$set": dict(end)})]
         if session is not None:
-            done = self.snapshot(session) != LOST and done
-        return done
+            writes.append(self._snapshot_write(session))
+        return LOST not in self.writer.write_all(writes, key=call_sid)
 
     def late_error(self, call_sid: str, seq: int | None, kind: str) -> bool:
         """An error known only after its turn was recorded (a hang-up, a failed dial, the webhook's fallback):

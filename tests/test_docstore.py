@@ -6,6 +6,7 @@ import multiprocessing as mp
 import os
 import sqlite3
 import uuid
+from datetime import datetime
 
 import pytest
 from pymongo import ReturnDocument
@@ -351,6 +352,42 @@ def test_sql_and_python_fallback_return_the_same(embedded, flt, indexed):
     assert embedded.count_documents(flt) == embedded.count_documents(slow)
 
 
+SHAPED_FILTERS = TRICKY_FILTERS + [
+    {"_id": "CA1", "$or": [{"session.seq": {"$lte": 5}}, {"session": {"$exists": False}}]},
+    {"_id": 12}, {"_id": {"$in": ["a", 40, 2.0, "[x"]}}, {"company_id": "c1", "norm": "words here", "queue": "s"},
+    {"from": "+15125550100", "company_id": "c", "_id": {"$ne": "CA9"}}, {"v": {"$gte": 3, "$lt": 9}},
+    {"v": {"$exists": ""}}, {"v": {"$exists": "yes"}}, {"v": {"$in": ["x", "{y"]}}, {"v": {"$lte": 2 ** 60}},
+    {"v": {"$gt": 7, "$ne": 8}}, {"v": "", "w": "a"}, {"w.x": {"$in": [3, 4, 5]}}, {"v": {"k": "v"}},
+    {"_id": 0.0}, {"_id": -0.0}, {"_id": {"$in": [-0.0, 1.0]}}, {"_id": {"$in": [0.0, 1.0]}},
+]
+
+
+def _revalued(value, rng):
+    """The same filter with other ordinary strings and whole numbers in it (the same shape)."""
+    if isinstance(value, dict):
+        return {k: _revalued(v, rng) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_revalued(v, rng) for v in value]
+    if isinstance(value, str) and value and value[0] not in "[{":
+        return rng.choice(["a", "zz", "é", "CA" + "7" * 30, "1", "x y", "\\", "'", '"q"', "]"])
+    if isinstance(value, int) and not isinstance(value, bool) and 2 <= value < 2 ** 53:
+        return rng.choice([2, 3, 17, 2 ** 40, 2 ** 53 - 1])
+    return value
+
+
+@pytest.mark.parametrize("flt", SHAPED_FILTERS, ids=repr)
+def test_filters_compiled_once_per_shape_give_the_sql_compiled_anew(flt):
+    import random
+
+    from records.docstore import sql
+
+    rng = random.Random(repr(flt))
+    for scalar in (frozenset(), frozenset({"v", "w.x", "_id", "session.seq"})):
+        for _ in range(6):
+            again = _revalued(flt, rng)
+            assert sql.compile_filter(again, scalar) == sql._document(again, scalar), again
+
+
 def _count_decodes(monkeypatch) -> list:
     """A list that grows by one each time the embedded store decodes a stored document."""
     from records.docstore import collection, documents, matching
@@ -453,6 +490,64 @@ def test_an_update_decodes_each_document_once(embedded, monkeypatch):
     after = embedded.find_one_and_update({"_id": "a"}, {"$inc": {"n": 1}}, return_document=ReturnDocument.AFTER)
     before = embedded.find_one_and_update({"_id": "a"}, {"$inc": {"n": 1}})
     assert len(decoded) == 3 and (before["n"], after["n"]) == (3, 3)
+
+
+SET_DOCS = [{"_id": "a", "n": 1, "s": {"seq": 1, "tags": ["x"]}, "f": 0.1, "u": "é\n\u2028\"q\"", "big": 2 ** 70},
+            {"_id": "b", "s": None}, {"_id": 3, "arr": [1, {"k": [2]}]}, {"_id": "d", "when": datetime(2026, 1, 2, 3, 4, 5)}]
+SET_UPDATES = [
+    ({"_id": "a"}, {"$set": {"n": 2, "new": [1, 2.5, None, True], "s": {"seq": 2}}}),
+    ({"_id": "a"}, {"$set": {"n": 2}}),                                   # no change: matched, not modified
+    ({"_id": "a", "s.seq": {"$lte": 1}}, {"$set": {"n": 3}}),           # the filter refuses it
+    ({"_id": "a", "$or": [{"s.seq": {"$lte": 5}}, {"s": {"$exists": False}}]}, {"$set": {"f": 0.30000000000000004}}),
+    ({"_id": "b"}, {"$set": {"s": {"deep": {"er": "é"}}, "t": "x"}, "$setOnInsert": {"made": 1}}),
+    ({"_id": 3}, {"$set": {"arr": [], "when": datetime(2026, 5, 6)}}),
+    ({"_id": "d"}, {"$set": {"u": "\u00e9\t<tab>", "big": -(2 ** 65), "e": 1e-07}}),
+    ({"_id": "a"}, {"$set": {"nan": float("nan")}}),                      # not JSON: Python writes it
+    ({"_id": "a"}, {"$set": {"s.seq": 9}}),                               # a dotted path: Python applies it
+    ({"_id": "a"}, {"$set": {"after_nan": 1}}),                          # a stored NaN: SQLite cannot read it
+    ({"_id": "zz"}, {"$set": {"n": 1}, "$setOnInsert": {"made": True}}),
+    ({"n": 2}, {"$set": {"by": "value"}}),
+]
+
+
+@pytest.mark.parametrize("indexed", [False, True])
+@pytest.mark.parametrize("upsert", [False, True])
+def test_a_set_update_rewritten_in_sql_stores_what_python_would(tmp_path, monkeypatch, upsert, indexed):
+    from records.docstore import collection
+
+    fast = EmbeddedClient(str(tmp_path / "fast"))["db"]["things"]
+    slow = EmbeddedClient(str(tmp_path / "slow"))["db"]["things"]
+    for coll in (fast, slow):
+        if indexed:
+            coll.create_index("n")
+        for doc in SET_DOCS:
+            coll.insert_one(doc)
+    real = collection._sql_set
+    for flt, update in SET_UPDATES:
+        results = []
+        for coll, sql in ((fast, True), (slow, False)):
+            monkeypatch.setattr(collection, "_sql_set", real if sql else (lambda update: None))
+            try:
+                res = coll.update_one(flt, update, upsert=upsert)
+                results.append((res.matched_count, res.modified_count, res.upserted_id))
+            except (DuplicateKeyError, StoreUnavailable) as exc:  # NaN is not JSON to the index on n: refused alike
+                results.append(exc.__class__.__name__)
+        assert results[0] == results[1], (flt, update)
+        stored = [sorted(c.database.connection().execute(f'SELECT id, doc FROM "{c.table}"')) for c in (fast, slow)]
+        assert stored[0] == stored[1], (flt, update)
+    assert fast.find_one({"_id": "a"})["f"] == 0.30000000000000004 and fast.find_one({"_id": 3})["when"] == datetime(
+        2026, 5, 6)
+
+
+def test_a_top_level_set_is_one_sql_rewrite_without_decoding(embedded, monkeypatch):
+    embedded.insert_one({"_id": "a", "session": {"seq": 1}, "turns": 1})
+    decoded = _count_decodes(monkeypatch)
+    guard = {"_id": "a", "$or": [{"session.seq": {"$lte": 2}}, {"session": {"$exists": False}}]}
+    assert embedded.update_one(guard, {"$set": {"session": {"seq": 2}, "turns": 2}}, upsert=True).modified_count == 1
+    with pytest.raises(DuplicateKeyError):  # an older snapshot: its filter fails on the existing document
+        embedded.update_one({**guard, "$or": [{"session.seq": {"$lte": 1}}, {"session": {"$exists": False}}]},
+                            {"$set": {"session": {"seq": 1}}}, upsert=True)
+    assert decoded == [] and embedded.find_one({"_id": "a"}) == {"_id": "a", "session": {"seq": 2}, "turns": 2}
 
 
 class _CommitFails:

@@ -37,6 +37,22 @@ def test_a_turn_feeds_the_queues_off_the_callers_path(app):
     assert "REPEATED_TIER3" in {i["reason"] for i in _items(app, queue="scenario")}
 
 
+def test_a_batch_is_written_together_and_reads_its_own_turns(app, monkeypatch):
+    from learning import store as learning_store
+
+    monkeypatch.setattr(learning_store, "WRITES_PER_TRANSACTION", 2)
+    groups = []
+    real = learning_store.atomic
+    monkeypatch.setattr(learning_store, "atomic", lambda db: groups.append(1) or real(db))
+    for words in (GARAGE, "what are your hours", GARAGE, "when are you open"):
+        call(app, words)
+    assert app.extensions["learning_feed"].drain() == 4
+    # The same unanswered words twice in one batch: the second time is a repeat, as turn after turn.
+    assert sorted(i["reason"] for i in _items(app, queue="scenario")) == ["NEW_INTENT", "REPEATED_TIER3"]
+    assert len(app.extensions["learning"].store.sample("demo-hvac")) == 2
+    assert len(groups) == 2  # two answered turns and two items: two transactions of two writes
+
+
 def test_answered_turns_are_not_queued(app):
     call(app, "what are your hours")
     app.extensions["learning_feed"].drain()

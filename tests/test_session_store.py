@@ -187,3 +187,14 @@ def test_finalize_on_a_worker_with_a_stale_l0_keeps_the_newest_session(backends)
     a.finalize(s["call_sid"], status="completed", duration=5, ended_at=9.0)  # A's L0 still says seq 0
     doc = db["calls"].find_one({"_id": s["call_sid"]})
     assert doc["session"]["seq"] == 4 and doc["collected"] == {"name": "Ann"}
+
+
+def test_the_end_is_written_with_a_final_snapshot_older_than_the_headers(backends):
+    db, r = backends
+    _, log = stores(db, r)
+    s = fresh(seq=3, collected={"name": "Ann"})
+    log.start(s)
+    log.snapshot(s)
+    assert log.finish(s["call_sid"], dict(s, seq=1, collected={}), {"status": "completed", "ended_at": 5.0})
+    doc = db["calls"].find_one({"_id": s["call_sid"]})
+    assert doc["status"] == "completed" and doc["session"]["seq"] == 3 and doc["collected"] == {"name": "Ann"}

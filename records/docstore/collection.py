@@ -1,6 +1,7 @@
 """A pymongo-``Collection``-like view of one table: its reads, writes and indexes, each run as one SQLite
 transaction; the whole query in SQL when the filter translates (sort, skip, limit and counts included),
-else a SQL prefilter and the Python matcher."""
+else a SQL prefilter and the Python matcher; an update that only sets top-level fields is rewritten by
+SQLite (``json_set``), other updates are applied to the decoded document in Python."""
 
 # Safe with several gunicorn workers: every write is one transaction taken with ``BEGIN IMMEDIATE``, so a
 # read-modify-write such as ``$inc`` or ``$push`` never loses another process's update (montydb's SQLite
@@ -10,6 +11,7 @@ else a SQL prefilter and the Python matcher."""
 from __future__ import annotations
 
 import functools
+import re
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -37,6 +39,37 @@ def _probe_sql(table: str, fields: tuple[str, ...]) -> str:
     return "SELECT " + ", ".join(checks)
 
 
+#: A top-level field SQLite's ``json_set`` can name with a plain path (``$.field``).
+_TOP_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+#: SQLite reads a JSON value out of bound text with ``->`` from 3.38 on (older: every update in Python).
+_SQL_SET = sqlite3.sqlite_version_info >= (3, 38, 0)
+
+
+@functools.lru_cache(maxsize=256)
+def _json_set_sql(names: tuple[str, ...]) -> str:
+    """``json_set`` of the document with each named top-level field taken from the JSON object bound first."""
+    return "json_set(doc, " + ", ".join(f"'$.{name}', ?1 -> '$.{name}'" for name in names) + ")"
+
+
+def _sql_set(update: Mapping[str, Any]) -> tuple[str, str] | None:
+    """An update that only ``$set``s top-level fields (``$setOnInsert`` aside) as SQL rewriting the document with
+    ``json_set`` and the JSON object of the values it binds, so the document is never decoded here; None for
+    any other update."""
+    if not _SQL_SET or not update or any(op not in ("$set", "$setOnInsert") for op in update):
+        return None
+    fields = update.get("$set")
+    if not isinstance(fields, Mapping) or not fields:
+        return None
+    for name in fields:
+        if not isinstance(name, str) or name == "_id" or not _TOP_FIELD.match(name):
+            return None
+    try:
+        values = dumps(fields, allow_nan=False)
+    except ValueError:  # NaN or an infinity: not JSON SQLite reads; written as Python writes them, in Python
+        return None
+    return _json_set_sql(tuple(fields)), values
+
+
 class _Updated(NamedTuple):
     matched: int
     modified: int
@@ -59,7 +92,8 @@ def _upserted(flt: Mapping[str, Any], update: Mapping[str, Any], replace: bool, 
         new.update(clone(dict(update)))
     else:
         apply_update(new, update, inserting=True, copy=copy)
-    new.setdefault("_id", uuid.uuid4().hex)
+    if "_id" not in new:
+        new["_id"] = uuid.uuid4().hex
     return new
 
 
@@ -230,7 +264,8 @@ class EmbeddedCollection:
     def insert_one(self, document: Mapping[str, Any]) -> InsertOneResult:
         """Insert one document (``_id`` generated when absent); DuplicateKeyError on a taken ``_id``."""
         doc = dict(document)  # serialized at once, so the caller's objects are never aliased
-        doc.setdefault("_id", uuid.uuid4().hex)
+        if "_id" not in doc:
+            doc["_id"] = uuid.uuid4().hex
         # one statement is its own transaction in autocommit mode: no BEGIN/COMMIT round
         self._run(lambda conn: self._put(conn, doc, dumps(doc)))
         return InsertOneResult(doc["_id"])
@@ -278,6 +313,10 @@ class EmbeddedCollection:
         before the update changes the decoded document in place; "after" is that document itself,
         which shares nothing (update values are copied in).
         """
+        if not many and not replace and sort is None and returning is None:
+            done = self._update_in_sql(conn, flt, update, upsert)
+            if done is not None:
+                return done
         spec = sort_spec(sort)
         rows = self._select(conn, flt, spec, 0, 0 if many else 1, self._probed(flt))
         modified, doc = 0, None
@@ -296,6 +335,42 @@ class EmbeddedCollection:
         new = _upserted(flt, update, replace, copy=returning == "after")
         self._put(conn, new, dumps(new))
         return _Updated(0, 0, new["_id"], new if returning == "after" else None)
+
+    def _update_in_sql(self, conn: sqlite3.Connection, flt: Mapping[str, Any], update: Mapping[str, Any],
+                       upsert: bool) -> _Updated | None:
+        """``update_one`` of top-level ``$set`` fields with a filter SQL answers exactly: SQLite finds the first
+        matching document and rewrites it with ``json_set`` (the text Python would write: compact, fields in
+        place, new ones last), so the document is never decoded here. None when the update or filter has no
+        such form."""
+        setter = _sql_set(update)
+        if setter is None:
+            return None
+        where = self._where(conn, flt, self._probed(flt))
+        if not where.exact:
+            return None
+        sql, values = setter
+        # ?1 is the values' object; the filter's parameters follow it, numbered after it
+        try:
+            row = conn.execute(f'SELECT rowid, doc, {sql}, id FROM "{self.table}" WHERE {where.sql} ORDER BY rowid '
+                               f'LIMIT 1', (values, *where.params)).fetchone()
+        except sqlite3.OperationalError as exc:
+            if "JSON" not in str(exc):
+                raise
+            return None  # a stored document SQLite cannot read as JSON (a NaN in it): updated in Python
+        if row is None:
+            if not upsert:
+                return _Updated(0, 0, None, None)
+            new = _upserted(flt, update, False, copy=False)
+            self._put(conn, new, dumps(new))
+            return _Updated(0, 0, new["_id"], None)
+        rowid, text, new_text, key = row
+        if new_text == text:
+            return _Updated(1, 0, None, None)
+        try:
+            conn.execute(f'UPDATE "{self.table}" SET doc = ? WHERE rowid = ?', (new_text, rowid))
+        except sqlite3.IntegrityError as exc:  # a unique index refuses the new value
+            raise self._duplicate(exc, loads(key)) from None
+        return _Updated(1, 1, None, None)
 
     def update_one(self, filter: Mapping[str, Any], update: Mapping[str, Any], upsert: bool = False) -> UpdateResult:
         """Update the first matching document atomically (insert one when ``upsert``)."""

@@ -33,9 +33,10 @@ def _decode_hook(obj: dict[str, Any]) -> Any:
     return obj
 
 
-def dumps(doc: Any) -> str:
-    """A document as the store keeps it (compact JSON, dates as ``{"$date": iso}``)."""
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=_default)
+def dumps(doc: Any, *, allow_nan: bool = True) -> str:
+    """A document as the store keeps it (compact JSON, dates as ``{"$date": iso}``); ``allow_nan=False``
+    refuses NaN and infinities (ValueError), which are not JSON that SQLite's functions read."""
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=_default, allow_nan=allow_nan)
 
 
 def loads(text: str) -> Any:

@@ -78,8 +78,98 @@ def filter_fields(flt: Mapping[str, Any]) -> set[str]:
 
 def compile_filter(flt: Mapping[str, Any] | None, scalar_fields: frozenset[str] = frozenset()) -> Sql:
     """A filter as SQL; ``scalar_fields`` hold no array in any document (so plain SQL, which an index
-    serves with its order); other fields also look inside arrays."""
-    return _document(flt or {}, scalar_fields)
+    serves with its order); other fields also look inside arrays.
+
+    Compiled once per shape: filters that differ only in their ordinary strings and whole numbers
+    (a call's id, a turn number) share their SQL, and only the parameters are taken again."""
+    flt = flt or {}
+    leaves: list[Any] = []
+    try:
+        key = (_shape(flt, leaves), scalar_fields)
+        plan = _PLANS.get(key)
+    except TypeError:  # an unhashable value where a filter has none that SQL reads: compiled as it is
+        return _document(flt, scalar_fields)
+    if plan is None:
+        plan = _plan(flt, leaves, scalar_fields)
+        if len(_PLANS) >= _MAX_PLANS:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    if plan is False:
+        return _document(flt, scalar_fields)
+    sql, params, exact = plan
+    return Sql(sql, tuple(_param(p, leaves) for p in params), exact)
+
+
+# --- compiled shapes ---------------------------------------------------------------------------
+# A filter's shape is the filter with each *variable* leaf (a non-empty string not starting with "[" or
+# "{", a whole number from 2 to 2**53) replaced by its kind: the SQL text never depends on which such value
+# it is, only the parameters do (itself, or its ``_id`` key text). A shape's plan is found by compiling
+# the filter again with a distinct probe value in each variable leaf and seeing which parameter each
+# probe became; it is kept only if it rebuilds the real filter's parameters exactly.
+
+_PLANS: dict[tuple[Any, frozenset[str]], Any] = {}
+_MAX_PLANS = 512
+_VARIABLE_INT = (2, 2 ** 53)
+
+
+def _variable(value: Any) -> str | None:
+    """The kind of a leaf whose value the SQL text does not depend on ("s", "i"), else None."""
+    if isinstance(value, str):
+        return "s" if value and value[0] not in "[{" else None
+    if isinstance(value, int) and not isinstance(value, bool) and _VARIABLE_INT[0] <= value < _VARIABLE_INT[1]:
+        return "i"
+    return None
+
+
+def _shape(value: Any, leaves: list[Any]) -> Any:
+    """A hashable shape of a filter; its variable leaves appended to ``leaves`` in order."""
+    if isinstance(value, Mapping):
+        return ("d",) + tuple((k, _shape(v, leaves)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ("l",) + tuple(_shape(v, leaves) for v in value)
+    kind = _variable(value)
+    if kind is not None:
+        leaves.append(value)
+        return kind
+    return ("v", type(value).__name__, repr(value) if isinstance(value, float) else value)  # -0.0 is not 0.0
+
+
+def _probed(value: Any, probes: list[Any]) -> Any:
+    """The filter with each variable leaf replaced by the next probe."""
+    if isinstance(value, Mapping):
+        return {k: _probed(v, probes) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_probed(v, probes) for v in value]
+    if _variable(value) is not None:
+        return probes.pop(0)
+    return value
+
+
+#: How a parameter is made from its leaf: the value itself, or an ``_id``'s key text (of it, or of it as a float).
+_MAKE = {"same": lambda v: v, "id": id_key, "id_float": lambda v: id_key(float(v))}
+
+
+def _param(spec: tuple[str, Any], leaves: list[Any]) -> Any:
+    how, arg = spec
+    return arg if how == "const" else _MAKE[how](leaves[arg])
+
+
+def _plan(flt: Mapping[str, Any], leaves: list[Any], scalar: frozenset[str]) -> Any:
+    """(sql, parameter specs, exact) for the filter's shape, or False when the probes cannot explain it."""
+    real = _document(flt, scalar)
+    probes = [f"\x00probe{i}" if _variable(v) == "s" else 2 ** 40 + i for i, v in enumerate(leaves)]
+    probe = _document(_probed(flt, list(probes)), scalar)
+    if probe.sql != real.sql or len(probe.params) != len(real.params) or probe.exact != real.exact:
+        return False
+    made: dict[Any, tuple[str, int]] = {}
+    for i, p in enumerate(probes):
+        for how, fn in _MAKE.items():
+            if how != "id_float" or isinstance(p, int):
+                made.setdefault((type(fn(p)).__name__, fn(p)), (how, i))
+    specs = [made.get((type(p).__name__, p), ("const", r)) for p, r in zip(probe.params, real.params)]
+    if tuple(_param(spec, leaves) for spec in specs) != real.params:
+        return False
+    return real.sql, tuple(specs), real.exact
 
 
 def _document(flt: Any, scalar: frozenset[str]) -> Sql:
