@@ -36,6 +36,9 @@ class Learning:
         self.catalog = catalog
         self.clock = clock
         self.run_every = run_every
+        # A company's first run waits a period too: a process that just started serves calls, not clustering (its
+        # first run loads scikit-learn, about a second of work).
+        self._started = clock()
         self._last_run: dict[str, float] = {}
 
     # -- the feed's batches
@@ -47,7 +50,7 @@ class Learning:
             return
         now = self.clock()
         for company_id in sorted(touched):
-            if now - self._last_run.get(company_id, 0.0) >= self.run_every:
+            if now - self._last_run.get(company_id, self._started) >= self.run_every:
                 self._last_run[company_id] = now
                 # One process runs a company's clustering per period (the others skip it): a lock in the store.
                 if not self.catalog.locks.acquire(f"learning-run:{company_id}", f"{os.getpid()}", ttl=self.run_every):

@@ -127,3 +127,18 @@ def test_cheatsheet_suggestion_becomes_a_compiled_draft(app):
     assert versions[0]["status"] == "compiled"
     again = client.post(f"/admin/learning/suggestions/{sug['_id']}/approve", headers=AUTH)
     assert again.status_code == 409
+
+
+def test_timed_runs_wait_a_period_after_the_process_starts(tmp_path):
+    """A process that just started serves calls: a company's first clustering run waits ``LEARNING_RUN_S`` too."""
+    now = [1_000_000.0]
+    app = make_app(tmp_path / "data", LEARNING_BATCH_S=0, LEARNING_RUN_S=60, CLOCK=lambda: now[0])
+    learning, feed = app.extensions["learning"], app.extensions["learning_feed"]
+    for _ in range(3):
+        call(app, GARAGE)
+    feed.drain()
+    assert _items(app, status="pending") and not list(learning.store.suggestions.find({}))
+    now[0] += 61
+    call(app, GARAGE)
+    feed.drain()
+    assert list(learning.store.suggestions.find({"company_id": "demo-hvac"}))
