@@ -54,6 +54,8 @@ CLASSIFY_MIN, CLASSIFY_AT, KEYWORD_LEAD, KEYWORD_DOUBT = 5, -0.1, 0.4, 0.2
 #: The lead that suffices when the keyword said is part of the other scenario's longer keyword ("credit limit",
 #: "credit limit change"): the keyword cannot tell those two apart, their examples can.
 NESTED_LEAD = 0.2
+#: Keywords of at most this many words are looked for inside longer ones.
+NESTED_WORDS = 4
 
 
 class QnA(BaseModel):
@@ -516,10 +518,14 @@ class CompiledTemplate:
         by_stems: dict[tuple[str, ...], int] = {}
         for pid in self._owner:
             by_stems.setdefault(self.phrases.stems(pid), pid)
+        lengths = sorted({len(stems) for stems in by_stems if len(stems) <= NESTED_WORDS})
         inside: dict[int, set[int]] = {}
         for pid, owners in self._owner.items():
             longer = self.phrases.stems(pid)
-            for n in range(1, len(longer)):
+            # Only the lengths short keywords have: linear in the template's words.
+            for n in lengths:
+                if n >= len(longer):
+                    break
                 for start in range(len(longer) - n + 1):
                     short = by_stems.get(longer[start:start + n])
                     if short is not None:
