@@ -43,6 +43,10 @@ CONFIRM_NAME_LINE = "Just to make sure I have it right, is your name {name}?"
 SPELL_LINE = "Sorry about that. Could you spell your name for me?"
 WHICH_LINE = "Sorry about that. What should I change: {fields}?"
 RESUME_LINES = ("Now, {prompt}", "Back to your message: {prompt}", "So, {prompt}")
+#: Said after answering a question asked instead of answering our offer of a visit.
+BOOKING_REOFFER = "Would you like us to book that visit for you?"
+#: The same, while booking a visit (it is not a message to the caller).
+BOOKING_RESUME_LINES = ("Now, {prompt}", "Back to your visit: {prompt}", "So, {prompt}")
 #: Our reply offered a visit ("I can book a technician for you", "Would you like to book a visit?").
 BOOKING_OFFER = re.compile(r"\b(?:i can (?:book|schedule|send)|we can send|would you like (?:to (?:book|schedule)|us to "
                            r"(?:send|come))|shall i (?:set (?:that|one) up|book)|want (?:me|us) to (?:book|send|schedule)|"
@@ -298,6 +302,13 @@ class Dialogue:
             # (an answer to a booking question is the visit's details, whatever scenario its words suggest)
             other = answer()
             if other.tier in ("1", "2") and other.action not in ("TAKE_MESSAGE", "BOOK_APPT"):
+                told = side() if state.get("reason") == "booking" else None
+                if told is not None:
+                    # "How much is the visit?" to "Would you like to book one?": answered, and the offer stands
+                    # (the caller's "Tuesday at 12 Main Street" next is the visit, not a new question).
+                    note["events"] = ["side_question"]
+                    return Collected(replace(told, response=f"{_without_question(told.response)} {BOOKING_REOFFER}"),
+                                     False, note)
                 session.pop("collect", None)  # they asked something else instead of leaving a message
                 return None
         if state.pop("offered", None) and state["index"] == 0 and acts.YES_FIRST.match(text) \
@@ -319,14 +330,20 @@ class Dialogue:
                              note)
         asking = not confirming and acts.is_question(text)
         fits = asking and collect.could_answer(state, text)
-        if fits and collect.current(state).get("type", "TEXT") == "TEXT" and answer().action == "PROVIDE_HOURS":
+        if fits and collect.current(state).get("type", "TEXT") == "TEXT":
+            other = answer()
             # "Are you open Saturday?" when asked for the message: a question about hours is answered
-            # (one for the team, "can you tell Bob if the part came in?", is the message).
-            fits = False
+            # (one for the team, "can you tell Bob if the part came in?", is the message). Asked when and where
+            # to come, a question the scenarios know ("can I get a quote for a new furnace too?") is not the
+            # visit's details; one that says a day, a time or a number ("can you come Tuesday?") is.
+            fits = other.action != "PROVIDE_HOURS" and not (
+                collect.current(state)["name"] == "visitDetails" and other.tier in ("1", "2")
+                and not acts.when_said(text) and not re.search(r"\d", text))
         if asking and not fits:
             other = side()
             if other is not None:
-                resume = RESUME_LINES[ctx.variation % len(RESUME_LINES)]
+                lines = BOOKING_RESUME_LINES if state.get("reason") == "booking" else RESUME_LINES
+                resume = lines[ctx.variation % len(lines)]
                 prompt = re.sub(r"^and\s+", "", lower_first(_asked(pol, ctx, state)))
                 note["events"] = ["side_question"]
                 return Collected(replace(other, response=f"{_without_question(other.response)} "

@@ -468,3 +468,27 @@ def test_gather_listens_longer_while_the_caller_reads_a_number(app):
     assert gather.get("speechTimeout") == "3" and gather.get("speechModel") == "phone_call"
     hints = gather.get("hints").split(", ")
     assert hints[0] == "Demo Heating and Air" and all(len(h) <= 100 for h in hints) and len(hints) <= 500
+
+
+def test_a_question_the_scenarios_know_asked_for_the_visit_details_is_not_taken_as_them(tmp_path):
+    app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
+    for n in range(3):  # each reply variation of the noise scenario
+        result = call(app, "my furnace is making a banging noise", "yes", "can I get a quote on a new furnace too",
+                      "tuesday afternoon, 12 Main Street", call_sid=f"CA{n:032d}")
+        lines = [said(r)[0] for r in replies(result)[1:]]
+        assert "team" in lines[2] and lines[2].endswith("good time for us to come by?"), lines   # noted, asked again
+        assert lines[3] == "And may I have your name?", lines                  # the details came next
+    # A question that says when is the answer ("can you come Tuesday morning?").
+    result = call(app, "my furnace is making a banging noise", "yes", "can you come tuesday morning?",
+                  call_sid="CA" + "7" * 32)
+    assert said(replies(result)[3])[0] == "And may I have your name?"
+
+
+def test_a_question_asked_instead_of_answering_our_offer_of_a_visit_keeps_the_offer(tmp_path):
+    app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
+    for n in range(3):
+        result = call(app, "my furnace is making a banging noise", "how much is the diagnostic visit",
+                      "tuesday afternoon at 12 Main Street", call_sid=f"CA{n:032d}")
+        lines = [said(r)[0] for r in replies(result)[1:]]
+        assert "$89" in lines[1] and lines[1].count("?") == 1 and lines[1].endswith("book that visit for you?"), lines
+        assert lines[2] == "And may I have your name?", lines   # the visit's details, not a new question
