@@ -8,7 +8,8 @@ the rules' own phrases and random recombinations with numbers, spelled letters, 
 non-ASCII; replies with prices, phone numbers, web addresses, apologies, guardrail terms, casual words
 and variables; every caller type, time of the week, first turns, collected details) over four
 policies (the 1,000-rule bench sheet and the three example companies). Each turn's decision (but its
-time), ``speak``, ``leaks``, ``canon`` and ``normalize`` must be identical. Exit status 1 on any
+time), ``speak``, ``leaks``, ``canon`` and ``normalize`` must be identical; so must the text helpers'
+results on as many random strings (odd spacing, case and characters). Exit status 1 on any
 difference, printing the first ones.
 """
 
@@ -126,6 +127,44 @@ def _reply(rnd: random.Random, replies: list[str]) -> str:
     return text
 
 
+PIECES = ("you guys", "no problem", "cool", "cooling", "yeah's", "Guys", "sure thing", "$", "$89", "89 dollars",
+          "bucks", "usd", "www.", "http://", ".com", "a.b", "sorry", "apologize", "my apologies", "sue", "issue",
+          "capacitor is", "heat exchanger is cracked", "short cycling because", "lawyer", "512", "555", "0199",
+          "+1", "(512)", "{phone}", "{diagnosticFee}", "{nope}", "{companyname}", "{Phone}", "it's", "there's",
+          "twenty", "a c", "i a", "5", "#cold", "degrees", "in here", "ok", "Ok,", "no", "not")
+ALPHABET = "ab xyzK $.,!?'`\"-/:;_{}()0123456789\t\n\x0b\x1c\xa0\u2003\u212a\u017fé漢"
+
+
+def _unit_text(rnd: random.Random) -> str:
+    """A random string made to reach the corners of the text helpers (spacing, case, non-ASCII, marks)."""
+    out = []
+    for _ in range(rnd.randint(0, 12)):
+        r = rnd.random()
+        out.append(rnd.choice(PIECES) if r < 0.5 else "".join(rnd.choice(ALPHABET) for _ in range(rnd.randint(1, 4))))
+        out.append(rnd.choice((" ", " ", " ", "", "  ", ". ", "? ", ".\t", "!  ", ".\xa0", ", ")))
+    text = "".join(out)
+    return text.upper() if rnd.random() < 0.1 else text
+
+
+def emit_units(count: int, seed: int) -> None:
+    """The text helpers on random strings: one JSON line each."""
+    import policy
+    from policy.canon import canon
+    from policy.text import normalize, substitute
+    _, sheet, company = _policies()[1]
+    compiled = policy.compile_cheatsheet(sheet)
+    profile = policy.CompanyProfile.from_dict(company)
+    rt = compiled.runtime
+    rnd = random.Random(f"{seed}-units")
+    for i in range(count):
+        text = _unit_text(rnd)
+        c = canon(text)
+        out = [substitute(text, profile.variables), rt.guardrails.enforce(text, profile),
+               rt.guardrails.leaks(text, profile), rt.behavior.formal(text), normalize(text),
+               [c.stems, c.clauses, sorted(c.markers), c.joined], sorted(rt.phrases.scored(text).items())]
+        print(json.dumps([i, text, out], default=str))
+
+
 def emit(turns: int, seed: int) -> None:
     """Decide the seeded turns with the ``policy`` package on sys.path; print one JSON line each."""
     import policy
@@ -177,6 +216,7 @@ def main() -> None:
     if args.emit:
         sys.path.insert(0, args.emit)
         emit(args.turns, args.seed)
+        emit_units(args.turns, args.seed)
         return
     if not args.against:
         parser.error("--against is required")
@@ -188,7 +228,7 @@ def main() -> None:
     new, old = runs
     diffs = [(a, b) for a, b in zip(new, old) if a != b]
     digest = hashlib.sha256("\n".join(new).encode()).hexdigest()[:12]
-    print(f"{len(new)} turns here, {len(old)} there; {len(diffs)} differ; digest {digest}")
+    print(f"{len(new)} lines here, {len(old)} there; {len(diffs)} differ; digest {digest}")
     for a, b in diffs[:5]:
         print("here: ", a[:2000], "\nthere:", b[:2000], "\n")
     sys.exit(1 if diffs or len(new) != len(old) else 0)

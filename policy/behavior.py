@@ -55,13 +55,19 @@ def spoken_value(value: Any) -> str:
     return spoken(value)
 
 
-_WORD = re.compile(r"[a-z]+")
+#: ASCII bytes as lowercase letters, everything else a space.
+_LETTERS = bytes(c if 97 <= c <= 122 else c + 32 if 65 <= c <= 90 else 32 for c in range(256))
+
+
+def _letter_runs(text: str) -> list[bytes]:
+    """The runs of letters in an ASCII text, lowercased (``re.findall("[a-z]+", text.lower())``, as bytes)."""
+    return text.encode().translate(_LETTERS).split()
 
 
 class BehaviorRules:
     """The behavior flags of a policy and the polite-word table, compiled once."""
 
-    __slots__ = ("flags", "_polite", "_polite_map", "_polite_words", "never_interrupt")
+    __slots__ = ("flags", "_polite", "_polite_map", "_polite_words", "_polite_always", "never_interrupt")
 
     def __init__(self, content: Mapping[str, Any]) -> None:
         self.flags = frozenset(content["behaviorRules"])
@@ -70,12 +76,14 @@ class BehaviorRules:
         self._polite_map = table
         self._polite = (re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
                                    + r")\b", re.I) if table and "POLITE_PROFESSIONAL" in self.flags else None)
-        # Every casual phrase starts with one of these words: a reply without any needs no scan, nor one
-        # whose text holds none of the phrases starting with the words it has.
-        first: dict[str, list[str]] = {}
+        # A casual phrase said as whole words has its last word among the reply's words ("guys" for "you
+        # guys"): a reply without any needs no scan, nor one whose text holds none of the phrases ending so.
+        last: dict[bytes, list[str]] = {}
         for k in table:
-            first.setdefault(k.split()[0], []).append(k)
-        self._polite_words = MappingProxyType({w: tuple(ks) for w, ks in first.items()})
+            runs = _letter_runs(k) if k.isascii() else None
+            last.setdefault(runs[-1] if runs else b"", []).append(k)
+        self._polite_words = MappingProxyType({w: tuple(ks) for w, ks in last.items()})
+        self._polite_always = b"" in last  # a phrase without letters: every reply is scanned
 
     def formal(self, text: str) -> str:
         """POLITE_PROFESSIONAL: casual words replaced by formal ones (whole words, capitals kept)."""
@@ -85,9 +93,14 @@ class BehaviorRules:
             return new[:1].upper() + new[1:] if word[:1].isupper() else new
         if self._polite is None:
             return text
-        low = text.lower()
-        if text.isascii() and not any(k in low for w in self._polite_words.keys() & _WORD.findall(low) for k in self._polite_words[w]):
-            return text
+        if text.isascii() and not self._polite_always:
+            said = _letter_runs(text)
+            by_word = self._polite_words
+            if by_word.keys().isdisjoint(said):
+                return text
+            low = text.lower()
+            if not any(k in low for w in by_word.keys() & set(said) for k in by_word[w]):
+                return text
         return self._polite.sub(repl, text)
 
     def apply(self, text: str, *, company: CompanyProfile, is_first_turn: bool, caller_spoke: bool,

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from .company import CompanyProfile, money_value
 from .matching import PhraseIndex
-from .text import join_sentences, normalize, padded, sentence_spans
+from .text import ascii_words, join_sentences, normalize, padded, sentence_spans
 
 _NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
                  "sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
@@ -43,7 +43,10 @@ _PHONE_RUN = re.compile(r"[\d(+][\d\s().+-]*")
 
 def _digits(text: str) -> int:
     """How many digits a text holds."""
-    return sum(map(text.count, "0123456789")) if text.isascii() else len(_DIGIT.findall(text))
+    if text.isascii():
+        raw = text.encode()
+        return len(raw) - len(raw.translate(None, b"0123456789"))
+    return len(_DIGIT.findall(text))
 
 
 def _approved_phone(digits: str, approved: frozenset[str]) -> bool:
@@ -80,7 +83,7 @@ def _host(url: str) -> str:
 class Guardrails:
     """The guardrails a policy turns on, with their term lists indexed once."""
 
-    __slots__ = ("flags", "terms", "term_owner", "_term_words")
+    __slots__ = ("flags", "terms", "term_owner", "_term_words", "_term_bytes")
 
     def __init__(self, content: Mapping[str, Any]) -> None:
         self.flags = frozenset(content["guardrails"])
@@ -106,11 +109,21 @@ class Guardrails:
             if words:
                 by_word.setdefault(min(words, key=lambda w: (seen[w], -len(w), w)), []).append(words)
         self._term_words = by_word
+        # The same for ASCII replies (nearly all), whose words are read from a byte table.
+        self._term_bytes = {w.encode(): [frozenset(t.encode() for t in term) for term in terms]
+                            for w, terms in by_word.items()}
 
     def _may_leak_term(self, text: str) -> bool:
         """Whether a text holds every word of some guardrail term (else no term can match it)."""
-        words = set(normalize(text).split())
-        by_word = self._term_words
+        if text.isascii():  # the words of ``normalize``, without making the normalized text
+            listed = ascii_words(text)
+            by_word = self._term_bytes
+            if by_word.keys().isdisjoint(listed):
+                return False
+            words = set(listed)
+        else:
+            words = set(normalize(text).split())
+            by_word = self._term_words
         return any(term <= words for w in words.intersection(by_word) for term in by_word[w])
 
     def _suspects(self, text: str) -> frozenset[str]:
@@ -119,7 +132,7 @@ class Guardrails:
         apology too many a second one (a few quick scans; most replies hold none and are done here)."""
         flags, low = self.flags, text.lower()
         found = set()
-        if "NO_PRICES" in flags and any(w in low for w in _MONEY_WORDS):
+        if "NO_PRICES" in flags and ("$" in low or "dollar" in low or "buck" in low or "usd" in low):  # _MONEY_WORDS
             found.add("NO_PRICES")
         if "NO_PHONE_NUMBERS" in flags and _digits(text) >= 7:
             found.add("NO_PHONE_NUMBERS")
