@@ -16,6 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
 import Stemmer
 
@@ -131,11 +132,17 @@ _SEQUENCE = frozenset(_NUMBER_WORDS) | {"hundred", "thousand"}
 _PLAIN = re.compile(r"[a-z\s]*")
 _WORD_CACHE: dict[str, tuple[str, ...]] = {}
 _WORD_CACHE_MAX = 50_000
+_NO_MARKERS: frozenset[str] = frozenset()
+
+
+#: For ASCII text: lower case, apostrophes gone, "/" and "-" as spaces (what ``_prepare`` does), from a byte table.
+_PREPARE_BYTES = bytes(c + 32 if 65 <= c <= 90 else 32 if c in b"/-" else c for c in range(256))
 
 
 def _prepare(text: str) -> str:
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
+    if text.isascii():
+        return text.encode().translate(_PREPARE_BYTES, b"'`").decode()
+    text = unicodedata.normalize("NFKC", text)
     return text.casefold().translate(_APOSTROPHES).replace("/", " ").replace("-", " ")
 
 
@@ -162,6 +169,8 @@ _SEQUENCE_TEXT = re.compile(r"\b(?:" + "|".join(sorted(_SEQUENCE, key=len, rever
 #: ASCII bytes that are not word characters (letters, digits, "_") become spaces.
 _WORD_BYTES = bytes(c if (chr(c).isalnum() or c == 95) else 32 for c in range(256))
 _SEQUENCE_BYTES = frozenset(w.encode() for w in _SEQUENCE)
+#: ASCII letters as "a", everything else a space (runs of letters, their lengths kept).
+_LETTER_RUN_BYTES = bytes(97 if chr(c).isalpha() else 32 for c in range(128)) + bytes(32 for _ in range(128))
 _SPELLED = re.compile(r"(?<![^\W\d_])[^\W\d_](?:[\s,.]+)[^\W\d_](?![^\W\d_])")
 
 
@@ -173,9 +182,12 @@ def _needs_sequence(prepared: str) -> bool:
     """
     if not prepared.isascii():
         return _SEQUENCE_TEXT.search(prepared) is not None
-    if not _SEQUENCE_BYTES.isdisjoint(prepared.encode().translate(_WORD_BYTES).split()):
+    raw = prepared.encode()
+    if not _SEQUENCE_BYTES.isdisjoint(raw.translate(_WORD_BYTES).split()):
         return True
-    return _SPELLED.search(prepared) is not None
+    # Spelled letters are two one-letter runs of letters next to each other: only then is the scan needed.
+    runs = raw.translate(_LETTER_RUN_BYTES).split()
+    return b"a" in runs and b" a a " in b" " + b" ".join(runs) + b" " and _SPELLED.search(prepared) is not None
 
 
 @lru_cache(maxsize=8192)
@@ -185,10 +197,12 @@ def canon(text: str) -> Canon:
     sequence = _needs_sequence(prepared)
     if not sequence and _PLAIN.fullmatch(prepared):
         # The common case (plain words, one clause): no numbers, markers or clause marks to track.
-        cache = _WORD_CACHE
-        plain = tuple(stem for tok in prepared.split()
-                      for stem in (cache[tok] if tok in cache else _word(tok)))
-        return Canon(plain, (0,) * len(plain), frozenset(), " " + " ".join(plain) + " ")
+        toks = prepared.split()
+        found = list(map(_WORD_CACHE.get, toks))
+        if None in found:
+            found = [stems if stems is not None else _word(tok) for tok, stems in zip(toks, found)]
+        plain = tuple(chain.from_iterable(found))
+        return Canon(plain, (0,) * len(plain), _NO_MARKERS, " " + " ".join(plain) + " ")
     toks = _TOKEN.findall(prepared)
     if sequence:
         expanded = [w for t in toks for w in CONTRACTIONS.get(t, t).split()]
