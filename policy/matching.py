@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Iterable
 
 import ahocorasick
@@ -16,6 +17,7 @@ from .text import normalize
 LOOSE_GAP = 2
 #: Phrases longer than this (in stems) match only as written.
 LOOSE_MAX = 6
+_second = itemgetter(1)
 
 
 class PhraseIndex:
@@ -140,9 +142,8 @@ class SpokenIndex:
     def scored(self, words: Canon | str) -> dict[int, int]:
         """Each phrase the caller said, with how: 2 as written (in canonical words), 1 loosely."""
         c = canon(words) if isinstance(words, str) else words
-        found: dict[int, int] = {}
-        if len(self._automaton) and c.stems:
-            found.update((pid, 2) for _, pid in self._automaton.iter(c.joined))
+        found: dict[int, int] = (dict.fromkeys(map(_second, self._automaton.iter(c.joined)), 2)
+                                 if c.stems and len(self._automaton) else {})
         for marker in c.markers:
             pid = self._markers.get(marker)
             if pid is not None:
@@ -150,7 +151,7 @@ class SpokenIndex:
         if self._loose:
             places: dict[str, list[int]] | None = None
             loose = self._loose
-            for stem in {s for s in c.stems if s in loose}:
+            for stem in loose.keys() & c.stems:
                 for pid in loose[stem]:
                     if pid in found:
                         continue

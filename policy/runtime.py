@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -62,6 +62,10 @@ class EdgeRule:
     tags: tuple[str, ...]
     side_effects: tuple[Mapping[str, Any], ...]
     description: str
+    #: What the turn's record shows when it flags, when its hangup is withheld, when it decides (made once).
+    flag_block: Mapping[str, str]
+    withheld_block: Mapping[str, str]
+    block: Mapping[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,12 @@ class TransferRuleRT:
     own_words: tuple[str, ...] = ()
     unless_ids: frozenset[int] = frozenset()
     combos: tuple[tuple[frozenset[int], ...], ...] = ()
+    block: Mapping[str, str] = field(default_factory=dict)  # what the turn's record shows when it decides
+
+
+def block(kind: str, rid: str | None, name: str | None) -> Mapping[str, str]:
+    """One applied block of a decision: its type, the rule's id and name."""
+    return MappingProxyType({"type": kind, "id": rid or "", "name": name or ""})
 
 
 def _index(mapping: dict[int, list[int]]) -> Mapping[int, tuple[int, ...]]:
@@ -129,7 +139,9 @@ def _edge_rule(ec: Mapping[str, Any], phrases: SpokenIndex, regex_sources: list[
                       for w in m["timeWindows"]),
         spam_required=frozenset(m["spamFlagsRequired"]), trades=frozenset(m["tradeRequired"]),
         text=text, transfer=act.get("transferTarget"), tags=tuple(ec["sideEffects"]["autoTag"]),
-        side_effects=_side_effects(ec), description=ec["description"])
+        side_effects=_side_effects(ec), description=ec["description"],
+        flag_block=block("EDGE_CASE_FLAG", ec["id"], ec["name"]),
+        withheld_block=block("HANGUP_WITHHELD", ec["id"], ec["name"]), block=block("EDGE_CASE", ec["id"], ec["name"]))
 
 
 def _transfer_rule(tr: Mapping[str, Any], phrases: SpokenIndex, content: Mapping[str, Any]) -> TransferRuleRT:
@@ -148,7 +160,7 @@ def _transfer_rule(tr: Mapping[str, Any], phrases: SpokenIndex, content: Mapping
         after_hours_only=tr["afterHoursOnly"], contact=tr["contactNameOrQueue"], phone=tr["phoneNumber"],
         script=tr["script"], entities=tuple(MappingProxyType(dict(e)) for e in tr["collectEntities"]),
         own_ids=frozenset(own), own_words=tuple(normalize(k) for k in tr["keywords"]),
-        unless_ids=frozenset(unless), combos=combos)
+        unless_ids=frozenset(unless), combos=combos, block=block("TRANSFER_RULE", tr["id"], tr["name"]))
 
 
 def _hints(content: Mapping[str, Any]) -> tuple[str, ...]:
@@ -178,7 +190,7 @@ class Runtime:
     __slots__ = ("edges", "edge_by_phrase", "edge_by_regex", "edge_always", "transfers", "render",
                  "transfer_by_phrase", "transfer_by_own", "transfer_emergency", "transfer_exact", "transfer_by_id", "transfer_by_intent",
                  "transfer_combos", "combo_size", "combo_rules", "phrases", "patterns",
-                 "allowed", "guardrails", "behavior", "hints")
+                 "allowed", "guardrails", "behavior", "behavior_block", "hints")
 
     def __init__(self, content: Mapping[str, Any]) -> None:
         phrases = SpokenIndex(())
@@ -240,6 +252,7 @@ class Runtime:
         self.allowed = frozenset(content["allowedActions"])
         self.guardrails = Guardrails(content)
         self.behavior = BehaviorRules(content)
+        self.behavior_block = block("BEHAVIOR_RULES", ",".join(sorted(self.behavior.flags)), "Behavior rules")
         # Replies repeat (scenario texts, rule texts): variables + guardrails are memoized per (text, company).
         self.render = lru_cache(maxsize=4096)(self._render)
         self.hints = _hints(content)
