@@ -28,6 +28,20 @@ BLOCKED_ACTION_LINE = ("I can't take care of that for you directly, but I can ta
 _RESPOND, _TRANSFER, _HANGUP = "RESPOND", "TRANSFER", "HANGUP"
 
 
+def _conditions_hold(rule: EdgeRule, ctx: TurnContext) -> bool:
+    """Whether an edge case's spam flags, trade and time windows hold on this turn."""
+    if rule.spam_required and not rule.spam_required <= ctx.spam_flags:
+        return False
+    if rule.trades and ctx.company.trade not in rule.trades:
+        return False
+    if rule.windows:
+        for w in rule.windows:
+            if w.contains(ctx.local_day, ctx.local_minute):
+                return True
+        return False
+    return True
+
+
 def _edge_match(rule: EdgeRule, rt: Runtime, hits: set[int], candidates: set[int], text: str,
                 ctx: TurnContext) -> str | None:
     """The pattern that matched if every condition of the edge case holds, else None (the conditions
@@ -51,18 +65,8 @@ def _edge_match(rule: EdgeRule, rt: Runtime, hits: set[int], candidates: set[int
                 break
         else:
             return None
-    if rule.caller_types and ctx.caller_type not in rule.caller_types:
+    if (rule.caller_types and ctx.caller_type not in rule.caller_types) or not _conditions_hold(rule, ctx):
         return None
-    if rule.spam_required and not rule.spam_required <= ctx.spam_flags:
-        return None
-    if rule.trades and ctx.company.trade not in rule.trades:
-        return None
-    if rule.windows:
-        for w in rule.windows:
-            if w.contains(ctx.local_day, ctx.local_minute):
-                break
-        else:
-            return None
     if matched:
         return matched
     conditions = []
@@ -145,7 +149,9 @@ def _edge_cases(rt: Runtime, turn: _Turn, hits: set[int], text: str, ctx: TurnCo
             p = rt.edge_by_regex.get(rid)
             if p:
                 positions.update(p)
-    positions.update(rt.edge_always[ctx.caller_type])
+    for rule, group in rt.edge_always[ctx.caller_type]:  # (the caller type is already known to fit)
+        if _conditions_hold(rule, ctx):
+            positions.update(group)
     if not positions:
         return False
     for pos in sorted(positions):

@@ -274,10 +274,18 @@ class Runtime:
         self.edges = tuple(edges)
         self.edge_by_phrase = _index(by_phrase)
         self.edge_by_regex = _index(by_regex)
-        # Rules with no text condition are checked on every turn; split them by caller type up front.
-        self.edge_always = MappingProxyType({
-            ct: tuple(p for p in always if not edges[p].caller_types or ct in edges[p].caller_types)
-            for ct in ("new", "existing", "vendor", "unknown")})
+        # Rules with no text condition are checked on every turn; split them by caller type up front, and
+        # group those with the same conditions (spam flags, trade, time windows), checked once a turn.
+        grouped: dict[str, tuple[tuple[EdgeRule, tuple[int, ...]], ...]] = {}
+        for ct in ("new", "existing", "vendor", "unknown"):
+            groups: dict[tuple[Any, ...], list[int]] = {}
+            for p in always:
+                rule = edges[p]
+                if not rule.caller_types or ct in rule.caller_types:
+                    groups.setdefault((rule.spam_required, rule.trades, rule.windows), []).append(p)
+            grouped[ct] = tuple((edges[ps[0]], tuple(ps)) for ps in groups.values())
+        #: caller type -> (a rule standing for its group, the group's positions), groups by their conditions.
+        self.edge_always = MappingProxyType(grouped)
 
     def _render(self, text: str, company: Any) -> tuple[str, tuple[str, ...], tuple[str, ...], bool]:
         """Fill variables, enforce guardrails, make the tone formal (the parts that depend on text only).
