@@ -131,7 +131,8 @@ PIECES = ("you guys", "no problem", "cool", "cooling", "yeah's", "Guys", "sure t
           "bucks", "usd", "www.", "http://", ".com", "a.b", "sorry", "apologize", "my apologies", "sue", "issue",
           "capacitor is", "heat exchanger is cracked", "short cycling because", "lawyer", "512", "555", "0199",
           "+1", "(512)", "{phone}", "{diagnosticFee}", "{nope}", "{companyname}", "{Phone}", "it's", "there's",
-          "twenty", "a c", "i a", "5", "#cold", "degrees", "in here", "ok", "Ok,", "no", "not")
+          "twenty", "a c", "i a", "5", "#cold", "degrees", "in here", "ok", "Ok,", "no", "not", "8 a.m.", "p.m.",
+          "x.\u0131o", "y.u\u017f", "HTTP://", "WWW.", "e.g.", "fifty bucks", "twenty-five dollars", "10 USD")
 ALPHABET = "ab xyzK $.,!?'`\"-/:;_{}()0123456789\t\n\x0b\x1c\xa0\u2003\u212a\u017fé漢"
 
 

@@ -27,9 +27,10 @@ PHONE = re.compile(
     r"(?<![\w$])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\d)"
     r"|(?<![\w$])\+\d{1,3}(?:[\s.-]?\d{2,4}){2,5}(?!\d)"
     r"|(?<![\w$.])\d{3}[\s.-]\d{4}(?!\d|\.\d)")
+_TLDS = "com|net|org|io|co|us|biz|info|app|dev|ai|ca|uk|me|ly"
 URL = re.compile(
     r"(?<![@\w.])(?:https?://[^\s]+|www\.[^\s]+"
-    r"|(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|co|us|biz|info|app|dev|ai|ca|uk|me|ly)"
+    rf"|(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.)+(?:{_TLDS})"
     r"(?::\d+)?(?:/[^\s]*)?)", re.I)
 #: A price with a dollar sign, the only kind a reply without a money word can hold (a quick first scan).
 DOLLAR_PRICE = re.compile(r"\$\s?(\d[\d,]*(?:\.\d{1,2})?)")
@@ -57,6 +58,16 @@ def _approved_phone(digits: str, approved: frozenset[str]) -> bool:
 def _may_be_url(low: str) -> bool:
     """Whether a lowercased text could hold a web address (a dot before a letter, "www" or "http")."""
     return "www" in low or "http" in low or _DOT_LETTER.search(low) is not None
+#: What a web address of URL's third form cannot do without: a dot before its top-level domain.
+_DOT_DOMAIN = re.compile(rf"\.(?:{_TLDS})", re.I)
+
+
+def _may_hold_url(text: str) -> bool:
+    """Whether URL can match anywhere in a text ("8 a.m." cannot: the full scan is slow, this one is not)."""
+    low = text.lower()
+    return "http" in low or "www" in low or _DOT_DOMAIN.search(text) is not None
+
+
 LEADING_APOLOGY = re.compile(
     r"^(?:(?:i'?m|i am|we'?re|we are)\s+)?(?:so\s+|very\s+|really\s+|truly\s+)?"
     r"(?:sorry|apologi[sz]e|(?:my\s+)?apologies)(?:\s+(?:about|for)\s+[^,]*)?,?\s*(?:but\s+)?", re.I)
@@ -167,7 +178,7 @@ class Guardrails:
                     digits = re.sub(r"\D", "", m.group(0))
                     if len(digits) >= 7 and not _approved_phone(digits, company.approved_phones):
                         marks.append((m.start(), "NO_PHONE_NUMBERS"))
-        if "NO_URLS" in suspects:
+        if "NO_URLS" in suspects and _may_hold_url(text):
             for m in URL.finditer(text):
                 host = _host(m.group(0))
                 if not any(host == d or host.endswith("." + d) for d in company.url_whitelist):
