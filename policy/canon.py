@@ -190,19 +190,31 @@ def _needs_sequence(prepared: str) -> bool:
     return b"a" in runs and b" a a " in b" " + b" ".join(runs) + b" " and _SPELLED.search(prepared) is not None
 
 
+def _spelled_words(toks: list[str], prepared: str) -> bool:
+    """Whether plain words (``prepared`` split) hold spelled letters: two one-letter words side by side."""
+    if len(prepared) < 256:  # every word's length fits in a byte
+        return b"\x01\x01" in bytes(map(len, toks))
+    return _SPELLED.search(prepared) is not None
+
+
 @lru_cache(maxsize=8192)
 def canon(text: str) -> Canon:
     """The canonical form of a caller's words or of a rule's phrase (memoized: texts repeat)."""
     prepared = _prepare(text or "")
-    sequence = _needs_sequence(prepared)
-    if not sequence and _PLAIN.fullmatch(prepared):
-        # The common case (plain words, one clause): no numbers, markers or clause marks to track.
+    plain = _PLAIN.fullmatch(prepared) is not None
+    if plain:
+        # Plain words (letters and spaces): number words and spelled letters are read off the words.
         toks = prepared.split()
+        sequence = not _SEQUENCE.isdisjoint(toks) or _spelled_words(toks, prepared)
+    else:
+        sequence = _needs_sequence(prepared)
+    if plain and not sequence:
+        # The common case (plain words, one clause): no numbers, markers or clause marks to track.
         found = list(map(_WORD_CACHE.get, toks))
         if None in found:
             found = [stems if stems is not None else _word(tok) for tok, stems in zip(toks, found)]
-        plain = tuple(chain.from_iterable(found))
-        return Canon(plain, (0,) * len(plain), _NO_MARKERS, " " + " ".join(plain) + " ")
+        said = tuple(chain.from_iterable(found))
+        return Canon(said, (0,) * len(said), _NO_MARKERS, " " + " ".join(said) + " ")
     toks = _TOKEN.findall(prepared)
     if sequence:
         expanded = [w for t in toks for w in CONTRACTIONS.get(t, t).split()]
