@@ -84,6 +84,7 @@ REPLACEMENTS = {
 _ORDER = ("NO_PRICES", "NO_PHONE_NUMBERS", "NO_URLS", "NO_DIAGNOSES", "NO_MEDICAL_ADVICE", "NO_LEGAL_ADVICE")
 _RANK = {g: i for i, g in enumerate(_ORDER)}
 _TERMS = "terms"  # a suspect: some guardrail term may be said
+_PRICE_WORDS = "price words"  # a suspect beside NO_PRICES: a money word is said, not only "$"
 
 
 def _host(url: str) -> str:
@@ -137,14 +138,17 @@ class Guardrails:
             by_word = self._term_words
         return any(term <= words for w in words.intersection(by_word) for term in by_word[w])
 
-    def _suspects(self, text: str) -> frozenset[str]:
+    def _suspects(self, text: str) -> set[str]:
         """The kinds of leak a whole reply could hold, from what each cannot do without: a price a currency
         word, a phone number seven digits, a web address a dot before a letter, a term all its words, an
         apology too many a second one (a few quick scans; most replies hold none and are done here)."""
         flags, low = self.flags, text.lower()
         found = set()
-        if "NO_PRICES" in flags and ("$" in low or "dollar" in low or "buck" in low or "usd" in low):  # _MONEY_WORDS
-            found.add("NO_PRICES")
+        if "NO_PRICES" in flags:
+            if "dollar" in low or "buck" in low or "usd" in low:  # _MONEY_WORDS: all the forms of PRICE may match
+                found.update(("NO_PRICES", _PRICE_WORDS))
+            elif "$" in low:
+                found.add("NO_PRICES")
         if "NO_PHONE_NUMBERS" in flags and _digits(text) >= 7:
             found.add("NO_PHONE_NUMBERS")
         if "NO_URLS" in flags and _may_be_url(low):
@@ -154,16 +158,15 @@ class Guardrails:
         if ("NO_APOLOGIES_SPAM" in flags and ("sorr" in low or "apolog" in low)
                 and len(APOLOGY.findall(text)) > 1):
             found.add("NO_APOLOGIES_SPAM")
-        return frozenset(found)
+        return found
 
-    def _marks(self, text: str, company: CompanyProfile, suspects: frozenset[str]) -> list[tuple[int, str]]:
+    def _marks(self, text: str, company: CompanyProfile, suspects: set[str]) -> list[tuple[int, str]]:
         """Where each price, phone number and web address that is not approved starts: one scan of the
         whole reply per kind a reply could hold."""
         marks: list[tuple[int, str]] = []
         if "NO_PRICES" in suspects:
             # Without a money word only the dollar-sign form can match: its own quick scan finds the same prices.
-            low = text.lower()
-            prices = PRICE if any(w in low for w in _MONEY_WORDS[1:]) else DOLLAR_PRICE
+            prices = PRICE if _PRICE_WORDS in suspects else DOLLAR_PRICE
             for m in prices.finditer(text):
                 amount = m.group(1) or m.group(2)
                 if amount is None or money_value(amount) not in company.approved_prices:
