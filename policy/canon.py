@@ -128,8 +128,6 @@ def _join_letters(words: list[str]) -> list[str]:
 
 
 _SEQUENCE = frozenset(_NUMBER_WORDS) | {"hundred", "thousand"}
-#: Plain words only (the common case, read without the tokenizer).
-_PLAIN = re.compile(r"[a-z\s]*")
 _WORD_CACHE: dict[str, tuple[str, ...]] = {}
 _WORD_CACHE_MAX = 50_000
 _NO_MARKERS: frozenset[str] = frozenset()
@@ -190,10 +188,11 @@ def _needs_sequence(prepared: str) -> bool:
     return b"a" in runs and b" a a " in b" " + b" ".join(runs) + b" " and _SPELLED.search(prepared) is not None
 
 
-def _spelled_words(toks: list[str], prepared: str) -> bool:
-    """Whether plain words (``prepared`` split) hold spelled letters: two one-letter words side by side."""
-    if len(prepared) < 256:  # every word's length fits in a byte
-        return b"\x01\x01" in bytes(map(len, toks))
+def _spelled(words: list[str], prepared: str) -> bool:
+    """Whether a text's words (its runs of letters, in order) hold spelled letters ("a c"); the scan runs only
+    when two one-letter words stand side by side."""
+    if len(prepared) < 256 and b"\x01\x01" not in bytes(map(len, words)):  # (every length fits in a byte)
+        return False
     return _SPELLED.search(prepared) is not None
 
 
@@ -201,20 +200,20 @@ def _spelled_words(toks: list[str], prepared: str) -> bool:
 def canon(text: str) -> Canon:
     """The canonical form of a caller's words or of a rule's phrase (memoized: texts repeat)."""
     prepared = _prepare(text or "")
-    plain = _PLAIN.fullmatch(prepared) is not None
-    if plain:
-        # Plain words (letters and spaces): number words and spelled letters are read off the words.
-        toks = prepared.split()
-        sequence = not _SEQUENCE.isdisjoint(toks) or _spelled_words(toks, prepared)
+    if prepared.isascii() and "#" not in prepared and "_" not in prepared:
+        raw = prepared.encode()
+        if len(raw.translate(None, b"0123456789")) == len(raw):
+            # The common case, letters and clause marks (no digits or markers): the words of each clause are
+            # read with a byte table; number words and spelled letters are looked for among them.
+            parts = [part.split() for part in raw.translate(_CLAUSE_BYTES).decode().split("\0")]
+            words = list(chain.from_iterable(parts))
+            if _SEQUENCE.isdisjoint(words) and not _spelled(words, prepared):
+                return _clauses(parts)
+            sequence = True
+        else:
+            sequence = _needs_sequence(prepared)
     else:
         sequence = _needs_sequence(prepared)
-    if plain and not sequence:
-        # The common case (plain words, one clause): no numbers, markers or clause marks to track.
-        found = list(map(_WORD_CACHE.get, toks))
-        if None in found:
-            found = [stems if stems is not None else _word(tok) for tok, stems in zip(toks, found)]
-        said = tuple(chain.from_iterable(found))
-        return Canon(said, (0,) * len(said), _NO_MARKERS, " " + " ".join(said) + " ")
     toks = _TOKEN.findall(prepared)
     if sequence:
         expanded = [w for t in toks for w in CONTRACTIONS.get(t, t).split()]
@@ -235,6 +234,27 @@ def canon(text: str) -> Canon:
                 stems.append(stem)
                 clauses.append(clause)
     return Canon(tuple(stems), tuple(clauses), frozenset(markers), " " + " ".join(stems) + " ")
+
+
+#: ASCII letters and digits kept, the clause marks ``,.;:!?`` as NUL, every other byte a space.
+_CLAUSE_BYTES = bytes(c if c < 128 and chr(c).isalnum() else 0 if c in b",.;:!?" else 32 for c in range(256))
+
+
+def _clauses(parts: list[list[str]]) -> Canon:
+    """``canon`` of the words of each clause (no digits, number words, spelled letters or markers): what
+    the tokenizer's loop makes, a clause at a time."""
+    stems: list[str] = []
+    clauses: list[int] = []
+    for clause, toks in enumerate(parts):
+        if not toks:
+            continue
+        found = list(map(_WORD_CACHE.get, toks))
+        if None in found:
+            found = [said if said is not None else _word(tok) for tok, said in zip(toks, found)]
+        before = len(stems)
+        stems.extend(chain.from_iterable(found))
+        clauses.extend([clause] * (len(stems) - before))
+    return Canon(tuple(stems), tuple(clauses), _NO_MARKERS, " " + " ".join(stems) + " ")
 
 
 def _temperature(value: int, after: list[str], markers: set[str]) -> None:
