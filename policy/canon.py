@@ -188,6 +188,21 @@ def _needs_sequence(prepared: str) -> bool:
     return b"a" in runs and b" a a " in b" " + b" ".join(runs) + b" " and _SPELLED.search(prepared) is not None
 
 
+#: ASCII letters, digits and the clause marks kept, every other byte a space (the tokenizer's characters).
+_TOKEN_BYTES = bytes(c if (c < 128 and chr(c).isalnum()) or c in b",.;:!?" else 32 for c in range(256))
+
+
+def _tokens(prepared: str) -> list[str]:
+    """The tokenizer's tokens (``_TOKEN.findall``): an ASCII text without markers from a byte table."""
+    if not prepared.isascii() or "#" in prepared:
+        return _TOKEN.findall(prepared)
+    raw = prepared.encode().translate(_TOKEN_BYTES)
+    for mark in (b",", b".", b";", b":", b"!", b"?"):
+        if mark in raw:
+            raw = raw.replace(mark, b" " + mark + b" ")
+    return raw.decode().split()
+
+
 def _spelled(words: list[str], prepared: str) -> bool:
     """Whether a text's words (its runs of letters, in order) hold spelled letters ("a c"); the scan runs only
     when two one-letter words stand side by side."""
@@ -214,7 +229,7 @@ def canon(text: str) -> Canon:
             sequence = _needs_sequence(prepared)
     else:
         sequence = _needs_sequence(prepared)
-    toks = _TOKEN.findall(prepared)
+    toks = _tokens(prepared)
     if sequence:
         expanded = [w for t in toks for w in CONTRACTIONS.get(t, t).split()]
         toks = _numbers(_join_letters(expanded))
@@ -222,6 +237,7 @@ def canon(text: str) -> Canon:
     clauses: list[int] = []
     markers: set[str] = set()
     clause = 0
+    known = _WORD_CACHE.get
     for i, tok in enumerate(toks):
         if tok in CLAUSE_END:
             clause += 1
@@ -230,7 +246,8 @@ def canon(text: str) -> Canon:
         else:
             if tok.isdigit():
                 _temperature(int(tok), toks[i + 1:i + 3], markers)
-            for stem in _word(tok):
+            said = known(tok)
+            for stem in _word(tok) if said is None else said:
                 stems.append(stem)
                 clauses.append(clause)
     return Canon(tuple(stems), tuple(clauses), frozenset(markers), " " + " ".join(stems) + " ")
