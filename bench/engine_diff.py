@@ -132,7 +132,9 @@ PIECES = ("you guys", "no problem", "cool", "cooling", "yeah's", "Guys", "sure t
           "capacitor is", "heat exchanger is cracked", "short cycling because", "lawyer", "512", "555", "0199",
           "+1", "(512)", "{phone}", "{diagnosticFee}", "{nope}", "{companyname}", "{Phone}", "it's", "there's",
           "twenty", "a c", "i a", "5", "#cold", "degrees", "in here", "ok", "Ok,", "no", "not", "8 a.m.", "p.m.",
-          "x.\u0131o", "y.u\u017f", "HTTP://", "WWW.", "e.g.", "fifty bucks", "twenty-five dollars", "10 USD")
+          "x.\u0131o", "y.u\u017f", "HTTP://", "WWW.", "e.g.", "fifty bucks", "twenty-five dollars", "10 USD",
+          "are you", "Is it", "can y'all", "what", "When's", "um,", "quick question", "I need", "i'd like", "book",
+          "set up", "send2", "urgent", "leave the house", "911", "Danger!", "get out", "Thanks", "no")
 ALPHABET = "ab xyzK $.,!?'`\"-/:;_{}()0123456789\t\n\x0b\x1c\xa0\u2003\u212a\u017fé漢"
 
 
@@ -151,6 +153,7 @@ def emit_units(count: int, seed: int) -> None:
     """The text helpers on random strings: one JSON line each."""
     import policy
     from policy.canon import canon
+    from policy.behavior import acknowledgement
     from policy.text import normalize, substitute
     _, sheet, company = _policies()[1]
     compiled = policy.compile_cheatsheet(sheet)
@@ -160,7 +163,8 @@ def emit_units(count: int, seed: int) -> None:
     for i in range(count):
         text = _unit_text(rnd)
         c = canon(text)
-        out = [substitute(text, profile.variables), rt.guardrails.enforce(text, profile),
+        asked = _unit_text(rnd)
+        out = [acknowledgement(text, asked, i % 5), acknowledgement(rnd.choice(PIECES), asked, i % 3), substitute(text, profile.variables), rt.guardrails.enforce(text, profile),
                rt.guardrails.leaks(text, profile), rt.behavior.formal(text), normalize(text),
                [c.stems, c.clauses, sorted(c.markers), c.joined], sorted(rt.phrases.scored(text).items())]
         print(json.dumps([i, text, out], default=str))

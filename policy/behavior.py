@@ -23,12 +23,26 @@ _NO_ACK = re.compile(
     r"i see|no problem|happy to|glad to)", re.I)
 _URGENT = re.compile(r"\b(?:urgent|emergency|right away|immediately|leave the (?:house|home|building)|get out|"
                      r"911|safety|danger)\b", re.I)
-_QUESTION = re.compile(r"\?\s*$|^\W*(?:(?:yeah|yes|hi|hello|hey|um+|uh+|so|ok(?:ay)?|and|also|oh|well|quick question|"
-                       r"i (?:got|have) a question)[\s,.!]+)*(?:what|when|where|who|why|how|which|is|are|do|does|did|"
-                       r"can|could|would|will|should|may)\b|\b(?:are|is|do|does|can|could|will) (?:you|y'?all|you guys|"
-                       r"they|there|it)\b", re.I)
+#: What an urgent reply cannot do without (in lower case): one of these.
+_URGENT_PARTS = ("urgent", "emergency", "right away", "immediately", "leave the ", "get out", "911", "safety", "danger")
+#: A question: it ends with "?", opens with a question word (after fillers), or asks "are you", "is it"...
+_ASKED = r"\?\s*$"
+_OPENS = (r"^\W*(?:(?:yeah|yes|hi|hello|hey|um+|uh+|so|ok(?:ay)?|and|also|oh|well|quick question|"
+          r"i (?:got|have) a question)[\s,.!]+)*(?:what|when|where|who|why|how|which|is|are|do|does|did|"
+          r"can|could|would|will|should|may)\b")
+_ASKS = r"\b(?:are|is|do|does|can|could|will) (?:you|y'?all|you guys|they|there|it)\b"
+_QUESTION = re.compile(f"{_ASKED}|{_OPENS}|{_ASKS}", re.I)
 _REQUEST = re.compile(r"\b(?:i need|i want|i'?d like|i would like|can you|could you|please|i'?m looking for|"
                       r"send|schedule|book|set up)\b", re.I)
+# The same for lowercased ASCII words, each part on its own, run only when words it cannot do without were said
+# (the runs of letters it needs as whole words: a question word, "are" and "you", "need", "book"...).
+_ASKED_AT_END = re.compile(_ASKED)
+_OPENS_LOW = re.compile(_OPENS)
+_ASKS_LOW = re.compile(_ASKS)
+_REQUEST_LOW = re.compile(_REQUEST.pattern)
+_OPENING_WORDS = frozenset(b"what when where who why how which is are do does did can could would will should may".split())
+_ASKING_WORDS = (frozenset(b"are is do does can could will".split()), frozenset(b"you y yall they there it".split()))
+_REQUEST_WORDS = frozenset(b"need want like you please looking send schedule book set".split())
 #: Acknowledgements by what the caller did (asked, asked for something, told us something); the
 #: first of each is the default, the others vary it turn by turn, and "" says none at all.
 ACKS = {"question": ("Ok, ", "Sure. ", ""), "request": ("Ok, ", "Sure. ", "Of course. ", ""),
@@ -38,15 +52,32 @@ ACKS = {"question": ("Ok, ", "Sure. ", ""), "request": ("Ok, ", "Sure. ", "Of co
 @lru_cache(maxsize=4096)
 def _takes_ack(reply: str) -> bool:
     """Whether a reply may get an acknowledgement in front (replies repeat: memoized)."""
-    return bool(reply) and not _NO_ACK.match(reply) and not _URGENT.search(reply)
+    if not reply or _NO_ACK.match(reply):
+        return False
+    if reply.isascii():
+        low = reply.lower()
+        return not any(part in low for part in _URGENT_PARTS) or not _URGENT.search(reply)
+    return not _URGENT.search(reply)
+
+
+def _asked(utterance: str) -> str:
+    """What the caller did: "question" (_QUESTION), "request" (_REQUEST) or "statement"."""
+    if not utterance.isascii():
+        return "question" if _QUESTION.search(utterance) else ("request" if _REQUEST.search(utterance) else "statement")
+    said = _letter_runs(utterance)
+    low = utterance.lower()
+    if (_ASKED_AT_END.search(utterance) or (not _OPENING_WORDS.isdisjoint(said) and _OPENS_LOW.match(low))
+            or (not _ASKING_WORDS[0].isdisjoint(said) and not _ASKING_WORDS[1].isdisjoint(said)
+                and _ASKS_LOW.search(low))):
+        return "question"
+    return "request" if not _REQUEST_WORDS.isdisjoint(said) and _REQUEST_LOW.search(low) else "statement"
 
 
 def acknowledgement(reply: str, utterance: str, variation: int) -> str:
     """The acknowledgement that fits in front of a reply to the caller's words ("" when none fits)."""
     if not _takes_ack(reply):
         return ""
-    kind = "question" if _QUESTION.search(utterance) else ("request" if _REQUEST.search(utterance) else "statement")
-    options = ACKS[kind]
+    options = ACKS[_asked(utterance)]
     return options[variation % len(options)]
 
 
