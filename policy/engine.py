@@ -216,21 +216,22 @@ def _transfer_candidates(rt: Runtime, hits: set[int], text: str) -> Iterator[tup
             positions.update(rt.combo_rules[cid])
     if not positions:
         return
+    stopped: set[int] = set()  # the rules an "unless" phrase that was said stops
+    for pid in hits:
+        p = rt.transfer_by_unless.get(pid)
+        if p:
+            stopped.update(p)
+    stopped &= positions
+    if stopped:
+        if rt.transfer_exact is not None:  # unless one of their own keywords was said exactly as written
+            for _, found in rt.transfer_exact.iter(padded(text)):
+                stopped.difference_update(found)
+        positions -= stopped
     emergency = positions & rt.transfer_emergency
     own = (own & positions) - emergency
-    as_written: set[int] | None = None  # the rules whose own keyword was said exactly as written
     for rank, group in ((0, emergency), (1, own), (2, positions - emergency - own)):
         for pos in sorted(group):
-            rule = rt.transfers[pos]
-            if rule.unless_ids and not rule.unless_ids.isdisjoint(hits):
-                if as_written is None:
-                    as_written = set()
-                    if rt.transfer_exact is not None:
-                        for _, found in rt.transfer_exact.iter(padded(text)):
-                            as_written.update(found)
-                if pos not in as_written:
-                    continue
-            yield rank, pos, rule
+            yield rank, pos, rt.transfers[pos]
 
 
 def _in_danger(rt: Runtime, hits: set[int], text: str) -> bool:

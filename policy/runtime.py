@@ -188,7 +188,7 @@ class Runtime:
     """Matchers and rule tables for one compiled policy; read-only after construction."""
 
     __slots__ = ("edges", "edge_by_phrase", "edge_by_regex", "edge_always", "transfers", "render",
-                 "transfer_by_phrase", "transfer_by_own", "transfer_emergency", "transfer_exact", "transfer_by_id", "transfer_by_intent",
+                 "transfer_by_phrase", "transfer_by_own", "transfer_by_unless", "transfer_emergency", "transfer_exact", "transfer_by_id", "transfer_by_intent",
                  "transfer_combos", "combo_size", "combo_rules", "phrases", "patterns",
                  "allowed", "guardrails", "behavior", "behavior_block", "hints")
 
@@ -212,6 +212,12 @@ class Runtime:
                 by_own.setdefault(pid, []).append(pos)
         #: phrase id -> rules for which it is one of their own keywords (they rank before built-in words).
         self.transfer_by_own = _index(by_own)
+        by_unless: dict[int, list[int]] = {}
+        for pos, rule in enumerate(transfers):
+            for pid in rule.unless_ids:
+                by_unless.setdefault(pid, []).append(pos)
+        #: phrase id -> rules its saying stops (an "unless" phrase of their intent).
+        self.transfer_by_unless = _index(by_unless)
         self.transfer_emergency = frozenset(pos for pos, rule in enumerate(transfers) if rule.intent == "emergency")
         # Each rule's own keywords as written (" keyword " in the padded words), all found in one pass.
         exact: dict[str, list[int]] = {}
