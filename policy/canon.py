@@ -111,6 +111,8 @@ def _read_number(words: list[str], i: int) -> tuple[int, int]:
 
 def _join_letters(words: list[str]) -> list[str]:
     """Spelled letters joined: "a c" -> "ac", "c o alarm" -> "co alarm"."""
+    if min(map(len, words), default=2) > 1:  # no one-letter word: nothing to join
+        return list(words)
     out: list[str] = []
     run: list[str] = []
     for w in words + [""]:
@@ -231,7 +233,8 @@ def canon(text: str) -> Canon:
         sequence = _needs_sequence(prepared)
     toks = _tokens(prepared)
     if sequence:
-        expanded = [w for t in toks for w in CONTRACTIONS.get(t, t).split()]
+        expanded = (toks if CONTRACTIONS.keys().isdisjoint(toks)
+                    else [w for t in toks for w in CONTRACTIONS.get(t, t).split()])
         toks = _numbers(_join_letters(expanded))
     stems: list[str] = []
     clauses: list[int] = []
