@@ -134,7 +134,8 @@ PIECES = ("you guys", "no problem", "cool", "cooling", "yeah's", "Guys", "sure t
           "twenty", "a c", "i a", "5", "#cold", "degrees", "in here", "ok", "Ok,", "no", "not", "8 a.m.", "p.m.",
           "x.\u0131o", "y.u\u017f", "HTTP://", "WWW.", "e.g.", "fifty bucks", "twenty-five dollars", "10 USD",
           "are you", "Is it", "can y'all", "what", "When's", "um,", "quick question", "I need", "i'd like", "book",
-          "set up", "send2", "urgent", "leave the house", "911", "Danger!", "get out", "Thanks", "no")
+          "set up", "send2", "urgent", "leave the house", "911", "Danger!", "get out", "Thanks", "no",
+          "_cool", "cool2", "Yeah-yeah", "no  problem", "NO PROBLEM", "awesome folks", "hey", "kinda", "Nope.")
 ALPHABET = "ab xyzK $.,!?'`\"-/:;_{}()0123456789\t\n\x0b\x1c\xa0\u2003\u212a\u017fé漢"
 
 

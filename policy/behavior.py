@@ -95,18 +95,50 @@ def _letter_runs(text: str) -> list[bytes]:
     return text.encode().translate(_LETTERS).split()
 
 
+def _casual_scan(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    """The scan for casual phrases (whole words, any case), preferring them in the order given."""
+    return re.compile(r"\b(" + "|".join(re.escape(k) for k in phrases) + r")\b", re.I)
+
+
+def _word_char(c: str) -> bool:
+    """Whether an ASCII character is a word character (``\\w``)."""
+    return c.isalnum() or c == "_"
+
+
+def _casual_places(low: str, phrases: list[str]) -> list[tuple[int, int]]:
+    """Where ``_casual_scan(phrases)`` matches in a lowercased ASCII text, found with ``str.find``: each
+    place where a phrase stands between word boundaries; from left to right, at each place the first phrase
+    in order that stands there, the next looked for after it."""
+    stands: dict[int, list[tuple[int, int]]] = {}  # start -> (preference, end)
+    for rank, phrase in enumerate(phrases):
+        at = low.find(phrase)
+        while at >= 0:
+            end = at + len(phrase)
+            if ((at > 0 and _word_char(low[at - 1])) != _word_char(low[at])
+                    and _word_char(low[end - 1]) != (end < len(low) and _word_char(low[end]))):
+                stands.setdefault(at, []).append((rank, end))
+            at = low.find(phrase, at + 1)
+    places, done = [], 0
+    for start in sorted(stands):
+        if start >= done:
+            done = min(stands[start])[1]
+            places.append((start, done))
+    return places
+
+
 class BehaviorRules:
     """The behavior flags of a policy and the polite-word table, compiled once."""
 
-    __slots__ = ("flags", "_polite", "_polite_map", "_polite_words", "_polite_always", "never_interrupt")
+    __slots__ = ("flags", "_polite", "_polite_map", "_polite_order", "_polite_words", "_polite_always",
+                 "never_interrupt")
 
     def __init__(self, content: Mapping[str, Any]) -> None:
         self.flags = frozenset(content["behaviorRules"])
         self.never_interrupt = "NEVER_INTERRUPT" in self.flags
         table = {k.lower(): v for k, v in content["politeReplacements"].items()}
         self._polite_map = table
-        self._polite = (re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
-                                   + r")\b", re.I) if table and "POLITE_PROFESSIONAL" in self.flags else None)
+        self._polite_order = tuple(sorted(table, key=len, reverse=True))  # longest first, as the scan prefers
+        self._polite = (_casual_scan(self._polite_order) if table and "POLITE_PROFESSIONAL" in self.flags else None)
         # A casual phrase said as whole words has its last word among the reply's words ("guys" for "you
         # guys"): a reply without any needs no scan, nor one whose text holds none of the phrases ending so.
         last: dict[bytes, list[str]] = {}
@@ -118,10 +150,12 @@ class BehaviorRules:
 
     def formal(self, text: str) -> str:
         """POLITE_PROFESSIONAL: casual words replaced by formal ones (whole words, capitals kept)."""
-        def repl(m: re.Match[str]) -> str:
-            word = m.group(0)
+        def repl_word(word: str) -> str:
             new = self._polite_map[word.lower()]
             return new[:1].upper() + new[1:] if word[:1].isupper() else new
+
+        def repl(m: re.Match[str]) -> str:
+            return repl_word(m.group(0))
         if self._polite is None:
             return text
         if text.isascii() and not self._polite_always:
@@ -130,8 +164,16 @@ class BehaviorRules:
             if by_word.keys().isdisjoint(said):
                 return text
             low = text.lower()
-            if not any(k in low for w in by_word.keys() & set(said) for k in by_word[w]):
+            present = {k for w in by_word.keys() & set(said) for k in by_word[w] if k in low}
+            if not present:
                 return text
+            # Only the phrases in the text can match: they are found where the scan would find them (the leftmost
+            # place where one stands as whole words, the first of the scan's order there), without the scan.
+            out, done = [], 0
+            for start, end in _casual_places(low, [k for k in self._polite_order if k in present]):
+                out += (text[done:start], repl_word(text[start:end]))
+                done = end
+            return "".join(out) + text[done:] if out else text
         return self._polite.sub(repl, text)
 
     def apply(self, text: str, *, company: CompanyProfile, is_first_turn: bool, caller_spoke: bool,
