@@ -193,6 +193,9 @@ class Guardrails:
         their replacement lines) and whether it apologizes; None when the reply breaks none (no sentence
         then needs a look). A leak never spans two sentences, so each match is placed in its sentence."""
         suspects = self._suspects(text)
+        if _TERMS in suspects and text.isascii() and not self.terms.search(padded(text)):
+            # No term in the whole reply, so none in a sentence of it (its words are a run of the reply's).
+            suspects.discard(_TERMS)
         if not suspects:
             return None
         marks = self._marks(text, company, suspects)
