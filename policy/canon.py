@@ -16,6 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
 import Stemmer
 
@@ -110,6 +111,8 @@ def _read_number(words: list[str], i: int) -> tuple[int, int]:
 
 def _join_letters(words: list[str]) -> list[str]:
     """Spelled letters joined: "a c" -> "ac", "c o alarm" -> "co alarm"."""
+    if min(map(len, words), default=2) > 1:  # no one-letter word: nothing to join
+        return list(words)
     out: list[str] = []
     run: list[str] = []
     for w in words + [""]:
@@ -127,15 +130,19 @@ def _join_letters(words: list[str]) -> list[str]:
 
 
 _SEQUENCE = frozenset(_NUMBER_WORDS) | {"hundred", "thousand"}
-#: Plain words only (the common case, read without the tokenizer).
-_PLAIN = re.compile(r"[a-z\s]*")
 _WORD_CACHE: dict[str, tuple[str, ...]] = {}
 _WORD_CACHE_MAX = 50_000
+_NO_MARKERS: frozenset[str] = frozenset()
+
+
+#: For ASCII text: lower case, apostrophes gone, "/" and "-" as spaces (what ``_prepare`` does), from a byte table.
+_PREPARE_BYTES = bytes(c + 32 if 65 <= c <= 90 else 32 if c in b"/-" else c for c in range(256))
 
 
 def _prepare(text: str) -> str:
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
+    if text.isascii():
+        return text.encode().translate(_PREPARE_BYTES, b"'`").decode()
+    text = unicodedata.normalize("NFKC", text)
     return text.casefold().translate(_APOSTROPHES).replace("/", " ").replace("-", " ")
 
 
@@ -162,6 +169,8 @@ _SEQUENCE_TEXT = re.compile(r"\b(?:" + "|".join(sorted(_SEQUENCE, key=len, rever
 #: ASCII bytes that are not word characters (letters, digits, "_") become spaces.
 _WORD_BYTES = bytes(c if (chr(c).isalnum() or c == 95) else 32 for c in range(256))
 _SEQUENCE_BYTES = frozenset(w.encode() for w in _SEQUENCE)
+#: ASCII letters as "a", everything else a space (runs of letters, their lengths kept).
+_LETTER_RUN_BYTES = bytes(97 if chr(c).isalpha() else 32 for c in range(128)) + bytes(32 for _ in range(128))
 _SPELLED = re.compile(r"(?<![^\W\d_])[^\W\d_](?:[\s,.]+)[^\W\d_](?![^\W\d_])")
 
 
@@ -173,8 +182,34 @@ def _needs_sequence(prepared: str) -> bool:
     """
     if not prepared.isascii():
         return _SEQUENCE_TEXT.search(prepared) is not None
-    if not _SEQUENCE_BYTES.isdisjoint(prepared.encode().translate(_WORD_BYTES).split()):
+    raw = prepared.encode()
+    if not _SEQUENCE_BYTES.isdisjoint(raw.translate(_WORD_BYTES).split()):
         return True
+    # Spelled letters are two one-letter runs of letters next to each other: only then is the scan needed.
+    runs = raw.translate(_LETTER_RUN_BYTES).split()
+    return b"a" in runs and b" a a " in b" " + b" ".join(runs) + b" " and _SPELLED.search(prepared) is not None
+
+
+#: ASCII letters, digits and the clause marks kept, every other byte a space (the tokenizer's characters).
+_TOKEN_BYTES = bytes(c if (c < 128 and chr(c).isalnum()) or c in b",.;:!?" else 32 for c in range(256))
+
+
+def _tokens(prepared: str) -> list[str]:
+    """The tokenizer's tokens (``_TOKEN.findall``): an ASCII text without markers from a byte table."""
+    if not prepared.isascii() or "#" in prepared:
+        return _TOKEN.findall(prepared)
+    raw = prepared.encode().translate(_TOKEN_BYTES)
+    for mark in (b",", b".", b";", b":", b"!", b"?"):
+        if mark in raw:
+            raw = raw.replace(mark, b" " + mark + b" ")
+    return raw.decode().split()
+
+
+def _spelled(words: list[str], prepared: str) -> bool:
+    """Whether a text's words (its runs of letters, in order) hold spelled letters ("a c"); the scan runs only
+    when two one-letter words stand side by side."""
+    if len(prepared) < 256 and b"\x01\x01" not in bytes(map(len, words)):  # (every length fits in a byte)
+        return False
     return _SPELLED.search(prepared) is not None
 
 
@@ -182,21 +217,30 @@ def _needs_sequence(prepared: str) -> bool:
 def canon(text: str) -> Canon:
     """The canonical form of a caller's words or of a rule's phrase (memoized: texts repeat)."""
     prepared = _prepare(text or "")
-    sequence = _needs_sequence(prepared)
-    if not sequence and _PLAIN.fullmatch(prepared):
-        # The common case (plain words, one clause): no numbers, markers or clause marks to track.
-        cache = _WORD_CACHE
-        plain = tuple(stem for tok in prepared.split()
-                      for stem in (cache[tok] if tok in cache else _word(tok)))
-        return Canon(plain, (0,) * len(plain), frozenset(), " " + " ".join(plain) + " ")
-    toks = _TOKEN.findall(prepared)
+    if prepared.isascii() and "#" not in prepared and "_" not in prepared:
+        raw = prepared.encode()
+        if len(raw.translate(None, b"0123456789")) == len(raw):
+            # The common case, letters and clause marks (no digits or markers): the words of each clause are
+            # read with a byte table; number words and spelled letters are looked for among them.
+            parts = [part.split() for part in raw.translate(_CLAUSE_BYTES).decode().split("\0")]
+            words = list(chain.from_iterable(parts))
+            if _SEQUENCE.isdisjoint(words) and not _spelled(words, prepared):
+                return _clauses(parts)
+            sequence = True
+        else:
+            sequence = _needs_sequence(prepared)
+    else:
+        sequence = _needs_sequence(prepared)
+    toks = _tokens(prepared)
     if sequence:
-        expanded = [w for t in toks for w in CONTRACTIONS.get(t, t).split()]
+        expanded = (toks if CONTRACTIONS.keys().isdisjoint(toks)
+                    else [w for t in toks for w in CONTRACTIONS.get(t, t).split()])
         toks = _numbers(_join_letters(expanded))
     stems: list[str] = []
     clauses: list[int] = []
     markers: set[str] = set()
     clause = 0
+    known = _WORD_CACHE.get
     for i, tok in enumerate(toks):
         if tok in CLAUSE_END:
             clause += 1
@@ -205,10 +249,32 @@ def canon(text: str) -> Canon:
         else:
             if tok.isdigit():
                 _temperature(int(tok), toks[i + 1:i + 3], markers)
-            for stem in _word(tok):
+            said = known(tok)
+            for stem in _word(tok) if said is None else said:
                 stems.append(stem)
                 clauses.append(clause)
     return Canon(tuple(stems), tuple(clauses), frozenset(markers), " " + " ".join(stems) + " ")
+
+
+#: ASCII letters and digits kept, the clause marks ``,.;:!?`` as NUL, every other byte a space.
+_CLAUSE_BYTES = bytes(c if c < 128 and chr(c).isalnum() else 0 if c in b",.;:!?" else 32 for c in range(256))
+
+
+def _clauses(parts: list[list[str]]) -> Canon:
+    """``canon`` of the words of each clause (no digits, number words, spelled letters or markers): what
+    the tokenizer's loop makes, a clause at a time."""
+    stems: list[str] = []
+    clauses: list[int] = []
+    for clause, toks in enumerate(parts):
+        if not toks:
+            continue
+        found = list(map(_WORD_CACHE.get, toks))
+        if None in found:
+            found = [said if said is not None else _word(tok) for tok, said in zip(toks, found)]
+        before = len(stems)
+        stems.extend(chain.from_iterable(found))
+        clauses.extend([clause] * (len(stems) - before))
+    return Canon(tuple(stems), tuple(clauses), _NO_MARKERS, " " + " ".join(stems) + " ")
 
 
 def _temperature(value: int, after: list[str], markers: set[str]) -> None:

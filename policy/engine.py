@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator, Mapping
 from .canon import canon
 from .compiler import CompiledPolicy
 from .decision import BaseResponse, Decision, TurnContext
-from .runtime import EdgeRule, Runtime, TransferRuleRT
+from .runtime import EdgeRule, Runtime, TransferRuleRT, block
 from .text import clean_utterance, padded
 
 #: A turn whose engine time exceeds this is flagged (PERF_FAULT); the guide's hard budget.
@@ -28,13 +28,24 @@ BLOCKED_ACTION_LINE = ("I can't take care of that for you directly, but I can ta
 _RESPOND, _TRANSFER, _HANGUP = "RESPOND", "TRANSFER", "HANGUP"
 
 
-def _block(kind: str, rid: str | None, name: str | None) -> Mapping[str, str]:
-    return MappingProxyType({"type": kind, "id": rid or "", "name": name or ""})
+def _conditions_hold(rule: EdgeRule, ctx: TurnContext) -> bool:
+    """Whether an edge case's spam flags, trade and time windows hold on this turn."""
+    if rule.spam_required and not rule.spam_required <= ctx.spam_flags:
+        return False
+    if rule.trades and ctx.company.trade not in rule.trades:
+        return False
+    if rule.windows:
+        for w in rule.windows:
+            if w.contains(ctx.local_day, ctx.local_minute):
+                return True
+        return False
+    return True
 
 
 def _edge_match(rule: EdgeRule, rt: Runtime, hits: set[int], candidates: set[int], text: str,
                 ctx: TurnContext) -> str | None:
-    """The pattern that matched if every condition of the edge case holds, else None."""
+    """The pattern that matched if every condition of the edge case holds, else None (the conditions
+    are named only when no phrase or pattern matched)."""
     matched = None
     if rule.any_ids:
         for pid in rule.any_ids:
@@ -54,24 +65,20 @@ def _edge_match(rule: EdgeRule, rt: Runtime, hits: set[int], candidates: set[int
                 break
         else:
             return None
+    if (rule.caller_types and ctx.caller_type not in rule.caller_types) or not _conditions_hold(rule, ctx):
+        return None
+    if matched:
+        return matched
     conditions = []
     if rule.caller_types:
-        if ctx.caller_type not in rule.caller_types:
-            return None
         conditions.append(f"callerType={ctx.caller_type}")
     if rule.spam_required:
-        if not rule.spam_required <= ctx.spam_flags:
-            return None
         conditions.append("spamFlags=" + ",".join(sorted(rule.spam_required)))
     if rule.trades:
-        if ctx.company.trade not in rule.trades:
-            return None
         conditions.append(f"trade={ctx.company.trade}")
     if rule.windows:
-        if not any(w.contains(ctx.local_day, ctx.local_minute) for w in rule.windows):
-            return None
         conditions.append("timeWindow")
-    return matched or " & ".join(conditions)
+    return " & ".join(conditions)
 
 
 class _Turn:
@@ -102,7 +109,7 @@ class _Turn:
         return other
 
     def security(self, action: str, source: Mapping[str, str], line: str) -> None:
-        self.blocks.append(_block("ACTION_BLOCKED", action, f"{action} is not allowed"))
+        self.blocks.append(block("ACTION_BLOCKED", action, f"{action} is not allowed"))
         self.effects.append(MappingProxyType({"type": "SECURITY_EVENT", "reason": "UNAUTHORIZED_ACTION",
                                               "action": action, "source": source}))
         self.action, self.text = _RESPOND, line
@@ -142,7 +149,9 @@ def _edge_cases(rt: Runtime, turn: _Turn, hits: set[int], text: str, ctx: TurnCo
             p = rt.edge_by_regex.get(rid)
             if p:
                 positions.update(p)
-    positions.update(rt.edge_always[ctx.caller_type])
+    for rule, group in rt.edge_always[ctx.caller_type]:  # (the caller type is already known to fit)
+        if _conditions_hold(rule, ctx):
+            positions.update(group)
     if not positions:
         return False
     for pos in sorted(positions):
@@ -151,16 +160,19 @@ def _edge_cases(rt: Runtime, turn: _Turn, hits: set[int], text: str, ctx: TurnCo
         if matched is None:
             continue
         turn.effects.extend(rule.side_effects)
-        turn.tags.extend(t for t in rule.tags if t not in turn.tags)
+        tags = turn.tags
+        for t in rule.tags:
+            if t not in tags:
+                tags.append(t)
         turn.pattern = turn.pattern or matched
         if rule.action == "flag_only":
-            turn.blocks.append(_block("EDGE_CASE_FLAG", rule.id, rule.name))
+            turn.blocks.append(rule.flag_block)
             continue
         if rule.action == "polite_hangup" and _in_danger(rt, hits, text):
             # A caller in danger is never hung up on, however they talk: the emergency rule decides.
-            turn.blocks.append(_block("HANGUP_WITHHELD", rule.id, rule.name))
+            turn.blocks.append(rule.withheld_block)
             continue
-        turn.blocks.append(_block("EDGE_CASE", rule.id, rule.name))
+        turn.blocks.append(rule.block)
         turn.short = True
         turn.pattern = matched
         source = {"type": "EDGE_CASE", "id": rule.id, "name": rule.name}
@@ -204,21 +216,22 @@ def _transfer_candidates(rt: Runtime, hits: set[int], text: str) -> Iterator[tup
             positions.update(rt.combo_rules[cid])
     if not positions:
         return
+    stopped: set[int] = set()  # the rules an "unless" phrase that was said stops
+    for pid in hits:
+        p = rt.transfer_by_unless.get(pid)
+        if p:
+            stopped.update(p)
+    stopped &= positions
+    if stopped:
+        if rt.transfer_exact is not None:  # unless one of their own keywords was said exactly as written
+            for _, found in rt.transfer_exact.iter(padded(text)):
+                stopped.difference_update(found)
+        positions -= stopped
     emergency = positions & rt.transfer_emergency
     own = (own & positions) - emergency
-    as_written: set[int] | None = None  # the rules whose own keyword was said exactly as written
     for rank, group in ((0, emergency), (1, own), (2, positions - emergency - own)):
         for pos in sorted(group):
-            rule = rt.transfers[pos]
-            if rule.unless_ids & hits:
-                if as_written is None:
-                    as_written = set()
-                    if rt.transfer_exact is not None:
-                        for _, found in rt.transfer_exact.iter(padded(text)):
-                            as_written.update(found)
-                if pos not in as_written:
-                    continue
-            yield rank, pos, rule
+            yield rank, pos, rt.transfers[pos]
 
 
 def _in_danger(rt: Runtime, hits: set[int], text: str) -> bool:
@@ -242,7 +255,7 @@ def _transfer_rules(rt: Runtime, turn: _Turn, hits: set[int], ctx: TurnContext, 
             turn.security(rule.action, MappingProxyType({"type": "TRANSFER_RULE", "id": rule.id, "name": rule.name}),
                           BLOCKED_TRANSFER_LINE)
             return True
-        turn.blocks.append(_block("TRANSFER_RULE", rule.id, rule.name))
+        turn.blocks.append(rule.block)
         turn.text = rule.script
         turn.connect(rule, ctx)
         return True
@@ -264,7 +277,7 @@ def _base_action(rt: Runtime, turn: _Turn, base: BaseResponse, ctx: TurnContext)
         intent = action[len("TRANSFER_"):].lower()
         rule = next((r for r in rt.transfers if r.intent == intent and not (r.after_hours_only and ctx.is_open())), None)
         if rule is not None:
-            turn.blocks.append(_block("TRANSFER_RULE", rule.id, rule.name))
+            turn.blocks.append(rule.block)
             turn.text = turn.text or rule.script
             turn.connect(rule, ctx)
 
@@ -328,12 +341,12 @@ def _finish(policy: CompiledPolicy, routing: Routing, turn: _Turn, base_response
     company = context.company
     spoken, missing, fired, polished = rt.render(turn.text, company)
     if fired:
-        turn.blocks.append(_block("GUARDRAILS", ",".join(fired), "Guardrails"))
+        turn.blocks.append(block("GUARDRAILS", ",".join(fired), "Guardrails"))
     spoken, changed = rt.behavior.apply(spoken, company=company, is_first_turn=context.is_first_turn,
                                         caller_spoke=bool(text.strip()), collected=context.collected_entities,
                                         utterance=text, variation=context.variation, action=turn.action)
     if changed or polished:
-        turn.blocks.append(_block("BEHAVIOR_RULES", ",".join(sorted(rt.behavior.flags)), "Behavior rules"))
+        turn.blocks.append(rt.behavior_block)
     if not spoken.strip():
         spoken = "How can I help you?" if turn.action == _RESPOND else ("Goodbye." if turn.action == _HANGUP else
                                                                         "Please hold while I connect you.")

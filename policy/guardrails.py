@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from .company import CompanyProfile, money_value
 from .matching import PhraseIndex
-from .text import join_sentences, normalize, padded, sentence_spans
+from .text import ascii_words, join_sentences, normalize, padded, sentence_spans
 
 _NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
                  "sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
@@ -27,9 +27,10 @@ PHONE = re.compile(
     r"(?<![\w$])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\d)"
     r"|(?<![\w$])\+\d{1,3}(?:[\s.-]?\d{2,4}){2,5}(?!\d)"
     r"|(?<![\w$.])\d{3}[\s.-]\d{4}(?!\d|\.\d)")
+_TLDS = "com|net|org|io|co|us|biz|info|app|dev|ai|ca|uk|me|ly"
 URL = re.compile(
     r"(?<![@\w.])(?:https?://[^\s]+|www\.[^\s]+"
-    r"|(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|co|us|biz|info|app|dev|ai|ca|uk|me|ly)"
+    rf"|(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.)+(?:{_TLDS})"
     r"(?::\d+)?(?:/[^\s]*)?)", re.I)
 #: A price with a dollar sign, the only kind a reply without a money word can hold (a quick first scan).
 DOLLAR_PRICE = re.compile(r"\$\s?(\d[\d,]*(?:\.\d{1,2})?)")
@@ -43,7 +44,10 @@ _PHONE_RUN = re.compile(r"[\d(+][\d\s().+-]*")
 
 def _digits(text: str) -> int:
     """How many digits a text holds."""
-    return sum(map(text.count, "0123456789")) if text.isascii() else len(_DIGIT.findall(text))
+    if text.isascii():
+        raw = text.encode()
+        return len(raw) - len(raw.translate(None, b"0123456789"))
+    return len(_DIGIT.findall(text))
 
 
 def _approved_phone(digits: str, approved: frozenset[str]) -> bool:
@@ -54,6 +58,16 @@ def _approved_phone(digits: str, approved: frozenset[str]) -> bool:
 def _may_be_url(low: str) -> bool:
     """Whether a lowercased text could hold a web address (a dot before a letter, "www" or "http")."""
     return "www" in low or "http" in low or _DOT_LETTER.search(low) is not None
+#: What a web address of URL's third form cannot do without: a dot before its top-level domain.
+_DOT_DOMAIN = re.compile(rf"\.(?:{_TLDS})", re.I)
+
+
+def _may_hold_url(text: str) -> bool:
+    """Whether URL can match anywhere in a text ("8 a.m." cannot: the full scan is slow, this one is not)."""
+    low = text.lower()
+    return "http" in low or "www" in low or _DOT_DOMAIN.search(text) is not None
+
+
 LEADING_APOLOGY = re.compile(
     r"^(?:(?:i'?m|i am|we'?re|we are)\s+)?(?:so\s+|very\s+|really\s+|truly\s+)?"
     r"(?:sorry|apologi[sz]e|(?:my\s+)?apologies)(?:\s+(?:about|for)\s+[^,]*)?,?\s*(?:but\s+)?", re.I)
@@ -70,6 +84,7 @@ REPLACEMENTS = {
 _ORDER = ("NO_PRICES", "NO_PHONE_NUMBERS", "NO_URLS", "NO_DIAGNOSES", "NO_MEDICAL_ADVICE", "NO_LEGAL_ADVICE")
 _RANK = {g: i for i, g in enumerate(_ORDER)}
 _TERMS = "terms"  # a suspect: some guardrail term may be said
+_PRICE_WORDS = "price words"  # a suspect beside NO_PRICES: a money word is said, not only "$"
 
 
 def _host(url: str) -> str:
@@ -80,7 +95,7 @@ def _host(url: str) -> str:
 class Guardrails:
     """The guardrails a policy turns on, with their term lists indexed once."""
 
-    __slots__ = ("flags", "terms", "term_owner", "_term_words")
+    __slots__ = ("flags", "terms", "term_owner", "_term_words", "_term_bytes")
 
     def __init__(self, content: Mapping[str, Any]) -> None:
         self.flags = frozenset(content["guardrails"])
@@ -106,21 +121,34 @@ class Guardrails:
             if words:
                 by_word.setdefault(min(words, key=lambda w: (seen[w], -len(w), w)), []).append(words)
         self._term_words = by_word
+        # The same for ASCII replies (nearly all), whose words are read from a byte table.
+        self._term_bytes = {w.encode(): [frozenset(t.encode() for t in term) for term in terms]
+                            for w, terms in by_word.items()}
 
     def _may_leak_term(self, text: str) -> bool:
         """Whether a text holds every word of some guardrail term (else no term can match it)."""
-        words = set(normalize(text).split())
-        by_word = self._term_words
+        if text.isascii():  # the words of ``normalize``, without making the normalized text
+            listed = ascii_words(text)
+            by_word = self._term_bytes
+            if by_word.keys().isdisjoint(listed):
+                return False
+            words = set(listed)
+        else:
+            words = set(normalize(text).split())
+            by_word = self._term_words
         return any(term <= words for w in words.intersection(by_word) for term in by_word[w])
 
-    def _suspects(self, text: str) -> frozenset[str]:
+    def _suspects(self, text: str) -> set[str]:
         """The kinds of leak a whole reply could hold, from what each cannot do without: a price a currency
         word, a phone number seven digits, a web address a dot before a letter, a term all its words, an
         apology too many a second one (a few quick scans; most replies hold none and are done here)."""
         flags, low = self.flags, text.lower()
         found = set()
-        if "NO_PRICES" in flags and any(w in low for w in _MONEY_WORDS):
-            found.add("NO_PRICES")
+        if "NO_PRICES" in flags:
+            if "dollar" in low or "buck" in low or "usd" in low:  # _MONEY_WORDS: all the forms of PRICE may match
+                found.update(("NO_PRICES", _PRICE_WORDS))
+            elif "$" in low:
+                found.add("NO_PRICES")
         if "NO_PHONE_NUMBERS" in flags and _digits(text) >= 7:
             found.add("NO_PHONE_NUMBERS")
         if "NO_URLS" in flags and _may_be_url(low):
@@ -130,16 +158,15 @@ class Guardrails:
         if ("NO_APOLOGIES_SPAM" in flags and ("sorr" in low or "apolog" in low)
                 and len(APOLOGY.findall(text)) > 1):
             found.add("NO_APOLOGIES_SPAM")
-        return frozenset(found)
+        return found
 
-    def _marks(self, text: str, company: CompanyProfile, suspects: frozenset[str]) -> list[tuple[int, str]]:
+    def _marks(self, text: str, company: CompanyProfile, suspects: set[str]) -> list[tuple[int, str]]:
         """Where each price, phone number and web address that is not approved starts: one scan of the
         whole reply per kind a reply could hold."""
         marks: list[tuple[int, str]] = []
         if "NO_PRICES" in suspects:
             # Without a money word only the dollar-sign form can match: its own quick scan finds the same prices.
-            low = text.lower()
-            prices = PRICE if any(w in low for w in _MONEY_WORDS[1:]) else DOLLAR_PRICE
+            prices = PRICE if _PRICE_WORDS in suspects else DOLLAR_PRICE
             for m in prices.finditer(text):
                 amount = m.group(1) or m.group(2)
                 if amount is None or money_value(amount) not in company.approved_prices:
@@ -154,7 +181,7 @@ class Guardrails:
                     digits = re.sub(r"\D", "", m.group(0))
                     if len(digits) >= 7 and not _approved_phone(digits, company.approved_phones):
                         marks.append((m.start(), "NO_PHONE_NUMBERS"))
-        if "NO_URLS" in suspects:
+        if "NO_URLS" in suspects and _may_hold_url(text):
             for m in URL.finditer(text):
                 host = _host(m.group(0))
                 if not any(host == d or host.endswith("." + d) for d in company.url_whitelist):
@@ -166,6 +193,9 @@ class Guardrails:
         their replacement lines) and whether it apologizes; None when the reply breaks none (no sentence
         then needs a look). A leak never spans two sentences, so each match is placed in its sentence."""
         suspects = self._suspects(text)
+        if _TERMS in suspects and text.isascii() and not self.terms.search(padded(text)):
+            # No term in the whole reply, so none in a sentence of it (its words are a run of the reply's).
+            suspects.discard(_TERMS)
         if not suspects:
             return None
         marks = self._marks(text, company, suspects)

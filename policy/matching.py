@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Iterable
 
 import ahocorasick
@@ -16,6 +17,7 @@ from .text import normalize
 LOOSE_GAP = 2
 #: Phrases longer than this (in stems) match only as written.
 LOOSE_MAX = 6
+_second = itemgetter(1)
 
 
 class PhraseIndex:
@@ -76,15 +78,14 @@ class SpokenIndex:
     whose rarest stem the caller said, so matching stays fast with thousands of phrases.
     """
 
-    __slots__ = ("_automaton", "_ids", "phrases", "_stems", "_markers", "_loose", "_need")
+    __slots__ = ("_automaton", "_ids", "phrases", "_stems", "_markers", "_loose")
 
     def __init__(self, phrases: Iterable[str] = ()) -> None:
         self._ids: dict[str, int] = {}
         self.phrases: list[str] = []
         self._stems: list[tuple[str, ...]] = []
         self._markers: dict[str, int] = {}
-        self._loose: dict[str, list[int]] = {}
-        self._need: dict[int, tuple[tuple[str, ...], bool, bool]] = {}
+        self._loose: dict[str, list[tuple[int, frozenset[str], tuple[str, ...], bool]]] = {}
         self._automaton = ahocorasick.Automaton()
         for phrase in phrases:
             self.add(phrase)
@@ -113,15 +114,14 @@ class SpokenIndex:
             for s in set(stems):
                 counts[s] = counts.get(s, 0) + 1
         self._loose = {}
-        self._need = {}
         for pid, stems in enumerate(self._stems):
             need = _required(stems)
             if 2 <= len(stems) <= LOOSE_MAX:
                 anchor = min(need, key=lambda s: (counts[s], s))
-                self._loose.setdefault(anchor, []).append(pid)
-                # (the words a loose match needs, whether either order will do)
+                # (the phrase, the words a loose match needs as a set and in order, whether either order will do)
                 either = len(stems) == 2 and len(need) == 2 and "no" not in stems
-                self._need[pid] = (need if len(need) >= 2 else stems, either, "no" in stems)
+                needed = need if len(need) >= 2 else stems
+                self._loose.setdefault(anchor, []).append((pid, frozenset(needed), needed, either))
         if len(self._automaton):
             self._automaton.make_automaton()
 
@@ -140,9 +140,8 @@ class SpokenIndex:
     def scored(self, words: Canon | str) -> dict[int, int]:
         """Each phrase the caller said, with how: 2 as written (in canonical words), 1 loosely."""
         c = canon(words) if isinstance(words, str) else words
-        found: dict[int, int] = {}
-        if len(self._automaton) and c.stems:
-            found.update((pid, 2) for _, pid in self._automaton.iter(c.joined))
+        found: dict[int, int] = (dict.fromkeys(map(_second, self._automaton.iter(c.joined)), 2)
+                                 if c.stems and len(self._automaton) else {})
         for marker in c.markers:
             pid = self._markers.get(marker)
             if pid is not None:
@@ -150,16 +149,16 @@ class SpokenIndex:
         if self._loose:
             places: dict[str, list[int]] | None = None
             loose = self._loose
-            for stem in {s for s in c.stems if s in loose}:
-                for pid in loose[stem]:
-                    if pid in found:
+            said = frozenset(c.stems)
+            for stem in loose.keys() & said:
+                for pid, needed, need, either in loose[stem]:
+                    if pid in found or not needed <= said:
                         continue
-                    need, either, _ = self._need[pid]
                     if places is None:
                         places = {}
                         for i, s in enumerate(c.stems):
                             places.setdefault(s, []).append(i)
-                    if all(n in places for n in need) and _loose_match(need, either, places, c):
+                    if _loose_match(need, either, places, c):
                         found[pid] = 1
         return found
 

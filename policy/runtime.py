@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -62,6 +62,10 @@ class EdgeRule:
     tags: tuple[str, ...]
     side_effects: tuple[Mapping[str, Any], ...]
     description: str
+    #: What the turn's record shows when it flags, when its hangup is withheld, when it decides (made once).
+    flag_block: Mapping[str, str]
+    withheld_block: Mapping[str, str]
+    block: Mapping[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,12 @@ class TransferRuleRT:
     own_words: tuple[str, ...] = ()
     unless_ids: frozenset[int] = frozenset()
     combos: tuple[tuple[frozenset[int], ...], ...] = ()
+    block: Mapping[str, str] = field(default_factory=dict)  # what the turn's record shows when it decides
+
+
+def block(kind: str, rid: str | None, name: str | None) -> Mapping[str, str]:
+    """One applied block of a decision: its type, the rule's id and name."""
+    return MappingProxyType({"type": kind, "id": rid or "", "name": name or ""})
 
 
 def _index(mapping: dict[int, list[int]]) -> Mapping[int, tuple[int, ...]]:
@@ -129,7 +139,9 @@ def _edge_rule(ec: Mapping[str, Any], phrases: SpokenIndex, regex_sources: list[
                       for w in m["timeWindows"]),
         spam_required=frozenset(m["spamFlagsRequired"]), trades=frozenset(m["tradeRequired"]),
         text=text, transfer=act.get("transferTarget"), tags=tuple(ec["sideEffects"]["autoTag"]),
-        side_effects=_side_effects(ec), description=ec["description"])
+        side_effects=_side_effects(ec), description=ec["description"],
+        flag_block=block("EDGE_CASE_FLAG", ec["id"], ec["name"]),
+        withheld_block=block("HANGUP_WITHHELD", ec["id"], ec["name"]), block=block("EDGE_CASE", ec["id"], ec["name"]))
 
 
 def _transfer_rule(tr: Mapping[str, Any], phrases: SpokenIndex, content: Mapping[str, Any]) -> TransferRuleRT:
@@ -148,7 +160,7 @@ def _transfer_rule(tr: Mapping[str, Any], phrases: SpokenIndex, content: Mapping
         after_hours_only=tr["afterHoursOnly"], contact=tr["contactNameOrQueue"], phone=tr["phoneNumber"],
         script=tr["script"], entities=tuple(MappingProxyType(dict(e)) for e in tr["collectEntities"]),
         own_ids=frozenset(own), own_words=tuple(normalize(k) for k in tr["keywords"]),
-        unless_ids=frozenset(unless), combos=combos)
+        unless_ids=frozenset(unless), combos=combos, block=block("TRANSFER_RULE", tr["id"], tr["name"]))
 
 
 def _hints(content: Mapping[str, Any]) -> tuple[str, ...]:
@@ -176,9 +188,9 @@ class Runtime:
     """Matchers and rule tables for one compiled policy; read-only after construction."""
 
     __slots__ = ("edges", "edge_by_phrase", "edge_by_regex", "edge_always", "transfers", "render",
-                 "transfer_by_phrase", "transfer_by_own", "transfer_emergency", "transfer_exact", "transfer_by_id", "transfer_by_intent",
+                 "transfer_by_phrase", "transfer_by_own", "transfer_by_unless", "transfer_emergency", "transfer_exact", "transfer_by_id", "transfer_by_intent",
                  "transfer_combos", "combo_size", "combo_rules", "phrases", "patterns",
-                 "allowed", "guardrails", "behavior", "hints")
+                 "allowed", "guardrails", "behavior", "behavior_block", "hints")
 
     def __init__(self, content: Mapping[str, Any]) -> None:
         phrases = SpokenIndex(())
@@ -200,6 +212,12 @@ class Runtime:
                 by_own.setdefault(pid, []).append(pos)
         #: phrase id -> rules for which it is one of their own keywords (they rank before built-in words).
         self.transfer_by_own = _index(by_own)
+        by_unless: dict[int, list[int]] = {}
+        for pos, rule in enumerate(transfers):
+            for pid in rule.unless_ids:
+                by_unless.setdefault(pid, []).append(pos)
+        #: phrase id -> rules its saying stops (an "unless" phrase of their intent).
+        self.transfer_by_unless = _index(by_unless)
         self.transfer_emergency = frozenset(pos for pos, rule in enumerate(transfers) if rule.intent == "emergency")
         # Each rule's own keywords as written (" keyword " in the padded words), all found in one pass.
         exact: dict[str, list[int]] = {}
@@ -240,6 +258,7 @@ class Runtime:
         self.allowed = frozenset(content["allowedActions"])
         self.guardrails = Guardrails(content)
         self.behavior = BehaviorRules(content)
+        self.behavior_block = block("BEHAVIOR_RULES", ",".join(sorted(self.behavior.flags)), "Behavior rules")
         # Replies repeat (scenario texts, rule texts): variables + guardrails are memoized per (text, company).
         self.render = lru_cache(maxsize=4096)(self._render)
         self.hints = _hints(content)
@@ -261,10 +280,18 @@ class Runtime:
         self.edges = tuple(edges)
         self.edge_by_phrase = _index(by_phrase)
         self.edge_by_regex = _index(by_regex)
-        # Rules with no text condition are checked on every turn; split them by caller type up front.
-        self.edge_always = MappingProxyType({
-            ct: tuple(p for p in always if not edges[p].caller_types or ct in edges[p].caller_types)
-            for ct in ("new", "existing", "vendor", "unknown")})
+        # Rules with no text condition are checked on every turn; split them by caller type up front, and
+        # group those with the same conditions (spam flags, trade, time windows), checked once a turn.
+        grouped: dict[str, tuple[tuple[EdgeRule, tuple[int, ...]], ...]] = {}
+        for ct in ("new", "existing", "vendor", "unknown"):
+            groups: dict[tuple[Any, ...], list[int]] = {}
+            for p in always:
+                rule = edges[p]
+                if not rule.caller_types or ct in rule.caller_types:
+                    groups.setdefault((rule.spam_required, rule.trades, rule.windows), []).append(p)
+            grouped[ct] = tuple((edges[ps[0]], tuple(ps)) for ps in groups.values())
+        #: caller type -> (a rule standing for its group, the group's positions), groups by their conditions.
+        self.edge_always = MappingProxyType(grouped)
 
     def _render(self, text: str, company: Any) -> tuple[str, tuple[str, ...], tuple[str, ...], bool]:
         """Fill variables, enforce guardrails, make the tone formal (the parts that depend on text only).

@@ -42,6 +42,11 @@ def normalize(text: str) -> str:
     return _NON_WORD.sub(" ", text).strip()
 
 
+def ascii_words(text: str) -> list[bytes]:
+    """The words ``normalize`` makes of an ASCII text, as bytes (without making the normalized text)."""
+    return text.encode().translate(_ASCII_WORDS, b"'`").split()
+
+
 def padded(text: str) -> str:
     """Normalized text with a space at each end, so " phrase " finds whole words only."""
     return f" {normalize(text)} "
@@ -99,6 +104,18 @@ def variables_in(text: str) -> list[str]:
     return seen
 
 
+#: The ASCII whitespace (``\s``) other than the space.
+_OTHER_SPACE = b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
+
+
+def _single_spaced(text: str) -> bool:
+    """Whether every run of whitespace in a text is one space (then joining its sentences changes nothing)."""
+    if "  " in text or not text.isascii():
+        return False
+    raw = text.encode()
+    return len(raw.translate(None, _OTHER_SPACE)) == len(raw)
+
+
 def substitute(text: str, variables: dict[str, str]) -> tuple[str, list[str]]:
     """Fill ``{name}`` variables; a sentence with an unknown variable is dropped, never spoken raw.
 
@@ -106,11 +123,13 @@ def substitute(text: str, variables: dict[str, str]) -> tuple[str, list[str]]:
     """
     if "{" not in text:
         return text, []
-    values = [variables.get(n) if variables.get(n) is not None else variables.get(n.lower())
-              for n in _VARIABLE.findall(text)]
-    if None not in values:  # the common case, every variable known: one pass over the whole text
-        filled = iter(values)
-        return _VARIABLE.sub(lambda _: str(next(filled)), " ".join(split_sentences(text))), []
+    # The sentences joined by one space (what " ".join(split_sentences(text)) makes), split at the variables.
+    body = text.strip()
+    parts = _VARIABLE.split(body if _single_spaced(body) else _SENTENCE_END.sub(" ", body))
+    values = [variables.get(n) if variables.get(n) is not None else variables.get(n.lower()) for n in parts[1::2]]
+    if None not in values:  # the common case, every variable known: filled in place
+        parts[1::2] = [str(v) for v in values]
+        return "".join(parts), []
     missing: list[str] = []
 
     def fill(sentence: str) -> str | None:
