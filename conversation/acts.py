@@ -61,11 +61,20 @@ _WHEN = re.compile(r"\b(?:(?:this|next)\s+)?(?:today|tomorrow|tonight|monday|tue
 _DAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 
 
+#: The caller changes their mind between two days ("thursday? no wait, wednesday is better").
+_CHANGE_OF_MIND = re.compile(r"\b(?:no|nope|wait|actually|i mean|rather|instead|make (?:that|it)|scratch that|sorry|"
+                             r"better|change (?:that|it))\b", re.I)
+
+
 def when_said(text: str) -> str | None:
-    """A day or time the caller names ("uh, thursday I guess" -> "Thursday"), as we would say it back."""
-    m = _WHEN.search(text)
-    if not m:
+    """A day or time the caller names ("uh, thursday I guess" -> "Thursday"), as we would say it back; the last
+    one when they change their mind ("thursday? no wait, wednesday morning is better" -> "Wednesday morning")."""
+    found = list(_WHEN.finditer(text))
+    if not found:
         return None
+    m = found[0]
+    if len(found) > 1 and _CHANGE_OF_MIND.search(text, found[0].end()):
+        m = found[-1]
     words = m.group(0).lower().replace("asap", "as soon as possible").split()
     return " ".join(w.capitalize() if w in _DAYS else w for w in words)
 

@@ -119,6 +119,21 @@ def test_a_time_given_for_a_name_is_noted_for_the_team_and_a_yes_is_not_a_messag
     assert (msg["name"], msg["message"], msg["when"]) == ("Pat Nguyen", "the toilet keeps running", "Thursday")
 
 
+def test_a_change_of_mind_about_the_day_is_noted_as_the_last_day(app):
+    result = call(app, "I'd like to leave a message", "uh thursday? no wait, wednesday morning is better", "Pat Nguyen",
+                  "512 555 0198", "the toilet keeps running", "yes")
+    assert said(replies(result)[2])[0].startswith("Got it, I'll let the team know Wednesday morning works for you.")
+    assert messages(app, result)[0]["when"] == "Wednesday morning"
+
+
+@pytest.mark.parametrize("words, when", [("thursday or friday", "Thursday"), ("monday, actually make that tuesday", "Tuesday"),
+                                         ("tomorrow morning works", "tomorrow morning")])
+def test_the_day_said_is_the_first_unless_the_caller_changes_their_mind(words, when):
+    from conversation.acts import when_said
+
+    assert when_said(words) == when
+
+
 @pytest.mark.parametrize("words", ["tomorrow morning", "thursday I guess", "next Tuesday afternoon"])
 def test_a_time_is_not_a_name(words):
     from policy.entities import not_a_name
