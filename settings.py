@@ -48,11 +48,13 @@ class Settings:
     # Resilience
     BREAKER_COOLDOWN: float = 2.0
     OUTBOX_FLUSH_S: float = 1.0
-    # Learning: on/off, how often the background batch runs (0: only when drained by hand), and how
-    # often a company's queues are clustered into suggestions (0: only on request)
+    # Learning: on/off, how often the background batch runs (0: only when drained by hand), how
+    # often a company's queues are clustered into suggestions (0: only on request), and whether the
+    # background batches run in a process of their own (one per worker) rather than in the worker
     LEARNING_ENABLED: bool = True
     LEARNING_BATCH_S: float = 2.0
     LEARNING_RUN_S: float = 900.0
+    LEARNING_PROCESS: bool = True
     # Start-up: load the demo company (None: when the embedded store is used)
     SEED_DEMO: Optional[bool] = None
     # Tests and tools only: TESTING and CRASH_AT ("after_record:3": kill the process at a step of a

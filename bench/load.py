@@ -199,11 +199,17 @@ def inject(fault: str, when: str, redis: Redis, data: str, master: subprocess.Po
         _kill_a_worker(master)
 
 
-def cpu_seconds(master: subprocess.Popen) -> float:
-    """User + system CPU of the master's worker processes so far (Linux /proc)."""
+def _children(pids: list[str]) -> list[str]:
+    return [c for pid in pids for c in subprocess.run(["pgrep", "-P", pid], capture_output=True, text=True).stdout.split()]
+
+
+def cpu_seconds(master: subprocess.Popen, *, learning: bool = False) -> float:
+    """User + system CPU of the master's worker processes so far (Linux /proc); with ``learning``, of the workers'
+    own children instead (learning's processes)."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    for pid in subprocess.run(["pgrep", "-P", str(master.pid)], capture_output=True, text=True).stdout.split():
+    pids = _children([str(master.pid)])
+    for pid in (_children(pids) if learning else pids):
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
@@ -258,14 +264,17 @@ def run(args: argparse.Namespace, fault: str, target: str = "app:app") -> dict[s
             time.sleep(0.5)
             if cpu_seconds(gunicorn) - before < 0.02:
                 break
-        cpu_before = cpu_seconds(gunicorn)
+        cpu_before, learning_before = cpu_seconds(gunicorn), cpu_seconds(gunicorn, learning=True)
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
             list(pool.map(one, range(args.calls)))
         wall = time.monotonic() - started
         cpu = cpu_seconds(gunicorn) - cpu_before
-        if target != "app:app":
-            return {"turns": len(stats.latencies), "cpu": cpu, "rps": len(stats.latencies) / wall}
+        if args.cpu:
+            time.sleep(3.0)  # the last batch reaches learning's processes
+            learning_cpu = cpu_seconds(gunicorn, learning=True) - learning_before
+            return {"turns": len(stats.latencies), "cpu": cpu, "rps": len(stats.latencies) / wall,
+                    "learning_cpu": learning_cpu}
         # Every answered turn must be in the call log once, in order (queued writes drain first).
         from records.docstore import EmbeddedClient
 
@@ -311,6 +320,8 @@ def main() -> None:
         print(f"worker CPU per request: app {per['app']:.2f} ms ({app_run['rps']:.0f} req/s), bare floor "
               f"{per['bare']:.2f} ms ({bare_run['rps']:.0f} req/s): ratio {per['app'] / per['bare']:.2f}x "
               f"(target at most 1.6x)")
+        print(f"learning's own processes (started by the workers; their start-up included): "
+              f"{app_run['learning_cpu'] / max(1, app_run['turns']) * 1000:.2f} ms per request more")
         return
     print(f"gunicorn sync x{args.workers} on loopback, {args.concurrency} concurrent callers, {args.calls} calls")
     print(f"{'fault':<14} {'calls':>6} {'requests':>8} {'req/s':>7} {'errors':>6} {'lost':>5} {'dupes':>5} "

@@ -15,6 +15,7 @@ from typing import Any
 
 from .decide import Conflict, Decisions, NotFound
 from .feed import Infrastructure, TurnFeed
+from .process import LearningProcess
 from .reasons import CHEATSHEET, INCIDENT, QUEUES, REASONS, SCENARIO
 from .service import Learning
 from .store import LearningStore
@@ -27,8 +28,12 @@ def init_app(app: Any, settings: Any, *, db: Any, redis: Any | None) -> TurnFeed
         return None
     store = LearningStore(db)
     learning = Learning(store, app.extensions["catalog"], clock=settings.CLOCK, run_every=settings.LEARNING_RUN_S)
-    feed = TurnFeed(learning.process, Infrastructure(db, redis, app.extensions["writer"]),
-                    interval=settings.LEARNING_BATCH_S, background=settings.LEARNING_BATCH_S > 0)
+    background = settings.LEARNING_BATCH_S > 0
+    # In the background, batches go to a process of their own (the worker's interpreter keeps serving calls);
+    # driven by hand (tests, tools: ``feed.drain()``), they are ingested here.
+    process = LearningProcess(settings).process if background and settings.LEARNING_PROCESS else learning.process
+    feed = TurnFeed(process, Infrastructure(db, redis, app.extensions["writer"]),
+                    interval=settings.LEARNING_BATCH_S, background=background)
     decisions = Decisions(store, app.extensions["catalog"], clock=settings.CLOCK)
     app.extensions.update(learning=learning, learning_feed=feed, learning_decisions=decisions)
     try:
@@ -38,5 +43,5 @@ def init_app(app: Any, settings: Any, *, db: Any, redis: Any | None) -> TurnFeed
     return feed
 
 
-__all__ = ["init_app", "Learning", "LearningStore", "TurnFeed", "Decisions", "NotFound", "Conflict", "QUEUES",
+__all__ = ["init_app", "Learning", "LearningProcess", "LearningStore", "TurnFeed", "Decisions", "NotFound", "Conflict", "QUEUES",
            "REASONS", "SCENARIO", "CHEATSHEET", "INCIDENT"]

@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 
 #: Turns waiting for the background batch at most (the oldest are dropped past this, and counted).
 MAX_BUFFER = 20_000
+#: What learning reads of a turn record: only these are kept until the batch (the rest, the TwiML and the session
+#: snapshot, is let go with the turn, so waiting turns hold little memory for the garbage collector to walk).
+FIELDS = ("_id", "kind", "company_id", "call_sid", "seq", "at", "caller", "tier", "tier3", "scenario", "confidence",
+          "action", "base", "base_used", "blocks", "guardrails", "collect")
 
 Batch = Sequence[tuple[Mapping[str, Any], tuple[str, ...]]]
 
@@ -72,7 +76,7 @@ class TurnFeed:
         if record.get("kind") != "turn":
             return
         try:
-            entry = (record, self.infra.degraded())
+            entry = ({k: record[k] for k in FIELDS if k in record}, self.infra.degraded())
             with self._lock:
                 if len(self._buffer) >= MAX_BUFFER:
                     self._buffer.popleft()
@@ -140,4 +144,4 @@ class TurnFeed:
             self.drain()
 
 
-__all__ = ["TurnFeed", "Infrastructure", "MAX_BUFFER"]
+__all__ = ["TurnFeed", "Infrastructure", "MAX_BUFFER", "FIELDS"]

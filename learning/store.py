@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from contextlib import nullcontext
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -43,8 +44,10 @@ def sample_slot(company_id: str, key: str) -> str:
 class LearningStore:
     """Reads and writes learning's collections."""
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Any, *, pause: float = 0.0) -> None:
         self.db = db
+        # Between a batch's transactions (learning's own process pauses, so other processes' writes go first).
+        self.pause = pause
         self.items = db[ITEMS]
         self.suggestions = db[SUGGESTIONS]
         self.samples = db[SAMPLES]
@@ -124,6 +127,8 @@ class LearningStore:
         writes = [(True, slot, doc) for slot, doc in samples.items()] + [(False, None, doc) for doc in items]
         new = 0
         for start in range(0, len(writes), WRITES_PER_TRANSACTION):
+            if start and self.pause:
+                time.sleep(self.pause)  # a caller turn's write waiting for the store's lock gets it now
             with atomic(self.db) or nullcontext():
                 for sample, slot, doc in writes[start:start + WRITES_PER_TRANSACTION]:
                     if sample:

@@ -1,0 +1,117 @@
+"""Learning's batches in a process of their own: turns ingested there, a dead child replaced without losing a
+batch, and the child gone when the worker that started it is."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+from tests.conftest import make_app
+from tests.twilio_helpers import call
+
+GARAGE = "do you fix garage door openers"
+
+
+def _app(tmp_path):
+    # Batches every hour: the test hands them over with drain(), as the feed's thread would.
+    return make_app(tmp_path / "data", LEARNING_BATCH_S=3600, LEARNING_RUN_S=0)
+
+
+def _pending(app) -> int:
+    return app.extensions["learning"].store.items.count_documents({"company_id": "demo-hvac", "status": "pending"})
+
+
+def test_turns_are_ingested_by_a_child_process(tmp_path):
+    app = _app(tmp_path)
+    feed = app.extensions["learning_feed"]
+    worker = feed.process.__self__
+    try:
+        call(app, GARAGE)
+        call(app, "this is ridiculous, I am so frustrated with you people")
+        assert feed.drain() == 2 and worker.alive() and worker._child.pid != os.getpid()
+        assert _pending(app) >= 2   # queued by the child
+        items = app.extensions["learning"].store.items.find({"company_id": "demo-hvac"})
+        assert {"NEW_INTENT", "BEHAVIOR_INCONSISTENCY"} <= {i["reason"] for i in items}
+    finally:
+        worker.stop()
+    assert not worker.alive()
+
+
+def test_a_killed_child_loses_no_batch_and_is_replaced(tmp_path):
+    app = _app(tmp_path)
+    feed = app.extensions["learning_feed"]
+    worker = feed.process.__self__
+    try:
+        call(app, GARAGE)
+        assert feed.drain() == 1 and worker.started == 1
+        os.kill(worker._child.pid, signal.SIGKILL)
+        worker._child.join(5)
+        call(app, GARAGE + " please")
+        assert feed.drain() == 1 and worker.started == 2    # a new child took it
+        assert _pending(app) == 2
+    finally:
+        worker.stop()
+
+
+def test_a_batch_the_child_could_not_answer_is_kept_and_its_child_replaced(tmp_path, monkeypatch):
+    from learning import process
+
+    app = _app(tmp_path)
+    feed = app.extensions["learning_feed"]
+    worker = feed.process.__self__
+    try:
+        call(app, GARAGE)
+        monkeypatch.setattr(worker, "timeout", 0.0)   # the child does not answer in time (stuck, or died mid-batch)
+        monkeypatch.setattr(process, "serve", _silent)
+        assert feed.drain() == 0 and feed.pending() == 1 and not worker.alive()   # kept; the stuck child ended
+        monkeypatch.undo()
+        assert feed.drain() == 1 and worker.started == 2 and _pending(app) == 1
+    finally:
+        worker.stop()
+
+
+def _silent(pipe, config, parent):  # a child that takes batches and never answers
+    while True:
+        pipe.recv()
+
+
+def test_the_child_ends_when_its_worker_is_killed(tmp_path):
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {os.getcwd()!r})
+        from tests.conftest import make_app
+        from tests.twilio_helpers import call
+
+        if __name__ == "__main__":
+            app = make_app({str(tmp_path / "data")!r}, LEARNING_BATCH_S=3600, LEARNING_RUN_S=0)
+            call(app, "do you fix garage door openers")
+            feed = app.extensions["learning_feed"]
+            feed.drain()
+            print(feed.process.__self__._child.pid, flush=True)
+            time.sleep(60)
+    """)
+    path = tmp_path / "worker.py"
+    path.write_text(script)
+    proc = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        child = int(proc.stdout.readline())
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _running(child):
+            time.sleep(0.1)
+        assert not _running(child)
+    finally:
+        proc.kill()
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
