@@ -12,9 +12,12 @@ closes or the worker that started it is gone.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import multiprocessing
 import os
+import threading
+import weakref
 from typing import Any, Mapping
 
 from .feed import Batch
@@ -34,6 +37,31 @@ SETTINGS = ("MONGODB_URI", "DATA_DIR", "REDIS_URL", "BREAKER_COOLDOWN", "LEARNIN
 #: Turns sent to the child at a time (about 2 us each to pickle, what learning reads of a turn being small):
 #: each send and its answer wake the feed's thread, so a batch goes in few pieces.
 CHUNK = 2000
+
+
+#: Every LearningProcess of this process, to end their children when it exits; and whether it is exiting (then no
+#: child is started: the feed's thread still runs while the interpreter shuts down, and a child started then would
+#: never be told to stop).
+_ALL: "weakref.WeakSet[LearningProcess]" = weakref.WeakSet()
+_EXIT = threading.Event()
+_HOOKED = threading.Lock()
+_hooked = False
+
+
+def _at_exit() -> None:
+    _EXIT.set()
+    for worker in list(_ALL):
+        worker.stop()
+
+
+def _hook() -> None:
+    # Registered after multiprocessing's own exit function (imported by the first start), so it runs before it:
+    # the children are told to stop before multiprocessing joins them.
+    global _hooked
+    with _HOOKED:
+        if not _hooked:
+            atexit.register(_at_exit)
+            _hooked = True
 
 
 class LearningProcess:
@@ -86,6 +114,8 @@ class LearningProcess:
             return self._pipe
         if self._pid == os.getpid():
             self.stop()
+        if _EXIT.is_set():
+            raise RuntimeError("the process is exiting: no learning process is started")
         # Spawned, not forked: the worker has threads, and a fork would copy its locks mid-use.
         ctx = multiprocessing.get_context("spawn")
         mine, theirs = ctx.Pipe()
@@ -94,6 +124,8 @@ class LearningProcess:
         theirs.close()
         self._child, self._pipe, self._pid = child, mine, os.getpid()
         self.started += 1
+        _ALL.add(self)
+        _hook()
         return mine
 
 

@@ -84,7 +84,10 @@ def make_app(data_dir: Path | str, **config: Any):
 
     base = {"TESTING": True, "DATA_DIR": str(data_dir), "TWILIO_AUTH_TOKEN": TOKEN, "ADMIN_TOKEN": ADMIN,
             "REDIS_URL": "", "MONGODB_URI": "", "VALIDATE_TWILIO_SIGNATURE": True, "SEED_DEMO": True,
-            "PUBLIC_BASE_URL": "", "TRUSTED_PROXY_HOPS": 0, "CLOCK": Clock(), "ALERT_EVAL_S": 0}
+            "PUBLIC_BASE_URL": "", "TRUSTED_PROXY_HOPS": 0, "CLOCK": Clock(), "ALERT_EVAL_S": 0,
+            # Learning's batches in the test process (tests/test_learning_process.py and the gunicorn tests use
+            # its own process): hundreds of short-lived apps need no child each.
+            "LEARNING_PROCESS": False}
     base.update(config)
     return create_app(base)
 

@@ -18,7 +18,7 @@ GARAGE = "do you fix garage door openers"
 
 def _app(tmp_path):
     # Batches every hour: the test hands them over with drain(), as the feed's thread would.
-    return make_app(tmp_path / "data", LEARNING_BATCH_S=3600, LEARNING_RUN_S=0)
+    return make_app(tmp_path / "data", LEARNING_BATCH_S=3600, LEARNING_RUN_S=0, LEARNING_PROCESS=True)
 
 
 def _pending(app) -> int:
@@ -87,7 +87,7 @@ def test_the_child_ends_when_its_worker_is_killed(tmp_path):
         from tests.twilio_helpers import call
 
         if __name__ == "__main__":
-            app = make_app({str(tmp_path / "data")!r}, LEARNING_BATCH_S=3600, LEARNING_RUN_S=0)
+            app = make_app({str(tmp_path / "data")!r}, LEARNING_BATCH_S=3600, LEARNING_RUN_S=0, LEARNING_PROCESS=True)
             call(app, "do you fix garage door openers")
             feed = app.extensions["learning_feed"]
             feed.drain()
@@ -99,6 +99,7 @@ def test_the_child_ends_when_its_worker_is_killed(tmp_path):
     proc = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, text=True)
     try:
         child = int(proc.stdout.readline())
+        assert _running(child)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(5)
         deadline = time.monotonic() + 10
@@ -115,3 +116,32 @@ def _running(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_process_exiting_stops_its_children_and_starts_no_new_one(tmp_path):
+    # The feed's thread still runs while the interpreter exits: a batch then must not start a child that nobody
+    # stops (multiprocessing's exit would wait for it forever). Run in a process of its own: it exits.
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {os.getcwd()!r})
+        from learning import process
+        from tests.conftest import make_app
+        from tests.twilio_helpers import call
+
+        if __name__ == "__main__":
+            app = make_app({str(tmp_path / "data")!r}, LEARNING_BATCH_S=3600, LEARNING_RUN_S=0, LEARNING_PROCESS=True)
+            feed = app.extensions["learning_feed"]
+            worker = feed.process.__self__
+            call(app, "do you fix garage door openers")
+            feed.drain()
+            child = worker._child
+            process._at_exit()                      # what the exit runs first
+            call(app, "do you fix garage door openers please")
+            print(child.is_alive(), feed.drain(), feed.pending(), worker.started, worker.alive(), flush=True)
+    """)
+    path = tmp_path / "exiting.py"
+    path.write_text(script)
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # The child was stopped; the batch waits (kept), and no child was started for it.
+    assert done.stdout.split() == ["False", "0", "1", "1", "False"]
