@@ -63,7 +63,12 @@ def others_in(text: str, later: list[Mapping[str, Any]], region: str) -> tuple[d
     found: dict[str, str] = {}
     for spec in later:
         kind = spec.get("type")
-        hit = phone_in(text, region) if kind == "PHONE" else (email_in(text) if kind == "EMAIL" else None)
+        if kind == "PERSON":
+            # "..., name's Mike Chen, ...": a name introduced in passing (a known first name), once.
+            hit = _introduced(text) if not any(e.get("type") == "PERSON" and e["name"] in found for e in later) \
+                else None
+        else:
+            hit = phone_in(text, region) if kind == "PHONE" else (email_in(text) if kind == "EMAIL" else None)
         if hit:
             found[spec["name"]] = hit[0]
             text = hit[1]
@@ -79,6 +84,12 @@ _NAME_STOP = {"and", "my", "the", "i", "calling", "about", "with", "from", "here
 def name_in(text: str) -> str | None:
     """A name the caller introduced themselves with in passing ("..., this is Maria Gomez and ..."),
     only when its first word is a known first name (so "I'm calling about" is no name)."""
+    hit = _introduced(text)
+    return hit[0] if hit else None
+
+
+def _introduced(text: str) -> tuple[str, str] | None:
+    """``name_in``'s name, and the text without the words that introduced it."""
     for m in _INTRODUCED.finditer(text):
         words = []
         for w in m.group(1).split():
@@ -86,7 +97,10 @@ def name_in(text: str) -> str | None:
                 break
             words.append(w.strip(".,"))
         if words and known_name(words[0]) and known_name(" ".join(words)):
-            return " ".join(w[:1].upper() + w[1:] for w in words)
+            # The introduction ends after the name's words (a stop word after them stays in the rest).
+            end = m.start(1) + len(" ".join(m.group(1).split()[:len(words)]))
+            rest = f"{text[:m.start()].rstrip(' ,')} {text[end:].lstrip(' ,.')}".strip(" ,")
+            return " ".join(w[:1].upper() + w[1:] for w in words), rest
     return None
 
 

@@ -507,3 +507,14 @@ def test_a_question_asked_instead_of_answering_our_offer_of_a_visit_keeps_the_of
         lines = [said(r)[0] for r in replies(result)[1:]]
         assert "$89" in lines[1] and lines[1].count("?") == 1 and lines[1].endswith("book that visit for you?"), lines
         assert lines[2] == "And may I have your name?", lines   # the visit's details, not a new question
+
+
+def test_the_visit_name_and_number_in_one_breath_are_all_taken(tmp_path):
+    app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
+    result = call(app, "my thermostat is blank", "yes please",
+                  "it's 14 Pine Road, tomorrow afternoon, name's Mike Chen, 512 555 0133", "yes that's right")
+    readback = said(replies(result)[3])[0]
+    assert readback.startswith("Just to confirm") and "Mike Chen" in readback, readback   # no question asked again
+    stored = messages(app, result)[0]
+    assert (stored["name"], stored["callback_phone"]) == ("Mike Chen", "+15125550133")
+    assert stored["message"] == "it's 14 Pine Road, tomorrow afternoon"
