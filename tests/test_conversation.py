@@ -155,7 +155,7 @@ def test_a_statement_for_a_name_is_passed_on_not_refused(app):
 
 
 @pytest.mark.parametrize("words", ["ok let me think about it, bye", "I'll think about it, thanks",
-                                   "let me talk to my wife and I'll call back"])
+                                   "let me talk to my wife and I'll call back", "fine, bye", "whatever, goodbye"])
 def test_leaving_to_think_it_over_ends_the_call_politely(app, words):
     result = call(app, "can you install a mini split", words)
     assert replies(result)[2].find("./Hangup") is not None and messages(app, result) == []
