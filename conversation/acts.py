@@ -55,6 +55,32 @@ WANTS_PERSON = re.compile(
 LINE_CHECK = re.compile(r"^\W*(?:(?:hello|hi|hey|yes|yeah|um+|uh+)\W+)*(?:(?:(?:is|are) )?(?:anyone|anybody|someone|somebody|you)"
                         r" (?:still )?(?:there|on the line|listening)|(?:can|could|do) you (?:still )?hear me)"
                         r"\W*(?:(?:hello|hi)\W*)*$", re.I)
+#: "Is this the heating company?": the caller checks they reached us (answered with who we are, not a scenario).
+_IDENTITY = re.compile(r"^\W*(?:(?:hi|hello|hey|yes|yeah|um+|uh+|oh|sorry)\W+)*(?:is this|is that|am i (?:speaking|talking) "
+                       r"(?:to|with)|did i (?:reach|get|call)|have i reached)\s+(?:the\s+|a\s+)?(?P<who>[a-z0-9&' .-]{2,60}?)"
+                       r"\W*$", re.I)
+#: Words that name a place of business in general ("is this the right office?").
+_BUSINESS = frozenset("company office business place shop line number outfit people guys".split())
+#: Words callers use for a trade.
+_TRADE_WORDS = {"hvac": {"heating", "cooling", "air", "ac", "furnace", "hvac", "heat"},
+                "plumbing": {"plumbing", "plumber", "plumbers", "drain", "water"},
+                "electrical": {"electric", "electrical", "electrician", "electricians"}}
+
+
+def identity_asked(text: str, name: str, trade: str) -> bool:
+    """Whether the caller asks if they reached this company ("is this the heating company?", "is this Demo
+    Heating?"), by its name's words, its trade's or a word for any business."""
+    m = _IDENTITY.match(text.strip())
+    if not m:
+        return False
+    said = {w.removesuffix("'s") for w in re.findall(r"[a-z0-9&']+", m.group("who").lower())}
+    ours = {w.removesuffix("'s") for w in re.findall(r"[a-z0-9']+", name.lower()) if len(w) > 2}
+    trade = trade.lower()
+    kinds = next((words for key, words in _TRADE_WORDS.items() if key.startswith(trade[:5]) or trade.startswith(key[:5])),
+                 set()) if trade else set()
+    return bool(said & (ours | kinds | _BUSINESS | ({trade} if trade else set())))
+
+
 _WHEN = re.compile(r"\b(?:(?:this|next)\s+)?(?:today|tomorrow|tonight|monday|tuesday|wednesday|thursday|friday|saturday|"
                    r"sunday|weekend)(?:\s+(?:morning|afternoon|evening|night))?\b|\b(?:in the\s+)?(?:morning|afternoon|"
                    r"evening)\b|\basap\b|\bas soon as (?:possible|you can)\b", re.I)

@@ -29,6 +29,8 @@ REPEAT_LINES = ("Sure. {text}", "Of course. {text}")
 SOOTHE_LINES = ("I'm sorry about that. I can hear how frustrating this has been.",
                 "I'm really sorry for the trouble. Let's get this sorted out.",
                 "I'm sorry, that's not the experience we want you to have.")
+#: Said to "is this the heating company?".
+IDENTITY_LINE = "Yes, this is {companyname}. How can I help you today?"
 #: Our reply asked whether the caller needs anything more (a "no" then ends the call).
 ASKED_MORE = re.compile(r"anything else|something (?:else )?i can help|what (?:else )?can i (?:do|help)|"
                         r"how (?:else )?can i help|help you with today", re.I)
@@ -68,6 +70,9 @@ def act(pol: policy.CompiledPolicy, ctx: TurnContext, session: Mapping[str, Any]
         if question:
             return Decision(action="RESPOND", response=f"Yes, I'm here. {question}")
         return respond(pol, ctx, "Yes, I'm here. How can I help you today?")
+    if not collecting and acts.identity_asked(text, ctx.company.variables.get("companyname", ctx.company.name),
+                                             ctx.company.trade):
+        return respond(pol, ctx, IDENTITY_LINE)
     if collecting:
         # "that's it" or "yes that's all" may answer our question; only a goodbye leaves mid-message.
         return closing(pol, ctx) if acts.leaving(text) else None

@@ -518,3 +518,17 @@ def test_the_visit_name_and_number_in_one_breath_are_all_taken(tmp_path):
     stored = messages(app, result)[0]
     assert (stored["name"], stored["callback_phone"]) == ("Mike Chen", "+15125550133")
     assert stored["message"] == "it's 14 Pine Road, tomorrow afternoon"
+
+
+@pytest.mark.parametrize("words", ["hi is this the heating company", "is this Demo Heating?", "is this the right number"])
+def test_asking_whether_they_reached_us_hears_who_we_are(app, words):
+    result = call(app, words, "my furnace won't turn on")
+    assert said(replies(result)[1])[0] == "Yes, this is Demo Heating & Air. How can I help you today?"
+    assert "heat" in said(replies(result)[2])[0]     # then the request as usual
+
+
+@pytest.mark.parametrize("words", ["is this something you can fix", "is this covered by warranty"])
+def test_a_question_about_this_is_not_a_check_of_who_we_are(words):
+    from conversation.acts import identity_asked
+
+    assert not identity_asked(words, "Demo Heating & Air", "HVAC")
