@@ -324,6 +324,9 @@ class Dialogue:
         if when and not collect.could_answer(state, text):
             # "Thursday, I guess" when asked for a name: a time for the visit, noted for the team; the name next.
             session["when"] = when
+            if re.search(r"\d", text):
+                # "3 Oak Lane, next Monday morning": the address said with it is passed on too, not lost.
+                session["notes"] = (list(session.get("notes") or []) + [text.strip()[:200]])[-5:]
             prompt = _asked(pol, ctx, state)
             note["events"] = ["when"]
             return Collected(Decision(action="RESPOND", response=WHEN_LINE.format(when=when, prompt=prompt)), False,

@@ -532,3 +532,11 @@ def test_a_question_about_this_is_not_a_check_of_who_we_are(words):
     from conversation.acts import identity_asked
 
     assert not identity_asked(words, "Demo Heating & Air", "HVAC")
+
+
+def test_an_address_said_with_a_day_when_asked_for_a_name_is_passed_on(app):
+    result = call(app, "I'd like to leave a message", "3 Oak Lane, next Monday morning", "Pat Nguyen", "512 555 0198",
+                  "the toilet keeps running", "yes")
+    assert "next Monday morning" in said(replies(result)[2])[0]
+    [msg] = messages(app, result)
+    assert msg["when"] == "next Monday morning" and msg["notes"] == ["3 Oak Lane, next Monday morning"]
