@@ -76,9 +76,8 @@ def identity_asked(text: str, name: str, trade: str) -> bool:
     said = {w.removesuffix("'s") for w in re.findall(r"[a-z0-9&']+", m.group("who").lower())}
     ours = {w.removesuffix("'s") for w in re.findall(r"[a-z0-9']+", name.lower()) if len(w) > 2}
     trade = trade.lower()
-    kinds = next((words for key, words in _TRADE_WORDS.items() if key.startswith(trade[:5]) or trade.startswith(key[:5])),
-                 set()) if trade else set()
-    return bool(said & (ours | kinds | _BUSINESS | ({trade} if trade else set())))
+    kinds = next((words for key, words in _TRADE_WORDS.items() if trade and key[:5] == trade[:5]), set())
+    return bool(said & (ours | kinds | _BUSINESS | {trade}))
 
 
 _WHEN = re.compile(r"\b(?:(?:this|next)\s+)?(?:today|tomorrow|tonight|monday|tuesday|wednesday|thursday|friday|saturday|"

@@ -61,12 +61,13 @@ def email_in(text: str) -> tuple[str, str] | None:
 def others_in(text: str, later: list[Mapping[str, Any]], region: str) -> tuple[dict[str, str], str]:
     """Details for questions not asked yet found in the answer, and the answer without them."""
     found: dict[str, str] = {}
+    named: list[str] = []  # the name questions seen so far
     for spec in later:
         kind = spec.get("type")
         if kind == "PERSON":
-            # "..., name's Mike Chen, ...": a name introduced in passing (a known first name), once.
-            hit = _introduced(text) if not any(e.get("type") == "PERSON" and e["name"] in found for e in later) \
-                else None
+            # "..., name's Mike Chen, ...": a name introduced in passing (a known first name), for one question.
+            hit = None if any(n in found for n in named) else _introduced(text)
+            named.append(spec["name"])
         else:
             hit = phone_in(text, region) if kind == "PHONE" else (email_in(text) if kind == "EMAIL" else None)
         if hit:

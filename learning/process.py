@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import logging
 import multiprocessing
+import multiprocessing.util  # noqa: F401 - its exit function registered before ours, so ours runs first
 import os
 import threading
 import weakref
@@ -44,24 +45,13 @@ CHUNK = 2000
 #: never be told to stop).
 _ALL: "weakref.WeakSet[LearningProcess]" = weakref.WeakSet()
 _EXIT = threading.Event()
-_HOOKED = threading.Lock()
-_hooked = False
 
 
+@atexit.register  # after multiprocessing's exit function, so it runs before it: children stop before it joins them
 def _at_exit() -> None:
     _EXIT.set()
     for worker in list(_ALL):
         worker.stop()
-
-
-def _hook() -> None:
-    # Registered after multiprocessing's own exit function (imported by the first start), so it runs before it:
-    # the children are told to stop before multiprocessing joins them.
-    global _hooked
-    with _HOOKED:
-        if not _hooked:
-            atexit.register(_at_exit)
-            _hooked = True
 
 
 class LearningProcess:
@@ -125,7 +115,6 @@ class LearningProcess:
         self._child, self._pipe, self._pid = child, mine, os.getpid()
         self.started += 1
         _ALL.add(self)
-        _hook()
         return mine
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from records.catalog import Catalog
@@ -177,15 +178,15 @@ class Learning:
         return {"trade": trade, "companies": len(inputs), "suggestions": len(found), "new": fresh}
 
 
+@dataclass
 class _Found:
     """What a batch gives learning, written once the batch is read: answered turns by sample slot (the
     latest turn per slot, as one write after another would leave it), queue items in order, and the
     words queued as unanswered so far."""
 
-    def __init__(self) -> None:
-        self.samples: dict[str, dict[str, Any]] = {}
-        self.items: list[dict[str, Any]] = []
-        self.unanswered: set[tuple[str, str]] = set()
+    samples: dict[str, dict[str, Any]] = field(default_factory=dict)
+    items: list[dict[str, Any]] = field(default_factory=list)
+    unanswered: set[tuple[str, str]] = field(default_factory=set)
 
 
 __all__ = ["Learning"]

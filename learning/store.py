@@ -115,11 +115,6 @@ class LearningStore:
 
     # -- samples of answered turns
 
-    def add_sample(self, company_id: str, key: str, doc: Mapping[str, Any]) -> None:
-        """Keep an answered turn in the company's bounded sample (its slot by a hash of ``key``)."""
-        self.samples.replace_one({"_id": sample_slot(company_id, key)}, {"company_id": company_id, **doc},
-                                 upsert=True)
-
     def keep(self, samples: Mapping[str, Mapping[str, Any]], items: Sequence[Mapping[str, Any]]) -> int:
         """A batch's answered turns (by sample slot, ``sample_slot``) and queue items, written together: in
         transactions of at most ``WRITES_PER_TRANSACTION`` writes where the store groups writes (the embedded

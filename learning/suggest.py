@@ -248,17 +248,14 @@ def suggest(template: Mapping[str, Any], items: Sequence[Turn], context: Sequenc
         # Staff said most of its turns are not that scenario.
         said_no = Counter(sid for i in c.members for sid in items[i].refused)
         ruled_out |= {sid for sid, times in said_no.items() if 2 * times >= len(c.members)}
-        # Staff said its turns are no new scenario: the existing scenario they read most like, even if only a little.
-        not_new = NOT_NEW in ruled_out
         candidates = [(sid, v) for sid, v in ranked(compiled, texts) if sid not in ruled_out][:CANDIDATES]
-        target, sim = candidates[0] if candidates else (None, 0.0)
-        if not_new:
-            # Nothing fit to offer them to: they wait in the queue (the template may grow a scenario for them).
-            target, sim = next(((sid, v) for sid, v in candidates if v >= NOT_NEW_SIMILARITY
-                                and compiled is not None and compiled.covered(sid, texts) >= NOT_NEW_COVERED),
-                               (None, 0.0))
-            owner = target
+        if NOT_NEW in ruled_out:
+            # Staff said its turns are no new scenario: the existing scenario they read most like, even if only a
+            # little; none fit (None), they wait in the queue (the template may grow a scenario for them).
+            owner, sim = next(((sid, v) for sid, v in candidates if v >= NOT_NEW_SIMILARITY
+                               and compiled.covered(sid, texts) >= NOT_NEW_COVERED), (None, 0.0))
         else:
+            target, sim = candidates[0] if candidates else (None, 0.0)
             owner = target if target and sim >= MIN_SIMILARITY else f"new:{n}"
         targets.append((owner, sim))
         for i in c.members:

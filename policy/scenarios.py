@@ -319,6 +319,7 @@ class CompiledTemplate:
         self.fallback = template.fallback
         self.threshold = template.fuzzyThreshold
         self.scenarios = tuple(template.scenarios)
+        self._index = {sc.id: i for i, sc in enumerate(self.scenarios)}
         self.phrases = SpokenIndex(())
         self._owner: dict[int, list[int]] = {}
         for i, sc in enumerate(self.scenarios):
@@ -539,7 +540,7 @@ class CompiledTemplate:
         ``DISPUTED_AT`` alike and ahead of its own by Tier 2's margin), or a keyword of it that was said is part of
         a longer keyword of a scenario with too few examples to tell the two apart (``CLASSIFY_MIN``: "raise my
         credit limit" said "credit limit"; "credit limit change" may be what was meant): for learning, off the caller's path."""
-        idx = next((i for i, sc in enumerate(self.scenarios) if sc.id == scenario_id), None)
+        idx = self._index.get(scenario_id)
         if idx is None:
             return False
         request = _OPENING.sub("", utterance or "")
@@ -584,7 +585,7 @@ class CompiledTemplate:
     def covered(self, scenario_id: str, texts: Sequence[str]) -> float:
         """How much of what the texts ask the scenario's own words say too: the mean share of each text's words
         that carry a request which its examples, Q&A questions and keywords also use (0..1; 0 for no such scenario)."""
-        idx = next((i for i, sc in enumerate(self.scenarios) if sc.id == scenario_id), None)
+        idx = self._index.get(scenario_id)
         if idx is None or not texts:
             return 0.0
         own = self._content.get(idx, set()) | {w for k in self.scenarios[idx].keywords

@@ -10,68 +10,62 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 from tests.conftest import make_app
 from tests.twilio_helpers import call
 
 GARAGE = "do you fix garage door openers"
 
 
-def _app(tmp_path):
+@pytest.fixture
+def learning_app(tmp_path):
+    """The app, its feed and the feed's LearningProcess (its child stopped after the test)."""
     # Batches every hour: the test hands them over with drain(), as the feed's thread would.
-    return make_app(tmp_path / "data", LEARNING_BATCH_S=3600, LEARNING_RUN_S=0, LEARNING_PROCESS=True)
+    app = make_app(tmp_path / "data", LEARNING_BATCH_S=3600, LEARNING_RUN_S=0, LEARNING_PROCESS=True)
+    feed = app.extensions["learning_feed"]
+    worker = feed.process.__self__
+    yield app, feed, worker
+    worker.stop()
 
 
 def _pending(app) -> int:
     return app.extensions["learning"].store.items.count_documents({"company_id": "demo-hvac", "status": "pending"})
 
 
-def test_turns_are_ingested_by_a_child_process(tmp_path):
-    app = _app(tmp_path)
-    feed = app.extensions["learning_feed"]
-    worker = feed.process.__self__
-    try:
-        call(app, GARAGE)
-        call(app, "this is ridiculous, I am so frustrated with you people")
-        assert feed.drain() == 2 and worker.alive() and worker._child.pid != os.getpid()
-        assert _pending(app) >= 2   # queued by the child
-        items = app.extensions["learning"].store.items.find({"company_id": "demo-hvac"})
-        assert {"NEW_INTENT", "BEHAVIOR_INCONSISTENCY"} <= {i["reason"] for i in items}
-    finally:
-        worker.stop()
+def test_turns_are_ingested_by_a_child_process(learning_app):
+    app, feed, worker = learning_app
+    call(app, GARAGE)
+    call(app, "this is ridiculous, I am so frustrated with you people")
+    assert feed.drain() == 2 and worker.alive() and worker._child.pid != os.getpid()
+    assert _pending(app) >= 2   # queued by the child
+    items = app.extensions["learning"].store.items.find({"company_id": "demo-hvac"})
+    assert {"NEW_INTENT", "BEHAVIOR_INCONSISTENCY"} <= {i["reason"] for i in items}
+    worker.stop()
     assert not worker.alive()
 
 
-def test_a_killed_child_loses_no_batch_and_is_replaced(tmp_path):
-    app = _app(tmp_path)
-    feed = app.extensions["learning_feed"]
-    worker = feed.process.__self__
-    try:
-        call(app, GARAGE)
-        assert feed.drain() == 1 and worker.started == 1
-        os.kill(worker._child.pid, signal.SIGKILL)
-        worker._child.join(5)
-        call(app, GARAGE + " please")
-        assert feed.drain() == 1 and worker.started == 2    # a new child took it
-        assert _pending(app) == 2
-    finally:
-        worker.stop()
+def test_a_killed_child_loses_no_batch_and_is_replaced(learning_app):
+    app, feed, worker = learning_app
+    call(app, GARAGE)
+    assert feed.drain() == 1 and worker.started == 1
+    os.kill(worker._child.pid, signal.SIGKILL)
+    worker._child.join(5)
+    call(app, GARAGE + " please")
+    assert feed.drain() == 1 and worker.started == 2    # a new child took it
+    assert _pending(app) == 2
 
 
-def test_a_batch_the_child_could_not_answer_is_kept_and_its_child_replaced(tmp_path, monkeypatch):
+def test_a_batch_the_child_could_not_answer_is_kept_and_its_child_replaced(learning_app, monkeypatch):
     from learning import process
 
-    app = _app(tmp_path)
-    feed = app.extensions["learning_feed"]
-    worker = feed.process.__self__
-    try:
-        call(app, GARAGE)
-        monkeypatch.setattr(worker, "timeout", 0.0)   # the child does not answer in time (stuck, or died mid-batch)
-        monkeypatch.setattr(process, "serve", _silent)
-        assert feed.drain() == 0 and feed.pending() == 1 and not worker.alive()   # kept; the stuck child ended
-        monkeypatch.undo()
-        assert feed.drain() == 1 and worker.started == 2 and _pending(app) == 1
-    finally:
-        worker.stop()
+    app, feed, worker = learning_app
+    call(app, GARAGE)
+    monkeypatch.setattr(worker, "timeout", 0.0)   # the child does not answer in time (stuck, or died mid-batch)
+    monkeypatch.setattr(process, "serve", _silent)
+    assert feed.drain() == 0 and feed.pending() == 1 and not worker.alive()   # kept; the stuck child ended
+    monkeypatch.undo()
+    assert feed.drain() == 1 and worker.started == 2 and _pending(app) == 1
 
 
 def _silent(pipe, config, parent):  # a child that takes batches and never answers
