@@ -48,6 +48,9 @@ class Settings:
     # Resilience
     BREAKER_COOLDOWN: float = 2.0
     OUTBOX_FLUSH_S: float = 1.0
+    # A turn's record (and snapshot) made durable by one append to this process's journal and written to the
+    # document store just after the caller is answered (off: written before the answer)
+    TURN_JOURNAL: bool = True
     # Learning: on/off, how often the background batch runs (0: only when drained by hand), how
     # often a company's queues are clustered into suggestions (0: only on request), and whether the
     # background batches run in a process of their own (one per worker) rather than in the worker
@@ -58,7 +61,7 @@ class Settings:
     # Start-up: load the demo company (None: when the embedded store is used)
     SEED_DEMO: Optional[bool] = None
     # Tests and tools only: TESTING and CRASH_AT ("after_record:3": kill the process at a step of a
-    # turn; honoured only with TESTING); CLOCK and SLEEP never come from the environment
+    # turn; "before_landing": once a turn is answered, before its journalled writes land; honoured only with TESTING); CLOCK and SLEEP never come from the environment
     TESTING: bool = False
     CRASH_AT: str = ""
     CLOCK: Callable[[], float] = time.time

@@ -363,7 +363,10 @@ class Conversation:
                    or bool((session.get("policy") or {}).get("rollout") and arm_error(record)))
         session["updated_at"] = self.clock()
         self.crash("before_record", seq)
-        # One durable write: the turn's record, with the session's snapshot when the schedule keeps one.
+        # One durable write: the turn's record, with the session's snapshot when the schedule keeps one. While
+        # Redis holds the session (the copy the next turn reads), it is a journal append, written to the store
+        # just after the answer; without Redis the snapshot is what the next turn reads, so it is written now.
+        defer = not self.sessions.l2_every_turn
         l2 = None
         if first:
             recorded, created = self.call_log.record_first_turn(
@@ -371,9 +374,9 @@ class Conversation:
                 spam_flags=session["spam_flags"])
             l2 = STORED if created else None  # the new call's header holds the snapshot
         elif persist:
-            recorded, l2 = self.call_log.record_turn_and_snapshot(record, session)
+            recorded, l2 = self.call_log.record_turn_and_snapshot(record, session, defer=defer)
         else:
-            recorded = self.call_log.record_turn(record)
+            recorded = self.call_log.record_turn(record, defer=defer)
         self.crash("after_record", seq)
         try:
             self.sessions.save(session, persist=persist, l2=l2)

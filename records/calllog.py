@@ -200,16 +200,24 @@ class CallLog:
         """Create a call's header; a replayed start changes nothing."""
         return self.writer.write(_header_write(session, fields), key=session["call_sid"]) in (WRITTEN, QUEUED)
 
-    def record_turn(self, record: Mapping[str, Any]) -> bool:
-        """Append one turn; False when this turn was already recorded."""
+    def record_turn(self, record: Mapping[str, Any], *, defer: bool = False) -> bool:
+        """Append one turn; False when this turn was already recorded. ``defer``: made durable in the turn
+        journal and written just after the caller is answered (then always True: a repeat lands once)."""
+        if defer:
+            return self.writer.defer([_turn_write(record)], key=record["call_sid"])[0] in (WRITTEN, QUEUED)
         return self.writer.write(_turn_write(record), key=record["call_sid"]) in (WRITTEN, QUEUED)
 
-    def record_turn_and_snapshot(self, record: Mapping[str, Any], session: Mapping[str, Any]) -> tuple[bool, str | None]:
+    def record_turn_and_snapshot(self, record: Mapping[str, Any], session: Mapping[str, Any], *,
+                                 defer: bool = False) -> tuple[bool, str | None]:
         """A turn's record and the session's snapshot as one durable write (one transaction in the embedded
         store): whether the turn is newly recorded, and the snapshot's outcome for the session store (STORED;
         STALE when the header holds a newer one; FAILED; None when the turn was recorded before, so nothing
-        was written)."""
-        outcomes = self.writer.write_all([_turn_write(record), self._snapshot_write(session)], key=record["call_sid"])
+        was written). ``defer`` as for ``record_turn``."""
+        writes = [_turn_write(record), self._snapshot_write(session)]
+        if defer:
+            outcomes = self.writer.defer(writes, key=record["call_sid"])
+        else:
+            outcomes = self.writer.write_all(writes, key=record["call_sid"])
         return outcomes[0] in (WRITTEN, QUEUED), _tier_outcome(outcomes[1])
 
     def record_first_turn(self, record: Mapping[str, Any], session: Mapping[str, Any], **fields: Any
@@ -271,12 +279,14 @@ class CallLog:
 
     def session_snapshot(self, call_sid: str) -> dict[str, Any] | None:
         """The session snapshot on a call's header (raises PyMongoError when the store is down)."""
+        self.writer.settle()
         doc = self.calls.find_one({"_id": call_sid}, {"session": 1})
         return (doc or {}).get("session")
 
     def recorded_reply(self, call_sid: str, seq: int) -> Any:
         """The reply answered on a turn (for replays older than the session keeps), or None."""
         try:
+            self.writer.settle()
             doc = self.turns.find_one({"_id": turn_id(call_sid, seq)}, {"reply": 1, "final": 1})
         except PyMongoError:
             return None

@@ -90,3 +90,34 @@ def test_a_process_killed_mid_turn_loses_nothing_and_records_nothing_twice(tmp_p
     assert seqs == [0, 1, 2, 3, 4]  # every answered turn, once
     header = db["calls"].find_one({"_id": SID})
     assert header["session"]["seq"] == 4 and header["status"] == "completed"
+
+
+def test_a_process_killed_after_answering_before_its_turn_landed_loses_nothing(tmp_path, redis_url):
+    """The turn journal: a turn's record is answered from a journal append and lands just after; the process
+    dies in between (no exit hook runs). The next process replays the journal at start."""
+    data = tmp_path / "data"
+    first = Server(data, redis_url, crash_at="before_landing")
+    try:
+        assert first.post("/voice", form(SID)).status_code == 200  # a new call's first turn is written at once
+        answered = turn(first, 1)
+        assert answered.status_code == 200 and "<Gather" in answered.text  # the caller heard turn 1 ...
+        first.proc.wait(5)
+        assert first.proc.returncode == 70  # ... and the process died before writing it to the store
+    finally:
+        first.stop()
+    journal = data / "journal"
+    assert [p.name for p in journal.iterdir()], "the answered turn is in the dead process's journal"
+    db = EmbeddedClient(str(data))["voiceagent"]
+    assert [t["seq"] for t in db["turns"].find({"call_sid": SID})] == [0]
+    second = Server(data, redis_url, port=first.port)
+    try:
+        assert [t["seq"] for t in db["turns"].find({"call_sid": SID}, sort=[("seq", 1)])] == [0, 1]  # replayed
+        assert list(journal.iterdir()) == []
+        assert turn(second, 1).text == answered.text  # a late copy is answered as before
+        assert "<Gather" in turn(second, 2).text
+        assert second.post("/voice/status", form(SID, CallStatus="completed", CallDuration="30")).status_code == 200
+    finally:
+        second.stop()
+    assert [t["seq"] for t in db["turns"].find({"call_sid": SID}, sort=[("seq", 1)])] == [0, 1, 2]
+    header = db["calls"].find_one({"_id": SID})
+    assert header["session"]["seq"] == 2 and header["status"] == "completed"

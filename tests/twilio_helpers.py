@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 import xml.etree.ElementTree as ET
-from typing import Any
+from typing import Any, Callable
 
 from twilio.request_validator import RequestValidator
 
+from records.writer import land_deferred
 from tests.conftest import TOKEN
 from voice.simulator import CallSimulator, flask_transport
 
@@ -48,13 +50,26 @@ def call(app: Any, *utterances: str, **kw: Any):
 
 
 def calls_coll(app: Any):
-    """The call log collection of the app's store."""
+    """The call log collection of the app's store (the turns this process's apps answered all landed)."""
+    land_deferred()
     return app.extensions["docstore"]["calls"]
 
 
 def turns_coll(app: Any):
-    """The turns collection of the app's store."""
+    """The turns collection of the app's store (the turns this process's apps answered all landed)."""
+    land_deferred()
     return app.extensions["docstore"]["turns"]
+
+
+def eventually(read: Callable[[], Any], expected: Any, timeout: float = 5.0) -> Any:
+    """``read()`` once it equals ``expected`` (another process lands a turn's writes just after answering it),
+    or its last value when ``timeout`` runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = read()
+        if got == expected or time.monotonic() > deadline:
+            return got
+        time.sleep(0.05)
 
 
 def activate_sheet(app: Any, sheet: dict[str, Any], company: str = "demo-hvac") -> int:
