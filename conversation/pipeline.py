@@ -224,7 +224,8 @@ class Conversation:
             facts.answer, facts.cost = answer, self.answers.cost(answer)
             source = "tier3" if answer.tier == "3" else f"scenario:{answer.scenario or 'fallback'}"
             decided = policy.finish(pol, routing, BaseResponse(answer.text, answer.action, source), ctx)
-            decision = self.dialogue.maybe_collect(pol, decided, session, ctx, turn.speech)
+            decision = self.dialogue.maybe_collect(pol, decided, session, ctx, turn.speech,
+                                                   understood=answer.tier != "fallback")
             self.rollout.shadow(scope, turn.speech, turn.seq, ctx, decided, facts.answer, base, facts)
         if said.kind != "repeat" and not session.get("collect"):  # asked to hear it again: as it was
             decision = manners.not_again(decision, last.get("text"), ctx)

@@ -540,3 +540,64 @@ def test_an_address_said_with_a_day_when_asked_for_a_name_is_passed_on(app):
     assert "next Monday morning" in said(replies(result)[2])[0]
     [msg] = messages(app, result)
     assert msg["when"] == "next Monday morning" and msg["notes"] == ["3 Oak Lane, next Monday morning"]
+
+
+# --- a message said with the request -------------------------------------------------------------
+
+@pytest.mark.parametrize("words, message", [
+    ("can you have someone call me back about my furnace making a banging noise", "my furnace making a banging noise"),
+    ("can I leave a message? the thermostat is blank", "the thermostat is blank"),
+    ("my furnace is banging, can someone call me back", "my furnace is banging"),
+    ("have someone call me back at 512 555 0198 about my thermostat, thanks", "my thermostat"),
+    ("I'd like to leave a message that the part came in", "the part came in"),
+    ("I'd like to leave a message for the office", None),
+    ("can someone call me back about it please", None),
+    ("this is John Smith, can someone call me back", None),
+])
+def test_the_message_said_with_the_request_is_found(words, message):
+    from conversation.spoken import message_in
+    assert message_in(words) == message
+
+
+def test_a_message_said_with_the_request_is_not_asked_again_and_is_read_back(app):
+    result = call(app, "can you have someone call me back about my furnace making a banging noise", "John Smith",
+                  "512 555 0198", "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert "message" not in lines[1].lower()  # after the name: the number, not "what message ..."
+    assert lines[2].startswith("Just to confirm") and "your message: your furnace making a banging noise" in lines[2]
+    assert replies(result)[4].find("./Hangup") is not None
+    [msg] = messages(app, result)
+    assert (msg["name"], msg["callback_phone"], msg["message"]) == ("John Smith", "+15125550198",
+                                                                    "my furnace making a banging noise")
+
+
+def test_a_message_given_whole_in_one_breath_is_read_back_at_once(app):
+    result = call(app, "this is John Smith, 512 555 0198, can someone call me back about a quote for a new AC", "yep")
+    first = said(replies(result)[1])[0]
+    assert "Just to confirm" in first and "a quote for a new AC" in first and "your name as John Smith" in first
+    [msg] = messages(app, result)
+    assert (msg["name"], msg["message"]) == ("John Smith", "a quote for a new AC")
+
+
+def test_more_said_at_the_read_back_goes_into_the_message(app):
+    result = call(app, "your technician never showed up yesterday", "Linda Park", "512 555 0170",
+                  "the repair never happened", "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert "our technician never showed up yesterday" in lines[2]  # the caller's words, said back to them
+    assert lines[3] == "Got it, I'll include that in your message. Is everything else right?"
+    [msg] = messages(app, result)
+    assert msg["name"] == "Linda Park"  # "the repair never happened" is no name
+    assert msg["message"] == "your technician never showed up yesterday; the repair never happened"
+
+
+def test_a_fuller_message_at_the_read_back_replaces_the_short_one(app):
+    result = call(app, "can somebody call me back about my warranty", "it's Maria Gonzalez, 512 555 0147",
+                  "the warranty on my heat pump, I think it runs out soon", "yes that's right")
+    [msg] = messages(app, result)
+    assert msg["message"] == "the warranty on my heat pump, I think it runs out soon"
+
+
+def test_yes_please_when_asked_for_a_name_is_a_yes_not_the_name_please(app):
+    result = call(app, "I'd like to leave a message", "yes please")
+    line = said(replies(result)[2])[0]
+    assert line.endswith("May I have your name, please?") and "is your name" not in line
