@@ -22,7 +22,7 @@ from policy.entities import spoken
 from policy.text import label, lower_first, split_sentences
 from records.calllog import CallLog
 
-from . import acts, collect
+from . import acts, collect, urgency
 from .messages import Messages
 from .names import known_name
 from .notify import Notifier
@@ -289,8 +289,8 @@ class Dialogue:
         """The caller answered while we collect; None hands the turn back to the normal flow.
 
         ``routing`` is the engine's reading of the words: an edge case still comes first (abuse,
-        emergencies ...); transfer rules do not, since an answer like "it's Bill" must not open
-        the billing line. ``answer`` gives the scenarios' answer (asked only when needed);
+        emergencies ...), and so does an emergency transfer rule; other transfer rules do not, since an
+        answer like "it's Bill" must not open the billing line. ``answer`` gives the scenarios' answer (asked only when needed);
         ``side`` answers a side question ("are you open Saturday?") before the question resumes.
         """
         state = session["collect"]
@@ -303,6 +303,12 @@ class Dialogue:
                 session.pop("collect", None)
                 return Collected(edge, False, note)
             return Collected(self.ask(pol, ctx, state, edge.response, base=edge), False, note)
+        if urgency.is_emergency(pol, routing) and not urgency.denied(text, routing.turn.pattern):
+            # "There's water pouring through the ceiling now" (or "we have a baby at home" after "the AC died")
+            # while we ask for a name: the company's emergency rule connects them, whatever we were asking.
+            session.pop("collect", None)
+            note["events"] = ["emergency"]
+            return Collected(policy.finish(pol, routing, BaseResponse(""), ctx), False, note)
         rest = None if is_confirming(state) else acts.declined_then(text)
         if rest and not collect.declines(rest) and not acts.read(rest).kind:
             note["events"] = ["declined"]

@@ -22,7 +22,7 @@ from records.calllog import CallLog, TurnFacts, tally, turn_record
 from records.catalog import Catalog
 from session import KEEP_REPLIES, KEEP_TOKENS, STORED, SessionStore, Superseded, new_session, remember
 
-from . import acts, manners
+from . import acts, manners, urgency
 from .answers import Answers
 from .dialogue import Dialogue, side_answer
 from .effects import Effects
@@ -194,7 +194,8 @@ class Conversation:
         """The caller spoke: the rules read the words, the scenarios answer, the engine decides."""
         session, pol = scope.session, scope.policy
         ctx = self.scopes.context(scope)
-        routing = policy.route(pol, turn.speech, ctx)
+        # "We have a baby at home" after "my AC stopped working": an emergency said over two turns.
+        routing = urgency.with_earlier(pol, ctx, session, turn.speech, policy.route(pol, turn.speech, ctx))
         base = self._base_answer(scope, turn, facts, ctx)
         said = acts.read(turn.speech)
         decision = None
@@ -240,6 +241,7 @@ class Conversation:
             session["topic"] = "hours"
         else:
             session.pop("topic", None)
+        urgency.heard(session, turn.speech)
         session["silence"] = 0
         session["turn_count"] = int(session.get("turn_count", 0)) + 1
         return decision

@@ -460,6 +460,54 @@ def test_emergencies_reach_on_call(app, words):
     assert [e.text for e in result.events if e.kind == "dial"] == ["+15125550199"]
 
 
+@pytest.mark.parametrize("words", [
+    ("my AC stopped working", "we have a baby at home"),
+    ("our air conditioning died", "and my husband is sick, he just got out of the hospital"),
+    ("the furnace isn't working", "um it's 12 Main Street, we have a newborn"),
+    ("hi um so our AC just died", "oh and my dad's on chemo so the heat's really rough on him"),
+    ("my AC stopped working", "12 Main Street tomorrow", "oh no there's water pouring through the ceiling now"),
+])
+def test_an_emergency_said_over_two_turns_or_while_we_ask_reaches_on_call(app, words):
+    result = call(app, *words)
+    assert [e.text for e in result.events if e.kind == "dial"] == ["+15125550199"]
+    assert any("connecting you to our on-call technician" in line for line in result.heard())
+
+
+@pytest.mark.parametrize("words", [
+    ("the heat went out", "no, no babies or elderly here, just me"),
+    ("I want to leave a message", "no sparks or smell, it just died"),
+    ("the furnace quit", "uh yeah 14 Oak Street, anytime tomorrow"),
+])
+def test_danger_denied_or_not_said_is_no_emergency(app, words):
+    assert not [e for e in call(app, *words).events if e.kind == "dial"]
+
+
+@pytest.mark.parametrize("words, someone", [("yes", True), ("yeah, my mother lives with us", True),
+                                            ("yes we do, my dad", True), ("yeah, come tomorrow morning", False),
+                                            ("yes 14 Oak Street", False), ("yes, is that extra?", False)])
+def test_a_yes_about_the_people_at_home_is_told_from_a_yes_with_other_details(words, someone):
+    from conversation.urgency import _yes_about_someone
+    assert _yes_about_someone(words) is someone
+
+
+def test_a_yes_to_our_question_about_vulnerable_people_is_an_emergency():
+    import policy
+    from conversation.urgency import is_emergency, with_earlier
+    from tests.conftest import compile_, ctx
+
+    pol = compile_(allowedActions=["TRANSFER_EMERGENCY"], transferRules=[
+        {"id": "tr-e", "intentTag": "emergency", "contactNameOrQueue": "oncall", "script": "Connecting you now."}])
+    asked = "I'm sorry your heat isn't working. What's the address, and is anyone in the home vulnerable to the cold?"
+    session = {"seq": 1, "heard": ["the furnace isn't working"], "replies": {"1": {"text": asked}}}
+
+    def urgent(words: str) -> bool:
+        return is_emergency(pol, with_earlier(pol, ctx(), session, words, policy.route(pol, words, ctx())))
+    assert urgent("yes, my mother lives with us") and urgent("yeah")
+    assert not urgent("yeah, come tomorrow morning") and not urgent("no")
+    session["heard"] = []
+    assert not urgent("yes, my mother lives with us")  # nothing failed earlier in the call
+
+
 def test_no_heat_without_danger_signs_is_not_forced_on_call_by_the_combination(app):
     from tests.twilio_helpers import activate_sheet
 
