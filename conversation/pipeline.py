@@ -217,6 +217,9 @@ class Conversation:
         if decision is None:
             answer = base()
             if not routing.decided:
+                # "What are your hours and do you serve Oakland?": both answered.
+                answer = self.answers.several(scope.template, turn.speech, call_sid=turn.call_sid, seq=turn.seq,
+                                              profile=scope.profile, now=ctx.now) or answer
                 with facts.timing("scenario"):
                     answer = self.answers.tier3(answer, turn.speech, profile=scope.profile, pol=pol,
                                                 template=scope.template)

@@ -649,3 +649,42 @@ def test_yes_please_when_asked_for_a_name_is_a_yes_not_the_name_please(app):
     result = call(app, "I'd like to leave a message", "yes please")
     line = said(replies(result)[2])[0]
     assert line.endswith("May I have your name, please?") and "is your name" not in line
+
+
+# --- two questions in one breath ------------------------------------------------------------------
+
+@pytest.mark.parametrize("words, parts", [
+    ("what are your hours and do you serve Oakland", ["what are your hours", "do you serve Oakland"]),
+    ("hi, what time do you close today, and how much is a service call",
+     ["what time do you close today", "how much is a service call"]),
+    ("um what are your hours? also do you take credit cards?", ["um what are your hours", "also do you take credit cards"]),
+    ("what are your hours and do you serve Oakland and Berkeley", ["what are your hours", "do you serve Oakland and Berkeley"]),
+    ("are you open saturday and sunday", []),
+    ("do you install and repair heat pumps", []),
+    ("my AC is broken and can you come tomorrow", []),
+])
+def test_two_questions_in_one_breath_are_told_apart(words, parts):
+    from conversation.several import questions_in
+    assert questions_in(words) == parts
+
+
+def test_two_answers_are_said_as_one_reply_with_one_question_at_most():
+    from conversation.several import joined
+    assert joined("We're open {hours}. Is there something I can help you with today?",
+                  "We serve the greater Austin area.") == "We're open {hours}. And we serve the greater Austin area."
+    assert joined("A service call is $99.", "Sure, we do that.") == "A service call is $99. Sure, we do that."
+
+
+@pytest.mark.parametrize("words, hears", [
+    ("what are your hours and do you serve Oakland", ["8 a.m. to 5 p.m.", "And we serve the greater Austin area"]),
+    ("how much is the diagnostic and are you open saturday", ["$89", "9 a.m. to 1 p.m."]),
+    ("hi, what time do you close today, and how much is a service call", ["5 p.m.", "$89"]),
+])
+def test_both_questions_of_one_breath_are_answered(app, words, hears):
+    line = said(replies(call(app, words))[1])[0]
+    assert all(h in line for h in hears), line
+    assert line.count("?") <= 1 and "help you with today" not in line
+
+
+def test_do_you_serve_a_town_is_a_service_area_question(app):
+    assert "greater Austin area" in said(replies(call(app, "do you serve Oakland"))[1])[0]
