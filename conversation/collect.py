@@ -207,6 +207,10 @@ _NO_FIRST = re.compile(r"^\W*(?:no|nope|nah|wrong|not quite|that'?s (?:not|wrong
 _PLAIN = frozenset("a an the my our your i i'm im it it's its is was are be to of on in at for and or but so just "
                    "that this there there's with about some".split())
 ADDED_LINE = "Got it, I'll include that in your message. Is everything else right?"
+#: The caller changes their mind about the message ("actually the thermostat is fine, it's the furnace ...").
+INSTEAD_LINE = "Got it, I'll pass that on instead. Is everything else right?"
+_INSTEAD = re.compile(r"^\W*(?:(?:hmm+|um+|uh+|oh|well|sorry)\W+)*(?:actually|i mean|i meant|scratch that|instead|rather)\b",
+                      re.I)
 
 
 def _more(state: Mapping[str, Any], text: str, collected: Mapping[str, Any]) -> bool:
@@ -221,14 +225,19 @@ def _more(state: Mapping[str, Any], text: str, collected: Mapping[str, Any]) -> 
 
 def _added(collected: dict[str, Any], text: str, step: Step) -> Step:
     """More for the message: it replaces the message when it says it again more fully ("my warranty" -> "the
-    warranty on my heat pump"), else it is added to it. The caller is asked whether the rest is right."""
+    warranty on my heat pump") or the caller changes their mind ("actually, it's the furnace"), else it is
+    added to it. The caller is asked whether the rest is right."""
     more = statement(text) or text.strip()
     old = str(collected["message"])
     words = {w for w in re.findall(r"[a-z']+", old.lower()) if w not in _PLAIN}
     said = set(re.findall(r"[a-z']+", more.lower()))
-    collected["message"] = more if words <= said else f"{old.rstrip(' .;')}; {more}"[:500]
+    instead = bool(_INSTEAD.match(text))
+    if instead:
+        more = re.sub(r"^\W*(?:(?:hmm+|um+|uh+|oh|well|sorry|actually|i mean|i meant|scratch that)\W+)+", "", more,
+                      flags=re.I) or more
+    collected["message"] = more if instead or words <= said else f"{old.rstrip(' .;')}; {more}"[:500]
     step.collected, step.changed = collected, True
-    step.kind, step.text = "readback", ADDED_LINE
+    step.kind, step.text = "readback", INSTEAD_LINE if instead else ADDED_LINE
     step.events.append("added:message")
     return step
 

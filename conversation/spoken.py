@@ -123,7 +123,7 @@ def given_in(text: str, entities: list[Mapping[str, Any]], region: str) -> dict[
 _ABOUT = re.compile(r"\b(?:about|regarding|concerning|in regards? to|with regards? to)\b[\s,.:-]+", re.I)
 #: "leave a message (for the office) that ...", "a message: ...".
 _SAYING = re.compile(r"^\s*(?:for\s+[^,.?!:;]{1,30}?)?\s*(?:[,.?!:;-]+\s*|\s(?:that|saying|to say)\s+)", re.I)
-_GREETING = re.compile(r"^\W*(?:(?:hi|hello|hey|yes|yeah|yep|um+|uh+|oh|ok(?:ay)?|so|well|and|also|plus|good (?:morning|"
+_GREETING = re.compile(r"^\W*(?:(?:hi|hello|hey|yes|yeah|yep|um+|uh+|hmm+|oh|ok(?:ay)?|so|well|and|also|plus|good (?:morning|"
                        r"afternoon|evening)|there)\b[\s,.!]*)+", re.I)
 _ENDING = re.compile(r"(?:[\s,.;:-]+(?:please|thanks?|thank you|as soon as (?:possible|you can)|asap|"
                      r"when(?:ever)? (?:you|they|someone) (?:can|get a chance)|if (?:you can|possible)))+[\s,.!?]*$|"
@@ -175,15 +175,16 @@ def message_in(text: str, region: str = "US", *, request: bool = True) -> str | 
 
 
 _FLIPS = {"i": "you", "i'm": "you're", "im": "you're", "i am": "you are", "i was": "you were", "i've": "you've",
-          "i'd": "you'd", "i'll": "you'll", "me": "you", "my": "your", "mine": "yours", "myself": "yourself",
+          "i'd": "you'd", "i'll": "you'll", "my": "your", "mine": "yours", "myself": "yourself",
           "your": "our", "yours": "ours"}
-_FLIP = re.compile(r"\b(?:i am|i was|i'm|i've|i'd|i'll|im|i|me|my|mine|myself|your|yours)\b", re.I)
+_FLIP = re.compile(r"\b(?:i am|i was|i'm|i've|i'd|i'll|im|i|my|mine|myself|your|yours)\b", re.I)
 
 
 def said_back(text: str) -> str:
     """A caller's words as we say them back to them: "my furnace" -> "your furnace", "your technician never
-    showed up" -> "our technician ..."; as said when they also speak of "you" (who "you" is would be unclear)."""
-    if re.search(r"\byou(?:'re|'ve|'d|'ll| guys)?\b", text, re.I):
+    showed up" -> "our technician ..."; as said when they speak of "you" or "me" ("please call me about the
+    leak" is quoted: "please call you" would sound wrong, and who "you" is would be unclear)."""
+    if re.search(r"\b(?:you(?:'re|'ve|'d|'ll| guys)?|me)\b", text, re.I):
         return text
     return _FLIP.sub(lambda m: _FLIPS[m.group(0).lower()], text)
 

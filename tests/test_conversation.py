@@ -688,3 +688,21 @@ def test_both_questions_of_one_breath_are_answered(app, words, hears):
 
 def test_do_you_serve_a_town_is_a_service_area_question(app):
     assert "greater Austin area" in said(replies(call(app, "do you serve Oakland"))[1])[0]
+
+
+@pytest.mark.parametrize("words, back", [("my furnace is making a banging noise", "your furnace is making a banging noise"),
+                                         ("your technician never showed up", "our technician never showed up"),
+                                         ("please call me about the leak", "please call me about the leak"),
+                                         ("I was told you guys would call", "I was told you guys would call")])
+def test_a_message_is_said_back_in_the_callers_terms_or_quoted(words, back):
+    from conversation.spoken import said_back
+    assert said_back(words) == back
+
+
+def test_a_change_of_mind_at_the_read_back_replaces_the_message(app):
+    result = call(app, "could somebody call me back regarding the new thermostat, it keeps resetting itself", "Pat Quinn",
+                  "512 555 0143", "hmm actually the thermostat is fine now, it's the furnace that keeps short cycling",
+                  "yep that's it")
+    assert said(replies(result)[4])[0] == "Got it, I'll pass that on instead. Is everything else right?"
+    [msg] = messages(app, result)
+    assert msg["message"] == "the thermostat is fine now, it's the furnace that keeps short cycling"
