@@ -18,6 +18,8 @@ _BETWEEN = re.compile(r"\?+\s*|[,;.]?\s+(?:and also|and|also|plus|oh and)\s+|[,;
                       r"are|is|can|could|will|would)\b)", re.I)
 _GREETING = re.compile(r"(?:(?:hi|hello|hey|yes|yeah|um+|uh+|oh|ok(?:ay)?|so|well|good (?:morning|afternoon|evening)|"
                        r"there)\W*)+", re.I)
+#: The second question is about the first one's thing ("do you do maintenance plans and how much are they"): one question.
+_BACK = re.compile(r"\b(?:it|they|them|that|those|these|this|one|ones)\b", re.I)
 #: An answer that cannot follow "And" ("Sure, ...", "I'm sorry ..."); any other can ("And we serve ...",
 #: "And yes, we install ...", "And on Saturdays, ...").
 _NO_AND = re.compile(r"^(?:ok(?:ay)?|sure|of course|great|absolutely|hi|hello|thanks?|thank you|no problem|sorry|"
@@ -34,7 +36,9 @@ def questions_in(text: str) -> list[str]:
             parts[-1] = f"{parts[-1]} and {part}"  # "... do you serve Oakland and Berkeley": one question
         else:
             parts.append(part)
-    return parts if len(parts) == 2 and all(acts.is_question(p) for p in parts) else []
+    if len(parts) != 2 or not all(acts.is_question(p) for p in parts) or _BACK.search(parts[1]):
+        return []
+    return parts
 
 
 def _without_question(text: str) -> str:

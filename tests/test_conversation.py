@@ -660,6 +660,7 @@ def test_yes_please_when_asked_for_a_name_is_a_yes_not_the_name_please(app):
     ("um what are your hours? also do you take credit cards?", ["um what are your hours", "also do you take credit cards"]),
     ("what are your hours and do you serve Oakland and Berkeley", ["what are your hours", "do you serve Oakland and Berkeley"]),
     ("are you open saturday and sunday", []),
+    ("do you do maintenance plans and how much are they", []),
     ("do you install and repair heat pumps", []),
     ("my AC is broken and can you come tomorrow", []),
 ])
