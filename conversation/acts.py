@@ -21,7 +21,7 @@ _CLOSING = (r"(?:good ?)?bye(?: ?bye)?|see ya|take care|have a (?:good|great|nic
             rf"that was (?:all|it)|i'?m good|we'?re good|i'?m done|that covers it|{_LATER_WORDS}")
 _THANKS = r"thanks?(?: you)?(?: (?:so|very) much| a lot| again)?|thank you(?: (?:so|very) much)?|much appreciated|appreciate (?:it|that)|cheers"
 _ASSENT = (r"ok(?:ay)?|alright|all right|great|perfect|awesome|cool|sounds good|got it|good|wonderful|excellent|"
-           r"yes|yeah|yep|yup|sure|right|fine")
+           r"yes|yeah|yep|yup|sure|right|fine|please")
 _NEGATIVE = r"no|nope|nah|no thanks|not really|never ?mind|forget it|not now|no need"
 _FILLER = r"um+|uh+|oh|well|so|and|but|okay|actually|then|whatever"
 _PIECES = re.compile(rf"\b(?:{_CLOSING}|{_THANKS}|{_ASSENT}|{_NEGATIVE}|{_FILLER})\b", re.I)

@@ -17,6 +17,7 @@ from policy.scenarios import CompiledTemplate, ScenarioAnswer
 
 from .acts import is_question
 from .llm import LLMTier
+from .several import joined, questions_in
 
 
 def parse_costs(spec: str) -> dict[str, float]:
@@ -56,6 +57,22 @@ class Answers:
             return answer
         return replace(answer, text=said, action="PROVIDE_HOURS", tier=answer.tier if answer.tier != "fallback"
                        else "1", scenario=answer.scenario or "hours", confidence=max(answer.confidence, 0.9))
+
+    def several(self, template: CompiledTemplate, text: str, *, call_sid: str, seq: int, profile: CompanyProfile,
+                now: datetime) -> ScenarioAnswer | None:
+        """Two questions in one breath ("what are your hours and do you serve Oakland?"), each a scenario the
+        template knows: both answered in one reply. The one that starts something (a visit, a message) is
+        answered last, so the call goes on from it. None when that is not what was asked."""
+        parts = questions_in(text)
+        if not parts:
+            return None
+        found = [self.knowledge(self.base(template, part, call_sid=call_sid, seq=seq), part, profile=profile, now=now)
+                 for part in parts]
+        if any(a.tier not in ("1", "2") for a in found) or found[0].scenario == found[1].scenario:
+            return None
+        first, second = sorted(found, key=lambda a: a.action not in (None, "PROVIDE_HOURS", "PROVIDE_PRICING"))
+        return replace(second, text=joined(first.text, second.text), confidence=min(a.confidence for a in found),
+                       matched=f"{first.scenario}+{second.scenario}")
 
     def tier3(self, answer: ScenarioAnswer, text: str, *, profile: CompanyProfile, pol: CompiledPolicy,
               template: CompiledTemplate) -> ScenarioAnswer:

@@ -20,7 +20,7 @@ from policy.words import digits_of, strip_lead_in
 from policy.text import label
 
 from . import acts
-from .spoken import fix_from, others_in, patched_phone, spelled
+from .spoken import fix_from, mentions_detail, others_in, patched_phone, spelled, statement
 
 DEFAULT_PROMPTS = {
     "PERSON": "May I have your name, please?",
@@ -107,17 +107,22 @@ class Step:
 
 def start(purpose: str, entities: Any, collected: Mapping[str, Any], *, transfer: Mapping[str, Any] | None = None,
           reason: str | None = None, confirm: bool = False) -> dict[str, Any] | None:
-    """A new collection for the entities not collected yet, or None when nothing is missing.
+    """A new collection that asks for the entities not collected yet, or None when nothing is missing.
 
     With ``confirm`` (CONFIRM_ENTITIES) everything is read back for the caller to confirm or
-    correct before the transfer or the stored message.
+    correct before the transfer or the stored message, the details given before we asked too
+    (a message with nothing missing goes straight to its read-back).
     """
-    pending = [dict(e) for e in entities if e.get("name") not in collected]
+    every = [dict(e) for e in entities]
+    pending = [i for i, e in enumerate(every) if e.get("name") not in collected]
+    state = {"purpose": purpose, "entities": every, "index": pending[0] if pending else len(every), "retries": 0,
+             "last": None, "transfer": dict(transfer) if transfer else None, "reason": reason, "skipped": [],
+             "confirm_all": confirm}
     if not pending:
-        return None
-    return {"purpose": purpose, "entities": pending, "index": 0, "retries": 0, "last": None,
-            "transfer": dict(transfer) if transfer else None, "reason": reason, "skipped": [],
-            "confirm_all": confirm}
+        if not (confirm and purpose == "message" and every):
+            return None
+        state["readback"] = True  # a message given whole in one breath is still read back before it is passed on
+    return state
 
 
 def current(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -196,8 +201,49 @@ def _fixed(spec: Mapping[str, Any], words: str, collected: Mapping[str, Any], *,
     return result.value if result.ok else None
 
 
+#: A correction in front ("no, ...", "wrong ..."): not more for the message.
+_NO_FIRST = re.compile(r"^\W*(?:no|nope|nah|wrong|not quite|that'?s (?:not|wrong)|wait)\b", re.I)
+#: Words that are the same whichever way the message says them (not what it is about).
+_PLAIN = frozenset("a an the my our your i i'm im it it's its is was are be to of on in at for and or but so just "
+                   "that this there there's with about some".split())
+ADDED_LINE = "Got it, I'll include that in your message. Is everything else right?"
+#: The caller changes their mind about the message ("actually the thermostat is fine, it's the furnace ...").
+INSTEAD_LINE = "Got it, I'll pass that on instead. Is everything else right?"
+_INSTEAD = re.compile(r"^\W*(?:(?:hmm+|um+|uh+|oh|well|sorry)\W+)*(?:actually|i mean|i meant|scratch that|instead|rather)\b",
+                      re.I)
+
+
+def _more(state: Mapping[str, Any], text: str, collected: Mapping[str, Any]) -> bool:
+    """Whether the words at a message's read-back tell the team more ("the repair never happened", "it started
+    yesterday") rather than confirm or correct a detail."""
+    if not collected.get("message") or not any(e["name"] == "message" for e in state["entities"]):
+        return False
+    if _NO_FIRST.match(text) or len(digits_of(text)) >= 4 or acts.is_yes(text):  # (digits: a number corrected)
+        return False
+    return not mentions_detail(text) and statement(text) is not None
+
+
+def _added(collected: dict[str, Any], text: str, step: Step) -> Step:
+    """More for the message: it replaces the message when it says it again more fully ("my warranty" -> "the
+    warranty on my heat pump") or the caller changes their mind ("actually, it's the furnace"), else it is
+    added to it. The caller is asked whether the rest is right."""
+    more = statement(text) or text.strip()
+    old = str(collected["message"])
+    words = {w for w in re.findall(r"[a-z']+", old.lower()) if w not in _PLAIN}
+    said = set(re.findall(r"[a-z']+", more.lower()))
+    instead = bool(_INSTEAD.match(text))
+    if instead:
+        more = re.sub(r"^\W*(?:(?:hmm+|um+|uh+|oh|well|sorry|actually|i mean|i meant|scratch that)\W+)+", "", more,
+                      flags=re.I) or more
+    collected["message"] = more if instead or words <= said else f"{old.rstrip(' .;')}; {more}"[:500]
+    step.collected, step.changed = collected, True
+    step.kind, step.text = "readback", INSTEAD_LINE if instead else ADDED_LINE
+    step.events.append("added:message")
+    return step
+
+
 def _readback(state: dict[str, Any], text: str, collected: dict[str, Any], step: Step, *, now: datetime,
-              region: str) -> Step:
+              region: str, known_name: Any = None) -> Step:
     """The caller answers the read-back: yes (done), a correction (read back again), or no (what to fix)."""
     if acts.is_yes(text) and not state.get("fixing"):
         step.kind, step.state = "done", None
@@ -208,6 +254,9 @@ def _readback(state: dict[str, Any], text: str, collected: dict[str, Any], step:
         name, words = fix
         spec = next(e for e in state["entities"] if e["name"] == name)
         value = _fixed(spec, words, collected, now=now, region=region)
+        if spec.get("type") == "PERSON" and not (value and known_name and known_name(value)) \
+                and _more(state, text, collected):
+            value = None  # "the repair never happened": more for the message, not a name
         if value:
             collected[name] = value
             state.pop("fixing", None)
@@ -215,10 +264,14 @@ def _readback(state: dict[str, Any], text: str, collected: dict[str, Any], step:
             step.events.append(f"corrected:{name}")
             step.kind = "readback"
             return step
+        if _more(state, text, collected):
+            return _added(collected, text, step)
         state["readback"] = False
         state["index"] = state["entities"].index(spec)
         step.events.append(f"reask:{name}")
         return step
+    if _more(state, text, collected):
+        return _added(collected, text, step)
     mentioned = [e for e in state["entities"] if re.search(rf"\b{re.escape(label(e['name']).split()[-1])}\b", text, re.I)
                  or (e.get("type") == "PHONE" and re.search(r"\bnumber\b", text, re.I))]
     if mentioned:
@@ -244,7 +297,7 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
     collected = dict(collected)
     step = Step("ask", state, collected)
     if state.get("readback"):
-        return _readback(state, text, collected, step, now=now, region=region)
+        return _readback(state, text, collected, step, now=now, region=region, known_name=known_name)
     spec = current(state)
     if state.get("confirm"):
         return _confirm_name(state, text, collected, step, now=now, region=region)

@@ -22,11 +22,11 @@ from policy.entities import spoken
 from policy.text import label, lower_first, split_sentences
 from records.calllog import CallLog
 
-from . import acts, collect
+from . import acts, collect, urgency
 from .messages import Messages
 from .names import known_name
 from .notify import Notifier
-from .spoken import given_in
+from .spoken import given_in, message_in, said_back
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,18 @@ def _keep(session: dict[str, Any], given: Mapping[str, Any]) -> None:
         session["collected"] = {**(session.get("collected") or {}), **given}
 
 
+def _given(text: str, region: str, *, understood: bool = False) -> dict[str, Any]:
+    """The name, number and message a caller gave in the words that started a message: the message they
+    asked to leave ("call me back about my furnace"), or, ``understood`` by a scenario that answers it with a
+    message, the request itself ("I need a quote for a panel upgrade")."""
+    given: dict[str, Any] = given_in(text, list(collect.MESSAGE_ENTITIES), region) if text else {}
+    message = (message_in(text, region) or (message_in(text, region, request=False) if understood else None)
+               ) if text else None
+    if message:
+        given["message"] = message
+    return given
+
+
 def _without_question(text: str) -> str:
     """A side answer without the question it ends on ("I can help you book a visit. What day works best?"):
     our own question comes next, and two questions in one breath leave a caller unsure which to answer."""
@@ -117,7 +129,7 @@ def read_back(state: Mapping[str, Any], collected: Mapping[str, Any]) -> str:
         if value in (None, ""):
             continue
         if spec.get("type") == "TEXT" and spec["name"] in ("message", "visitDetails"):
-            parts.append(f"your {label(spec['name'])}: {str(value)[:160]}")
+            parts.append(f"your {label(spec['name'])}: {said_back(str(value)[:160])}")
         else:
             parts.append(f"your {label(spec['name'])} as {spoken(value)}")
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
@@ -168,10 +180,11 @@ class Dialogue:
         return self.ask(pol, ctx, state, before)
 
     def maybe_collect(self, pol: policy.CompiledPolicy, decision: Decision, session: dict[str, Any],
-                      ctx: TurnContext, text: str = "") -> Decision:
+                      ctx: TurnContext, text: str = "", *, understood: bool = False) -> Decision:
         """Start collecting when a transfer needs entities, when a booking reply asks for the visit's details,
         or when the answer offers to take a message. Details already given in ``text`` (the words that asked
-        for it) are not asked again."""
+        for it) are not asked again; when a scenario ``understood`` them, a request it answers by taking a
+        message ("I need a quote for a panel upgrade") is the message."""
         confirm = "CONFIRM_ENTITIES" in pol.runtime.behavior.flags
         region = region_of(session.get("to"))
         if decision.action == "TRANSFER" and decision.collect_entities:
@@ -190,10 +203,13 @@ class Dialogue:
             state = collect.start("message", collect.BOOKING_ENTITIES, {}, reason="booking", confirm=confirm)
         elif decision.proposed_action == "TAKE_MESSAGE":
             # "Hi, this is Mike from ...": a name (or number) given in the same words is not asked again.
-            given = given_in(text, list(collect.MESSAGE_ENTITIES), region) if text else {}
+            given = _given(text, region, understood=understood)
             state = collect.start("message", collect.MESSAGE_ENTITIES, given, reason="caller", confirm=confirm)
             if state is not None and given:
                 _keep(session, given)
+                if state.get("readback"):  # name, number and message all said: read them back instead
+                    return replace(decision, response=f"{_without_question(decision.response)} "
+                                                      f"{read_back(state, session.get('collected') or {})}")
                 decision = self._thank_for_name(pol, ctx, decision, state, given)
         else:
             return decision
@@ -229,15 +245,20 @@ class Dialogue:
         return self.ask(pol, ctx, state, "Great.")
 
     def start_message(self, pol: policy.CompiledPolicy, ctx: TurnContext, session: dict[str, Any], before: str,
-                      *, reason: str, transfer: Mapping[str, Any] | None = None) -> Decision:
-        """Switch to taking a message (asked for, after a failed transfer, or after failed collection)."""
+                      *, reason: str, transfer: Mapping[str, Any] | None = None, text: str = "") -> Decision:
+        """Switch to taking a message (asked for, after a failed transfer, or after failed collection); what the
+        caller said in the words that asked for it (``text``: their name, number, the message) is not asked."""
         confirm = "CONFIRM_ENTITIES" in pol.runtime.behavior.flags
+        _keep(session, _given(text, region_of(session.get("to"))) if text else {})
         state = collect.start("message", collect.MESSAGE_ENTITIES, session.get("collected") or {}, reason=reason,
                               transfer=transfer, confirm=confirm)
         if state is None:
             return self.messages.finish(pol, ctx, session, {"reason": reason, "transfer": transfer})
         session["collect"] = state
-        return self.ask(pol, ctx, state, policy.speak(pol, before, ctx, caller_spoke=False))
+        before = policy.speak(pol, before, ctx, caller_spoke=False)
+        if state.get("readback"):
+            return self.reprompt(pol, ctx, session, before)
+        return self.ask(pol, ctx, state, before)
 
     def requested(self, pol: policy.CompiledPolicy, ctx: TurnContext, session: dict[str, Any],
                   routing: policy.Routing, text: str) -> Decision | None:
@@ -250,14 +271,14 @@ class Dialogue:
         if rule is not None and rule.intent == "emergency":
             return None
         if acts.WANTS_MESSAGE.search(text):
-            return self.start_message(pol, ctx, session, MESSAGE_START_LINE, reason="caller")
+            return self.start_message(pol, ctx, session, MESSAGE_START_LINE, reason="caller", text=text)
         if not routing.decided and acts.WANTS_PERSON.search(text) and not acts.LINE_CHECK.match(text):
             # Asked in words the general rule does not list ("speak with the owner"): read as the request
             # it is, so a company that can connect does; one that cannot says so honestly.
             person = policy.route(pol, "talk to a person", ctx)
             if person.decided and person.turn.action == "TRANSFER":
                 return self.maybe_collect(pol, policy.finish(pol, person, BaseResponse(""), ctx), session, ctx, text)
-            return self.start_message(pol, ctx, session, PERSON_OFFER_LINE, reason="asked_for_person")
+            return self.start_message(pol, ctx, session, PERSON_OFFER_LINE, reason="asked_for_person", text=text)
         return None
 
     # -- one answer
@@ -268,8 +289,8 @@ class Dialogue:
         """The caller answered while we collect; None hands the turn back to the normal flow.
 
         ``routing`` is the engine's reading of the words: an edge case still comes first (abuse,
-        emergencies ...); transfer rules do not, since an answer like "it's Bill" must not open
-        the billing line. ``answer`` gives the scenarios' answer (asked only when needed);
+        emergencies ...), and so does an emergency transfer rule; other transfer rules do not, since an
+        answer like "it's Bill" must not open the billing line. ``answer`` gives the scenarios' answer (asked only when needed);
         ``side`` answers a side question ("are you open Saturday?") before the question resumes.
         """
         state = session["collect"]
@@ -282,6 +303,12 @@ class Dialogue:
                 session.pop("collect", None)
                 return Collected(edge, False, note)
             return Collected(self.ask(pol, ctx, state, edge.response, base=edge), False, note)
+        if urgency.is_emergency(pol, routing) and not urgency.denied(text, routing.turn.pattern):
+            # "There's water pouring through the ceiling now" (or "we have a baby at home" after "the AC died")
+            # while we ask for a name: the company's emergency rule connects them, whatever we were asking.
+            session.pop("collect", None)
+            note["events"] = ["emergency"]
+            return Collected(policy.finish(pol, routing, BaseResponse(""), ctx), False, note)
         rest = None if is_confirming(state) else acts.declined_then(text)
         if rest and not collect.declines(rest) and not acts.read(rest).kind:
             note["events"] = ["declined"]
@@ -406,6 +433,8 @@ class Dialogue:
                                                                     caller_spoke=False))
         if step.kind == "spell":
             return Decision(action="RESPOND", response=policy.speak(pol, SPELL_LINE, ctx, caller_spoke=False))
+        if step.kind == "readback" and "added:message" in step.events:
+            return Decision(action="RESPOND", response=step.text)
         if step.kind == "readback":
             before = "Got it. " if any(e.startswith("corrected:") for e in step.events) else (
                 "No problem. " if any(e.startswith("withheld:") for e in step.events) else "")

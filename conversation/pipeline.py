@@ -22,7 +22,7 @@ from records.calllog import CallLog, TurnFacts, tally, turn_record
 from records.catalog import Catalog
 from session import KEEP_REPLIES, KEEP_TOKENS, STORED, SessionStore, Superseded, new_session, remember
 
-from . import acts, manners
+from . import acts, manners, urgency
 from .answers import Answers
 from .dialogue import Dialogue, side_answer
 from .effects import Effects
@@ -194,7 +194,8 @@ class Conversation:
         """The caller spoke: the rules read the words, the scenarios answer, the engine decides."""
         session, pol = scope.session, scope.policy
         ctx = self.scopes.context(scope)
-        routing = policy.route(pol, turn.speech, ctx)
+        # "We have a baby at home" after "my AC stopped working": an emergency said over two turns.
+        routing = urgency.with_earlier(pol, ctx, session, turn.speech, policy.route(pol, turn.speech, ctx))
         base = self._base_answer(scope, turn, facts, ctx)
         said = acts.read(turn.speech)
         decision = None
@@ -216,6 +217,9 @@ class Conversation:
         if decision is None:
             answer = base()
             if not routing.decided:
+                # "What are your hours and do you serve Oakland?": both answered.
+                answer = self.answers.several(scope.template, turn.speech, call_sid=turn.call_sid, seq=turn.seq,
+                                              profile=scope.profile, now=ctx.now) or answer
                 with facts.timing("scenario"):
                     answer = self.answers.tier3(answer, turn.speech, profile=scope.profile, pol=pol,
                                                 template=scope.template)
@@ -224,7 +228,8 @@ class Conversation:
             facts.answer, facts.cost = answer, self.answers.cost(answer)
             source = "tier3" if answer.tier == "3" else f"scenario:{answer.scenario or 'fallback'}"
             decided = policy.finish(pol, routing, BaseResponse(answer.text, answer.action, source), ctx)
-            decision = self.dialogue.maybe_collect(pol, decided, session, ctx, turn.speech)
+            decision = self.dialogue.maybe_collect(pol, decided, session, ctx, turn.speech,
+                                                   understood=answer.tier != "fallback")
             self.rollout.shadow(scope, turn.speech, turn.seq, ctx, decided, facts.answer, base, facts)
         if said.kind != "repeat" and not session.get("collect"):  # asked to hear it again: as it was
             decision = manners.not_again(decision, last.get("text"), ctx)
@@ -239,6 +244,7 @@ class Conversation:
             session["topic"] = "hours"
         else:
             session.pop("topic", None)
+        urgency.heard(session, turn.speech)
         session["silence"] = 0
         session["turn_count"] = int(session.get("turn_count", 0)) + 1
         return decision

@@ -1,7 +1,8 @@
 """Reading several details out of one answer, and corrections of a read-back (pure).
 
 "John Smith, my number is 512 555 0198" answers the name and the number at once; "no, the last
-part is zero one two three" corrects the number; "no, my name is John Smith" the name.
+part is zero one two three" corrects the number; "no, my name is John Smith" the name; "can someone
+call me back about my furnace" gives the message with the request, read back as "your furnace".
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any, Mapping
 from policy.entities import normalize_email, normalize_phone, patch_phone
 from policy.words import digits_of
 
+from . import acts
 from .names import known_name
 
 _DIGIT_WORD = r"\b(?:\d+|zero|oh|o|one|two|three|four|five|six|seven|eight|nine|double|triple)\b"
@@ -117,6 +119,76 @@ def given_in(text: str, entities: list[Mapping[str, Any]], region: str) -> dict[
     return found
 
 
+#: What a message is about, after a request to be called back ("... call me back about my furnace").
+_ABOUT = re.compile(r"\b(?:about|regarding|concerning|in regards? to|with regards? to)\b[\s,.:-]+", re.I)
+#: "leave a message (for the office) that ...", "a message: ...".
+_SAYING = re.compile(r"^\s*(?:for\s+[^,.?!:;]{1,30}?)?\s*(?:[,.?!:;-]+\s*|\s(?:that|saying|to say)\s+)", re.I)
+_GREETING = re.compile(r"^\W*(?:(?:hi|hello|hey|yes|yeah|yep|um+|uh+|hmm+|oh|ok(?:ay)?|so|well|and|also|plus|good (?:morning|"
+                       r"afternoon|evening)|there)\b[\s,.!]*)+", re.I)
+_ENDING = re.compile(r"(?:[\s,.;:-]+(?:please|thanks?|thank you|as soon as (?:possible|you can)|asap|"
+                     r"when(?:ever)? (?:you|they|someone) (?:can|get a chance)|if (?:you can|possible)))+[\s,.!?]*$|"
+                     r"[\s,.;:!?-]+$", re.I)
+#: Words that say nothing of what the message is ("call me back about it").
+_EMPTY = frozenset("it that this something stuff things thing a an the my some me anything".split())
+_NOTHING = re.compile(r"^\W*(?:never ?mind|forget (?:it|that)|nothing|no|nope|not now)\b", re.I)
+_CLAUSE = re.compile(r"[,.?!;:]+\s*|\s(?:and|so|but)\s", re.I)
+
+
+def _content(words: str) -> str | None:
+    """The words as a message, without greetings, fillers and closing niceties; None when they say nothing."""
+    words = _ENDING.sub("", _GREETING.sub("", words.strip())).strip()
+    if not words or all(w.lower().strip(".,'") in _EMPTY for w in words.split()) or _NOTHING.match(words):
+        return None
+    return words
+
+
+def statement(words: str) -> str | None:
+    """Words that tell something (three words or more, not a question), as a message; else None."""
+    found = _content(words)
+    if not found or len(found.split()) < 3 or acts.is_question(found) or acts.read(found).kind:
+        return None
+    return found
+
+
+def message_in(text: str, region: str = "US", *, request: bool = True) -> str | None:
+    """The message a caller gave in the words that asked for one: "can you have someone call me back about my
+    furnace making a banging noise" -> "my furnace making a banging noise"; "can I leave a message? the
+    thermostat is blank" -> "the thermostat is blank". Without ``request`` (a request the company answers by
+    taking a message, "your technician never showed up yesterday") the statement itself is the message.
+    Their name and number are not part of it. None when they said no more than the request."""
+    phone = phone_in(text, region)
+    text = phone[1] if phone else text
+    named = _introduced(text)
+    text = named[1] if named else text
+    m = acts.WANTS_MESSAGE.search(text)
+    if not request or not m:
+        return None if request or acts.is_question(text) else statement(text)
+    after = text[m.end():]
+    about = _ABOUT.search(after)
+    if about:
+        return _content(after[about.end():])
+    saying = _SAYING.match(after)
+    if saying and statement(after[saying.end():]):
+        return statement(after[saying.end():])
+    clauses = [c for c in _CLAUSE.split(text[:m.start()]) if c and c.strip()]
+    return statement(", ".join(clauses[:-1])) if len(clauses) > 1 else None
+
+
+_FLIPS = {"i": "you", "i'm": "you're", "im": "you're", "i am": "you are", "i was": "you were", "i've": "you've",
+          "i'd": "you'd", "i'll": "you'll", "my": "your", "mine": "yours", "myself": "yourself",
+          "your": "our", "yours": "ours"}
+_FLIP = re.compile(r"\b(?:i am|i was|i'm|i've|i'd|i'll|im|i|my|mine|myself|your|yours)\b", re.I)
+
+
+def said_back(text: str) -> str:
+    """A caller's words as we say them back to them: "my furnace" -> "your furnace", "your technician never
+    showed up" -> "our technician ..."; as said when they speak of "you" or "me" ("please call me about the
+    leak" is quoted: "please call you" would sound wrong, and who "you" is would be unclear)."""
+    if re.search(r"\b(?:you(?:'re|'ve|'d|'ll| guys)?|me)\b", text, re.I):
+        return text
+    return _FLIP.sub(lambda m: _FLIPS[m.group(0).lower()], text)
+
+
 def spelled(text: str) -> str | None:
     """A name spelled letter by letter ("c h r i s", "C-H-R-I-S"), joined; None if it is not spelled."""
     letters = re.findall(r"[^\W\d_]+", text)
@@ -150,10 +222,16 @@ def fix_from(text: str, entities: list[Mapping[str, Any]], collected: Mapping[st
     return None
 
 
+def mentions_detail(text: str) -> bool:
+    """Whether the words name a detail ("my number ...", "the name ...", "the message should say ...")."""
+    return any(pattern.search(text) for pattern in _MENTIONS.values())
+
+
 def patched_phone(previous: str, words: str, region: str) -> str | None:
     """A phone number after a correction: a whole new one, or its last digits replaced."""
     result = patch_phone(previous, words, region)
     return result.value if result.ok else None
 
 
-__all__ = ["phone_in", "email_in", "others_in", "name_in", "given_in", "spelled", "fix_from", "patched_phone"]
+__all__ = ["phone_in", "email_in", "others_in", "name_in", "given_in", "message_in", "statement", "mentions_detail",
+           "said_back", "spelled", "fix_from", "patched_phone"]

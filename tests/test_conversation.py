@@ -460,6 +460,54 @@ def test_emergencies_reach_on_call(app, words):
     assert [e.text for e in result.events if e.kind == "dial"] == ["+15125550199"]
 
 
+@pytest.mark.parametrize("words", [
+    ("my AC stopped working", "we have a baby at home"),
+    ("our air conditioning died", "and my husband is sick, he just got out of the hospital"),
+    ("the furnace isn't working", "um it's 12 Main Street, we have a newborn"),
+    ("hi um so our AC just died", "oh and my dad's on chemo so the heat's really rough on him"),
+    ("my AC stopped working", "12 Main Street tomorrow", "oh no there's water pouring through the ceiling now"),
+])
+def test_an_emergency_said_over_two_turns_or_while_we_ask_reaches_on_call(app, words):
+    result = call(app, *words)
+    assert [e.text for e in result.events if e.kind == "dial"] == ["+15125550199"]
+    assert any("connecting you to our on-call technician" in line for line in result.heard())
+
+
+@pytest.mark.parametrize("words", [
+    ("the heat went out", "no, no babies or elderly here, just me"),
+    ("I want to leave a message", "no sparks or smell, it just died"),
+    ("the furnace quit", "uh yeah 14 Oak Street, anytime tomorrow"),
+])
+def test_danger_denied_or_not_said_is_no_emergency(app, words):
+    assert not [e for e in call(app, *words).events if e.kind == "dial"]
+
+
+@pytest.mark.parametrize("words, someone", [("yes", True), ("yeah, my mother lives with us", True),
+                                            ("yes we do, my dad", True), ("yeah, come tomorrow morning", False),
+                                            ("yes 14 Oak Street", False), ("yes, is that extra?", False)])
+def test_a_yes_about_the_people_at_home_is_told_from_a_yes_with_other_details(words, someone):
+    from conversation.urgency import _yes_about_someone
+    assert _yes_about_someone(words) is someone
+
+
+def test_a_yes_to_our_question_about_vulnerable_people_is_an_emergency():
+    import policy
+    from conversation.urgency import is_emergency, with_earlier
+    from tests.conftest import compile_, ctx
+
+    pol = compile_(allowedActions=["TRANSFER_EMERGENCY"], transferRules=[
+        {"id": "tr-e", "intentTag": "emergency", "contactNameOrQueue": "oncall", "script": "Connecting you now."}])
+    asked = "I'm sorry your heat isn't working. What's the address, and is anyone in the home vulnerable to the cold?"
+    session = {"seq": 1, "heard": ["the furnace isn't working"], "replies": {"1": {"text": asked}}}
+
+    def urgent(words: str) -> bool:
+        return is_emergency(pol, with_earlier(pol, ctx(), session, words, policy.route(pol, words, ctx())))
+    assert urgent("yes, my mother lives with us") and urgent("yeah")
+    assert not urgent("yeah, come tomorrow morning") and not urgent("no")
+    session["heard"] = []
+    assert not urgent("yes, my mother lives with us")  # nothing failed earlier in the call
+
+
 def test_no_heat_without_danger_signs_is_not_forced_on_call_by_the_combination(app):
     from tests.twilio_helpers import activate_sheet
 
@@ -540,3 +588,122 @@ def test_an_address_said_with_a_day_when_asked_for_a_name_is_passed_on(app):
     assert "next Monday morning" in said(replies(result)[2])[0]
     [msg] = messages(app, result)
     assert msg["when"] == "next Monday morning" and msg["notes"] == ["3 Oak Lane, next Monday morning"]
+
+
+# --- a message said with the request -------------------------------------------------------------
+
+@pytest.mark.parametrize("words, message", [
+    ("can you have someone call me back about my furnace making a banging noise", "my furnace making a banging noise"),
+    ("can I leave a message? the thermostat is blank", "the thermostat is blank"),
+    ("my furnace is banging, can someone call me back", "my furnace is banging"),
+    ("have someone call me back at 512 555 0198 about my thermostat, thanks", "my thermostat"),
+    ("I'd like to leave a message that the part came in", "the part came in"),
+    ("I'd like to leave a message for the office", None),
+    ("can someone call me back about it please", None),
+    ("this is John Smith, can someone call me back", None),
+])
+def test_the_message_said_with_the_request_is_found(words, message):
+    from conversation.spoken import message_in
+    assert message_in(words) == message
+
+
+def test_a_message_said_with_the_request_is_not_asked_again_and_is_read_back(app):
+    result = call(app, "can you have someone call me back about my furnace making a banging noise", "John Smith",
+                  "512 555 0198", "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert "message" not in lines[1].lower()  # after the name: the number, not "what message ..."
+    assert lines[2].startswith("Just to confirm") and "your message: your furnace making a banging noise" in lines[2]
+    assert replies(result)[4].find("./Hangup") is not None
+    [msg] = messages(app, result)
+    assert (msg["name"], msg["callback_phone"], msg["message"]) == ("John Smith", "+15125550198",
+                                                                    "my furnace making a banging noise")
+
+
+def test_a_message_given_whole_in_one_breath_is_read_back_at_once(app):
+    result = call(app, "this is John Smith, 512 555 0198, can someone call me back about a quote for a new AC", "yep")
+    first = said(replies(result)[1])[0]
+    assert "Just to confirm" in first and "a quote for a new AC" in first and "your name as John Smith" in first
+    [msg] = messages(app, result)
+    assert (msg["name"], msg["message"]) == ("John Smith", "a quote for a new AC")
+
+
+def test_more_said_at_the_read_back_goes_into_the_message(app):
+    result = call(app, "your technician never showed up yesterday", "Linda Park", "512 555 0170",
+                  "the repair never happened", "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert "our technician never showed up yesterday" in lines[2]  # the caller's words, said back to them
+    assert lines[3] == "Got it, I'll include that in your message. Is everything else right?"
+    [msg] = messages(app, result)
+    assert msg["name"] == "Linda Park"  # "the repair never happened" is no name
+    assert msg["message"] == "your technician never showed up yesterday; the repair never happened"
+
+
+def test_a_fuller_message_at_the_read_back_replaces_the_short_one(app):
+    result = call(app, "can somebody call me back about my warranty", "it's Maria Gonzalez, 512 555 0147",
+                  "the warranty on my heat pump, I think it runs out soon", "yes that's right")
+    [msg] = messages(app, result)
+    assert msg["message"] == "the warranty on my heat pump, I think it runs out soon"
+
+
+def test_yes_please_when_asked_for_a_name_is_a_yes_not_the_name_please(app):
+    result = call(app, "I'd like to leave a message", "yes please")
+    line = said(replies(result)[2])[0]
+    assert line.endswith("May I have your name, please?") and "is your name" not in line
+
+
+# --- two questions in one breath ------------------------------------------------------------------
+
+@pytest.mark.parametrize("words, parts", [
+    ("what are your hours and do you serve Oakland", ["what are your hours", "do you serve Oakland"]),
+    ("hi, what time do you close today, and how much is a service call",
+     ["what time do you close today", "how much is a service call"]),
+    ("um what are your hours? also do you take credit cards?", ["um what are your hours", "also do you take credit cards"]),
+    ("what are your hours and do you serve Oakland and Berkeley", ["what are your hours", "do you serve Oakland and Berkeley"]),
+    ("are you open saturday and sunday", []),
+    ("do you do maintenance plans and how much are they", []),
+    ("do you install and repair heat pumps", []),
+    ("my AC is broken and can you come tomorrow", []),
+])
+def test_two_questions_in_one_breath_are_told_apart(words, parts):
+    from conversation.several import questions_in
+    assert questions_in(words) == parts
+
+
+def test_two_answers_are_said_as_one_reply_with_one_question_at_most():
+    from conversation.several import joined
+    assert joined("We're open {hours}. Is there something I can help you with today?",
+                  "We serve the greater Austin area.") == "We're open {hours}. And we serve the greater Austin area."
+    assert joined("A service call is $99.", "Sure, we do that.") == "A service call is $99. Sure, we do that."
+
+
+@pytest.mark.parametrize("words, hears", [
+    ("what are your hours and do you serve Oakland", ["8 a.m. to 5 p.m.", "And we serve the greater Austin area"]),
+    ("how much is the diagnostic and are you open saturday", ["$89", "9 a.m. to 1 p.m."]),
+    ("hi, what time do you close today, and how much is a service call", ["5 p.m.", "$89"]),
+])
+def test_both_questions_of_one_breath_are_answered(app, words, hears):
+    line = said(replies(call(app, words))[1])[0]
+    assert all(h in line for h in hears), line
+    assert line.count("?") <= 1 and "help you with today" not in line
+
+
+def test_do_you_serve_a_town_is_a_service_area_question(app):
+    assert "greater Austin area" in said(replies(call(app, "do you serve Oakland"))[1])[0]
+
+
+@pytest.mark.parametrize("words, back", [("my furnace is making a banging noise", "your furnace is making a banging noise"),
+                                         ("your technician never showed up", "our technician never showed up"),
+                                         ("please call me about the leak", "please call me about the leak"),
+                                         ("I was told you guys would call", "I was told you guys would call")])
+def test_a_message_is_said_back_in_the_callers_terms_or_quoted(words, back):
+    from conversation.spoken import said_back
+    assert said_back(words) == back
+
+
+def test_a_change_of_mind_at_the_read_back_replaces_the_message(app):
+    result = call(app, "could somebody call me back regarding the new thermostat, it keeps resetting itself", "Pat Quinn",
+                  "512 555 0143", "hmm actually the thermostat is fine now, it's the furnace that keeps short cycling",
+                  "yep that's it")
+    assert said(replies(result)[4])[0] == "Got it, I'll pass that on instead. Is everything else right?"
+    [msg] = messages(app, result)
+    assert msg["message"] == "the thermostat is fine now, it's the furnace that keeps short cycling"
