@@ -46,6 +46,12 @@ class Changes:
         self._gap_since: float | None = None
         self._next_poll = 0.0
         self._lock = threading.Lock()
+        # Where the feed stands before anything is cached (the start-up warming fills caches in the background):
+        # a change noted after this is delivered, however late the first poll comes.
+        try:
+            self._seen = self._head()
+        except Exception as exc:  # noqa: BLE001 - the first poll takes the number instead
+            log.debug("catalog changes: no starting number yet: %s", exc)
 
     def subscribe(self, listener: Callable[[str, str], None]) -> None:
         """Call ``listener(kind, key)`` for each change another process (or this one) noted."""

@@ -82,6 +82,23 @@ def test_a_change_whose_document_lands_after_its_number_is_still_delivered(tmp_p
     assert seen == [("company", "demo-hvac")]  # once
 
 
+def test_a_change_noted_before_a_process_first_looks_is_still_delivered(tmp_path):
+    """A process caches at start (the warming) before its first poll; a change noted in between must reach it
+    (found flaky: a second app served the old policy for good when its first poll came after an activation)."""
+    from records.changes import Changes
+
+    app = make_app(tmp_path / "d")
+    db = app.extensions["docstore"]
+    writer = app.extensions["catalog"].changes
+    now = [100.0]
+    reader = Changes(db, monotonic=lambda: now[0])  # starts (and caches) here, before it ever polls
+    seen: list[tuple[str, str]] = []
+    reader.subscribe(lambda kind, key: seen.append((kind, key)))
+    writer.note("company", "demo-hvac")
+    reader.poll()
+    assert seen == [("company", "demo-hvac")]
+
+
 def _big_template(n_examples: int, tag: str) -> dict:
     words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
     return {"id": "big", "name": "Big", "scenarios": [
