@@ -45,6 +45,7 @@ class Journal:
         self._segment = 0
         self._name = next(_instances)  # two journals of one process (two apps on one directory) never share a file
         self._pending: list[tuple[list[dict[str, Any]], str | None]] = []
+        self._failing = False
 
     # -- this process's file
 
@@ -69,17 +70,26 @@ class Journal:
                 self._own()
                 done = os.write(self._fd, line)
             except OSError as exc:
-                log.critical("%s: journal append failed (%s): written at once instead", key or "write", exc)
-                return False
+                return self._refused(key, str(exc))
             if done != len(line):  # a full disk: the torn line is ended here and skipped on replay
                 try:
                     os.write(self._fd, b"\n")
                 except OSError:
                     pass
-                log.critical("%s: journal append cut short: written at once instead", key or "write")
-                return False
+                return self._refused(key, "cut short")
+            if self._failing:
+                log.warning("journal appends work again")
+                self._failing = False
             self._pending.append(([dict(w) for w in writes], key))
         return True
+
+    def _refused(self, key: str | None, why: str) -> bool:
+        """An append the local disk refused: logged once per outage (the writes are made at once instead)."""
+        if not self._failing:
+            log.critical("%s: journal append failed (%s): turns are written before their answer until it works",
+                         key or "write", why)
+            self._failing = True
+        return False
 
     def pending(self) -> int:
         """Groups appended by this process and not yet taken by a flush."""

@@ -178,3 +178,14 @@ def test_the_journal_thread_lands_after_a_wake(tmp_path, writes):
     while len(seqs(db)) < writes and time.monotonic() < deadline:
         time.sleep(0.01)
     assert seqs(db) == list(range(1, writes + 1))
+
+
+def test_a_journal_the_disk_refuses_falls_back_to_writing_at_once_and_says_so_once(tmp_path, caplog):
+    blocker = tmp_path / "journal"
+    blocker.write_text("a file where the directory should be")  # the directory cannot be made
+    db = store(tmp_path)
+    writer = DurableWriter(db, None, journal=Journal(str(blocker)))
+    for n in (1, 2, 3):
+        assert writer.defer(turn(n), key="CA1") == ["written", "written"]
+    assert seqs(db) == [1, 2, 3]
+    assert caplog.text.count("journal append failed") == 1
