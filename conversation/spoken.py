@@ -180,10 +180,18 @@ _FLIPS = {"i": "you", "i'm": "you're", "im": "you're", "i am": "you are", "i was
 _FLIP = re.compile(r"\b(?:i am|i was|i'm|i've|i'd|i'll|im|i|my|mine|myself|your|yours)\b", re.I)
 
 
+#: "tell them (that) ...", "let them know ...", "can you tell the office ...": the message is what follows.
+_RELAY = re.compile(r"^\W*(?:(?:please|can you|could you|would you|just|and)\s+)*(?:tell|let|remind|ask)\s+"
+                    r"(?:them|him|her|the (?:office|team|tech(?:nician)?|owner|manager|boss)|whoever|someone)\s+"
+                    r"(?:know\s+)?(?:that\s+)?(?=\w)", re.I)
+
+
 def said_back(text: str) -> str:
     """A caller's words as we say them back to them: "my furnace" -> "your furnace", "your technician never
     showed up" -> "our technician ..."; as said when they speak of "you" or "me" ("please call me about the
-    leak" is quoted: "please call you" would sound wrong, and who "you" is would be unclear)."""
+    leak" is quoted: "please call you" would sound wrong, and who "you" is would be unclear). "Tell them (that)"
+    in front is left out: the message is what they are to be told."""
+    text = _RELAY.sub("", text, count=1) or text
     if re.search(r"\b(?:you(?:'re|'ve|'d|'ll| guys)?|me)\b", text, re.I):
         return text
     return _FLIP.sub(lambda m: _FLIPS[m.group(0).lower()], text)

@@ -694,7 +694,12 @@ def test_do_you_serve_a_town_is_a_service_area_question(app):
 @pytest.mark.parametrize("words, back", [("my furnace is making a banging noise", "your furnace is making a banging noise"),
                                          ("your technician never showed up", "our technician never showed up"),
                                          ("please call me about the leak", "please call me about the leak"),
-                                         ("I was told you guys would call", "I was told you guys would call")])
+                                         ("I was told you guys would call", "I was told you guys would call"),
+                                         ("tell them my invoice was charged twice", "your invoice was charged twice"),
+                                         ("can you let the office know that my unit is still leaking",
+                                          "your unit is still leaking"),
+                                         ("let them know I'll be home after 3", "you'll be home after 3"),
+                                         ("tell them thanks", "thanks"), ("tell them", "tell them")])
 def test_a_message_is_said_back_in_the_callers_terms_or_quoted(words, back):
     from conversation.spoken import said_back
     assert said_back(words) == back
