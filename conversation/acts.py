@@ -192,10 +192,28 @@ def declined_then(text: str) -> str | None:
     return rest or None
 
 
+#: The trouble went away on its own ("I just replaced the batteries and it works", "never mind, it came back on").
+_RESOLVED = re.compile(r"\b(?:(?:it|that|everything|the (?:heat|ac|a/c|air|unit|furnace|thermostat|system|power|water|"
+                       r"lights?|breaker))(?:'s| is)? (?:works?|working|running|fine|ok(?:ay)?|good|back(?: on| up)?)"
+                       r"(?: again| now)?|(?:it|that|the \w+) (?:just |finally )?(?:came|kicked|turned|started|fired) (?:back )?"
+                       r"(?:on|up)(?: again)?|"
+                       r"(?:fixed|figured out|sorted(?: out)?|solved) (?:it|that|the problem)|all good now|"
+                       r"problem solved)\b", re.I)
+_NOT_RESOLVED = re.compile(r"\b(?:not|isn'?t|wasn'?t|won'?t|doesn'?t|didn'?t|still|stopped|stops|again and again|"
+                           r"keeps?|until|but then|for a (?:minute|second|bit|while)|then (?:it )?(?:stopped|died|quit))\b",
+                           re.I)
+
+
+def resolved(text: str) -> bool:
+    """Whether the caller says the trouble is gone ("I replaced the batteries and it works now"), with nothing
+    that says it is back or still there ("it works for a minute then stops", "it still isn't working")."""
+    return bool(_RESOLVED.search(text)) and not _NOT_RESOLVED.search(text) and not is_question(text)
+
+
 def is_question(text: str) -> bool:
     """Whether the words are a question ("do you work in Scottsdale?", "what time do you close")."""
     return bool(_QUESTION.search(text.strip()))
 
 
-__all__ = ["Act", "read", "leaving", "declined_then", "done_after_anything_else", "is_yes", "is_no", "is_assent", "is_question", "WANTS_PERSON",
+__all__ = ["Act", "read", "leaving", "declined_then", "resolved", "done_after_anything_else", "is_yes", "is_no", "is_assent", "is_question", "WANTS_PERSON",
            "WANTS_MESSAGE", "YES_FIRST"]

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 TRANSFER_NOW_LINE = "Thank you. I'll connect you now."
 DECLINED_LINE = "No problem. Is there anything else I can help you with?"
+RESOLVED_LINE = "Glad to hear it's working again. Is there anything else I can help you with?"
 TO_MESSAGE_LINE = "I'm sorry, I'm having trouble with that, so let me take a message instead."
 MESSAGE_START_LINE = "Sure, I can take a message and have someone call you back."
 PERSON_FAILED_LINE = ("I did try to put you through, but no one could pick up just now, so a message is the quickest "
@@ -232,7 +233,11 @@ class Dialogue:
     def accepted_visit(self, pol: policy.CompiledPolicy, ctx: TurnContext, session: dict[str, Any], text: str,
                        last_said: str | None) -> Decision | None:
         """ "Yes please" to our offer of a visit ("If it's still not working, I can book a technician for
-        you."): ask for the visit's details, then who to call back. None when that is not what happened."""
+        you."): ask for the visit's details, then who to call back. None when that is not what happened.
+        "Never mind, I replaced the batteries and it works" instead: no visit, and glad to hear it."""
+        if last_said and BOOKING_OFFER.search(last_said) and acts.resolved(text):
+            session["anything_else"] = True
+            return Decision(action="RESPOND", response=policy.speak(pol, RESOLVED_LINE, ctx))
         if not (acts.is_yes(text) or acts.is_assent(text) or acts.YES_FIRST.match(text)) or acts.is_question(text):
             return None
         if not last_said or not BOOKING_OFFER.search(last_said) or "BOOK_APPT" not in pol.runtime.allowed:
@@ -309,6 +314,12 @@ class Dialogue:
             session.pop("collect", None)
             note["events"] = ["emergency"]
             return Collected(policy.finish(pol, routing, BaseResponse(""), ctx), False, note)
+        if not is_confirming(state) and state.get("offered") and state["index"] == 0 and acts.resolved(text):
+            # "Never mind, I replaced the batteries and it works" to "Would you like to book a visit?"
+            note["events"] = ["declined", "resolved"]
+            session.pop("collect", None)
+            session["anything_else"] = True
+            return Collected(Decision(action="RESPOND", response=policy.speak(pol, RESOLVED_LINE, ctx)), False, note)
         rest = None if is_confirming(state) else acts.declined_then(text)
         if rest and not collect.declines(rest) and not acts.read(rest).kind:
             note["events"] = ["declined"]

@@ -712,3 +712,26 @@ def test_a_change_of_mind_at_the_read_back_replaces_the_message(app):
     assert said(replies(result)[4])[0] == "Got it, I'll pass that on instead. Is everything else right?"
     [msg] = messages(app, result)
     assert msg["message"] == "the thermostat is fine now, it's the furnace that keeps short cycling"
+
+
+@pytest.mark.parametrize("words, fixed", [("um actually never mind I just replaced the batteries and it works", True),
+                                          ("oh wait it just came back on", True),
+                                          ("never mind, the heat is working now, thanks", True),
+                                          ("the furnace just kicked on again", True),
+                                          ("it works for a minute then stops", False),
+                                          ("it was working yesterday but not today", False),
+                                          ("no it still isn't working", False),
+                                          ("is it fine to run it like this?", False)])
+def test_the_trouble_going_away_is_heard(words, fixed):
+    from conversation import acts
+    assert acts.resolved(words) is fixed
+
+
+@pytest.mark.parametrize("first", ["hey so my thermostat screen is blank", "my heat is out"])
+def test_never_mind_it_works_now_to_a_visit_offer_is_no_visit(app, first):
+    heard = replies(call(app, first, "um actually never mind I just replaced the batteries and it works",
+                         "no that's all, bye"))
+    second = said(heard[2])[0]
+    assert "glad" in second.lower() and "anything else" in second, second
+    assert "quote" not in second and "name" not in second
+    assert heard[3].find("./Hangup") is not None
