@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Mapping
 
-from policy.entities import SENTENCE, correction, normalize, not_a_name, patch_phone, spoken
+from policy.entities import DIGITS, SENTENCE, correction, normalize, not_a_name, patch_phone, spoken
 from policy.matching import compile_validation_pattern
 from policy.words import digits_of, strip_lead_in
 from policy.text import label
@@ -387,10 +387,12 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
         step.text = "Got it."
         step.events.append("collected:visitDetails")
         return step
-    if (spec.get("type") == "PERSON" and result.reason == SENTENCE and state.get("purpose") == "message"
+    if (spec.get("type") == "PERSON" and state.get("purpose") in ("message", "transfer")
+            and (result.reason == SENTENCE or (result.reason == DIGITS and len(rest.split()) >= 4))
             and len(rest.split()) >= 3 and not acts.is_question(rest) and not NOT_A_NAME.search(rest)
             and int(state.get("statements", 0)) < MAX_STATEMENTS):
-        # "I want my money back" asked for a name for a message: something for the team to hear, not a bad name.
+        # "I want my money back" asked for a name for a message (or before a transfer: "it was like 400 bucks for a
+        # filter change"): something for the team to hear, not a bad name.
         state["statements"] = int(state.get("statements", 0)) + 1
         step.text = STATEMENT_LINE
         step.events.append("statement")

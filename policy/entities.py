@@ -104,6 +104,7 @@ _WHEN_NOT_DAYS = frozenset("today tomorrow tonight morning afternoon evening wee
 
 #: Why words given as a name were refused when they read as a sentence.
 SENTENCE = "that sounds like a sentence, not a name"
+DIGITS = "a name has no digits"
 
 
 def not_a_name(text: str) -> bool:
@@ -131,7 +132,7 @@ def normalize_text(kind: str, text: str) -> EntityResult:
         if not re.search(r"[^\W\d_]", raw):
             return fail("a name needs letters")
         if re.search(r"\d", raw):
-            return fail("a name has no digits")
+            return fail(DIGITS)
         if not_a_name(raw):
             return fail(SENTENCE)
         if raw.islower():
@@ -208,5 +209,5 @@ def spoken(value: Any) -> str:
     return text
 
 
-__all__ = ["SENTENCE", "EntityResult", "normalize", "spoken", "correction", "strip_lead_in", "digits_of", "patch_phone",
+__all__ = ["SENTENCE", "DIGITS", "EntityResult", "normalize", "spoken", "correction", "strip_lead_in", "digits_of", "patch_phone",
            "KINDS"]

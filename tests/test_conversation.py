@@ -735,3 +735,13 @@ def test_never_mind_it_works_now_to_a_visit_offer_is_no_visit(app, first):
     assert "glad" in second.lower() and "anything else" in second, second
     assert "quote" not in second and "name" not in second
     assert heard[3].find("./Hangup") is not None
+
+
+@pytest.mark.parametrize("first, second", [
+    ("yeah hi um I got a bill from you guys and I think I was overcharged", "yeah it was like 400 bucks for a filter change"),
+    ("I'd like to leave a message", "my unit is 20 years old")])
+def test_details_said_instead_of_a_name_are_heard_and_passed_on(app, first, second):
+    heard = replies(call(app, first, second, "Tom Baker"))
+    line = said(heard[2])[0]
+    assert "team hears that" in line and "didn't quite get" not in line and "name" in line
+    assert "number" in said(heard[3])[0]  # the name came next and was taken
