@@ -298,11 +298,40 @@ def suggest(template: Mapping[str, Any], items: Sequence[Turn], context: Sequenc
     for n, (c, (owner, sim)) in enumerate(zip(clusters, targets)):
         if owner is None:
             continue
-        s = _one(c, owner, sim, items, pool, taken, existing, room)
-        if s is not None:
-            s.stray = n in strays
-            out.append(s)
+        parts = [c] if owner.startswith("new:") else _parts(c, items, existing, room.get(owner, MAX_EXAMPLES))
+        for part in parts:
+            s = _one(part, owner, sim, items, pool, taken, existing, room)
+            if s is not None:
+                s.stray = n in strays
+                out.append(s)
     return out
+
+
+def _parts(c: Cluster, items: Sequence[Turn], existing: set[str], room: int) -> list[Cluster]:
+    """A cluster for an existing scenario in parts of at most ``SHOWN`` different phrases each (closest to the
+    centre first), as many as the scenario has room for: staff see every phrase a part would add, so a large
+    cluster teaches all of its phrasings, not only its first ten. Repeats of a phrase go with it; members past
+    the scenario's room stay in the queue. A cluster that fits in one part is itself."""
+    order: list[str] = []
+    by_text: dict[str, list[int]] = defaultdict(list)
+    for i in c.members:
+        key = normalize(items[i].text)
+        if key not in by_text:
+            order.append(key)
+        by_text[key].append(i)
+    if len(order) <= SHOWN:
+        return [c]
+    parts: list[Cluster] = []
+    budget = max(room, 0)
+    for start in range(0, len(order), SHOWN):
+        keys = order[start:start + SHOWN]
+        if parts and budget <= 0:
+            break
+        budget -= sum(1 for k in keys if k and k not in existing)
+        members = tuple(i for k in keys for i in by_text[k])
+        parts.append(Cluster(members, sum(items[i].count for i in members),
+                             coherence([items[i].text for i in members]) if start else c.coherence))
+    return parts
 
 
 def _one(c: Cluster, owner: str, sim: float, items: Sequence[Turn], pool: Pool, taken: Mapping[str, str],

@@ -59,3 +59,19 @@ def test_one_shared_word_is_not_enough_to_offer_turns_to_a_scenario():
     hours = {**TEMPLATE, "scenarios": [*TEMPLATE["scenarios"], {"id": "hours", "name": "hours", "keywords": [
         "open", "hours"], "examples": ["when are you open", "are you open on saturday"], "replies": ["9 to 5."]}]}
     assert suggest(hours, garage) == []
+
+
+def test_a_large_cluster_is_proposed_in_parts_staff_can_check_each_of():
+    # 24 phrasings of one request (they differ only in words that carry nothing, so they cluster as one).
+    texts = [f"{a}when will {b} new card arrive" for a in ("", "hi ", "hey ", "so ", "ok ", "well ")
+             for b in ("my", "the", "our", "your")]
+    parts = suggest(TEMPLATE, _turns(texts))
+    assert len(parts) == 3 and all(s.scenario == "card_arrival" for s in parts)
+    assert [len(s.examples) for s in parts] == [10, 10, 4]
+    for s in parts:   # each part proposes only what it shows staff
+        assert set(s.change["examples"]) <= set(s.examples)
+    assert sorted(i for s in parts for i in s.item_ids) == sorted(f"i{n}" for n in range(len(texts)))
+    # No more parts than the scenario has room for: the rest of the cluster waits in the queue.
+    roomy = {**TEMPLATE, "scenarios": [{**TEMPLATE["scenarios"][0], "examples": [f"card arrival {n}" for n in range(85)]},
+                                       *TEMPLATE["scenarios"][1:]]}
+    assert len(suggest(roomy, _turns(texts))) == 2
