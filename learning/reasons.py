@@ -42,7 +42,7 @@ REASONS = {SCENARIO: SCENARIO_REASONS, CHEATSHEET: CHEATSHEET_REASONS,
 LOW_CONFIDENCE_BELOW = 0.9
 #: A sure answer (Tier 1 or 2) of a scenario with fewer examples than this is queued for staff to confirm
 #: (``SPOT_CHECK``): confirmed, the caller's words become its examples; refused, they look for their scenario.
-SPOT_CHECK_BELOW = 5
+SPOT_CHECK_BELOW = 20
 #: A fallback whose Tier 2 confidence (its examples' similarity) reached this was a near miss (NEW_VARIANT),
 #: not a new intent.
 NEAR_MISS_AT = 0.6
