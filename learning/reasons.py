@@ -23,7 +23,7 @@ NEW_VARIANT = "NEW_VARIANT"          # a scenario nearly matched: a new way of s
 MISSING_ENTITY = "MISSING_ENTITY"    # an entity being collected could not be read
 LOW_CONFIDENCE = "LOW_CONFIDENCE"    # Tier 1/2 answered with low confidence
 REPEATED_TIER3 = "REPEATED_TIER3"    # the same words fell past the scenarios again
-SPOT_CHECK = "SPOT_CHECK"            # a sure answer of a scenario the template knows from few examples: staff confirm
+SPOT_CHECK = "SPOT_CHECK"            # a sure keyword answer of a scenario with few examples: staff confirm
 #: Cheat-sheet improvements.
 EDGE_CASE_DETECTED = "EDGE_CASE_DETECTED"          # urgent, unsafe or spam-like words no rule took
 TRANSFER_PATTERN = "TRANSFER_PATTERN"              # the caller asked for a person and no transfer rule took it
@@ -40,7 +40,7 @@ REASONS = {SCENARIO: SCENARIO_REASONS, CHEATSHEET: CHEATSHEET_REASONS,
 
 #: A Tier 2 answer below this confidence (0..1) is LOW_CONFIDENCE.
 LOW_CONFIDENCE_BELOW = 0.9
-#: A sure answer (Tier 1 or 2) of a scenario with fewer examples than this is queued for staff to confirm
+#: A sure keyword answer (Tier 1) of a scenario with fewer examples than this is queued for staff to confirm
 #: (``SPOT_CHECK``): confirmed, the caller's words become its examples; refused, they look for their scenario.
 SPOT_CHECK_BELOW = 20
 #: A fallback whose Tier 2 confidence (its examples' similarity) reached this was a near miss (NEW_VARIANT),

@@ -91,9 +91,10 @@ class Learning:
                 return False
             found.samples[sample_slot(company_id, f"{record['call_sid']}:{record['seq']}")] = {
                 "company_id": company_id, "text": text, "scenario": record.get("scenario"), "at": record.get("at")}
-            if not self._young(company_id, record.get("scenario")):
+            if record.get("tier") != "1" or not self._young(company_id, record.get("scenario")):
                 return False
-            # A sure answer of a scenario the template knows from few examples: for staff to confirm.
+            # A sure keyword answer of a scenario the template knows from few examples: for staff to confirm (its
+            # examples then teach Tier 2 how callers ask for it; Tier 2's own answers would only repeat them).
             items = [Item(SCENARIO, SPOT_CHECK)]
         template_id = self._template_id(company_id)
         reply = scrub(record.get("base") or "").text if record.get("tier") == "3" else None

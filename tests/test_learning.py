@@ -193,3 +193,18 @@ def test_timed_runs_wait_a_period_after_the_process_starts(tmp_path):
     call(app, GARAGE)
     feed.drain()
     assert list(learning.store.suggestions.find({"company_id": "demo-hvac"}))
+
+
+def test_only_sure_keyword_answers_are_spot_checked(app):
+    learning = app.extensions["learning"]
+
+    def record(n, tier):
+        return {"kind": "turn", "company_id": "demo-hvac", "caller": {"text": f"what are your hours {n}"},
+                "tier": tier, "confidence": 1.0, "scenario": "hours", "call_sid": f"CA{n:032d}", "seq": 1, "at": 1.0}
+
+    learning.ingest([(record(1, "2"), ())])   # Tier 2's own answer would only repeat the examples it came from
+    assert _items(app) == []
+    learning.ingest([(record(2, "1"), ())])
+    assert [i["reason"] for i in _items(app)] == ["SPOT_CHECK"]
+    learning.ingest([(record(3, "1"), ("REDIS_DEGRADED",))])   # nothing is learned from a degraded turn
+    assert len(_items(app)) == 1
