@@ -194,7 +194,9 @@ def main() -> None:
                     help="keep only this share of the intents (a quick run; by a stable hash of the name's first word, "
                     "so intents named alike stay together)")
     ap.add_argument("--dump", default=None, help="write every test turn (text, intent, tier, scenario, confidence) "
-                    "before and after learning to this JSON file, and the learned template beside it (FILE.template.json)")
+                    "before and after learning to this JSON file, and beside it the learned template (FILE.template.json), every "
+                    "staff decision (FILE.suggestions.json) and where the training turns ended in the scenario queue "
+                    "(FILE.items.json)")
     args = ap.parse_args()
     if not args.test and not args.holdout:
         ap.error("give --test FILE, or --holdout SHARE to hold out part of --train")
@@ -245,6 +247,12 @@ def main() -> None:
         learned = app.extensions["catalog"].templates.current("eval")[0]
         Path(args.dump + ".suggestions.json").write_text(json.dumps(decided, indent=0), encoding="utf-8")
         Path(args.dump + ".template.json").write_text(json.dumps(learned, indent=0, default=str), encoding="utf-8")
+        # Where the training turns ended in the scenario queue (pending, suggested, approved, rejected), with labels.
+        Path(args.dump + ".items.json").write_text(json.dumps([
+            {"text": i["text"], "intent": labels.get(i["call_sid"]), "status": i["status"], "reason": i["reason"],
+             "tier": i.get("tier"), "scenario": i.get("scenario"), "refused": i.get("refused") or []}
+            for i in learning.store.items.find({"company_id": "eval-train", "queue": "scenario"})], indent=0),
+            encoding="utf-8")
     elapsed = time.perf_counter() - started
     base = baseline(train, test)
     print(f"train {args.train} ({len(train)} utterances, {len(intents)} intents), test "

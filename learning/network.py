@@ -54,7 +54,7 @@ def shared_words(companies: Sequence[CompanyInput], minimum: int = MIN_COMPANIES
 
 
 def _key(s: Mapping[str, Any]) -> str | None:
-    if s.get("stray"):
+    if s.get("stray") or s.get("check"):
         return None  # turns in no cluster, grouped by the scenario they read like: not a cluster to pool
     change = s.get("change") or {}
     if s.get("kind") == "add_to_scenario" and s.get("scenario"):

@@ -23,6 +23,7 @@ NEW_VARIANT = "NEW_VARIANT"          # a scenario nearly matched: a new way of s
 MISSING_ENTITY = "MISSING_ENTITY"    # an entity being collected could not be read
 LOW_CONFIDENCE = "LOW_CONFIDENCE"    # Tier 1/2 answered with low confidence
 REPEATED_TIER3 = "REPEATED_TIER3"    # the same words fell past the scenarios again
+SPOT_CHECK = "SPOT_CHECK"            # a sure keyword answer of a scenario with few examples: staff confirm
 #: Cheat-sheet improvements.
 EDGE_CASE_DETECTED = "EDGE_CASE_DETECTED"          # urgent, unsafe or spam-like words no rule took
 TRANSFER_PATTERN = "TRANSFER_PATTERN"              # the caller asked for a person and no transfer rule took it
@@ -32,13 +33,16 @@ BEHAVIOR_INCONSISTENCY = "BEHAVIOR_INCONSISTENCY"  # an upset caller no rule ack
 REDIS_DEGRADED, DOCSTORE_DEGRADED, OUTBOX_PENDING, LLM_FAILED = (
     "REDIS_DEGRADED", "DOCSTORE_DEGRADED", "OUTBOX_PENDING", "LLM_FAILED")
 
-SCENARIO_REASONS = (NEW_INTENT, NEW_VARIANT, MISSING_ENTITY, LOW_CONFIDENCE, REPEATED_TIER3)
+SCENARIO_REASONS = (NEW_INTENT, NEW_VARIANT, MISSING_ENTITY, LOW_CONFIDENCE, REPEATED_TIER3, SPOT_CHECK)
 CHEATSHEET_REASONS = (EDGE_CASE_DETECTED, TRANSFER_PATTERN, GUARDRAIL_VIOLATION, BEHAVIOR_INCONSISTENCY)
 REASONS = {SCENARIO: SCENARIO_REASONS, CHEATSHEET: CHEATSHEET_REASONS,
            INCIDENT: SCENARIO_REASONS + CHEATSHEET_REASONS}
 
 #: A Tier 2 answer below this confidence (0..1) is LOW_CONFIDENCE.
 LOW_CONFIDENCE_BELOW = 0.9
+#: A sure keyword answer (Tier 1) of a scenario with fewer examples than this is queued for staff to confirm
+#: (``SPOT_CHECK``): confirmed, the caller's words become its examples; refused, they look for their scenario.
+SPOT_CHECK_BELOW = 20
 #: A fallback whose Tier 2 confidence (its examples' similarity) reached this was a near miss (NEW_VARIANT),
 #: not a new intent.
 NEAR_MISS_AT = 0.6
@@ -150,6 +154,6 @@ def classify(record: Mapping[str, Any], *, degraded: list[str] | tuple[str, ...]
 
 __all__ = ["Item", "classify", "cues_in", "scenario_reason", "cheatsheet_reasons", "QUEUES", "REASONS",
            "SCENARIO", "CHEATSHEET", "INCIDENT", "SCENARIO_REASONS", "CHEATSHEET_REASONS", "CUES",
-           "NEW_INTENT", "NEW_VARIANT", "MISSING_ENTITY", "LOW_CONFIDENCE", "REPEATED_TIER3", "EDGE_CASE_DETECTED",
+           "NEW_INTENT", "NEW_VARIANT", "MISSING_ENTITY", "LOW_CONFIDENCE", "REPEATED_TIER3", "SPOT_CHECK", "EDGE_CASE_DETECTED",
            "TRANSFER_PATTERN", "GUARDRAIL_VIOLATION", "BEHAVIOR_INCONSISTENCY", "REDIS_DEGRADED",
            "DOCSTORE_DEGRADED", "OUTBOX_PENDING", "LLM_FAILED"]

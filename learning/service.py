@@ -20,7 +20,7 @@ from . import network
 from .cheatsheet import cheatsheet_suggestions
 from .cluster import tokens
 from .feed import Batch
-from .reasons import CHEATSHEET, LOW_CONFIDENCE_BELOW, SCENARIO, classify
+from .reasons import CHEATSHEET, LOW_CONFIDENCE_BELOW, SCENARIO, SPOT_CHECK, SPOT_CHECK_BELOW, Item, classify
 from .scrub import scrub
 from .store import LearningStore, item_id, sample_slot
 from .suggest import Turn, suggest
@@ -87,10 +87,15 @@ class Learning:
         items = classify(record, degraded=degraded, repeated=repeated,
                          disputed=not degraded and self._disputed(record, company_id))
         if not items:
-            if record.get("tier") in ("1", "2") and not degraded:
-                found.samples[sample_slot(company_id, f"{record['call_sid']}:{record['seq']}")] = {
-                    "company_id": company_id, "text": text, "scenario": record.get("scenario"), "at": record.get("at")}
-            return False
+            if record.get("tier") not in ("1", "2") or degraded:
+                return False
+            found.samples[sample_slot(company_id, f"{record['call_sid']}:{record['seq']}")] = {
+                "company_id": company_id, "text": text, "scenario": record.get("scenario"), "at": record.get("at")}
+            if record.get("tier") != "1" or not self._young(company_id, record.get("scenario")):
+                return False
+            # A sure keyword answer of a scenario the template knows from few examples: for staff to confirm (its
+            # examples then teach Tier 2 how callers ask for it; Tier 2's own answers would only repeat them).
+            items = [Item(SCENARIO, SPOT_CHECK)]
         template_id = self._template_id(company_id)
         reply = scrub(record.get("base") or "").text if record.get("tier") == "3" else None
         for it in items:
@@ -102,7 +107,7 @@ class Learning:
                 "action": record.get("action"), "reply": reply, "call_sid": record["call_sid"],
                 "seq": record["seq"], "at": record.get("at"), "status": "pending", "suggestion": None,
                 "detail": dict(it.detail)})
-            if it.queue == SCENARIO:
+            if it.queue == SCENARIO and it.reason != SPOT_CHECK:
                 found.unanswered.add((company_id, norm))  # a later turn of the batch with these words repeats them
         return True
 
@@ -117,6 +122,17 @@ class Learning:
                                                                    record.get("scenario")))
         except Exception as exc:  # noqa: BLE001 - a template that cannot be read teaches nothing here
             log.debug("dispute check failed for %s: %s", company_id, exc)
+            return False
+
+    def _young(self, company_id: str, scenario_id: str | None) -> bool:
+        """Whether the scenario that answered has fewer than ``SPOT_CHECK_BELOW`` examples (and Q&A questions)."""
+        if not scenario_id:
+            return False
+        try:
+            compiled = self.catalog.templates.get(self._template_id(company_id))
+            return compiled is not None and compiled.examples_of(scenario_id) < SPOT_CHECK_BELOW
+        except Exception as exc:  # noqa: BLE001 - a template that cannot be read teaches nothing here
+            log.debug("spot check failed for %s: %s", company_id, exc)
             return False
 
     def _template_id(self, company_id: str) -> str | None:
@@ -139,7 +155,9 @@ class Learning:
         items = self.store.pending(company_id, SCENARIO)
         if current is not None and items:
             doc, version = current
-            turns = [Turn(i["_id"], i["text"], 1, None, i.get("reply"), tuple(i.get("refused") or ())) for i in items]
+            # A spot check carries the scenario that answered it (the one staff are asked to confirm).
+            turns = [Turn(i["_id"], i["text"], 1, i.get("scenario") if i.get("reason") == SPOT_CHECK else None,
+                          i.get("reply"), tuple(i.get("refused") or ())) for i in items]
             context = [Turn(s["_id"], s["text"], 1, s.get("scenario")) for s in self.store.sample(company_id)]
             rejected = [(r["scenario"], r.get("examples") or ()) for r in self.store.rejected(company_id, template_id)]
             for s in suggest(doc, turns, context, rejected=rejected):

@@ -75,8 +75,8 @@ class LearningStore:
 
     def seen_unanswered(self, company_id: str, norm: str) -> bool:
         """Whether these words fell past the scenarios before for this company."""
-        return self.items.find_one({"company_id": company_id, "norm": norm, "queue": "scenario"}, {"_id": 1}) \
-            is not None
+        return self.items.find_one({"company_id": company_id, "norm": norm, "queue": "scenario",
+                                    "reason": {"$ne": "SPOT_CHECK"}}, {"_id": 1}) is not None
 
     def pending(self, company_id: str, queue: str, limit: int = MAX_ITEMS) -> list[dict[str, Any]]:
         """A company's pending items of one queue, newest first."""

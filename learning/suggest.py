@@ -40,6 +40,10 @@ NOT_NEW = "+new"
 #: A cluster this similar to a rejected suggestion's examples is not proposed for its scenario again; the
 #: next of the ``CANDIDATES`` scenarios most like it is.
 REJECTED_LIKE, CANDIDATES = 0.4, 3
+#: A scenario with fewer examples and answered turns than ``FEW_EXAMPLES`` (the template hardly knows how callers ask
+#: for it) is offered turns staff said are no new scenario when no scenario's words cover them, if they read at
+#: least ``FEW_SIMILARITY`` like it.
+FEW_EXAMPLES, FEW_SIMILARITY = 1, 0.05
 #: Clustering radius (cosine distance), and the fewest turns (repeats included) a cluster needs.
 RADIUS, MIN_CLUSTER = 0.5, 2
 #: A turn in no cluster joins a group for the scenario whose words it is this alike (0..1), when it leads the
@@ -75,6 +79,7 @@ class Suggestion:
     impact: dict[str, int] = field(default_factory=dict)
     similarity: float = 0.0
     stray: bool = False                        # turns in no cluster, grouped by the scenario they read like
+    check: bool = False                        # sure answers of a scenario with few examples, for staff to confirm
 
     @property
     def signature(self) -> str:
@@ -86,7 +91,8 @@ class Suggestion:
         """The suggestion as a stored document's fields."""
         return {"kind": self.kind, "scenario": self.scenario, "examples": self.examples, "count": self.count,
                 "coherence": self.coherence, "item_ids": self.item_ids, "change": self.change,
-                "impact": self.impact, "similarity": round(self.similarity, 3), "stray": self.stray}
+                "impact": self.impact, "similarity": round(self.similarity, 3), "stray": self.stray,
+                "check": self.check}
 
 
 class Pool:
@@ -233,13 +239,22 @@ def suggest(template: Mapping[str, Any], items: Sequence[Turn], context: Sequenc
     ``rejected``: (scenario, examples) of suggestions staff rejected; a cluster like one of them is not
     proposed for that scenario again, but for the next one most like it.
     """
-    clusters = cluster([t.text for t in items], radius=radius, min_size=min_size)
+    # Spot checks (sure answers of a scenario with few examples; ``Turn.scenario`` is the one that answered) are
+    # proposed for that scenario, for staff to confirm; one staff refused joins the other turns.
+    known_ids = {sc["id"] for sc in template.get("scenarios") or ()}
+    checks = [i for i, t in enumerate(items) if t.scenario in known_ids and t.scenario not in t.refused]
+    rest = sorted(set(range(len(items))) - set(checks))
+    clusters = [Cluster(tuple(rest[m] for m in c.members), c.count, c.coherence)
+                for c in cluster([items[i].text for i in rest], radius=radius, min_size=min_size)]
     answered: dict[str, list[str]] = defaultdict(list)
     for t in context:
         if t.scenario:
             answered[t.scenario].append(t.text)
     compiled = profiles(template, answered)
     refused_index, refused_for = refused(rejected)
+    # What the template knows of how callers ask for each scenario: its examples, Q&A and the turns it answered.
+    known = {sc["id"]: len(sc.get("examples") or ()) + len(sc.get("qna") or ()) + len(answered.get(sc["id"]) or ())
+             for sc in template.get("scenarios") or ()}
     targets: list[tuple[str | None, float]] = []
     owners: list[str | None] = [None] * len(items)
     for n, c in enumerate(clusters):
@@ -248,12 +263,17 @@ def suggest(template: Mapping[str, Any], items: Sequence[Turn], context: Sequenc
         # Staff said most of its turns are not that scenario.
         said_no = Counter(sid for i in c.members for sid in items[i].refused)
         ruled_out |= {sid for sid, times in said_no.items() if 2 * times >= len(c.members)}
-        candidates = [(sid, v) for sid, v in ranked(compiled, texts) if sid not in ruled_out][:CANDIDATES]
+        alike = [(sid, v) for sid, v in ranked(compiled, texts) if sid not in ruled_out]
+        candidates = alike[:CANDIDATES]
         if NOT_NEW in ruled_out:
             # Staff said its turns are no new scenario: the existing scenario they read most like, even if only a
-            # little; none fit (None), they wait in the queue (the template may grow a scenario for them).
+            # little; none fit, the scenario with few examples they read most like (callers ask for it in words
+            # the template does not know yet, which is why no scenario took them); none at all (None), they wait
+            # in the queue (the template may grow a scenario for them).
             owner, sim = next(((sid, v) for sid, v in candidates if v >= NOT_NEW_SIMILARITY
-                               and compiled.covered(sid, texts) >= NOT_NEW_COVERED), (None, 0.0))
+                               and compiled.covered(sid, texts) >= NOT_NEW_COVERED),
+                              next(((sid, v) for sid, v in alike if known.get(sid, 0) < FEW_EXAMPLES
+                                    and v >= FEW_SIMILARITY), (None, 0.0)))
         else:
             target, sim = candidates[0] if candidates else (None, 0.0)
             owner = target if target and sim >= MIN_SIMILARITY else f"new:{n}"
@@ -262,7 +282,7 @@ def suggest(template: Mapping[str, Any], items: Sequence[Turn], context: Sequenc
             owners[i] = owner
     # Turns no cluster took: each near one scenario's words (and clearly nearer it than any other) joins a
     # group for that scenario; a group of ``min_size`` is proposed like a cluster.
-    placed = {i for c in clusters for i in c.members}
+    placed = {i for c in clusters for i in c.members} | set(checks)
     strays: set[int] = set()
     groups: dict[str, list[tuple[float, int]]] = defaultdict(list)
     if compiled is not None:
@@ -289,6 +309,17 @@ def suggest(template: Mapping[str, Any], items: Sequence[Turn], context: Sequenc
         strays.add(len(clusters) - 1)
         for i in c.members:
             owners[i] = sid
+    checked: set[int] = set()
+    by_scenario: dict[str, list[int]] = defaultdict(list)
+    for i in checks:
+        by_scenario[items[i].scenario].append(i)
+    for sid, members in sorted(by_scenario.items()):
+        texts = [items[i].text for i in members]
+        clusters.append(Cluster(tuple(members), sum(items[i].count for i in members), coherence(texts)))
+        targets.append((sid, round(dict(ranked(compiled, texts[:50])).get(sid, 0.0), 3)))
+        checked.add(len(clusters) - 1)
+        for i in members:
+            owners[i] = sid
     turns = list(items) + list(context)
     pool = Pool(turns, owners + [t.scenario for t in context])
     taken = {normalize(k): sc["id"] for sc in template.get("scenarios") or () for k in sc.get("keywords") or ()}
@@ -298,11 +329,40 @@ def suggest(template: Mapping[str, Any], items: Sequence[Turn], context: Sequenc
     for n, (c, (owner, sim)) in enumerate(zip(clusters, targets)):
         if owner is None:
             continue
-        s = _one(c, owner, sim, items, pool, taken, existing, room)
-        if s is not None:
-            s.stray = n in strays
-            out.append(s)
+        parts = [c] if owner.startswith("new:") else _parts(c, items, existing, room.get(owner, MAX_EXAMPLES))
+        for part in parts:
+            s = _one(part, owner, sim, items, pool, taken, existing, room)
+            if s is not None:
+                s.stray, s.check = n in strays, n in checked
+                out.append(s)
     return out
+
+
+def _parts(c: Cluster, items: Sequence[Turn], existing: set[str], room: int) -> list[Cluster]:
+    """A cluster for an existing scenario in parts of at most ``SHOWN`` different phrases each (closest to the
+    centre first), as many as the scenario has room for: staff see every phrase a part would add, so a large
+    cluster teaches all of its phrasings, not only its first ten. Repeats of a phrase go with it; members past
+    the scenario's room stay in the queue. A cluster that fits in one part is itself."""
+    order: list[str] = []
+    by_text: dict[str, list[int]] = defaultdict(list)
+    for i in c.members:
+        key = normalize(items[i].text)
+        if key not in by_text:
+            order.append(key)
+        by_text[key].append(i)
+    if len(order) <= SHOWN:
+        return [c]
+    parts: list[Cluster] = []
+    budget = max(room, 0)
+    for start in range(0, len(order), SHOWN):
+        keys = order[start:start + SHOWN]
+        if parts and budget <= 0:
+            break
+        budget -= sum(1 for k in keys if k and k not in existing)
+        members = tuple(i for k in keys for i in by_text[k])
+        parts.append(Cluster(members, sum(items[i].count for i in members),
+                             coherence([items[i].text for i in members]) if start else c.coherence))
+    return parts
 
 
 def _one(c: Cluster, owner: str, sim: float, items: Sequence[Turn], pool: Pool, taken: Mapping[str, str],

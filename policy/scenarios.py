@@ -582,6 +582,11 @@ class CompiledTemplate:
             return {}
         return {self.scenarios[int(i)].id: float(v) for i, v in zip(self._similar.scenario, got[1]) if v >= 0.01}
 
+    def examples_of(self, scenario_id: str | None) -> int:
+        """How many examples and Q&A questions a scenario has (0 for no such scenario)."""
+        idx = self._index.get(scenario_id)
+        return 0 if idx is None else self._counts[idx]
+
     def covered(self, scenario_id: str, texts: Sequence[str]) -> float:
         """How much of what the texts ask the scenario's own words say too: the mean share of each text's words
         that carry a request which its examples, Q&A questions and keywords also use (0..1; 0 for no such scenario)."""

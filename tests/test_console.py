@@ -214,8 +214,9 @@ def test_learning_decisions_stay_within_the_company(app):
     for words in ("do you fix garage door openers",) * 3:
         call(app, words)
     admin = signed_in(app)
-    assert "1 new suggestion" in admin.post(f"{DEMO}/learning/run", data={"csrf": admin.csrf}).text
-    sid = app.extensions["learning"].store.list_suggestions({"company_id": "demo-hvac"}, skip=0, limit=1)[0][0]["_id"]
+    assert "new suggestion" in admin.post(f"{DEMO}/learning/run", data={"csrf": admin.csrf}).text
+    sid = app.extensions["learning"].store.list_suggestions({"company_id": "demo-hvac", "kind": "new_scenario"},
+                                                            skip=0, limit=1)[0][0]["_id"]
     token = acme_token(app)
     acme = signed_in(app, token)
     assert acme.post(f"/console/companies/acme-hvac/learning/{sid}/reject",

@@ -50,16 +50,65 @@ def test_a_batch_is_written_together_and_reads_its_own_turns(app, monkeypatch):
         call(app, words)
     assert app.extensions["learning_feed"].drain() == 4
     # The same unanswered words twice in one batch: the second time is a repeat, as turn after turn.
-    assert sorted(i["reason"] for i in _items(app, queue="scenario")) == ["NEW_INTENT", "REPEATED_TIER3"]
+    # The answered ones are spot checks too: the hours scenario has few examples.
+    assert sorted(i["reason"] for i in _items(app, queue="scenario")) == ["NEW_INTENT", "REPEATED_TIER3",
+                                                                          "SPOT_CHECK", "SPOT_CHECK"]
     assert len(app.extensions["learning"].store.sample("demo-hvac")) == 2
-    assert len(groups) == 2  # two answered turns and two items: two transactions of two writes
+    assert len(groups) == 3  # two answered turns and four items: three transactions of two writes
 
 
-def test_answered_turns_are_not_queued(app):
+def test_answered_turns_are_not_queued(app, monkeypatch):
+    from learning import service
+
+    monkeypatch.setattr(service, "SPOT_CHECK_BELOW", 0)  # no scenario with too few examples
     call(app, "what are your hours")
     app.extensions["learning_feed"].drain()
     assert _items(app) == []
     assert app.extensions["learning"].store.sample("demo-hvac")  # kept as context for estimates
+
+
+def test_sure_answers_of_a_scenario_with_few_examples_are_spot_checked(app, monkeypatch):
+    from learning import service
+
+    monkeypatch.setattr(service, "SPOT_CHECK_BELOW", 5)  # the hours scenario has 4 examples
+    client = app.test_client()
+    asked = ["what are your hours today", "what are your hours on friday", "tell me your hours please"]
+    for words in asked:
+        call(app, words)
+    app.extensions["learning_feed"].drain()
+    items = _items(app, queue="scenario")
+    assert {i["reason"] for i in items} == {"SPOT_CHECK"} and {i["scenario"] for i in items} == {"hours"}
+    assert app.extensions["learning"].store.sample("demo-hvac")  # still context for estimates
+    assert client.post("/admin/learning/companies/demo-hvac/run", headers=AUTH).get_json()["suggestions"][
+        "scenario"] == 1
+    [sug] = client.get("/admin/learning/companies/demo-hvac/suggestions?queue=scenario",
+                       headers=AUTH).get_json()["suggestions"]
+    assert sug["kind"] == "add_to_scenario" and sug["scenario"] == "hours" and sug["check"]
+    assert set(sug["change"]["examples"]) == set(asked)
+    done = client.post(f"/admin/learning/suggestions/{sug['_id']}/approve", headers=AUTH)
+    assert done.status_code == 200, done.get_json()
+    # Confirmed: the hours scenario has enough examples now, and its next sure answer is not queued.
+    call(app, "what are your hours on monday")
+    app.extensions["learning_feed"].drain()
+    assert [i["status"] for i in _items(app, queue="scenario")] == ["approved"] * 3
+
+
+def test_a_spot_check_staff_refuse_looks_for_its_scenario(app):
+    client = app.test_client()
+    for words in ("what are your hours today", "what are your hours on friday"):
+        call(app, words)
+    app.extensions["learning_feed"].drain()
+    client.post("/admin/learning/companies/demo-hvac/run", headers=AUTH)
+    [sug] = client.get("/admin/learning/companies/demo-hvac/suggestions?queue=scenario",
+                       headers=AUTH).get_json()["suggestions"]
+    assert client.post(f"/admin/learning/suggestions/{sug['_id']}/reject", headers=AUTH).status_code == 200
+    items = _items(app, queue="scenario")
+    assert {i["status"] for i in items} == {"pending"} and all(i["refused"] == ["hours"] for i in items)
+    # Not proposed for the hours scenario again (they are clustered with the other turns).
+    client.post("/admin/learning/companies/demo-hvac/run", headers=AUTH)
+    again = client.get("/admin/learning/companies/demo-hvac/suggestions?queue=scenario&status=pending",
+                       headers=AUTH).get_json()["suggestions"]
+    assert all(s["scenario"] != "hours" for s in again)
 
 
 def test_approve_updates_the_template_and_the_next_call_is_tier_1(app):
@@ -144,3 +193,18 @@ def test_timed_runs_wait_a_period_after_the_process_starts(tmp_path):
     call(app, GARAGE)
     feed.drain()
     assert list(learning.store.suggestions.find({"company_id": "demo-hvac"}))
+
+
+def test_only_sure_keyword_answers_are_spot_checked(app):
+    learning = app.extensions["learning"]
+
+    def record(n, tier):
+        return {"kind": "turn", "company_id": "demo-hvac", "caller": {"text": f"what are your hours {n}"},
+                "tier": tier, "confidence": 1.0, "scenario": "hours", "call_sid": f"CA{n:032d}", "seq": 1, "at": 1.0}
+
+    learning.ingest([(record(1, "2"), ())])   # Tier 2's own answer would only repeat the examples it came from
+    assert _items(app) == []
+    learning.ingest([(record(2, "1"), ())])
+    assert [i["reason"] for i in _items(app)] == ["SPOT_CHECK"]
+    learning.ingest([(record(3, "1"), ("REDIS_DEGRADED",))])   # nothing is learned from a degraded turn
+    assert len(_items(app)) == 1
