@@ -158,6 +158,9 @@ def main() -> None:
             return out
         results = play(client, {"warm": (calls(lambda i: 0), False), "paced": (calls(lambda i: 0), True),
                                 "tenants": (calls(lambda i: i % args.companies), True)})
+        from records.writer import land_deferred
+
+        land_deferred()  # the last turns' records still in the journal
         size, turns = stored_bytes(data)
         print(f"{args.companies} companies (seeded in {seeded:.0f} s), {args.calls} calls x {args.turns} turns per case")
         print(f"{'case':<10} {'greeting P50/P99 ms':>22} {'ratio':>7} {'turn P50/P99 ms':>18} {'ratio':>7}")
