@@ -186,12 +186,18 @@ _RELAY = re.compile(r"^\W*(?:(?:please|can you|could you|would you|just|and)\s+)
                     r"(?:know\s+)?(?:that\s+)?(?=\w)", re.I)
 
 
+#: "it's 55 Elm Street", "we're at 12 Main": the address itself is said back ("your visit details: 55 Elm Street").
+_AT = re.compile(r"^\W*(?:(?:um+|uh+|so|yeah|ok(?:ay)?)[\s,]+)*(?:it'?s|it is|that'?s|the address is|address is|"
+                 r"we'?re at|i'?m at|we live at|i live at)\s+(?=\d)", re.I)
+
+
 def said_back(text: str) -> str:
     """A caller's words as we say them back to them: "my furnace" -> "your furnace", "your technician never
     showed up" -> "our technician ..."; as said when they speak of "you" or "me" ("please call me about the
     leak" is quoted: "please call you" would sound wrong, and who "you" is would be unclear). "Tell them (that)"
     in front is left out: the message is what they are to be told."""
     text = _RELAY.sub("", text, count=1) or text
+    text = _AT.sub("", text, count=1) or text
     if re.search(r"\b(?:you(?:'re|'ve|'d|'ll| guys)?|me)\b", text, re.I):
         return text
     return _FLIP.sub(lambda m: _FLIPS[m.group(0).lower()], text)

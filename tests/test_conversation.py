@@ -699,7 +699,10 @@ def test_do_you_serve_a_town_is_a_service_area_question(app):
                                          ("can you let the office know that my unit is still leaking",
                                           "your unit is still leaking"),
                                          ("let them know I'll be home after 3", "you'll be home after 3"),
-                                         ("tell them thanks", "thanks"), ("tell them", "tell them")])
+                                         ("tell them thanks", "thanks"), ("tell them", "tell them"),
+                                         ("it's 55 Elm Street, I'm home after 2", "55 Elm Street, you're home after 2"),
+                                         ("um we're at 12 Main, any time", "12 Main, any time"),
+                                         ("it's the blue house", "it's the blue house")])
 def test_a_message_is_said_back_in_the_callers_terms_or_quoted(words, back):
     from conversation.spoken import said_back
     assert said_back(words) == back
