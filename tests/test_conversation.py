@@ -382,7 +382,7 @@ def test_the_answer_to_a_booking_question_becomes_a_visit_request_for_the_team(t
     lines = [said(r)[0] for r in replies(result)[1:]]
     assert lines[0].endswith("?") and "address" in lines[0]
     assert lines[1] == "And may I have your name?"  # the details were taken, not read as a new request
-    assert "visit details: it's 42 Oak Street, and tomorrow morning works" in lines[3]
+    assert "visit details: 42 Oak Street, and tomorrow morning works" in lines[3]
     assert "scheduling team" in lines[4] and "confirm a time" in lines[4]
     stored = messages(app, result)[0]
     assert stored["reason"] == "booking" and stored["name"] == "Dana Lee"
