@@ -117,9 +117,35 @@ def _without_question(text: str) -> str:
     return " ".join(sentences)
 
 
-def _asked(pol: policy.CompiledPolicy, ctx: TurnContext, state: Mapping[str, Any]) -> str:
-    """The question for the detail being collected, as the caller hears it."""
-    return policy.speak(pol, collect.prompt_of(collect.current(state)), ctx, caller_spoke=False)
+#: Our own questions in other words, for the same detail asked again on a later turn after the caller said
+#: something else instead (a side question, a statement, an "ok"): the same sentence three times running sounds
+#: like a machine.
+REASKED = {"PERSON": ("And what's your name?", "Could I get your name?"),
+           "PHONE": ("And what's a good number to call you back on?", "What number should the team call?"),
+           "message": ("So, what would you like me to tell the team?", "What should I pass along?"),
+           "visitDetails": ("So, what's the address, and when is a good time to come by?",
+                            "Where should we come, and when works for you?")}
+_OWN_PROMPTS = frozenset([*collect.DEFAULT_PROMPTS.values(),
+                          *(e["prompt"] for e in (*collect.MESSAGE_ENTITIES, *collect.BOOKING_ENTITIES))])
+
+
+def _asked(pol: policy.CompiledPolicy, ctx: TurnContext, state: dict[str, Any], *, again: bool = False) -> str:
+    """The question for the detail being collected, as the caller hears it. ``again``: asked once more after
+    something the caller said instead of answering (a side question, a statement, an "ok"): our own question
+    then comes in other words when it was already asked on an earlier turn (a company's own wording is kept;
+    after silence or an answer that did not fit, the same question is asked again, as a person would).
+    Notes in ``state`` which detail was asked on which turn."""
+    spec = collect.current(state)
+    question = collect.prompt_of(spec)
+    seen = state.get("asked") or {}
+    times = 0
+    if seen.get("i") == state["index"]:
+        times = int(seen.get("n", 0)) + (seen.get("v") != ctx.variation)
+    state["asked"] = {"i": state["index"], "v": ctx.variation, "n": times}
+    other = REASKED.get(spec["name"]) or REASKED.get(spec.get("type", ""))
+    if again and times and question in _OWN_PROMPTS and other:
+        question = other[(times - 1) % len(other)]
+    return policy.speak(pol, question, ctx, caller_spoke=False)
 
 
 def read_back(state: Mapping[str, Any], collected: Mapping[str, Any]) -> str:
@@ -159,9 +185,10 @@ class Dialogue:
     # -- asking
 
     def ask(self, pol: policy.CompiledPolicy, ctx: TurnContext, state: Mapping[str, Any], before: str = "",
-            *, base: Decision | None = None) -> Decision:
-        """Say ``before`` (if any), then the question for the current entity; listen again."""
-        question = _asked(pol, ctx, state)
+            *, base: Decision | None = None, again: bool = False) -> Decision:
+        """Say ``before`` (if any), then the question for the current entity (``again``: see ``_asked``); listen
+        again."""
+        question = _asked(pol, ctx, state, again=again)
         text = f"{before} {question}".strip() if before else question
         if base is not None:
             return replace(base, action="RESPOND", response=text, transfer_target=None, transfer_phone=None,
@@ -216,6 +243,8 @@ class Dialogue:
             return decision
         if state is not None:
             state["offered"] = True  # the reply already asked; the caller may still ask something else instead
+            if decision.response.rstrip().endswith(collect.prompt_of(collect.current(state))):
+                state["asked"] = {"i": state["index"], "v": ctx.variation, "n": 0}  # our question, asked once
             session["collect"] = state
         return decision
 
@@ -352,7 +381,7 @@ class Dialogue:
         if state.pop("offered", None) and state["index"] == 0 and acts.YES_FIRST.match(text) \
                 and collect.current(state).get("type") == "PERSON" and not collect.could_answer(state, text):
             # "Yes, the breakers look fine" to "Would you like the office to call you?": a yes, not a name.
-            prompt = _asked(pol, ctx, state)
+            prompt = _asked(pol, ctx, state, again=True)
             note["events"] = ["assent"]
             return Collected(Decision(action="RESPOND", response=_assent_line(session, ctx, prompt)), False, note)
         if acts.WANTS_PERSON.search(text) and not is_confirming(state):
@@ -365,7 +394,7 @@ class Dialogue:
             if re.search(r"\d", text):
                 # "3 Oak Lane, next Monday morning": the address said with it is passed on too, not lost.
                 session["notes"] = (list(session.get("notes") or []) + [text.strip()[:200]])[-5:]
-            prompt = _asked(pol, ctx, state)
+            prompt = _asked(pol, ctx, state, again=True)
             note["events"] = ["when"]
             return Collected(Decision(action="RESPOND", response=WHEN_LINE.format(when=when, prompt=prompt)), False,
                              note)
@@ -385,13 +414,13 @@ class Dialogue:
             if other is not None:
                 lines = BOOKING_RESUME_LINES if state.get("reason") == "booking" else RESUME_LINES
                 resume = lines[ctx.variation % len(lines)]
-                prompt = re.sub(r"^and\s+", "", lower_first(_asked(pol, ctx, state)))
+                prompt = re.sub(r"^(?:and|so),?\s+", "", lower_first(_asked(pol, ctx, state, again=True)))
                 note["events"] = ["side_question"]
                 return Collected(replace(other, response=f"{_without_question(other.response)} "
                                                          f"{resume.format(prompt=prompt)}"), False, note)
             # A question we have no answer for ("what's your earliest appointment?"): the team answers
             # it; it is not a wrong answer to our question, so no retry is counted.
-            prompt = _asked(pol, ctx, state)
+            prompt = _asked(pol, ctx, state, again=True)
             note["events"] = ["side_question_for_team"]
             session["questions"] = (list(session.get("questions") or []) + [text.strip()[:200]])[-5:]
             lines = UNANSWERED_SIDE_LINES[state["purpose"] == "transfer"]
@@ -457,10 +486,10 @@ class Dialogue:
         if "reprompt" in step.events:  # the validation prompt is the whole question
             return Decision(action="RESPOND", response=policy.speak(pol, step.text, ctx, caller_spoke=False))
         if "assent" in step.events:
-            prompt = _asked(pol, ctx, state)
+            prompt = _asked(pol, ctx, state, again=True)
             return Decision(action="RESPOND", response=_assent_line(session, ctx, prompt))
         before = policy.speak(pol, step.text, ctx, caller_spoke=False) if step.text else ""
-        return self.ask(pol, ctx, state, before)
+        return self.ask(pol, ctx, state, before, again="statement" in step.events)
 
     # -- endings
 

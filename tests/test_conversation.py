@@ -10,6 +10,13 @@ import pytest
 from tests.conftest import CHICAGO, Clock, make_app
 from tests.twilio_helpers import call, form, said, signed_post, twiml
 
+#: Our questions for a name, a number and the visit, in the words of the first ask or of a later one
+#: (asked again after a side question or a statement, in other words: conversation/dialogue.py REASKED).
+ASKS_NAME = ("May I have your name, please?", "And what's your name?", "Could I get your name?")
+ASKS_NUMBER = ("What's the best number to reach you?", "what's a good number to call you back on?",
+               "What number should the team call?")
+ASKS_VISIT = ("good time for us to come by?", "good time to come by?", "when works for you?")
+
 
 def replies(result):
     """The parsed TwiML of every answered webhook, in order (the greeting first)."""
@@ -111,9 +118,9 @@ def test_a_time_given_for_a_name_is_noted_for_the_team_and_a_yes_is_not_a_messag
     result = call(app, "I'd like to leave a message", "uh, thursday I guess", "Pat Nguyen", "512 555 0198",
                   "yes", "the toilet keeps running", "yes")
     noted = said(replies(result)[2])[0]
-    assert noted == "Got it, I'll let the team know Thursday works for you. May I have your name, please?"
+    assert noted == "Got it, I'll let the team know Thursday works for you. And what's your name?"  # not the same words again
     again = said(replies(result)[5])[0]
-    assert "message" in again.lower() and "Is that right?" not in again  # "yes" is not the message
+    assert "tell the team" in again.lower() and "Is that right?" not in again  # "yes" is not the message
     assert "the toilet keeps running" in said(replies(result)[6])[0]
     [msg] = messages(app, result)
     assert (msg["name"], msg["message"], msg["when"]) == ("Pat Nguyen", "the toilet keeps running", "Thursday")
@@ -144,7 +151,7 @@ def test_a_time_is_not_a_name(words):
 def test_a_statement_for_a_name_is_passed_on_not_refused(app):
     result = call(app, "I'd like to leave a message", "I want my money back", "Linda Park", "512 555 0170",
                   "the repair never happened", "yes")
-    assert said(replies(result)[2])[0] == "I'll make sure the team hears that. May I have your name, please?"
+    assert said(replies(result)[2])[0] == "I'll make sure the team hears that. And what's your name?"  # in other words
     [msg] = messages(app, result)
     assert (msg["name"], msg["notes"]) == ("Linda Park", ["I want my money back"])
     # A third statement in a row is no longer taken as one: the question is asked as a retry.
@@ -191,7 +198,7 @@ def test_a_name_we_are_not_sure_of_is_confirmed_or_spelled(app):
 
 def test_thanks_while_asked_for_a_name_keeps_the_message(app):
     result = call(app, "can someone call me back", "thanks", "Ann Lee", "512 555 0123", "the furnace", "yes")
-    assert "May I have your name" in said(replies(result)[2])[0]
+    assert said(replies(result)[2])[0].endswith(ASKS_NAME)
     assert messages(app, result)[0]["name"] == "Ann Lee"
 
 
@@ -199,7 +206,7 @@ def test_a_message_survives_a_side_question_and_resumes(app):
     result = call(app, "can someone from your office call me back", "Dana Whitfield",
                   "oh wait, are you open on saturday?", "512 555 0163", "a quote for a new furnace", "yes")
     side = said(replies(result)[3])[0]
-    assert "9 a.m. to 1 p.m." in side and side.endswith("what's the best number to reach you?")
+    assert "9 a.m. to 1 p.m." in side and side.endswith(("what's the best number to reach you?", *ASKS_NUMBER))
     [msg] = messages(app, result)
     assert (msg["name"], msg["callback_phone"]) == ("Dana Whitfield", "+15125550163")
 
@@ -307,7 +314,7 @@ def test_a_sentence_is_not_taken_as_a_name_and_lead_ins_are_dropped(app):
     result = call(app, "I want to leave a message", "no sparks or smell, it just died", "oh sorry, it's Pat Quinn",
                   "512 555 0143", "the furnace died", "yes")
     lines = [said(r)[0] for r in replies(result)[1:]]
-    assert "May I have your name" in lines[1] and "is your name" not in lines[1]
+    assert lines[1].endswith(ASKS_NAME) and "is your name" not in lines[1]
     assert messages(app, result)[0]["name"] == "Pat Quinn"
 
 
@@ -315,8 +322,10 @@ def test_a_question_we_cannot_answer_while_collecting_is_passed_on_not_counted_a
     result = call(app, "I want to leave a message", "Pat Quinn", "what's your earliest appointment",
                   "512 555 0143", "are you open on saturday?", "the furnace died", "yes")
     lines = [said(r)[0] for r in replies(result)[1:]]
-    assert "when they call you back" in lines[2] and lines[2].endswith("What's the best number to reach you?")
-    assert "Saturday" in lines[4] and "what message would you like" in lines[4] and ": and what" not in lines[4]
+    assert "when they call you back" in lines[2] and lines[2].endswith(ASKS_NUMBER)
+    assert "Saturday" in lines[4] and ": and what" not in lines[4]
+    assert lines[4].endswith(("what message would you like me to pass along?", "what would you like me to tell the team?",
+                              "What should I pass along?"))
     stored = messages(app, result)[0]
     assert stored["message"] == "the furnace died" and stored["questions"] == ["what's your earliest appointment"]
 
@@ -356,7 +365,7 @@ def test_a_message_without_the_name_the_caller_withheld(app):
 def test_agreeing_to_the_offered_message_in_other_words_is_not_taken_as_a_name(app):
     result = call(app, "what's your address", "ugh fine, can someone call me back", "Ann Lee")
     lines = [said(r)[0] for r in replies(result)[1:]]
-    assert lines[1].endswith("May I have your name, please?") and "didn't" not in lines[1]
+    assert lines[1].endswith(ASKS_NAME) and "didn't" not in lines[1]
     assert "number" in lines[2]
 
 
@@ -372,7 +381,7 @@ def test_hvac_template_words_callers_use(app, words, scenario_says):
 def test_a_side_answer_does_not_end_on_its_own_question_before_ours(app):
     result = call(app, "I want to leave a message", "ok, can someone come out to do a tune up?", "Pat Quinn")
     line = said(replies(result)[2])[0]
-    assert line.count("?") == 1 and line.endswith("May I have your name, please?"), line
+    assert line.count("?") == 1 and line.endswith(ASKS_NAME), line
 
 
 def test_the_answer_to_a_booking_question_becomes_a_visit_request_for_the_team(tmp_path):
@@ -434,7 +443,7 @@ def test_a_name_given_before_the_offer_of_a_message_is_not_asked_again(app):
 def test_yes_with_more_words_to_the_offer_of_a_call_back_is_a_yes(app):
     result = call(app, "what's your address", "yes the breakers look fine", "ok")
     lines = [said(r)[0] for r in replies(result)[1:]]
-    assert lines[1].endswith("May I have your name, please?") and "didn't" not in lines[1]
+    assert lines[1].endswith(ASKS_NAME) and "didn't" not in lines[1]
     assert lines[1].split()[0] != lines[2].split()[0]  # "Great." then "Thanks." (or back): never twice
 
 
@@ -539,7 +548,7 @@ def test_a_question_the_scenarios_know_asked_for_the_visit_details_is_not_taken_
         result = call(app, "my furnace is making a banging noise", "yes", "can I get a quote on a new furnace too",
                       "tuesday afternoon, 12 Main Street", call_sid=f"CA{n:032d}")
         lines = [said(r)[0] for r in replies(result)[1:]]
-        assert "team" in lines[2] and lines[2].endswith("good time for us to come by?"), lines   # noted, asked again
+        assert "team" in lines[2] and lines[2].endswith(ASKS_VISIT), lines   # noted, asked again
         assert lines[3] == "And may I have your name?", lines                  # the details came next
     # A question that says when is the answer ("can you come Tuesday morning?").
     result = call(app, "my furnace is making a banging noise", "yes", "can you come tuesday morning?",
@@ -648,7 +657,7 @@ def test_a_fuller_message_at_the_read_back_replaces_the_short_one(app):
 def test_yes_please_when_asked_for_a_name_is_a_yes_not_the_name_please(app):
     result = call(app, "I'd like to leave a message", "yes please")
     line = said(replies(result)[2])[0]
-    assert line.endswith("May I have your name, please?") and "is your name" not in line
+    assert line.endswith(ASKS_NAME) and "is your name" not in line
 
 
 # --- two questions in one breath ------------------------------------------------------------------
@@ -748,3 +757,15 @@ def test_details_said_instead_of_a_name_are_heard_and_passed_on(app, first, seco
     line = said(heard[2])[0]
     assert "team hears that" in line and "didn't quite get" not in line and "name" in line
     assert "number" in said(heard[3])[0]  # the name came next and was taken
+
+
+def test_the_same_question_is_not_said_three_times_running(app):
+    """Asked for a name by the offer, then a side question, an "ok" and a statement: each time the question
+    comes back, but never in the same words as the turn before. Silence still hears the same question."""
+    result = call(app, "can someone call me back", "how soon could someone get out here", "ok sure",
+                  "my unit is 20 years old", "", "Pat Morales")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    asks = [next(q for q in ASKS_NAME if line.endswith(q)) for line in lines[:5]]
+    assert all(a != b for a, b in zip(asks[:4], asks[1:4])), lines
+    assert asks[4] == ASKS_NAME[0] and "didn't catch" in lines[4]  # silence: our question, plainly
+    assert lines[5].endswith(ASKS_NUMBER)
