@@ -210,10 +210,21 @@ def resolved(text: str) -> bool:
     return bool(_RESOLVED.search(text)) and not _NOT_RESOLVED.search(text) and not is_question(text)
 
 
+_WRONG_NUMBER = re.compile(r"\b(?:wrong (?:number|#)|(?:dialed|called|rang|got) the wrong (?:number|person|company|place|"
+                           r"business|one)|mis-?dial(?:ed)?|didn'?t mean to call)\b", re.I)
+
+
+def wrong_number(text: str) -> bool:
+    """The caller reached us by mistake ("sorry, wrong number", "I think I dialed the wrong number"): said in
+    a few words, not a question and not about someone else's mistake ("you called the wrong number for me")."""
+    return bool(_WRONG_NUMBER.search(text)) and len(text.split()) <= 10 and not is_question(text) \
+        and not re.search(r"\b(?:you|your|they|the tech(?:nician)?)\b", text, re.I)
+
+
 def is_question(text: str) -> bool:
     """Whether the words are a question ("do you work in Scottsdale?", "what time do you close")."""
     return bool(_QUESTION.search(text.strip()))
 
 
-__all__ = ["Act", "read", "leaving", "declined_then", "resolved", "done_after_anything_else", "is_yes", "is_no", "is_assent", "is_question", "WANTS_PERSON",
+__all__ = ["Act", "read", "leaving", "declined_then", "resolved", "wrong_number", "done_after_anything_else", "is_yes", "is_no", "is_assent", "is_question", "WANTS_PERSON",
            "WANTS_MESSAGE", "YES_FIRST"]

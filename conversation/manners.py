@@ -31,6 +31,7 @@ SOOTHE_LINES = ("I'm sorry about that. I can hear how frustrating this has been.
                 "I'm sorry, that's not the experience we want you to have.")
 #: Said to "is this the heating company?".
 IDENTITY_LINE = "Yes, this is {companyname}. How can I help you today?"
+WRONG_NUMBER_LINE = "That's all right, you've reached {companyname}. Have a good day, goodbye!"
 #: Our reply asked whether the caller needs anything more (a "no" then ends the call).
 ASKED_MORE = re.compile(r"anything else|something (?:else )?i can help|what (?:else )?can i (?:do|help)|"
                         r"how (?:else )?can i help|help you with today", re.I)
@@ -70,6 +71,9 @@ def act(pol: policy.CompiledPolicy, ctx: TurnContext, session: Mapping[str, Any]
         if question:
             return Decision(action="RESPOND", response=f"Yes, I'm here. {question}")
         return respond(pol, ctx, "Yes, I'm here. How can I help you today?")
+    if acts.wrong_number(text):
+        line = policy.speak(pol, WRONG_NUMBER_LINE, ctx, caller_spoke=False, action="HANGUP")
+        return Decision(action="HANGUP", response=line, tags=("wrong_number",))
     if not collecting and acts.identity_asked(text, ctx.company.variables.get("companyname", ctx.company.name),
                                              ctx.company.trade):
         return respond(pol, ctx, IDENTITY_LINE)

@@ -769,3 +769,19 @@ def test_the_same_question_is_not_said_three_times_running(app):
     assert all(a != b for a, b in zip(asks[:4], asks[1:4])), lines
     assert asks[4] == ASKS_NAME[0] and "didn't catch" in lines[4]  # silence: our question, plainly
     assert lines[5].endswith(ASKS_NUMBER)
+
+
+@pytest.mark.parametrize("words, wrong", [("sorry wrong number", True), ("oh I think I dialed the wrong number, sorry", True),
+                                          ("oops, misdialed", True),
+                                          ("you guys called the wrong number for my appointment", False),
+                                          ("is this the wrong number?", False),
+                                          ("the tech had the wrong number for me and never called", False)])
+def test_a_wrong_number_is_heard(words, wrong):
+    from conversation import acts
+    assert acts.wrong_number(words) is wrong
+
+
+def test_a_wrong_number_ends_the_call_politely_not_with_a_message(app):
+    heard = replies(call(app, "sorry wrong number"))
+    line = said(heard[1])[0]
+    assert "Demo Heating & Air" in line and "message" not in line and heard[1].find("./Hangup") is not None
