@@ -303,7 +303,7 @@ class Dialogue:
                 session.pop("collect", None)
                 return Collected(edge, False, note)
             return Collected(self.ask(pol, ctx, state, edge.response, base=edge), False, note)
-        if urgency.is_emergency(pol, routing) and not urgency.denied(text, routing.turn.pattern):
+        if urgency.is_emergency(pol, routing):
             # "There's water pouring through the ceiling now" (or "we have a baby at home" after "the AC died")
             # while we ask for a name: the company's emergency rule connects them, whatever we were asking.
             session.pop("collect", None)

@@ -9,6 +9,7 @@ import ahocorasick
 import re2
 
 from .canon import FUNCTION_WORDS, Canon, canon, stems_of
+from .negation import NEGATORS
 from .schema import pattern_body, re2_options
 from .text import normalize
 
@@ -78,9 +79,10 @@ class SpokenIndex:
     whose rarest stem the caller said, so matching stays fast with thousands of phrases.
     """
 
-    __slots__ = ("_automaton", "_ids", "phrases", "_stems", "_markers", "_loose")
+    __slots__ = ("_automaton", "_ids", "phrases", "_stems", "_markers", "_loose", "negative")
 
     def __init__(self, phrases: Iterable[str] = ()) -> None:
+        self.negative: frozenset[int] = frozenset()
         self._ids: dict[str, int] = {}
         self.phrases: list[str] = []
         self._stems: list[tuple[str, ...]] = []
@@ -114,6 +116,9 @@ class SpokenIndex:
             for s in set(stems):
                 counts[s] = counts.get(s, 0) + 1
         self._loose = {}
+        #: Phrases that hold a negation of their own ("no heat", "not cooling", "nobody called"): a denial
+        #: cannot take them.
+        self.negative = frozenset(pid for pid, stems in enumerate(self._stems) if not NEGATORS.isdisjoint(stems))
         for pid, stems in enumerate(self._stems):
             need = _required(stems)
             if 2 <= len(stems) <= LOOSE_MAX:

@@ -466,6 +466,7 @@ def test_emergencies_reach_on_call(app, words):
     ("the furnace isn't working", "um it's 12 Main Street, we have a newborn"),
     ("hi um so our AC just died", "oh and my dad's on chemo so the heat's really rough on him"),
     ("my AC stopped working", "12 Main Street tomorrow", "oh no there's water pouring through the ceiling now"),
+    ("my AC stopped working", "12 Main Street tomorrow", "no, and now there's water pouring through the ceiling"),
 ])
 def test_an_emergency_said_over_two_turns_or_while_we_ask_reaches_on_call(app, words):
     result = call(app, *words)
@@ -477,6 +478,9 @@ def test_an_emergency_said_over_two_turns_or_while_we_ask_reaches_on_call(app, w
     ("the heat went out", "no, no babies or elderly here, just me"),
     ("I want to leave a message", "no sparks or smell, it just died"),
     ("the furnace quit", "uh yeah 14 Oak Street, anytime tomorrow"),
+    ("no sparks or smell, it just died",),
+    ("my furnace stopped working", "it's not an emergency"),
+    ("my AC stopped working", "I don't smell gas or anything, it just won't turn on"),
 ])
 def test_danger_denied_or_not_said_is_no_emergency(app, words):
     assert not [e for e in call(app, *words).events if e.kind == "dial"]
