@@ -74,6 +74,58 @@ NOT_A_NAME = re.compile(r"\b(?:don'?t know|not sure|no idea|why|what|how|who|whi
                         r"can you|could you|would you|do you|bye|goodbye|thanks|thank you|that'?s all|that'?s it)\b", re.I)
 
 
+#: Words that say where to come ("14 Oak Street", "on Elm Street", "same address as last time").
+_WHERE = re.compile(r"\d|\b(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|court|ct|boulevard|blvd|way|circle|cir|"
+                    r"parkway|pkwy|highway|hwy|trail|terrace|apartment|apt|suite|address|zip|same (?:place|house)|on file|"
+                    r"cross streets?)\b", re.I)
+#: Words that say when ("anytime", "after work"; days and parts of the day are ``acts.when_said``'s).
+_WHEN = re.compile(r"\b(?:anytime|any time|whenever|all day|any day|(?:this|next) week|right (?:now|away)|"
+                   r"after (?:work|school|lunch)|noon)\b", re.I)
+#: Asked when a visit's details say when but not where.
+ADDRESS_ENTITY: dict[str, Any] = {"name": "address", "type": "ADDRESS", "required": False,
+                                  "prompt": "And what's the address?", "maxRetries": 1}
+#: A place said with a capital after a preposition ("we're in Round Rock", "off Main").
+_PLACE = re.compile(r"\b(?:in|on|at|near|off|by)\s+[A-Z][a-z]+")
+#: A yes or a no in front of an answer ("yeah, come tomorrow morning", "no, 14 Oak Street").
+_LEAD = re.compile(r"^\W*(?:(?P<no>nope|nah|not really|no(?=\s*[,.!]|\s*$|\s+(?:it|it'?s|we|we'?re|i|i'?m|there|the|nobody|"
+                   r"no ?one|none|just|only|thanks?|thank|not|no)\b))|(?P<yes>yes|yeah|yep|yup|sure|ok(?:ay)?|uh[- ]?huh|"
+                   r"mm[- ]?hmm|please))\b[\s,.!]*", re.I)
+#: Said about the people at home ("nobody vulnerable", "just me", "my mom lives with us").
+_PEOPLE = re.compile(r"\b(?:no ?one|nobody|none of us|just (?:me|us|the \w+ of us|my \w+)|only (?:me|us)|me and my|"
+                     r"i live alone|vulnerable|elderly|(?:we'?re|we are|everyone'?s|everybody'?s) (?:all )?(?:fine|ok(?:ay)?|"
+                     r"good|healthy)|lives? with (?:me|us)|staying with (?:me|us))\b", re.I)
+_PEOPLE_WORDS = re.compile(r"\b(?:mom|mother|dad|father|grand\w*|wife|husband|son|daughter|kids?|children|bab(?:y|ies)|"
+                           r"parents?|sister|brother|aunt|uncle|she|he|they|we)\b", re.I)
+
+
+def gives_place(text: str) -> bool:
+    """Whether the words say where to come (an address, a street, a town)."""
+    return bool(_WHERE.search(text) or _PLACE.search(text))
+
+
+def gives_visit(text: str) -> bool:
+    """Whether the words say where or when to come for a visit (an address, a day or a time)."""
+    return gives_place(text) or bool(_WHEN.search(text) or acts.when_said(text))
+
+
+def visit_answer(text: str, *, people: bool) -> tuple[str, str]:
+    """An answer to "What's the address, and when ...?" (``people``: "... and is anyone in the home vulnerable?")
+    taken apart: ("yes", "no" or "", the rest). The yes or no in front goes ("yeah, come tomorrow morning" ->
+    "come tomorrow morning"), and asked about the people at home, so do the words about them ("no, nobody
+    vulnerable, just me, it's 14 Oak Street" -> ("no", "it's 14 Oak Street"))."""
+    lead = _LEAD.match(text)
+    said = ("no" if lead.group("no") else "yes") if lead else ""
+    rest = text[lead.end():] if lead else text
+    if people:
+        clauses = [c for c in re.split(r"\s*[,.;!?]+\s*|\s+but\s+", rest) if c.strip()]
+        kept = [c for c in clauses if gives_visit(c) or not (_PEOPLE.search(c) or (said and _PEOPLE_WORDS.search(c)))]
+        if len(kept) < len(clauses):
+            said = said or ("no" if re.search(r"\b(?:no ?one|nobody|none|just|only|alone|fine|ok|okay|good|healthy)\b",
+                                              " ".join(clauses), re.I) else "yes")
+            rest = ", ".join(kept)
+    return said, rest.strip(" ,.")
+
+
 def could_answer(state: Mapping[str, Any], text: str) -> bool:
     """Whether the words could be the answer to the current question (else a question of the caller's
     own, such as "are you open Saturday?", is answered first)."""
@@ -314,7 +366,8 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
         return step
     agrees = acts.is_assent(text) or (state.get("purpose") == "message" and acts.WANTS_MESSAGE.search(text)
                                       and not could_answer(state, text)) or (
-        spec["name"] == "visitDetails" and acts.is_yes(text))  # "yes please" to "shall we book a visit?"
+        spec["name"] == "visitDetails" and acts.is_yes(text) and not gives_visit(text))  # "yes please" to "shall we
+    # book a visit?" (not "yeah, come tomorrow morning")
     if agrees and (spec.get("type") != "TEXT" or spec["name"] in ("visitDetails", "message")):
         step.events.append("assent")  # "sure", "ok": they are listening; ask again, no retry counted
         return step
@@ -422,5 +475,6 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
     return _advance(state, collected, step)
 
 
-__all__ = ["Step", "start", "answer", "declines", "could_answer", "current", "prompt_of", "retry_prompt_of", "MESSAGE_ENTITIES",
+__all__ = ["Step", "start", "answer", "declines", "could_answer", "gives_place", "gives_visit", "visit_answer",
+           "ADDRESS_ENTITY", "current", "prompt_of", "retry_prompt_of", "MESSAGE_ENTITIES",
            "BOOKING_ENTITIES"]

@@ -58,6 +58,13 @@ UNANSWERED_SIDE_LINES = (("I'll pass that on so the team can answer it when they
                          ("The team can answer that as soon as I put you through. {prompt}",
                           "I'll connect you with the team in a moment, and they can help with that. {prompt}"))
 ASSENT_LINES = ("Great. {prompt}", "Thanks. {prompt}")
+#: Our booking reply asked about the people at home ("... and is anyone in the home vulnerable to the cold?").
+ASKED_PEOPLE = re.compile(r"\b(?:vulnerable|anyone (?:in the home|at home|there) (?:who|with))\b", re.I)
+#: The answer to that part of the question, then the rest of it again.
+PEOPLE_NO_LINE = "Okay, good. {prompt}"
+PEOPLE_YES_LINE = "Thanks for telling me, I'll make sure the technician knows. {prompt}"
+#: Asked where and when to come, the caller told us something else ("it just died"): noted, and asked again.
+VISIT_NOTED_LINE = "Got it, I'll pass that on to the technician. {prompt}"
 FAILED_DIALS = {"busy", "no-answer", "failed", "canceled", "leave", "queue-full", "error", "system-error"}
 
 
@@ -309,6 +316,11 @@ class Dialogue:
             session.pop("collect", None)
             note["events"] = ["emergency"]
             return Collected(policy.finish(pol, routing, BaseResponse(""), ctx), False, note)
+        if state.get("reason") == "booking" and not is_confirming(state) and state["index"] < len(state["entities"]) \
+                and collect.current(state)["name"] == "visitDetails" and not acts.is_question(text):
+            visit = self._visit(pol, session, text, ctx, state, note)
+            if visit is not None:
+                return visit
         rest = None if is_confirming(state) else acts.declined_then(text)
         if rest and not collect.declines(rest) and not acts.read(rest).kind:
             note["events"] = ["declined"]
@@ -387,6 +399,47 @@ class Dialogue:
             line = lines[ctx.variation % len(lines)]
             return Collected(Decision(action="RESPOND", response=line.format(prompt=prompt)), False, note)
         return self._step(pol, session, text, ctx, state, note)
+
+    def _visit(self, pol: policy.CompiledPolicy, session: dict[str, Any], text: str, ctx: TurnContext,
+               state: dict[str, Any], note: dict[str, Any]) -> Collected | None:
+        """The answer to "What's the address, and when ...?": the details without a yes or no in front ("yeah,
+        come tomorrow morning"); asked about the people at home too, a no or a yes about them is answered and the
+        address asked again ("no, nobody vulnerable, just me"); something else said instead ("it just died") is
+        noted for the technician and the address asked again, once. None: the usual steps take the words."""
+        last = str(((session.get("replies") or {}).get(str(session.get("seq", -1))) or {}).get("text") or "")
+        people = bool(ASKED_PEOPLE.search(last))
+        said, rest = collect.visit_answer(text, people=people)
+        if rest and collect.gives_visit(rest):
+            if said == "yes" and people and rest != text.strip(" ,."):
+                session["notes"] = (list(session.get("notes") or []) + [text.strip()[:200]])[-5:]
+            when = None
+            if not collect.gives_place(rest) and not any(e["name"] == "address" for e in state["entities"]):
+                # "Yeah, come tomorrow morning": when, but not where; the address is asked next.
+                state["entities"].insert(state["index"] + 1, dict(collect.ADDRESS_ENTITY))
+                when = acts.when_said(rest)
+            taken = self._step(pol, session, rest, ctx, state, note)
+            asked = collect.prompt_of(collect.ADDRESS_ENTITY)
+            if when and taken.decision.action == "RESPOND" and taken.decision.response == asked:
+                taken.decision = replace(taken.decision, response=f"Got it, {when}. {asked}")
+            return taken
+        if people and said and not rest and not acts.leaving(text):
+            # "No" (or "yeah, my mom lives with us" without an emergency) to the question about the people at home.
+            if said == "yes":
+                session["notes"] = (list(session.get("notes") or []) + [text.strip()[:200]])[-5:]
+            note["events"] = [f"people:{said}"]
+            line = PEOPLE_YES_LINE if said == "yes" else PEOPLE_NO_LINE
+            return Collected(Decision(action="RESPOND", response=line.format(prompt=_asked(pol, ctx, state))),
+                             False, note)
+        words = rest or text
+        if (said == "yes" and not rest) or int(state.get("statements", 0)) >= 1 or len(words.split()) < 2 \
+                or collect.declines(text) or acts.declined_then(text) or acts.read(text).kind \
+                or acts.WANTS_PERSON.search(text) or acts.WANTS_MESSAGE.search(text) or acts.when_said(text):
+            return None
+        state["statements"] = int(state.get("statements", 0)) + 1
+        session["notes"] = (list(session.get("notes") or []) + [text.strip()[:200]])[-5:]
+        note["events"] = ["statement"]
+        return Collected(Decision(action="RESPOND", response=VISIT_NOTED_LINE.format(prompt=_asked(pol, ctx, state))),
+                         False, note)
 
     def _person(self, pol: policy.CompiledPolicy, session: dict[str, Any], state: Mapping[str, Any],
                 ctx: TurnContext, routing: policy.Routing) -> Decision:

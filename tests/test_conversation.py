@@ -416,11 +416,11 @@ def test_a_question_after_our_offer_of_a_visit_is_answered(tmp_path):
 
 def test_the_address_given_when_asked_for_a_name_joins_the_visit_details(tmp_path):
     app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
-    result = call(app, "my heater stopped", "no, just me and my dog", "77 Maple Ave, whenever", "Chris Doe",
+    result = call(app, "my heater stopped", "Maple Ave, whenever", "oh it's 77 Maple Ave", "Chris Doe",
                   "512 555 0177", "yes")
     lines = [said(r)[0] for r in replies(result)[1:]]
     assert lines[2] == "Got it. And may I have your name?"
-    assert messages(app, result)[0]["message"] == "no, just me and my dog; 77 Maple Ave, whenever"
+    assert messages(app, result)[0]["message"] == "Maple Ave, whenever; oh it's 77 Maple Ave"
 
 
 def test_a_name_given_before_the_offer_of_a_message_is_not_asked_again(app):
@@ -711,3 +711,63 @@ def test_a_change_of_mind_at_the_read_back_replaces_the_message(app):
     assert said(replies(result)[4])[0] == "Got it, I'll pass that on instead. Is everything else right?"
     [msg] = messages(app, result)
     assert msg["message"] == "the thermostat is fine now, it's the furnace that keeps short cycling"
+
+
+# --- the answer to "What's the address, and ...?" ---------------------------------------------------------
+
+#: A call that hears the no-heat reply asking "... and is anyone in the home vulnerable to the cold?".
+NO_HEAT_ASKS_PEOPLE = f"CA{6:032d}"
+
+
+@pytest.mark.parametrize("answer", ["no", "nope", "no, nobody vulnerable, just me", "no no babies here, it's just us"])
+def test_a_no_about_the_people_at_home_is_not_the_address_nor_a_no_to_the_visit(tmp_path, answer):
+    app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
+    result = call(app, "my furnace stopped working", answer, "14 Oak Street, tomorrow morning", "Bob Smith",
+                  "512 555 0133", "yes", call_sid=NO_HEAT_ASKS_PEOPLE)
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert "vulnerable" in lines[0]
+    assert lines[1] == "Okay, good. What's the address, and when would be a good time for us to come by?"
+    assert lines[2] == "And may I have your name?"
+    assert messages(app, result)[0]["message"] == "14 Oak Street, tomorrow morning"
+
+
+def test_a_no_with_the_address_keeps_the_address(tmp_path):
+    app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
+    result = call(app, "my furnace stopped working", "no, it's 14 Oak Street, anytime", "Bob Smith", "512 555 0133",
+                  "yes", call_sid=NO_HEAT_ASKS_PEOPLE)
+    assert messages(app, result)[0]["message"] == "it's 14 Oak Street, anytime"
+
+
+def test_a_yes_about_the_people_at_home_without_an_emergency_is_passed_on(tmp_path):
+    app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
+    result = call(app, "something is wrong with my pilot light", "yeah my mom lives with us", "14 Oak Street, tomorrow",
+                  "Bob Smith", "512 555 0133", "yes", call_sid=NO_HEAT_ASKS_PEOPLE)
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert "vulnerable" in lines[0] and lines[1].startswith("Thanks for telling me, I'll make sure the technician knows.")
+    assert not [e for e in result.events if e.kind == "dial"]
+    stored = messages(app, result)[0]
+    assert stored["message"] == "14 Oak Street, tomorrow" and stored["notes"] == ["yeah my mom lives with us"]
+
+
+@pytest.mark.parametrize("answer", ["no sparks or smell, it just died", "it's not an emergency"])
+def test_something_else_said_instead_of_the_address_is_noted_and_the_address_asked_again(tmp_path, answer):
+    app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
+    result = call(app, "my AC stopped working", answer, "14 Oak Street tomorrow", "Bob Smith", "512 555 0133", "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[1].startswith("Got it, I'll pass that on") and lines[1].endswith("come by?")
+    stored = messages(app, result)[0]
+    assert stored["message"] == "14 Oak Street tomorrow" and stored["notes"] == [answer]
+    assert not [e for e in result.events if e.kind == "dial"]
+
+
+@pytest.mark.parametrize("answer, when", [("yeah, come tomorrow morning", "tomorrow morning"),
+                                          ("sure, tomorrow afternoon works", "tomorrow afternoon")])
+def test_a_yes_with_a_time_keeps_the_time_and_asks_the_address(tmp_path, answer, when):
+    app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
+    result = call(app, "my AC stopped working", answer, "14 Oak Street", "Bob Smith", "512 555 0133", "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[1] == f"Got it, {when}. And what's the address?"
+    assert lines[2] == "And may I have your name?"
+    assert "your address as 14 Oak Street" in lines[4]
+    stored = messages(app, result)[0]
+    assert when in stored["message"] and "14 Oak Street" in stored["message"]
