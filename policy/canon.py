@@ -59,6 +59,14 @@ FUNCTION_WORDS = frozenset({"to", "with", "of", "for", "in", "on", "at", "is", "
 _NUMBER_WORDS = {k: v for k, v in UNITS.items() if k not in ("oh", "o")} | TENS
 _TEMPERATURE_AFTER = {"degre", "in", "insid", "outsid", "out", "below"}
 COLD_MAX, HOT_MIN, HOT_MAX = 45, 95, 130
+#: An age: ``#elderly`` at 70 or more, ``#child`` at 5 or less ("my mom is 90", "a 92 year old", "my son is 2").
+ELDERLY_MIN, CHILD_MAX, AGE_MAX = 70, 5, 115
+#: Someone whose age a number after "is" can be (apostrophes gone: "shes", "moms").
+_PEOPLE = frozenset("mom moms mother mothers dad dads father fathers grandma grandmas grandpa grandpas grandmother "
+                    "grandmothers grandfather grandfathers grandparent grandparents parent parents she shes he hes "
+                    "husband husbands wife wifes aunt aunts uncle uncles son sons daughter daughters kid kids child "
+                    "baby babys neighbor neighbors i im they theyre both".split())
+_AGE_VERBS = frozenset("is are s turned turning just".split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +224,11 @@ def _spelled(words: list[str], prepared: str) -> bool:
 @lru_cache(maxsize=8192)
 def canon(text: str) -> Canon:
     """The canonical form of a caller's words or of a rule's phrase (memoized: texts repeat)."""
+    c = _canon(text)
+    return _idioms(c) if " sick " in c.joined else c
+
+
+def _canon(text: str) -> Canon:
     prepared = _prepare(text or "")
     if prepared.isascii() and "#" not in prepared and "_" not in prepared:
         raw = prepared.encode()
@@ -249,6 +262,7 @@ def canon(text: str) -> Canon:
         else:
             if tok.isdigit():
                 _temperature(int(tok), toks[i + 1:i + 3], markers)
+                _age(int(tok), toks[max(0, i - 4):i], toks[i + 1:i + 3], markers)
             said = known(tok)
             for stem in _word(tok) if said is None else said:
                 stems.append(stem)
@@ -290,6 +304,32 @@ def _temperature(value: int, after: list[str], markers: set[str]) -> None:
         markers.add("#cold")
     elif HOT_MIN <= value <= HOT_MAX:
         markers.add("#hot")
+
+
+def _age(value: int, before: list[str], after: list[str], markers: set[str]) -> None:
+    """An age: a number "... year(s) old", or said of someone ("my mom is 90", "she's 85", "my son is 2")."""
+    if not 0 < value <= AGE_MAX:
+        return
+    aged = len(after) == 2 and after[0] in ("year", "years", "yr", "yrs") and after[1] == "old"
+    if not aged and before and (before[-1] in _AGE_VERBS or before[-1] in ("shes", "hes", "im", "theyre")) \
+            and not (after and after[0] in ("degrees", "degree", "in", "inside", "outside", "out", "below", "f")):
+        aged = not _PEOPLE.isdisjoint(before[-3:])
+    if aged and value >= ELDERLY_MIN:
+        markers.add("#elderly")
+    elif aged and value <= CHILD_MAX:
+        markers.add("#child")
+
+
+def _idioms(c: Canon) -> Canon:
+    """"Sick of" and "sick and tired" are no one sick: the same as "fed up"."""
+    stems = list(c.stems)
+    for i, s in enumerate(stems[:-1]):
+        if s == "sick" and (stems[i + 1] == "of" or stems[i + 1:i + 3] == ["and", "tire"]) and \
+                c.clauses[i] == c.clauses[i + 1]:
+            stems[i] = "fed"
+            if stems[i + 1] == "of":
+                stems[i + 1] = "up"
+    return Canon(tuple(stems), c.clauses, c.markers, " " + " ".join(stems) + " ")
 
 
 def stems_of(phrase: str) -> tuple[str, ...]:
