@@ -39,6 +39,12 @@ MESSAGE_ENTITIES: tuple[dict[str, Any], ...] = (
     {"name": "message", "type": "TEXT", "required": True,
      "prompt": "And what message would you like me to pass along?", "maxRetries": 1, "escalateOnFail": True},
 )
+#: The same when the reply that offered it asked for the address too ("Could I get your name and address?").
+MESSAGE_WITH_ADDRESS: tuple[dict[str, Any], ...] = (
+    MESSAGE_ENTITIES[0], {"name": "address", "type": "ADDRESS", "required": False, "prompt": "And what's the address?",
+                          "maxRetries": 1, "place": True}, *MESSAGE_ENTITIES[1:])
+#: Why words given for the address were refused (they name no street, number or town).
+NOT_A_PLACE = "that does not sound like an address"
 MAX_NAME_WORDS = 6
 #: The caller declines or changes their mind ("no thanks", "never mind").
 DECLINES = re.compile(r"^\s*(?:(?:no|nope|nah)[\s,.!]*(?:thanks?|thank you)?|(?:thanks?|thank you)?[\s,.!]*(?:never ?mind|"
@@ -75,15 +81,17 @@ NOT_A_NAME = re.compile(r"\b(?:don'?t know|not sure|no idea|why|what|how|who|whi
 
 
 #: Words that say where to come ("14 Oak Street", "on Elm Street", "same address as last time").
-_WHERE = re.compile(r"\d|\b(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|court|ct|boulevard|blvd|way|circle|cir|"
+_WHERE = re.compile(r"\b\d{1,6}[a-z]?\s+(?!(?:am|pm|a\.m|p\.m|o'?clock|degrees?|years?|months?|minutes?|hours?|days?|weeks?|"
+                    r"times?|or|and|to|in|at|is|was|percent)\b)[a-z]|\b\d{5}\b|\b(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|court|ct|boulevard|blvd|way|circle|cir|"
                     r"parkway|pkwy|highway|hwy|trail|terrace|apartment|apt|suite|address|zip|same (?:place|house)|on file|"
                     r"cross streets?)\b", re.I)
 #: Words that say when ("anytime", "after work"; days and parts of the day are ``acts.when_said``'s).
 _WHEN = re.compile(r"\b(?:anytime|any time|whenever|all day|any day|(?:this|next) week|right (?:now|away)|"
-                   r"after (?:work|school|lunch)|noon)\b", re.I)
+                   r"after (?:work|school|lunch)|noon|(?:at|after|before|around|by|from) \d{1,2}(?::\d\d)?|"
+                   r"\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m|p\.m|o'?clock))\b", re.I)
 #: Asked when a visit's details say when but not where.
 ADDRESS_ENTITY: dict[str, Any] = {"name": "address", "type": "ADDRESS", "required": False,
-                                  "prompt": "And what's the address?", "maxRetries": 1}
+                                  "prompt": "And what's the address?", "maxRetries": 1, "place": True}
 #: A place said with a capital after a preposition ("we're in Round Rock", "off Main").
 _PLACE = re.compile(r"\b(?:in|on|at|near|off|by)\s+[A-Z][a-z]+")
 #: A yes or a no in front of an answer ("yeah, come tomorrow morning", "no, 14 Oak Street").
@@ -204,6 +212,8 @@ def _validate(spec: Mapping[str, Any], text: str, *, now: datetime, region: str)
     if result.ok and spec.get("type") == "PERSON" and (len(result.value.split()) > MAX_NAME_WORDS
                                                        or NOT_A_NAME.search(result.value)):
         return type(result)(False, None, "that does not sound like a name")
+    if result.ok and spec.get("place") and not gives_place(result.value):
+        return type(result)(False, None, NOT_A_PLACE)
     return result
 
 
@@ -416,6 +426,10 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
         collected[name] = value
         step.collected, step.changed = collected, True
         step.events.append(f"collected:{name}")
+    if extra and not rest.strip(" ,.") and spec["name"] not in extra:
+        # "512 555 0133" asked for the address: the number is taken, and the question asked again (no retry).
+        step.events.append("assent")
+        return step
     name_spelled = spelled(rest) if spec.get("type") == "PERSON" else None
     result = _validate(spec, name_spelled or rest, now=now, region=region)
     if result.ok:
@@ -440,6 +454,20 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
         step.text = "Got it."
         step.events.append("collected:visitDetails")
         return step
+    more = statement(rest) if result.reason == NOT_A_PLACE else None
+    if more is not None:
+        # "The repair never happened" asked for the address: more for the message (or for the team to hear);
+        # the address is let go.
+        if collected.get("message"):
+            collected["message"] = f"{str(collected['message']).rstrip(' .;')}; {more}"[:500]
+            step.collected, step.changed = collected, True
+            step.events.append("collected:message")
+        else:
+            step.events.append("statement")
+        state["skipped"].append(spec["name"])
+        step.text = STATEMENT_LINE
+        step.events.append(f"skipped:{spec['name']}")
+        return _advance(state, collected, step)
     if (spec.get("type") == "PERSON" and result.reason == SENTENCE and state.get("purpose") == "message"
             and len(rest.split()) >= 3 and not acts.is_question(rest) and not NOT_A_NAME.search(rest)
             and int(state.get("statements", 0)) < MAX_STATEMENTS):
@@ -476,5 +504,5 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
 
 
 __all__ = ["Step", "start", "answer", "declines", "could_answer", "gives_place", "gives_visit", "visit_answer",
-           "ADDRESS_ENTITY", "current", "prompt_of", "retry_prompt_of", "MESSAGE_ENTITIES",
+           "ADDRESS_ENTITY", "MESSAGE_WITH_ADDRESS", "current", "prompt_of", "retry_prompt_of", "MESSAGE_ENTITIES",
            "BOOKING_ENTITIES"]

@@ -60,6 +60,8 @@ UNANSWERED_SIDE_LINES = (("I'll pass that on so the team can answer it when they
 ASSENT_LINES = ("Great. {prompt}", "Thanks. {prompt}")
 #: Our booking reply asked about the people at home ("... and is anyone in the home vulnerable to the cold?").
 ASKED_PEOPLE = re.compile(r"\b(?:vulnerable|anyone (?:in the home|at home|there) (?:who|with))\b", re.I)
+#: A reply that offers to take a message and asks for the address ("Could I get your name and address?").
+ASKS_ADDRESS = re.compile(r"\baddress\b[^.?!]*\?\s*$", re.I)
 #: The answer to that part of the question, then the rest of it again.
 PEOPLE_NO_LINE = "Okay, good. {prompt}"
 PEOPLE_YES_LINE = "Thanks for telling me, I'll make sure the technician knows. {prompt}"
@@ -211,7 +213,9 @@ class Dialogue:
         elif decision.proposed_action == "TAKE_MESSAGE":
             # "Hi, this is Mike from ...": a name (or number) given in the same words is not asked again.
             given = _given(text, region, understood=understood)
-            state = collect.start("message", collect.MESSAGE_ENTITIES, given, reason="caller", confirm=confirm)
+            # "Could I get your name and address?": the address is asked too (after the name).
+            entities = collect.MESSAGE_WITH_ADDRESS if ASKS_ADDRESS.search(decision.response) else collect.MESSAGE_ENTITIES
+            state = collect.start("message", entities, given, reason="caller", confirm=confirm)
             if state is not None and given:
                 _keep(session, given)
                 if state.get("readback"):  # name, number and message all said: read them back instead

@@ -632,14 +632,14 @@ def test_a_message_given_whole_in_one_breath_is_read_back_at_once(app):
 
 
 def test_more_said_at_the_read_back_goes_into_the_message(app):
-    result = call(app, "your technician never showed up yesterday", "Linda Park", "512 555 0170",
+    result = call(app, "your technician never showed up yesterday", "Linda Park", "14 Oak Street", "512 555 0170",
                   "the repair never happened", "yes")
     lines = [said(r)[0] for r in replies(result)[1:]]
-    assert "our technician never showed up yesterday" in lines[2]  # the caller's words, said back to them
-    assert lines[3] == "Got it, I'll include that in your message. Is everything else right?"
+    assert "our technician never showed up yesterday" in lines[3]  # the caller's words, said back to them
+    assert lines[4] == "Got it, I'll include that in your message. Is everything else right?"
     [msg] = messages(app, result)
     assert msg["name"] == "Linda Park"  # "the repair never happened" is no name
-    assert msg["message"] == "your technician never showed up yesterday; the repair never happened"
+    assert msg["message"] == "your technician never showed up yesterday; the repair never happened; 14 Oak Street"
 
 
 def test_a_fuller_message_at_the_read_back_replaces_the_short_one(app):
@@ -771,3 +771,33 @@ def test_a_yes_with_a_time_keeps_the_time_and_asks_the_address(tmp_path, answer,
     assert "your address as 14 Oak Street" in lines[4]
     stored = messages(app, result)[0]
     assert when in stored["message"] and "14 Oak Street" in stored["message"]
+
+
+@pytest.mark.parametrize("words", [("Bob Smith", "14 Oak Street"), ("it's Bob Smith, 14 Oak Street",)])
+def test_a_reply_that_asks_for_the_name_and_address_collects_both(app, words):
+    result = call(app, "is my technician still coming today", *words, "512 555 0133", "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[0].endswith("Could I get your name and address?")
+    if len(words) == 2:
+        assert lines[1] == "And what's the address?"
+    assert "your address as 14 Oak Street" in lines[-2] and "technician still coming today" in lines[-2]
+    stored = messages(app, result)[0]
+    assert stored["name"] == "Bob Smith" and "14 Oak Street" in stored["message"]
+    assert "technician still coming today" in stored["message"]
+
+
+def test_the_address_is_taken_out_of_other_words():
+    from conversation.spoken import address_in
+    assert address_in("Bob Smith, 14 Oak Street") == ("14 Oak Street", "Bob Smith")
+    assert address_in("it's 220 North Maple Avenue, 512 555 0133")[0] == "220 North Maple Avenue"
+    assert address_in("Bob Smith") is None
+
+
+def test_a_number_or_a_statement_when_asked_for_the_address_is_not_the_address(app):
+    result = call(app, "is my technician still coming today", "Bob Smith", "512 555 0133", "he was supposed to be here at 9",
+                  "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[2].endswith(". And what's the address?") and not lines[2].startswith("Sorry")
+    assert "your address" not in lines[3] and "Just to confirm" in lines[3]
+    stored = messages(app, result)[0]
+    assert stored["callback_phone"] == "+15125550133" and "supposed to be here" in stored["message"]
