@@ -801,3 +801,19 @@ def test_a_number_or_a_statement_when_asked_for_the_address_is_not_the_address(a
     assert "your address" not in lines[3] and "Just to confirm" in lines[3]
     stored = messages(app, result)[0]
     assert stored["callback_phone"] == "+15125550133" and "supposed to be here" in stored["message"]
+
+
+@pytest.mark.parametrize("words", ["my heat pump is making a weird noise", "the furnace is making a strange sound",
+                                   "uh my heater's making a funny noise"])
+def test_a_sound_from_the_equipment_is_a_noise_not_a_heating_failure(app, words):
+    line = said(replies(call(app, words))[1])[0]
+    assert "heat isn't working" not in line and "vulnerable" not in line
+    assert "noise" in line or "listen" in line
+
+
+def test_yes_to_the_question_about_the_people_at_home_is_not_a_yes_to_the_address(tmp_path):
+    app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
+    lines = [said(r)[0] for r in replies(call(app, "my heat pump won't stop clicking", "yeah",
+                                              call_sid=NO_HEAT_ASKS_PEOPLE))[1:]]
+    assert "vulnerable" in lines[0]  # (the no-heat reply: a heat pump that won't stop clicking)
+    assert not lines[1].startswith("Great.") and "technician knows" in lines[1] and lines[1].endswith("come by?")
