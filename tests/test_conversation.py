@@ -817,3 +817,16 @@ def test_yes_to_the_question_about_the_people_at_home_is_not_a_yes_to_the_addres
                                               call_sid=NO_HEAT_ASKS_PEOPLE))[1:]]
     assert "vulnerable" in lines[0]  # (the no-heat reply: a heat pump that won't stop clicking)
     assert not lines[1].startswith("Great.") and "technician knows" in lines[1] and lines[1].endswith("come by?")
+
+
+@pytest.mark.parametrize("yes", ["sure", "yeah", "yes please"])
+def test_yes_after_the_out_of_scope_reply_asks_what_we_can_help_with(app, yes):
+    result = call(app, "do you do roofing", yes, "my AC stopped working")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert "heating or cooling related" in lines[0]
+    assert lines[1] in ("Great, what can I help you with?", "Sure, what can I do for you?")
+    assert "cooled down" in lines[2] or "AC" in lines[2]
+
+
+def test_no_after_the_out_of_scope_reply_ends_the_call(app):
+    assert replies(call(app, "do you do roofing", "no, that's it"))[2].find("./Hangup") is not None
