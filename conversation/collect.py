@@ -95,13 +95,15 @@ ADDRESS_ENTITY: dict[str, Any] = {"name": "address", "type": "ADDRESS", "require
 #: A place said with a capital after a preposition ("we're in Round Rock", "off Main").
 _PLACE = re.compile(r"\b(?:in|on|at|near|off|by)\s+[A-Z][a-z]+")
 #: A yes or a no in front of an answer ("yeah, come tomorrow morning", "no, 14 Oak Street").
-_LEAD = re.compile(r"^\W*(?:(?P<no>nope|nah|not really|no(?=\s*[,.!]|\s*$|\s+(?:it|it'?s|we|we'?re|i|i'?m|there|the|nobody|"
+_LEAD = re.compile(r"^\W*(?:(?:uh+|um+|oh|well|hmm+|er+)\b[\s,.]*)*(?:(?P<no>nope|nah|not really|no(?=\s*[,.!]|\s*$|\s+(?:it|it'?s|we|we'?re|i|i'?m|there|the|nobody|"
                    r"no ?one|none|just|only|thanks?|thank|not|no)\b))|(?P<yes>yes|yeah|yep|yup|sure|ok(?:ay)?|uh[- ]?huh|"
                    r"mm[- ]?hmm|please))\b[\s,.!]*", re.I)
 #: Said about the people at home ("nobody vulnerable", "just me", "my mom lives with us").
 _PEOPLE = re.compile(r"\b(?:no ?one|nobody|none of us|just (?:me|us|the \w+ of us|my \w+)|only (?:me|us)|me and my|"
                      r"i live alone|vulnerable|elderly|(?:we'?re|we are|everyone'?s|everybody'?s) (?:all )?(?:fine|ok(?:ay)?|"
                      r"good|healthy)|lives? with (?:me|us)|staying with (?:me|us))\b", re.I)
+#: A clause that is only a yes, a no or a filler ("uh no").
+_BARE = re.compile(r"\W*(?:(?:uh+|um+|oh|well|hmm+|er+|no|nope|nah|yes|yeah|yep|yup)\b\W*)+", re.I)
 _PEOPLE_WORDS = re.compile(r"\b(?:mom|mother|dad|father|grand\w*|wife|husband|son|daughter|kids?|children|bab(?:y|ies)|"
                            r"parents?|sister|brother|aunt|uncle|she|he|they|we)\b", re.I)
 
@@ -126,7 +128,8 @@ def visit_answer(text: str, *, people: bool) -> tuple[str, str]:
     rest = text[lead.end():] if lead else text
     if people:
         clauses = [c for c in re.split(r"\s*[,.;!?]+\s*|\s+but\s+", rest) if c.strip()]
-        kept = [c for c in clauses if gives_visit(c) or not (_PEOPLE.search(c) or (said and _PEOPLE_WORDS.search(c)))]
+        kept = [c for c in clauses if gives_visit(c) or not (_PEOPLE.search(c) or (said and _PEOPLE_WORDS.search(c))
+                                                            or _BARE.fullmatch(c))]
         if len(kept) < len(clauses):
             said = said or ("no" if re.search(r"\b(?:no ?one|nobody|none|just|only|alone|fine|ok|okay|good|healthy)\b",
                                               " ".join(clauses), re.I) else "yes")

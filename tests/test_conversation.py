@@ -719,7 +719,8 @@ def test_a_change_of_mind_at_the_read_back_replaces_the_message(app):
 NO_HEAT_ASKS_PEOPLE = f"CA{6:032d}"
 
 
-@pytest.mark.parametrize("answer", ["no", "nope", "no, nobody vulnerable, just me", "no no babies here, it's just us"])
+@pytest.mark.parametrize("answer", ["no", "nope", "no, nobody vulnerable, just me", "no no babies here, it's just us",
+                                    "uh no, nobody's sick or anything, it's just me"])
 def test_a_no_about_the_people_at_home_is_not_the_address_nor_a_no_to_the_visit(tmp_path, answer):
     app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
     result = call(app, "my furnace stopped working", answer, "14 Oak Street, tomorrow morning", "Bob Smith",
