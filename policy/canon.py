@@ -224,11 +224,6 @@ def _spelled(words: list[str], prepared: str) -> bool:
 @lru_cache(maxsize=8192)
 def canon(text: str) -> Canon:
     """The canonical form of a caller's words or of a rule's phrase (memoized: texts repeat)."""
-    c = _canon(text)
-    return _idioms(c) if " sick " in c.joined else c
-
-
-def _canon(text: str) -> Canon:
     prepared = _prepare(text or "")
     if prepared.isascii() and "#" not in prepared and "_" not in prepared:
         raw = prepared.encode()
@@ -238,7 +233,8 @@ def _canon(text: str) -> Canon:
             parts = [part.split() for part in raw.translate(_CLAUSE_BYTES).decode().split("\0")]
             words = list(chain.from_iterable(parts))
             if _SEQUENCE.isdisjoint(words) and not _spelled(words, prepared):
-                return _clauses(parts)
+                c = _clauses(parts)
+                return _idioms(c) if "sick" in prepared else c
             sequence = True
         else:
             sequence = _needs_sequence(prepared)
@@ -267,7 +263,8 @@ def _canon(text: str) -> Canon:
             for stem in _word(tok) if said is None else said:
                 stems.append(stem)
                 clauses.append(clause)
-    return Canon(tuple(stems), tuple(clauses), frozenset(markers), " " + " ".join(stems) + " ")
+    c = Canon(tuple(stems), tuple(clauses), frozenset(markers), " " + " ".join(stems) + " ")
+    return _idioms(c) if "sick" in prepared else c
 
 
 #: ASCII letters and digits kept, the clause marks ``,.;:!?`` as NUL, every other byte a space.
@@ -322,6 +319,8 @@ def _age(value: int, before: list[str], after: list[str], markers: set[str]) -> 
 
 def _idioms(c: Canon) -> Canon:
     """"Sick of" and "sick and tired" are no one sick: the same as "fed up"."""
+    if " sick " not in c.joined:
+        return c
     stems = list(c.stems)
     for i, s in enumerate(stems[:-1]):
         if s == "sick" and (stems[i + 1] == "of" or stems[i + 1:i + 3] == ["and", "tire"]) and \

@@ -11,10 +11,10 @@ from time import perf_counter
 from types import MappingProxyType
 from typing import Any, Callable, Iterator, Mapping
 
-from .canon import Canon, canon
+from .canon import canon
 from .compiler import CompiledPolicy
 from .decision import BaseResponse, Decision, TurnContext
-from .negation import affirmed, suspects
+from .matching import denied
 from .runtime import EdgeRule, Runtime, TransferRuleRT, block
 from .text import clean_utterance, padded
 
@@ -283,21 +283,6 @@ def _base_action(rt: Runtime, turn: _Turn, base: BaseResponse, ctx: TurnContext)
             turn.connect(rule, ctx)
 
 
-def _not_denied(rt: Runtime, hits: set[int], text: str, words: Canon) -> set[int]:
-    """The phrases said, less those the caller denies ("no sparks or smell", "it's not an emergency"): those
-    not found again in the words without the denials (a phrase with a "no" of its own, "no heat", stays).
-    The words are read again only when a phrase said holds a word a denial may take."""
-    maybe = suspects(words)
-    negative = rt.phrases.negative
-    if not maybe or not any(pid not in negative and not maybe.isdisjoint(rt.phrases.stems(pid)) for pid in hits):
-        return hits
-    said = affirmed(text)
-    if said is None:
-        return hits
-    still = rt.phrases.search(canon(said))
-    return {pid for pid in hits if pid in still or pid in negative}
-
-
 class Routing:
     """Steps 1 and 2 done: what the edge cases and transfer rules made of the caller's words.
 
@@ -327,9 +312,8 @@ def _route(policy: CompiledPolicy, utterance: str | None, context: TurnContext) 
         words = canon(text)
         hits = rt.phrases.search(words)
         joined = words.joined
-        if hits and (" no " in joined or " nobodi " in joined or " none " in joined or " noon " in joined) \
-                and not hits <= rt.phrases.negative:  # ("not", "-n't" and "without" are "no" in canonical words)
-            hits = _not_denied(rt, hits, text, words)
+        if hits and (" no " in joined or " nobodi " in joined or " none " in joined or " noon " in joined):
+            hits -= denied(rt.phrases, hits, text, words)  # "no sparks or smell", "it's not an emergency"
     else:
         hits = set()
     decided = _edge_cases(rt, turn, hits, text, context) or _transfer_rules(rt, turn, hits, context, text)

@@ -9,7 +9,7 @@ import ahocorasick
 import re2
 
 from .canon import FUNCTION_WORDS, Canon, canon, stems_of
-from .negation import NEGATORS
+from .negation import NEGATORS, affirmed, suspects
 from .schema import pattern_body, re2_options
 from .text import normalize
 
@@ -166,6 +166,27 @@ class SpokenIndex:
                     if _loose_match(need, either, places, c):
                         found[pid] = 1
         return found
+
+
+def denied(index: SpokenIndex, hits: Iterable[int], text: str, words: Canon) -> set[int]:
+    """Which of the phrases found in ``text`` the caller denies ("no sparks or smell", "it's not an emergency"):
+    those not found again in the words without the denials (a phrase with a "no" of its own, "no heat", never
+    is). Cheap unless a phrase said holds a word a denial may take: only then are the words read again."""
+    joined = words.joined
+    if not (" no " in joined or " nobodi " in joined or " none " in joined or " noon " in joined):
+        return set()  # ("not", "-n't" and "without" are "no" in canonical words)
+    negative = index.negative
+    candidates = [pid for pid in hits if pid not in negative]
+    if not candidates:
+        return set()
+    maybe = suspects(words)
+    if not maybe or not any(not maybe.isdisjoint(index.stems(pid)) for pid in candidates):
+        return set()
+    said = affirmed(text)
+    if said is None:
+        return set()
+    still = index.search(canon(said))
+    return {pid for pid in candidates if pid not in still}
 
 
 def _required(stems: tuple[str, ...]) -> tuple[str, ...]:

@@ -71,14 +71,17 @@ def _denied_span(words: list[str], k: int) -> int:
     elif w == "no" and (nxt in _CLAUSE_END or nxt in _NOT_A_DETERMINER):
         return -1
     i = k + 1
+    verb = -1
     if w in ("nobody", "noone", "none"):
         i = _skip(words, i, _PERSON_LINKS)
     elif w == "not" or w == "no":
         if i < n and words[i] in _THROUGH_VERBS:
-            i = _skip(words, i + 1, _THROUGH_LINKS)
+            verb, i = i, _skip(words, i + 1, _THROUGH_LINKS)
         i = _skip(words, i, _DETERMINERS)
     else:
         return -1
+    if verb >= 0 and (i >= n or words[i] in _CLAUSE_END or words[i] in _LISTED):
+        i = verb  # "no smell", "no smell or smoke", "I don't think so": the verb is the thing denied
     if i >= n or words[i] in _CLAUSE_END:
         return -1
     last = i
@@ -105,7 +108,7 @@ def suspects(c: Canon) -> set[str]:
             skips = (_S_PERSON,)
         else:
             skips = (_S_THROUGH, _S_LINKS, _S_DETERMINERS) if i < n and stems[i] in _S_THROUGH else (_S_DETERMINERS,)
-        for skip in skips:
+        for skip in (*skips, _LISTED):  # ("no smell or smoke": the verb, then the list)
             while i < n and clauses[i] == clause and stems[i] in skip:
                 out.add(stems[i])
                 i += 1

@@ -575,3 +575,9 @@ def test_a_caller_in_danger_is_never_hung_up_on_for_how_they_talk():
     assert danger.action == "TRANSFER" and {"type": "HANGUP_WITHHELD", "id": "abuse", "name": "abuse"} in [
         dict(b) for b in danger.applied_blocks]
     assert policy.apply(p, "you idiots", "b", ctx()).action == "HANGUP"
+
+
+def test_a_denied_verb_and_what_is_listed_after_it():
+    p = compile_(transferRules=[EMERGENCY], allowedActions=ALL_TRANSFERS)
+    assert policy.apply(p, "no smell or smoke, it just stopped", "base", ctx()).action == "RESPOND"
+    assert policy.apply(p, "I don't think so, but there's smoke now", "base", ctx()).action == "TRANSFER"
