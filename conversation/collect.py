@@ -108,6 +108,18 @@ _PEOPLE_WORDS = re.compile(r"\b(?:mom|mother|dad|father|grand\w*|wife|husband|so
                            r"parents?|sister|brother|aunt|uncle|she|he|they|we)\b", re.I)
 
 
+#: The caller no longer wants the visit ("actually it's working again, never mind").
+_NO_LONGER = re.compile(r"\b(?:never ?mind|forget (?:it|that|about it)|no longer need|(?:do not|don'?t) need (?:it|one|a "
+                        r"visit|a technician|anyone|someone) (?:anymore|now)|(?:it'?s|it is|it'?s all) (?:working|fine|"
+                        r"ok(?:ay)?|good) (?:again|now)|(?:started|kicked) (?:working|back on) again|cancel (?:that|it))\b",
+                        re.I)
+
+
+def no_longer_wanted(text: str) -> bool:
+    """Whether the caller no longer wants what we were arranging ("oh wait, it's working again, never mind")."""
+    return bool(_NO_LONGER.search(text))
+
+
 def gives_place(text: str) -> bool:
     """Whether the words say where to come (an address, a street, a town)."""
     return bool(_WHERE.search(text) or _PLACE.search(text))
@@ -506,6 +518,6 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
     return _advance(state, collected, step)
 
 
-__all__ = ["Step", "start", "answer", "declines", "could_answer", "gives_place", "gives_visit", "visit_answer",
+__all__ = ["Step", "start", "answer", "declines", "could_answer", "no_longer_wanted", "gives_place", "gives_visit", "visit_answer",
            "ADDRESS_ENTITY", "MESSAGE_WITH_ADDRESS", "current", "prompt_of", "retry_prompt_of", "MESSAGE_ENTITIES",
            "BOOKING_ENTITIES"]

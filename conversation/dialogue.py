@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 TRANSFER_NOW_LINE = "Thank you. I'll connect you now."
 DECLINED_LINE = "No problem. Is there anything else I can help you with?"
+#: The visit is no longer needed: "actually it's working again".
+WORKING_AGAIN_LINE = "Glad to hear it's working. Is there anything else I can help you with?"
 TO_MESSAGE_LINE = "I'm sorry, I'm having trouble with that, so let me take a message instead."
 MESSAGE_START_LINE = "Sure, I can take a message and have someone call you back."
 PERSON_FAILED_LINE = ("I did try to put you through, but no one could pick up just now, so a message is the quickest "
@@ -410,6 +412,13 @@ class Dialogue:
         come tomorrow morning"); asked about the people at home too, a no or a yes about them is answered and the
         address asked again ("no, nobody vulnerable, just me"); something else said instead ("it just died") is
         noted for the technician and the address asked again, once. None: the usual steps take the words."""
+        if collect.no_longer_wanted(text) and not collect.gives_visit(text):
+            # "Uh no wait, actually it's working again, never mind": no visit, and nothing to note.
+            note["events"] = ["declined"]
+            session.pop("collect", None)
+            session["anything_else"] = True
+            line = WORKING_AGAIN_LINE if re.search(r"\b(?:working|fine|ok(?:ay)?|good|on)\b", text, re.I) else DECLINED_LINE
+            return Collected(Decision(action="RESPOND", response=policy.speak(pol, line, ctx)), False, note)
         last = str(((session.get("replies") or {}).get(str(session.get("seq", -1))) or {}).get("text") or "")
         people = bool(ASKED_PEOPLE.search(last))
         said, rest = collect.visit_answer(text, people=people)

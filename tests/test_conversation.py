@@ -831,3 +831,12 @@ def test_yes_after_the_out_of_scope_reply_asks_what_we_can_help_with(app, yes):
 
 def test_no_after_the_out_of_scope_reply_ends_the_call(app):
     assert replies(call(app, "do you do roofing", "no, that's it"))[2].find("./Hangup") is not None
+
+
+@pytest.mark.parametrize("words", ["uh no wait, actually it's working again, never mind",
+                                   "oh it just kicked back on again, sorry"])
+def test_the_visit_no_longer_needed_is_not_taken_as_its_details(app, words):
+    result = call(app, "my AC stopped working", words, "no that's it")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[1] == "Glad to hear it's working. Is there anything else I can help you with?"
+    assert replies(result)[3].find("./Hangup") is not None and not messages(app, result)
