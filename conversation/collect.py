@@ -87,7 +87,8 @@ _WHERE = re.compile(r"\b\d{1,6}[a-z]?\s+(?!(?:am|pm|a\.m|p\.m|o'?clock|degrees?|
                     r"cross streets?)\b", re.I)
 #: Words that say when ("anytime", "after work"; days and parts of the day are ``acts.when_said``'s).
 _WHEN = re.compile(r"\b(?:anytime|any time|whenever|all day|any day|(?:this|next) week|right (?:now|away)|"
-                   r"after (?:work|school|lunch)|noon|(?:at|after|before|around|by|from) \d{1,2}(?::\d\d)?|"
+                   r"after (?:work|school|lunch)|noon|mornings|afternoons|evenings|weekends|weekdays|"
+                   r"(?:at|after|before|around|by|from|until|till|til) \d{1,2}(?::\d\d)?|"
                    r"\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m|p\.m|o'?clock))\b", re.I)
 #: Asked when a visit's details say when but not where.
 ADDRESS_ENTITY: dict[str, Any] = {"name": "address", "type": "ADDRESS", "required": False,

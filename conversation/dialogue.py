@@ -69,6 +69,9 @@ PEOPLE_NO_LINE = "Okay, good. {prompt}"
 PEOPLE_YES_LINE = "Thanks for telling me, I'll make sure the technician knows. {prompt}"
 #: Asked where and when to come, the caller told us something else ("it just died"): noted, and asked again.
 VISIT_NOTED_LINE = "Got it, I'll pass that on to the technician. {prompt}"
+#: ... or insisted on the visit ("just send someone already").
+VISIT_SOON_LINE = "Let's get someone out to you. {prompt}"
+SEND_SOMEONE = re.compile(r"\b(?:send|get) (?:someone|somebody|a tech\w*|a guy|anyone)\b|\bcome out\b", re.I)
 FAILED_DIALS = {"busy", "no-answer", "failed", "canceled", "leave", "queue-full", "error", "system-error"}
 
 
@@ -449,10 +452,14 @@ class Dialogue:
                 or acts.WANTS_PERSON.search(text) or acts.WANTS_MESSAGE.search(text) or acts.when_said(text):
             return None
         state["statements"] = int(state.get("statements", 0)) + 1
-        session["notes"] = (list(session.get("notes") or []) + [text.strip()[:200]])[-5:]
         note["events"] = ["statement"]
-        return Collected(Decision(action="RESPOND", response=VISIT_NOTED_LINE.format(prompt=_asked(pol, ctx, state))),
-                         False, note)
+        if acts.read(text).upset or SEND_SOMEONE.search(text):
+            # "This is ridiculous, just send someone already": the visit is what they want; no note for it.
+            line = VISIT_SOON_LINE
+        else:
+            session["notes"] = (list(session.get("notes") or []) + [text.strip()[:200]])[-5:]
+            line = VISIT_NOTED_LINE
+        return Collected(Decision(action="RESPOND", response=line.format(prompt=_asked(pol, ctx, state))), False, note)
 
     def _person(self, pol: policy.CompiledPolicy, session: dict[str, Any], state: Mapping[str, Any],
                 ctx: TurnContext, routing: policy.Routing) -> Decision:

@@ -840,3 +840,10 @@ def test_the_visit_no_longer_needed_is_not_taken_as_its_details(app, words):
     lines = [said(r)[0] for r in replies(result)[1:]]
     assert lines[1] == "Glad to hear it's working. Is there anything else I can help you with?"
     assert replies(result)[3].find("./Hangup") is not None and not messages(app, result)
+
+
+@pytest.mark.parametrize("words, hears", [("I'm at work until 5, evenings are best", "And what's the address?"),
+                                          ("this is ridiculous, just send someone already", "Let's get someone out")])
+def test_how_a_time_or_an_insistence_instead_of_the_address_is_answered(app, words, hears):
+    lines = [said(r)[0] for r in replies(call(app, "my AC stopped working", words))[1:]]
+    assert hears in lines[1] and "pass that on" not in lines[1]
