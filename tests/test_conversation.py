@@ -235,6 +235,12 @@ def test_no_acknowledgement_where_it_sounds_wrong(app, words):
     assert not said(replies(result)[1])[0].startswith("Ok")
 
 
+def test_no_acknowledgement_in_front_of_a_refusal(app):
+    for n in range(4):  # the acknowledgements vary by call
+        line = said(replies(call(app, "do you do plumbing", call_sid=f"CA{n:032d}"))[1])[0]
+        assert line.startswith("We only work on heating and air conditioning")
+
+
 def test_no_acknowledgement_in_front_of_a_safety_line(app):
     result = call(app, "I think I smell gas in the basement")
     line = said(replies(result)[1])[0]
