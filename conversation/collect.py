@@ -101,7 +101,7 @@ _LEAD = re.compile(r"^\W*(?:(?:uh+|um+|oh|well|hmm+|er+)\b[\s,.]*)*(?:(?P<no>nop
                    r"mm[- ]?hmm|please))\b[\s,.!]*", re.I)
 #: Said about the people at home ("nobody vulnerable", "just me", "my mom lives with us").
 _PEOPLE = re.compile(r"\b(?:no ?one|nobody|none of us|just (?:me|us|the \w+ of us|my \w+)|only (?:me|us)|me and my|"
-                     r"i live alone|vulnerable|elderly|(?:we'?re|we are|everyone'?s|everybody'?s) (?:all )?(?:fine|ok(?:ay)?|"
+                     r"i live alone|vulnerable|elderly|not (?:an? )?(?:emergency|urgent)|no emergency|nothing urgent|(?:we'?re|we are|everyone'?s|everybody'?s) (?:all )?(?:fine|ok(?:ay)?|"
                      r"good|healthy)|lives? with (?:me|us)|staying with (?:me|us))\b", re.I)
 #: A clause that is only a yes, a no or a filler ("uh no").
 _BARE = re.compile(r"\W*(?:(?:uh+|um+|oh|well|hmm+|er+|no|nope|nah|yes|yeah|yep|yup)\b\W*)+", re.I)
@@ -144,7 +144,7 @@ def visit_answer(text: str, *, people: bool) -> tuple[str, str]:
         kept = [c for c in clauses if gives_visit(c) or not (_PEOPLE.search(c) or (said and _PEOPLE_WORDS.search(c))
                                                             or _BARE.fullmatch(c))]
         if len(kept) < len(clauses):
-            said = said or ("no" if re.search(r"\b(?:no ?one|nobody|none|just|only|alone|fine|ok|okay|good|healthy)\b",
+            said = said or ("no" if re.search(r"\b(?:no ?one|nobody|none|no|not|just|only|alone|fine|ok|okay|good|healthy)\b",
                                               " ".join(clauses), re.I) else "yes")
             rest = ", ".join(kept)
     return said, rest.strip(" ,.")

@@ -69,6 +69,10 @@ PEOPLE_NO_LINE = "Okay, good. {prompt}"
 PEOPLE_YES_LINE = "Thanks for telling me, I'll make sure the technician knows. {prompt}"
 #: Asked where and when to come, the caller told us something else ("it just died"): noted, and asked again.
 VISIT_NOTED_LINE = "Got it, I'll pass that on to the technician. {prompt}"
+#: ... or said it can wait ("it's not an emergency").
+NOT_URGENT_LINE = "Okay, good to know. {prompt}"
+NOT_URGENT = re.compile(r"\bnot (?:an? |really )?(?:emergency|urgent)|\bno (?:emergency|rush|hurry)\b|\bnothing urgent\b|"
+                        r"\bit can wait\b", re.I)
 #: ... or insisted on the visit ("just send someone already").
 VISIT_SOON_LINE = "Let's get someone out to you. {prompt}"
 SEND_SOMEONE = re.compile(r"\b(?:send|get) (?:someone|somebody|a tech\w*|a guy|anyone)\b|\bcome out\b", re.I)
@@ -458,7 +462,7 @@ class Dialogue:
             line = VISIT_SOON_LINE
         else:
             session["notes"] = (list(session.get("notes") or []) + [text.strip()[:200]])[-5:]
-            line = VISIT_NOTED_LINE
+            line = NOT_URGENT_LINE if NOT_URGENT.search(text) else VISIT_NOTED_LINE
         return Collected(Decision(action="RESPOND", response=line.format(prompt=_asked(pol, ctx, state))), False, note)
 
     def _person(self, pol: policy.CompiledPolicy, session: dict[str, Any], state: Mapping[str, Any],

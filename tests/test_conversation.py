@@ -726,6 +726,7 @@ NO_HEAT_ASKS_PEOPLE = f"CA{6:032d}"
 
 
 @pytest.mark.parametrize("answer", ["no", "nope", "no, nobody vulnerable, just me", "no no babies here, it's just us",
+                                    "it's not an emergency",
                                     "uh no, nobody's sick or anything, it's just me"])
 def test_a_no_about_the_people_at_home_is_not_the_address_nor_a_no_to_the_visit(tmp_path, answer):
     app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
@@ -761,7 +762,7 @@ def test_something_else_said_instead_of_the_address_is_noted_and_the_address_ask
     app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
     result = call(app, "my AC stopped working", answer, "14 Oak Street tomorrow", "Bob Smith", "512 555 0133", "yes")
     lines = [said(r)[0] for r in replies(result)[1:]]
-    assert lines[1].startswith("Got it, I'll pass that on") and lines[1].endswith("come by?")
+    assert lines[1].startswith(("Got it, I'll pass that on", "Okay, good to know.")) and lines[1].endswith("come by?")
     stored = messages(app, result)[0]
     assert stored["message"] == "14 Oak Street tomorrow" and stored["notes"] == [answer]
     assert not [e for e in result.events if e.kind == "dial"]
