@@ -93,9 +93,13 @@ def soothe(pol: policy.CompiledPolicy, ctx: TurnContext, decision: Decision) -> 
     """An upset caller hears their frustration acknowledged before anything else."""
     if decision.action == "HANGUP" or decision.short_circuit:
         return decision
-    sorry = policy.speak(pol, pick(SOOTHE_LINES, ctx), ctx, caller_spoke=False)
     rest = _LEADING_ACK.sub("", decision.response)
     rest = re.sub(r"^(?:i'?m (?:so |very |really )?sorry[^.!?]*[.!?]\s*)", "", rest, flags=re.I)
+    # Never two sentences in a row that open alike ("... Let's get this sorted out. Let's get you cooled down.").
+    first = rest.split(" ", 1)[0].lower()
+    turns = [SOOTHE_LINES[(ctx.variation + k) % len(SOOTHE_LINES)] for k in range(len(SOOTHE_LINES))]
+    line = next((t for t in turns if split_sentences(t)[-1].split(" ", 1)[0].lower() != first), turns[0])
+    sorry = policy.speak(pol, line, ctx, caller_spoke=False)
     return replace(decision, response=f"{sorry} {rest[:1].upper()}{rest[1:]}".strip())
 
 

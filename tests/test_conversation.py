@@ -854,3 +854,9 @@ def test_the_visit_no_longer_needed_is_not_taken_as_its_details(app, words):
 def test_how_a_time_or_an_insistence_instead_of_the_address_is_answered(app, words, hears):
     lines = [said(r)[0] for r in replies(call(app, "my AC stopped working", words))[1:]]
     assert hears in lines[1] and "pass that on" not in lines[1]
+
+
+def test_the_apology_to_an_upset_caller_does_not_open_like_the_answer(app):
+    for n in range(6):  # every apology and reply variation
+        line = said(replies(call(app, "I'm sick of this, my AC stopped working", call_sid=f"CA{n:032d}"))[1])[0]
+        assert "Let's get this sorted out. Let's" not in line and "on-call" not in line
