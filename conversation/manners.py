@@ -25,7 +25,7 @@ THANKS_LINES = ("You're welcome! Is there anything else I can help you with?",
                 "You're very welcome. Is there anything else I can do for you?")
 MORE_LINES = ("Sure, what else can I help you with?", "Of course. What else can I do for you?")
 #: The same when nothing was helped with yet ("Is there anything heating or cooling related I can help with?").
-WHAT_LINES = ("Great, what can I help you with?", "Sure, what can I do for you?")
+WHAT_LINES = ("Great, what can I help you with?", "Okay, what can I do for you?")
 HOLD_LINES = ("Sure, take your time.", "No problem, I'll wait.")
 REPEAT_LINES = ("Sure. {text}", "Of course. {text}")
 SOOTHE_LINES = ("I'm sorry about that. I can hear how frustrating this has been.",
