@@ -39,6 +39,12 @@ MESSAGE_ENTITIES: tuple[dict[str, Any], ...] = (
     {"name": "message", "type": "TEXT", "required": True,
      "prompt": "And what message would you like me to pass along?", "maxRetries": 1, "escalateOnFail": True},
 )
+#: The same when the reply that offered it asked for the address too ("Could I get your name and address?").
+MESSAGE_WITH_ADDRESS: tuple[dict[str, Any], ...] = (
+    MESSAGE_ENTITIES[0], {"name": "address", "type": "ADDRESS", "required": False, "prompt": "And what's the address?",
+                          "maxRetries": 1, "place": True}, *MESSAGE_ENTITIES[1:])
+#: Why words given for the address were refused (they name no street, number or town).
+NOT_A_PLACE = "that does not sound like an address"
 MAX_NAME_WORDS = 6
 #: The caller declines or changes their mind ("no thanks", "never mind").
 DECLINES = re.compile(r"^\s*(?:(?:no|nope|nah)[\s,.!]*(?:thanks?|thank you)?|(?:thanks?|thank you)?[\s,.!]*(?:never ?mind|"
@@ -72,6 +78,76 @@ WHY_LINES = {"PERSON": "It's just so our team knows who they're speaking with.",
 #: Answers that are not a name ("I don't know", "why do you need that?").
 NOT_A_NAME = re.compile(r"\b(?:don'?t know|not sure|no idea|why|what|how|who|which|where|when|"
                         r"can you|could you|would you|do you|bye|goodbye|thanks|thank you|that'?s all|that'?s it)\b", re.I)
+
+
+#: Words that say where to come ("14 Oak Street", "on Elm Street", "same address as last time").
+_WHERE = re.compile(r"\b\d{1,6}[a-z]?\s+(?!(?:am|pm|a\.m|p\.m|o'?clock|degrees?|years?|months?|minutes?|hours?|days?|weeks?|"
+                    r"times?|or|and|to|in|at|is|was|percent)\b)[a-z]|\b\d{5}\b|\b(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|court|ct|boulevard|blvd|way|circle|cir|"
+                    r"parkway|pkwy|highway|hwy|trail|terrace|apartment|apt|suite|address|zip|same (?:place|house)|on file|"
+                    r"cross streets?)\b", re.I)
+#: Words that say when ("anytime", "after work"; days and parts of the day are ``acts.when_said``'s).
+_WHEN = re.compile(r"\b(?:anytime|any time|whenever|all day|any day|(?:this|next) week|right (?:now|away)|"
+                   r"after (?:work|school|lunch)|noon|mornings|afternoons|evenings|weekends|weekdays|"
+                   r"(?:at|after|before|around|by|from|until|till|til) \d{1,2}(?::\d\d)?|"
+                   r"\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m|p\.m|o'?clock))\b", re.I)
+#: Asked when a visit's details say when but not where.
+ADDRESS_ENTITY: dict[str, Any] = {"name": "address", "type": "ADDRESS", "required": False,
+                                  "prompt": "And what's the address?", "maxRetries": 1, "place": True}
+#: A place said with a capital after a preposition ("we're in Round Rock", "off Main").
+_PLACE = re.compile(r"\b(?:in|on|at|near|off|by)\s+[A-Z][a-z]+")
+#: A yes or a no in front of an answer ("yeah, come tomorrow morning", "no, 14 Oak Street").
+_LEAD = re.compile(r"^\W*(?:(?:uh+|um+|oh|well|hmm+|er+)\b[\s,.]*)*(?:(?P<no>nope|nah|not really|no(?=\s*[,.!]|\s*$|\s+(?:it|it'?s|we|we'?re|i|i'?m|there|the|nobody|"
+                   r"no ?one|none|just|only|thanks?|thank|not|no)\b))|(?P<yes>yes|yeah|yep|yup|sure|ok(?:ay)?|uh[- ]?huh|"
+                   r"mm[- ]?hmm|please))\b[\s,.!]*", re.I)
+#: Said about the people at home ("nobody vulnerable", "just me", "my mom lives with us").
+_PEOPLE = re.compile(r"\b(?:no ?one|nobody|none of us|just (?:me|us|the \w+ of us|my \w+)|only (?:me|us)|me and my|"
+                     r"i live alone|vulnerable|elderly|not (?:an? )?(?:emergency|urgent)|no emergency|nothing urgent|(?:we'?re|we are|everyone'?s|everybody'?s) (?:all )?(?:fine|ok(?:ay)?|"
+                     r"good|healthy)|lives? with (?:me|us)|staying with (?:me|us))\b", re.I)
+#: A clause that is only a yes, a no or a filler ("uh no").
+_BARE = re.compile(r"\W*(?:(?:uh+|um+|oh|well|hmm+|er+|no|nope|nah|yes|yeah|yep|yup)\b\W*)+", re.I)
+_PEOPLE_WORDS = re.compile(r"\b(?:mom|mother|dad|father|grand\w*|wife|husband|son|daughter|kids?|children|bab(?:y|ies)|"
+                           r"parents?|sister|brother|aunt|uncle|she|he|they|we)\b", re.I)
+
+
+#: The caller no longer wants the visit ("actually it's working again, never mind").
+_NO_LONGER = re.compile(r"\b(?:never ?mind|forget (?:it|that|about it)|no longer need|(?:do not|don'?t) need (?:it|one|a "
+                        r"visit|a technician|anyone|someone) (?:anymore|now)|(?:it'?s|it is|it'?s all) (?:working|fine|"
+                        r"ok(?:ay)?|good) (?:again|now)|(?:started|kicked) (?:working|back on) again|cancel (?:that|it))\b",
+                        re.I)
+
+
+def no_longer_wanted(text: str) -> bool:
+    """Whether the caller no longer wants what we were arranging ("oh wait, it's working again, never mind")."""
+    return bool(_NO_LONGER.search(text))
+
+
+def gives_place(text: str) -> bool:
+    """Whether the words say where to come (an address, a street, a town)."""
+    return bool(_WHERE.search(text) or _PLACE.search(text))
+
+
+def gives_visit(text: str) -> bool:
+    """Whether the words say where or when to come for a visit (an address, a day or a time)."""
+    return gives_place(text) or bool(_WHEN.search(text) or acts.when_said(text))
+
+
+def visit_answer(text: str, *, people: bool) -> tuple[str, str]:
+    """An answer to "What's the address, and when ...?" (``people``: "... and is anyone in the home vulnerable?")
+    taken apart: ("yes", "no" or "", the rest). The yes or no in front goes ("yeah, come tomorrow morning" ->
+    "come tomorrow morning"), and asked about the people at home, so do the words about them ("no, nobody
+    vulnerable, just me, it's 14 Oak Street" -> ("no", "it's 14 Oak Street"))."""
+    lead = _LEAD.match(text)
+    said = ("no" if lead.group("no") else "yes") if lead else ""
+    rest = text[lead.end():] if lead else text
+    if people:
+        clauses = [c for c in re.split(r"\s*[,.;!?]+\s*|\s+but\s+", rest) if c.strip()]
+        kept = [c for c in clauses if gives_visit(c) or not (_PEOPLE.search(c) or (said and _PEOPLE_WORDS.search(c))
+                                                            or _BARE.fullmatch(c))]
+        if len(kept) < len(clauses):
+            said = said or ("no" if re.search(r"\b(?:no ?one|nobody|none|no|not|just|only|alone|fine|ok|okay|good|healthy)\b",
+                                              " ".join(clauses), re.I) else "yes")
+            rest = ", ".join(kept)
+    return said, rest.strip(" ,.")
 
 
 def could_answer(state: Mapping[str, Any], text: str) -> bool:
@@ -152,6 +228,8 @@ def _validate(spec: Mapping[str, Any], text: str, *, now: datetime, region: str)
     if result.ok and spec.get("type") == "PERSON" and (len(result.value.split()) > MAX_NAME_WORDS
                                                        or NOT_A_NAME.search(result.value)):
         return type(result)(False, None, "that does not sound like a name")
+    if result.ok and spec.get("place") and not gives_place(result.value):
+        return type(result)(False, None, NOT_A_PLACE)
     return result
 
 
@@ -314,7 +392,8 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
         return step
     agrees = acts.is_assent(text) or (state.get("purpose") == "message" and acts.WANTS_MESSAGE.search(text)
                                       and not could_answer(state, text)) or (
-        spec["name"] == "visitDetails" and acts.is_yes(text))  # "yes please" to "shall we book a visit?"
+        spec["name"] == "visitDetails" and acts.is_yes(text) and not gives_visit(text))  # "yes please" to "shall we
+    # book a visit?" (not "yeah, come tomorrow morning")
     if agrees and (spec.get("type") != "TEXT" or spec["name"] in ("visitDetails", "message")):
         step.events.append("assent")  # "sure", "ok": they are listening; ask again, no retry counted
         return step
@@ -363,6 +442,10 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
         collected[name] = value
         step.collected, step.changed = collected, True
         step.events.append(f"collected:{name}")
+    if extra and not rest.strip(" ,.") and spec["name"] not in extra:
+        # "512 555 0133" asked for the address: the number is taken, and the question asked again (no retry).
+        step.events.append("assent")
+        return step
     name_spelled = spelled(rest) if spec.get("type") == "PERSON" else None
     result = _validate(spec, name_spelled or rest, now=now, region=region)
     if result.ok:
@@ -387,6 +470,20 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
         step.text = "Got it."
         step.events.append("collected:visitDetails")
         return step
+    more = statement(rest) if result.reason == NOT_A_PLACE else None
+    if more is not None:
+        # "The repair never happened" asked for the address: more for the message (or for the team to hear);
+        # the address is let go.
+        if collected.get("message"):
+            collected["message"] = f"{str(collected['message']).rstrip(' .;')}; {more}"[:500]
+            step.collected, step.changed = collected, True
+            step.events.append("collected:message")
+        else:
+            step.events.append("statement")
+        state["skipped"].append(spec["name"])
+        step.text = STATEMENT_LINE
+        step.events.append(f"skipped:{spec['name']}")
+        return _advance(state, collected, step)
     if (spec.get("type") == "PERSON" and state.get("purpose") in ("message", "transfer")
             and (result.reason == SENTENCE or (result.reason == DIGITS and len(rest.split()) >= 4))
             and len(rest.split()) >= 3 and not acts.is_question(rest) and not NOT_A_NAME.search(rest)
@@ -424,5 +521,6 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
     return _advance(state, collected, step)
 
 
-__all__ = ["Step", "start", "answer", "declines", "could_answer", "current", "prompt_of", "retry_prompt_of", "MESSAGE_ENTITIES",
+__all__ = ["Step", "start", "answer", "declines", "could_answer", "no_longer_wanted", "gives_place", "gives_visit", "visit_answer",
+           "ADDRESS_ENTITY", "MESSAGE_WITH_ADDRESS", "current", "prompt_of", "retry_prompt_of", "MESSAGE_ENTITIES",
            "BOOKING_ENTITIES"]

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 TRANSFER_NOW_LINE = "Thank you. I'll connect you now."
 DECLINED_LINE = "No problem. Is there anything else I can help you with?"
 RESOLVED_LINE = "Glad to hear it's working again. Is there anything else I can help you with?"
+#: The visit is no longer needed: "actually it's working again" (the same line as above).
+WORKING_AGAIN_LINE = RESOLVED_LINE
 TO_MESSAGE_LINE = "I'm sorry, I'm having trouble with that, so let me take a message instead."
 MESSAGE_START_LINE = "Sure, I can take a message and have someone call you back."
 PERSON_FAILED_LINE = ("I did try to put you through, but no one could pick up just now, so a message is the quickest "
@@ -59,6 +61,22 @@ UNANSWERED_SIDE_LINES = (("I'll pass that on so the team can answer it when they
                          ("The team can answer that as soon as I put you through. {prompt}",
                           "I'll connect you with the team in a moment, and they can help with that. {prompt}"))
 ASSENT_LINES = ("Great. {prompt}", "Thanks. {prompt}")
+#: Our booking reply asked about the people at home ("... and is anyone in the home vulnerable to the cold?").
+ASKED_PEOPLE = re.compile(r"\b(?:vulnerable|anyone (?:in the home|at home|there) (?:who|with))\b", re.I)
+#: A reply that offers to take a message and asks for the address ("Could I get your name and address?").
+ASKS_ADDRESS = re.compile(r"\baddress\b[^.?!]*\?\s*$", re.I)
+#: The answer to that part of the question, then the rest of it again.
+PEOPLE_NO_LINE = "Okay, good. {prompt}"
+PEOPLE_YES_LINE = "Thanks for telling me, I'll make sure the technician knows. {prompt}"
+#: Asked where and when to come, the caller told us something else ("it just died"): noted, and asked again.
+VISIT_NOTED_LINE = "Got it, I'll pass that on to the technician. {prompt}"
+#: ... or said it can wait ("it's not an emergency").
+NOT_URGENT_LINE = "Okay, good to know. {prompt}"
+NOT_URGENT = re.compile(r"\bnot (?:an? |really )?(?:emergency|urgent)|\bno (?:emergency|rush|hurry)\b|\bnothing urgent\b|"
+                        r"\bit can wait\b", re.I)
+#: ... or insisted on the visit ("just send someone already").
+VISIT_SOON_LINE = "Let's get someone out to you. {prompt}"
+SEND_SOMEONE = re.compile(r"\b(?:send|get) (?:someone|somebody|a tech\w*|a guy|anyone)\b|\bcome out\b", re.I)
 FAILED_DIALS = {"busy", "no-answer", "failed", "canceled", "leave", "queue-full", "error", "system-error"}
 
 
@@ -232,7 +250,9 @@ class Dialogue:
         elif decision.proposed_action == "TAKE_MESSAGE":
             # "Hi, this is Mike from ...": a name (or number) given in the same words is not asked again.
             given = _given(text, region, understood=understood)
-            state = collect.start("message", collect.MESSAGE_ENTITIES, given, reason="caller", confirm=confirm)
+            # "Could I get your name and address?": the address is asked too (after the name).
+            entities = collect.MESSAGE_WITH_ADDRESS if ASKS_ADDRESS.search(decision.response) else collect.MESSAGE_ENTITIES
+            state = collect.start("message", entities, given, reason="caller", confirm=confirm)
             if state is not None and given:
                 _keep(session, given)
                 if state.get("readback"):  # name, number and message all said: read them back instead
@@ -337,7 +357,7 @@ class Dialogue:
                 session.pop("collect", None)
                 return Collected(edge, False, note)
             return Collected(self.ask(pol, ctx, state, edge.response, base=edge), False, note)
-        if urgency.is_emergency(pol, routing) and not urgency.denied(text, routing.turn.pattern):
+        if urgency.is_emergency(pol, routing):
             # "There's water pouring through the ceiling now" (or "we have a baby at home" after "the AC died")
             # while we ask for a name: the company's emergency rule connects them, whatever we were asking.
             session.pop("collect", None)
@@ -349,6 +369,11 @@ class Dialogue:
             session.pop("collect", None)
             session["anything_else"] = True
             return Collected(Decision(action="RESPOND", response=policy.speak(pol, RESOLVED_LINE, ctx)), False, note)
+        if state.get("reason") == "booking" and not is_confirming(state) and state["index"] < len(state["entities"]) \
+                and collect.current(state)["name"] == "visitDetails" and not acts.is_question(text):
+            visit = self._visit(pol, session, text, ctx, state, note)
+            if visit is not None:
+                return visit
         rest = None if is_confirming(state) else acts.declined_then(text)
         if rest and not collect.declines(rest) and not acts.read(rest).kind:
             note["events"] = ["declined"]
@@ -427,6 +452,58 @@ class Dialogue:
             line = lines[ctx.variation % len(lines)]
             return Collected(Decision(action="RESPOND", response=line.format(prompt=prompt)), False, note)
         return self._step(pol, session, text, ctx, state, note)
+
+    def _visit(self, pol: policy.CompiledPolicy, session: dict[str, Any], text: str, ctx: TurnContext,
+               state: dict[str, Any], note: dict[str, Any]) -> Collected | None:
+        """The answer to "What's the address, and when ...?": the details without a yes or no in front ("yeah,
+        come tomorrow morning"); asked about the people at home too, a no or a yes about them is answered and the
+        address asked again ("no, nobody vulnerable, just me"); something else said instead ("it just died") is
+        noted for the technician and the address asked again, once. None: the usual steps take the words."""
+        if collect.no_longer_wanted(text) and not collect.gives_visit(text):
+            # "Uh no wait, actually it's working again, never mind": no visit, and nothing to note.
+            note["events"] = ["declined"]
+            session.pop("collect", None)
+            session["anything_else"] = True
+            line = WORKING_AGAIN_LINE if re.search(r"\b(?:working|fine|ok(?:ay)?|good|on)\b", text, re.I) else DECLINED_LINE
+            return Collected(Decision(action="RESPOND", response=policy.speak(pol, line, ctx)), False, note)
+        last = str(((session.get("replies") or {}).get(str(session.get("seq", -1))) or {}).get("text") or "")
+        people = bool(ASKED_PEOPLE.search(last))
+        said, rest = collect.visit_answer(text, people=people)
+        if rest and collect.gives_visit(rest):
+            if said == "yes" and people and rest != text.strip(" ,."):
+                session["notes"] = (list(session.get("notes") or []) + [text.strip()[:200]])[-5:]
+            when = None
+            if not collect.gives_place(rest) and not any(e["name"] == "address" for e in state["entities"]):
+                # "Yeah, come tomorrow morning": when, but not where; the address is asked next.
+                state["entities"].insert(state["index"] + 1, dict(collect.ADDRESS_ENTITY))
+                when = acts.when_said(rest)
+            taken = self._step(pol, session, rest, ctx, state, note)
+            asked = collect.prompt_of(collect.ADDRESS_ENTITY)
+            if when and taken.decision.action == "RESPOND" and taken.decision.response == asked:
+                taken.decision = replace(taken.decision, response=f"Got it, {when}. {asked}")
+            return taken
+        if people and said and not rest and not acts.leaving(text):
+            # "No" (or "yeah, my mom lives with us" without an emergency) to the question about the people at home.
+            if said == "yes":
+                session["notes"] = (list(session.get("notes") or []) + [text.strip()[:200]])[-5:]
+            note["events"] = [f"people:{said}"]
+            line = PEOPLE_YES_LINE if said == "yes" else PEOPLE_NO_LINE
+            return Collected(Decision(action="RESPOND", response=line.format(prompt=_asked(pol, ctx, state))),
+                             False, note)
+        words = rest or text
+        if (said == "yes" and not rest) or int(state.get("statements", 0)) >= 1 or len(words.split()) < 2 \
+                or collect.declines(text) or acts.declined_then(text) or acts.read(text).kind \
+                or acts.WANTS_PERSON.search(text) or acts.WANTS_MESSAGE.search(text) or acts.when_said(text):
+            return None
+        state["statements"] = int(state.get("statements", 0)) + 1
+        note["events"] = ["statement"]
+        if acts.read(text).upset or SEND_SOMEONE.search(text):
+            # "This is ridiculous, just send someone already": the visit is what they want; no note for it.
+            line = VISIT_SOON_LINE
+        else:
+            session["notes"] = (list(session.get("notes") or []) + [text.strip()[:200]])[-5:]
+            line = NOT_URGENT_LINE if NOT_URGENT.search(text) else VISIT_NOTED_LINE
+        return Collected(Decision(action="RESPOND", response=line.format(prompt=_asked(pol, ctx, state))), False, note)
 
     def _person(self, pol: policy.CompiledPolicy, session: dict[str, Any], state: Mapping[str, Any],
                 ctx: TurnContext, routing: policy.Routing) -> Decision:

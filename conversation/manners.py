@@ -24,6 +24,8 @@ THANKS_LINES = ("You're welcome! Is there anything else I can help you with?",
                 "Happy to help. Is there anything else you need today?",
                 "You're very welcome. Is there anything else I can do for you?")
 MORE_LINES = ("Sure, what else can I help you with?", "Of course. What else can I do for you?")
+#: The same when nothing was helped with yet ("Is there anything heating or cooling related I can help with?").
+WHAT_LINES = ("Great, what can I help you with?", "Okay, what can I do for you?")
 HOLD_LINES = ("Sure, take your time.", "No problem, I'll wait.")
 REPEAT_LINES = ("Sure. {text}", "Of course. {text}")
 SOOTHE_LINES = ("I'm sorry about that. I can hear how frustrating this has been.",
@@ -34,7 +36,8 @@ IDENTITY_LINE = "Yes, this is {companyname}. How can I help you today?"
 WRONG_NUMBER_LINE = "That's all right, you've reached {companyname}. Have a good day, goodbye!"
 #: Our reply asked whether the caller needs anything more (a "no" then ends the call).
 ASKED_MORE = re.compile(r"anything else|something (?:else )?i can help|what (?:else )?can i (?:do|help)|"
-                        r"how (?:else )?can i help|help you with today", re.I)
+                        r"how (?:else )?can i help|help you with today|anything\b[^.?!]{0,50}\b(?:i can help|can i help)",
+                        re.I)
 _LEADING_ACK = re.compile(r"^(?:ok|okay|sure|of course|got it|i see|alright)[,.!]?\s+", re.I)
 
 
@@ -85,7 +88,8 @@ def act(pol: policy.CompiledPolicy, ctx: TurnContext, session: Mapping[str, Any]
     if said.kind == "thanks":
         return respond(pol, ctx, pick(THANKS_LINES, ctx))
     if session.get("anything_else") and acts.is_yes(text) and len(text.split()) <= 3:
-        return respond(pol, ctx, pick(MORE_LINES, ctx))
+        helped = re.search(r"\belse\b", last_reply or "", re.I) or not re.search(r"\banything\b", last_reply or "", re.I)
+        return respond(pol, ctx, pick(MORE_LINES if helped else WHAT_LINES, ctx))
     return None
 
 
@@ -93,9 +97,13 @@ def soothe(pol: policy.CompiledPolicy, ctx: TurnContext, decision: Decision) -> 
     """An upset caller hears their frustration acknowledged before anything else."""
     if decision.action == "HANGUP" or decision.short_circuit:
         return decision
-    sorry = policy.speak(pol, pick(SOOTHE_LINES, ctx), ctx, caller_spoke=False)
     rest = _LEADING_ACK.sub("", decision.response)
     rest = re.sub(r"^(?:i'?m (?:so |very |really )?sorry[^.!?]*[.!?]\s*)", "", rest, flags=re.I)
+    # Never two sentences in a row that open alike ("... Let's get this sorted out. Let's get you cooled down.").
+    first = rest.split(" ", 1)[0].lower()
+    turns = [SOOTHE_LINES[(ctx.variation + k) % len(SOOTHE_LINES)] for k in range(len(SOOTHE_LINES))]
+    line = next((t for t in turns if split_sentences(t)[-1].split(" ", 1)[0].lower() != first), turns[0])
+    sorry = policy.speak(pol, line, ctx, caller_spoke=False)
     return replace(decision, response=f"{sorry} {rest[:1].upper()}{rest[1:]}".strip())
 
 

@@ -67,7 +67,8 @@ class Messages:
         return {"_id": f"{session['call_sid']}:{session.get('seq', 0) + 1}", "company_id": session.get("company_id"),
                 "call_sid": session["call_sid"], "caller": caller, "name": collected.get("name"),
                 "callback_phone": collected.get("callbackPhone") or caller,
-                "message": collected.get("message") or collected.get("visitDetails"),
+                "message": "; ".join(str(collected[k]) for k in ("message", "visitDetails", "address")
+                                     if collected.get(k)) or None,
                 "reason": state.get("reason") or "caller", "transfer_target": transfer.get("target"),
                 "created_at": self.clock()}
 

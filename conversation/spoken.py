@@ -51,6 +51,19 @@ def phone_in(text: str, region: str) -> tuple[str, str] | None:
     return None
 
 
+#: A street address said with other details ("Bob Smith, 14 Oak Street"): a house number and a few words.
+_ADDRESS_SPAN = re.compile(r"\b\d{1,6}\s+(?:[^\W\d_][\w.'-]*\s*){1,4}", re.I)
+
+
+def address_in(text: str) -> tuple[str, str] | None:
+    """A street address said inside other words: (the address, the words without it), or None."""
+    m = _ADDRESS_SPAN.search(text)
+    if m is None:
+        return None
+    address = m.group(0).strip(" ,.")
+    return address, _trim(text[:m.start()] + " " + text[m.end():])
+
+
 def email_in(text: str) -> tuple[str, str] | None:
     """An email address said inside other words, or None."""
     for m in _EMAIL_SPAN.finditer(text):
@@ -71,7 +84,8 @@ def others_in(text: str, later: list[Mapping[str, Any]], region: str) -> tuple[d
             hit = None if any(n in found for n in named) else _introduced(text)
             named.append(spec["name"])
         else:
-            hit = phone_in(text, region) if kind == "PHONE" else (email_in(text) if kind == "EMAIL" else None)
+            hit = phone_in(text, region) if kind == "PHONE" else (email_in(text) if kind == "EMAIL" else
+                                                                  address_in(text) if kind == "ADDRESS" else None)
         if hit:
             found[spec["name"]] = hit[0]
             text = hit[1]
@@ -162,7 +176,13 @@ def message_in(text: str, region: str = "US", *, request: bool = True) -> str | 
     text = named[1] if named else text
     m = acts.WANTS_MESSAGE.search(text)
     if not request or not m:
-        return None if request or acts.is_question(text) else statement(text)
+        if request:
+            return None
+        if acts.is_question(text):
+            # "Is my technician still coming today?" answered by taking a message: the question is for the team.
+            asked = _content(text)
+            return asked if asked and len(asked.split()) >= 3 else None
+        return statement(text)
     after = text[m.end():]
     about = _ABOUT.search(after)
     if about:
@@ -247,5 +267,5 @@ def patched_phone(previous: str, words: str, region: str) -> str | None:
     return result.value if result.ok else None
 
 
-__all__ = ["phone_in", "email_in", "others_in", "name_in", "given_in", "message_in", "statement", "mentions_detail",
+__all__ = ["phone_in", "email_in", "address_in", "others_in", "name_in", "given_in", "message_in", "statement", "mentions_detail",
            "said_back", "spelled", "fix_from", "patched_phone"]

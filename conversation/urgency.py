@@ -4,7 +4,8 @@
 emergency rule (its combinations: cooling gone + a baby) would have taken the two in one breath,
 so it takes them said one after the other; a yes to our question about the people at home ("is anyone in
 the home vulnerable to the cold?" - "yes, my mother") is read with the question's words. Which words make an emergency, and what happens then,
-stay the company's policy: this only lets the rule read the caller's recent words with the new ones.
+stay the company's policy: this only lets the rule read the caller's recent words with the new ones. A danger
+the caller denies ("no, no babies here", "nobody's sick") is no emergency: the engine does not hear it.
 """
 
 from __future__ import annotations
@@ -19,16 +20,10 @@ from . import acts
 
 #: How many of the caller's earlier turns are read with the new words.
 EARLIER_TURNS = 2
-#: The danger is denied ("no, no babies or elderly here", "nobody's sick"): no emergency from it.
-_DENIED = re.compile(r"^\W*(?:(?:no|nope|nah|not really|none)\b(?![\s,.!]*(?:wait|actually|oh|hold on|hang on|help|now|"
-                     r"sorry)\b)|nobody|no ?one|there'?s no\b)", re.I)
 #: Someone at home, said after a yes ("yes, my mother").
 _SOMEONE = re.compile(r"\b(?:there is|there'?s|we do|we have|i do|i am|i'?m|my|our|she|he|they|mom|mother|dad|father|"
                       r"grand\w*|wife|husband|son|daughter|kids?|children|parents?|baby|sister|brother|aunt|uncle)\b",
                       re.I)
-_NEGATION = frozenset("no not nobody none never without nothing isn't isnt aren't arent".split())
-_DETERMINERS = frozenset("a an any more the real".split())
-_BUT = re.compile(r"\b(?:but|except|although|though|however)\b", re.I)
 
 
 def is_emergency(pol: policy.CompiledPolicy, routing: policy.Routing) -> bool:
@@ -40,20 +35,6 @@ def is_emergency(pol: policy.CompiledPolicy, routing: policy.Routing) -> bool:
                for b in routing.turn.blocks)
 
 
-def denied(text: str, pattern: str | None) -> bool:
-    """Whether the caller says the danger is not there: "no sparks or smell, it just died" (the rule's phrase
-    with a no just before it), "it's not an emergency", "no, no babies here"."""
-    if _DENIED.match(text) and not _BUT.search(text):
-        return True
-    first = re.findall(r"[a-z]+", (pattern or "").lower())
-    if not first or pattern == "combination":
-        return False
-    stem = first[0][:4]
-    words = re.findall(r"[a-z']+", text.lower())
-    return any(w.startswith(stem) and i and (words[i - 1] in _NEGATION or (
-        i > 1 and words[i - 2] in _NEGATION and words[i - 1] in _DETERMINERS)) for i, w in enumerate(words))
-
-
 def with_earlier(pol: policy.CompiledPolicy, ctx: TurnContext, session: dict[str, Any], text: str,
                  routing: policy.Routing) -> policy.Routing:
     """The routing of the caller's words read with what they said just before, when only together they
@@ -61,7 +42,7 @@ def with_earlier(pol: policy.CompiledPolicy, ctx: TurnContext, session: dict[str
     if routing.edge_case or is_emergency(pol, routing):
         return routing
     earlier = [str(t) for t in (session.get("heard") or [])[-EARLIER_TURNS:] if t]
-    if not earlier or not text.strip() or denied(text, None):
+    if not earlier or not text.strip():
         return routing
     if is_emergency(pol, policy.route(pol, " . ".join(earlier), ctx)):
         return routing  # the earlier words were an emergency on their own (its transfer was tried): nothing new
@@ -92,4 +73,4 @@ def heard(session: dict[str, Any], text: str) -> None:
         session["heard"] = [*(session.get("heard") or []), text.strip()[:200]][-EARLIER_TURNS:]
 
 
-__all__ = ["is_emergency", "denied", "with_earlier", "heard", "EARLIER_TURNS"]
+__all__ = ["is_emergency", "with_earlier", "heard", "EARLIER_TURNS"]

@@ -59,6 +59,14 @@ FUNCTION_WORDS = frozenset({"to", "with", "of", "for", "in", "on", "at", "is", "
 _NUMBER_WORDS = {k: v for k, v in UNITS.items() if k not in ("oh", "o")} | TENS
 _TEMPERATURE_AFTER = {"degre", "in", "insid", "outsid", "out", "below"}
 COLD_MAX, HOT_MIN, HOT_MAX = 45, 95, 130
+#: An age: ``#elderly`` at 70 or more, ``#child`` at 5 or less ("my mom is 90", "a 92 year old", "my son is 2").
+ELDERLY_MIN, CHILD_MAX, AGE_MAX = 70, 5, 115
+#: Someone whose age a number after "is" can be (apostrophes gone: "shes", "moms").
+_PEOPLE = frozenset("mom moms mother mothers dad dads father fathers grandma grandmas grandpa grandpas grandmother "
+                    "grandmothers grandfather grandfathers grandparent grandparents parent parents she shes he hes "
+                    "husband husbands wife wifes aunt aunts uncle uncles son sons daughter daughters kid kids child "
+                    "baby babys neighbor neighbors i im they theyre both".split())
+_AGE_VERBS = frozenset("is are s turned turning just".split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +233,8 @@ def canon(text: str) -> Canon:
             parts = [part.split() for part in raw.translate(_CLAUSE_BYTES).decode().split("\0")]
             words = list(chain.from_iterable(parts))
             if _SEQUENCE.isdisjoint(words) and not _spelled(words, prepared):
-                return _clauses(parts)
+                c = _clauses(parts)
+                return _idioms(c) if "sick" in prepared else c
             sequence = True
         else:
             sequence = _needs_sequence(prepared)
@@ -249,11 +258,13 @@ def canon(text: str) -> Canon:
         else:
             if tok.isdigit():
                 _temperature(int(tok), toks[i + 1:i + 3], markers)
+                _age(int(tok), toks[max(0, i - 4):i], toks[i + 1:i + 3], markers)
             said = known(tok)
             for stem in _word(tok) if said is None else said:
                 stems.append(stem)
                 clauses.append(clause)
-    return Canon(tuple(stems), tuple(clauses), frozenset(markers), " " + " ".join(stems) + " ")
+    c = Canon(tuple(stems), tuple(clauses), frozenset(markers), " " + " ".join(stems) + " ")
+    return _idioms(c) if "sick" in prepared else c
 
 
 #: ASCII letters and digits kept, the clause marks ``,.;:!?`` as NUL, every other byte a space.
@@ -290,6 +301,34 @@ def _temperature(value: int, after: list[str], markers: set[str]) -> None:
         markers.add("#cold")
     elif HOT_MIN <= value <= HOT_MAX:
         markers.add("#hot")
+
+
+def _age(value: int, before: list[str], after: list[str], markers: set[str]) -> None:
+    """An age: a number "... year(s) old", or said of someone ("my mom is 90", "she's 85", "my son is 2")."""
+    if not 0 < value <= AGE_MAX:
+        return
+    aged = len(after) == 2 and after[0] in ("year", "years", "yr", "yrs") and after[1] == "old"
+    if not aged and before and (before[-1] in _AGE_VERBS or before[-1] in ("shes", "hes", "im", "theyre")) \
+            and not (after and after[0] in ("degrees", "degree", "in", "inside", "outside", "out", "below", "f")):
+        aged = not _PEOPLE.isdisjoint(before[-3:])
+    if aged and value >= ELDERLY_MIN:
+        markers.add("#elderly")
+    elif aged and value <= CHILD_MAX:
+        markers.add("#child")
+
+
+def _idioms(c: Canon) -> Canon:
+    """"Sick of" and "sick and tired" are no one sick: the same as "fed up"."""
+    if " sick " not in c.joined:
+        return c
+    stems = list(c.stems)
+    for i, s in enumerate(stems[:-1]):
+        if s == "sick" and (stems[i + 1] == "of" or stems[i + 1:i + 3] == ["and", "tire"]) and \
+                c.clauses[i] == c.clauses[i + 1]:
+            stems[i] = "fed"
+            if stems[i + 1] == "of":
+                stems[i + 1] = "up"
+    return Canon(tuple(stems), c.clauses, c.markers, " " + " ".join(stems) + " ")
 
 
 def stems_of(phrase: str) -> tuple[str, ...]:

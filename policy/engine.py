@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator, Mapping
 from .canon import canon
 from .compiler import CompiledPolicy
 from .decision import BaseResponse, Decision, TurnContext
+from .matching import denied
 from .runtime import EdgeRule, Runtime, TransferRuleRT, block
 from .text import clean_utterance, padded
 
@@ -307,7 +308,14 @@ def _route(policy: CompiledPolicy, utterance: str | None, context: TurnContext) 
     rt: Runtime = policy.runtime
     text = clean_utterance(utterance)
     turn = _Turn("")
-    hits = rt.phrases.search(canon(text)) if text else set()
+    if text:
+        words = canon(text)
+        hits = rt.phrases.search(words)
+        joined = words.joined
+        if hits and (" no " in joined or " nobodi " in joined or " none " in joined or " noon " in joined):
+            hits -= denied(rt.phrases, hits, text, words)  # "no sparks or smell", "it's not an emergency"
+    else:
+        hits = set()
     decided = _edge_cases(rt, turn, hits, text, context) or _transfer_rules(rt, turn, hits, context, text)
     return Routing(text, turn, decided, 0.0)
 

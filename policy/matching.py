@@ -9,6 +9,7 @@ import ahocorasick
 import re2
 
 from .canon import FUNCTION_WORDS, Canon, canon, stems_of
+from .negation import NEGATORS, affirmed, suspects
 from .schema import pattern_body, re2_options
 from .text import normalize
 
@@ -78,9 +79,10 @@ class SpokenIndex:
     whose rarest stem the caller said, so matching stays fast with thousands of phrases.
     """
 
-    __slots__ = ("_automaton", "_ids", "phrases", "_stems", "_markers", "_loose")
+    __slots__ = ("_automaton", "_ids", "phrases", "_stems", "_markers", "_loose", "negative")
 
     def __init__(self, phrases: Iterable[str] = ()) -> None:
+        self.negative: frozenset[int] = frozenset()
         self._ids: dict[str, int] = {}
         self.phrases: list[str] = []
         self._stems: list[tuple[str, ...]] = []
@@ -114,6 +116,9 @@ class SpokenIndex:
             for s in set(stems):
                 counts[s] = counts.get(s, 0) + 1
         self._loose = {}
+        #: Phrases that hold a negation of their own ("no heat", "not cooling", "nobody called"): a denial
+        #: cannot take them.
+        self.negative = frozenset(pid for pid, stems in enumerate(self._stems) if not NEGATORS.isdisjoint(stems))
         for pid, stems in enumerate(self._stems):
             need = _required(stems)
             if 2 <= len(stems) <= LOOSE_MAX:
@@ -161,6 +166,27 @@ class SpokenIndex:
                     if _loose_match(need, either, places, c):
                         found[pid] = 1
         return found
+
+
+def denied(index: SpokenIndex, hits: Iterable[int], text: str, words: Canon) -> set[int]:
+    """Which of the phrases found in ``text`` the caller denies ("no sparks or smell", "it's not an emergency"):
+    those not found again in the words without the denials (a phrase with a "no" of its own, "no heat", never
+    is). Cheap unless a phrase said holds a word a denial may take: only then are the words read again."""
+    joined = words.joined
+    if not (" no " in joined or " nobodi " in joined or " none " in joined or " noon " in joined):
+        return set()  # ("not", "-n't" and "without" are "no" in canonical words)
+    negative = index.negative
+    candidates = [pid for pid in hits if pid not in negative]
+    if not candidates:
+        return set()
+    maybe = suspects(words)
+    if not maybe or not any(not maybe.isdisjoint(index.stems(pid)) for pid in candidates):
+        return set()
+    said = affirmed(text)
+    if said is None:
+        return set()
+    still = index.search(canon(said))
+    return {pid for pid in candidates if pid not in still}
 
 
 def _required(stems: tuple[str, ...]) -> tuple[str, ...]:

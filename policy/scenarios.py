@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from rapidfuzz import fuzz, process
 
 from policy.errors import PolicyError
-from policy.matching import SpokenIndex
+from policy.canon import canon
+from policy.matching import SpokenIndex, denied
 from policy.schema import AllowedAction, field_errors
 from policy.text import normalize
 
@@ -390,6 +391,9 @@ class CompiledTemplate:
         # "Hi, yeah, are you open Saturday?": the greeting in front is manners, the rest is the request.
         request = _OPENING.sub("", utterance or "")
         hits = self.phrases.scored(request) if request.strip() else {}
+        if hits:  # "no sparks or smell, it just died" is not about a smell
+            for pid in denied(self.phrases, hits, request, canon(request)):
+                del hits[pid]
         if not hits and len(request.split()) < 3:
             # Only a greeting ("hi there"): the greeting is the request. A question after it ("hello, do you
             # do commercial buildings?") is not answered with a hello.

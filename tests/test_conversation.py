@@ -242,6 +242,12 @@ def test_no_acknowledgement_where_it_sounds_wrong(app, words):
     assert not said(replies(result)[1])[0].startswith("Ok")
 
 
+def test_no_acknowledgement_in_front_of_a_refusal(app):
+    for n in range(4):  # the acknowledgements vary by call
+        line = said(replies(call(app, "do you do plumbing", call_sid=f"CA{n:032d}"))[1])[0]
+        assert line.startswith("We only work on heating and air conditioning")
+
+
 def test_no_acknowledgement_in_front_of_a_safety_line(app):
     result = call(app, "I think I smell gas in the basement")
     line = said(replies(result)[1])[0]
@@ -425,11 +431,11 @@ def test_a_question_after_our_offer_of_a_visit_is_answered(tmp_path):
 
 def test_the_address_given_when_asked_for_a_name_joins_the_visit_details(tmp_path):
     app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
-    result = call(app, "my heater stopped", "no, just me and my dog", "77 Maple Ave, whenever", "Chris Doe",
+    result = call(app, "my heater stopped", "Maple Ave, whenever", "oh it's 77 Maple Ave", "Chris Doe",
                   "512 555 0177", "yes")
     lines = [said(r)[0] for r in replies(result)[1:]]
     assert lines[2] == "Got it. And may I have your name?"
-    assert messages(app, result)[0]["message"] == "no, just me and my dog; 77 Maple Ave, whenever"
+    assert messages(app, result)[0]["message"] == "Maple Ave, whenever; oh it's 77 Maple Ave"
 
 
 def test_a_name_given_before_the_offer_of_a_message_is_not_asked_again(app):
@@ -475,6 +481,7 @@ def test_emergencies_reach_on_call(app, words):
     ("the furnace isn't working", "um it's 12 Main Street, we have a newborn"),
     ("hi um so our AC just died", "oh and my dad's on chemo so the heat's really rough on him"),
     ("my AC stopped working", "12 Main Street tomorrow", "oh no there's water pouring through the ceiling now"),
+    ("my AC stopped working", "12 Main Street tomorrow", "no, and now there's water pouring through the ceiling"),
 ])
 def test_an_emergency_said_over_two_turns_or_while_we_ask_reaches_on_call(app, words):
     result = call(app, *words)
@@ -486,6 +493,9 @@ def test_an_emergency_said_over_two_turns_or_while_we_ask_reaches_on_call(app, w
     ("the heat went out", "no, no babies or elderly here, just me"),
     ("I want to leave a message", "no sparks or smell, it just died"),
     ("the furnace quit", "uh yeah 14 Oak Street, anytime tomorrow"),
+    ("no sparks or smell, it just died",),
+    ("my furnace stopped working", "it's not an emergency"),
+    ("my AC stopped working", "I don't smell gas or anything, it just won't turn on"),
 ])
 def test_danger_denied_or_not_said_is_no_emergency(app, words):
     assert not [e for e in call(app, *words).events if e.kind == "dial"]
@@ -637,14 +647,14 @@ def test_a_message_given_whole_in_one_breath_is_read_back_at_once(app):
 
 
 def test_more_said_at_the_read_back_goes_into_the_message(app):
-    result = call(app, "your technician never showed up yesterday", "Linda Park", "512 555 0170",
+    result = call(app, "your technician never showed up yesterday", "Linda Park", "14 Oak Street", "512 555 0170",
                   "the repair never happened", "yes")
     lines = [said(r)[0] for r in replies(result)[1:]]
-    assert "our technician never showed up yesterday" in lines[2]  # the caller's words, said back to them
-    assert lines[3] == "Got it, I'll include that in your message. Is everything else right?"
+    assert "our technician never showed up yesterday" in lines[3]  # the caller's words, said back to them
+    assert lines[4] == "Got it, I'll include that in your message. Is everything else right?"
     [msg] = messages(app, result)
     assert msg["name"] == "Linda Park"  # "the repair never happened" is no name
-    assert msg["message"] == "your technician never showed up yesterday; the repair never happened"
+    assert msg["message"] == "your technician never showed up yesterday; the repair never happened; 14 Oak Street"
 
 
 def test_a_fuller_message_at_the_read_back_replaces_the_short_one(app):
@@ -785,3 +795,146 @@ def test_a_wrong_number_ends_the_call_politely_not_with_a_message(app):
     heard = replies(call(app, "sorry wrong number"))
     line = said(heard[1])[0]
     assert "Demo Heating & Air" in line and "message" not in line and heard[1].find("./Hangup") is not None
+
+
+# --- the answer to "What's the address, and ...?" ---------------------------------------------------------
+
+#: A call that hears the no-heat reply asking "... and is anyone in the home vulnerable to the cold?".
+NO_HEAT_ASKS_PEOPLE = f"CA{6:032d}"
+
+
+@pytest.mark.parametrize("answer", ["no", "nope", "no, nobody vulnerable, just me", "no no babies here, it's just us",
+                                    "it's not an emergency",
+                                    "uh no, nobody's sick or anything, it's just me"])
+def test_a_no_about_the_people_at_home_is_not_the_address_nor_a_no_to_the_visit(tmp_path, answer):
+    app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
+    result = call(app, "my furnace stopped working", answer, "14 Oak Street, tomorrow morning", "Bob Smith",
+                  "512 555 0133", "yes", call_sid=NO_HEAT_ASKS_PEOPLE)
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert "vulnerable" in lines[0]
+    assert lines[1] == "Okay, good. What's the address, and when would be a good time for us to come by?"
+    assert lines[2] == "And may I have your name?"
+    assert messages(app, result)[0]["message"] == "14 Oak Street, tomorrow morning"
+
+
+def test_a_no_with_the_address_keeps_the_address(tmp_path):
+    app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
+    result = call(app, "my furnace stopped working", "no, it's 14 Oak Street, anytime", "Bob Smith", "512 555 0133",
+                  "yes", call_sid=NO_HEAT_ASKS_PEOPLE)
+    assert messages(app, result)[0]["message"] == "it's 14 Oak Street, anytime"
+
+
+def test_a_yes_about_the_people_at_home_without_an_emergency_is_passed_on(tmp_path):
+    app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
+    result = call(app, "something is wrong with my pilot light", "yeah my mom lives with us", "14 Oak Street, tomorrow",
+                  "Bob Smith", "512 555 0133", "yes", call_sid=NO_HEAT_ASKS_PEOPLE)
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert "vulnerable" in lines[0] and lines[1].startswith("Thanks for telling me, I'll make sure the technician knows.")
+    assert not [e for e in result.events if e.kind == "dial"]
+    stored = messages(app, result)[0]
+    assert stored["message"] == "14 Oak Street, tomorrow" and stored["notes"] == ["yeah my mom lives with us"]
+
+
+@pytest.mark.parametrize("answer", ["no sparks or smell, it just died", "it's not an emergency"])
+def test_something_else_said_instead_of_the_address_is_noted_and_the_address_asked_again(tmp_path, answer):
+    app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
+    result = call(app, "my AC stopped working", answer, "14 Oak Street tomorrow", "Bob Smith", "512 555 0133", "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[1].startswith(("Got it, I'll pass that on", "Okay, good to know.")) and lines[1].endswith("come by?")
+    stored = messages(app, result)[0]
+    assert stored["message"] == "14 Oak Street tomorrow" and stored["notes"] == [answer]
+    assert not [e for e in result.events if e.kind == "dial"]
+
+
+@pytest.mark.parametrize("answer, when", [("yeah, come tomorrow morning", "tomorrow morning"),
+                                          ("sure, tomorrow afternoon works", "tomorrow afternoon")])
+def test_a_yes_with_a_time_keeps_the_time_and_asks_the_address(tmp_path, answer, when):
+    app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
+    result = call(app, "my AC stopped working", answer, "14 Oak Street", "Bob Smith", "512 555 0133", "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[1] == f"Got it, {when}. And what's the address?"
+    assert lines[2] == "And may I have your name?"
+    assert "your address as 14 Oak Street" in lines[4]
+    stored = messages(app, result)[0]
+    assert when in stored["message"] and "14 Oak Street" in stored["message"]
+
+
+@pytest.mark.parametrize("words", [("Bob Smith", "14 Oak Street"), ("it's Bob Smith, 14 Oak Street",)])
+def test_a_reply_that_asks_for_the_name_and_address_collects_both(app, words):
+    result = call(app, "is my technician still coming today", *words, "512 555 0133", "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[0].endswith("Could I get your name and address?")
+    if len(words) == 2:
+        assert lines[1] == "And what's the address?"
+    assert "your address as 14 Oak Street" in lines[-2] and "technician still coming today" in lines[-2]
+    stored = messages(app, result)[0]
+    assert stored["name"] == "Bob Smith" and "14 Oak Street" in stored["message"]
+    assert "technician still coming today" in stored["message"]
+
+
+def test_the_address_is_taken_out_of_other_words():
+    from conversation.spoken import address_in
+    assert address_in("Bob Smith, 14 Oak Street") == ("14 Oak Street", "Bob Smith")
+    assert address_in("it's 220 North Maple Avenue, 512 555 0133")[0] == "220 North Maple Avenue"
+    assert address_in("Bob Smith") is None
+
+
+def test_a_number_or_a_statement_when_asked_for_the_address_is_not_the_address(app):
+    result = call(app, "is my technician still coming today", "Bob Smith", "512 555 0133", "he was supposed to be here at 9",
+                  "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[2].endswith(". And what's the address?") and not lines[2].startswith("Sorry")
+    assert "your address" not in lines[3] and "Just to confirm" in lines[3]
+    stored = messages(app, result)[0]
+    assert stored["callback_phone"] == "+15125550133" and "supposed to be here" in stored["message"]
+
+
+@pytest.mark.parametrize("words", ["my heat pump is making a weird noise", "the furnace is making a strange sound",
+                                   "uh my heater's making a funny noise"])
+def test_a_sound_from_the_equipment_is_a_noise_not_a_heating_failure(app, words):
+    line = said(replies(call(app, words))[1])[0]
+    assert "heat isn't working" not in line and "vulnerable" not in line
+    assert "noise" in line or "listen" in line
+
+
+def test_yes_to_the_question_about_the_people_at_home_is_not_a_yes_to_the_address(tmp_path):
+    app = make_app(tmp_path / "d", CLOCK=Clock(datetime(2026, 1, 5, 10, 0, tzinfo=CHICAGO)))
+    lines = [said(r)[0] for r in replies(call(app, "my heat pump won't stop clicking", "yeah",
+                                              call_sid=NO_HEAT_ASKS_PEOPLE))[1:]]
+    assert "vulnerable" in lines[0]  # (the no-heat reply: a heat pump that won't stop clicking)
+    assert not lines[1].startswith("Great.") and "technician knows" in lines[1] and lines[1].endswith("come by?")
+
+
+@pytest.mark.parametrize("yes", ["sure", "yeah", "yes please"])
+def test_yes_after_the_out_of_scope_reply_asks_what_we_can_help_with(app, yes):
+    result = call(app, "do you do roofing", yes, "my AC stopped working")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert "heating or cooling related" in lines[0]
+    assert lines[1] in ("Great, what can I help you with?", "Okay, what can I do for you?")
+    assert "cooled down" in lines[2] or "AC" in lines[2]
+
+
+def test_no_after_the_out_of_scope_reply_ends_the_call(app):
+    assert replies(call(app, "do you do roofing", "no, that's it"))[2].find("./Hangup") is not None
+
+
+@pytest.mark.parametrize("words", ["uh no wait, actually it's working again, never mind",
+                                   "oh it just kicked back on again, sorry"])
+def test_the_visit_no_longer_needed_is_not_taken_as_its_details(app, words):
+    result = call(app, "my AC stopped working", words, "no that's it")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[1] == "Glad to hear it's working again. Is there anything else I can help you with?"
+    assert replies(result)[3].find("./Hangup") is not None and not messages(app, result)
+
+
+@pytest.mark.parametrize("words, hears", [("I'm at work until 5, evenings are best", "And what's the address?"),
+                                          ("this is ridiculous, just send someone already", "Let's get someone out")])
+def test_how_a_time_or_an_insistence_instead_of_the_address_is_answered(app, words, hears):
+    lines = [said(r)[0] for r in replies(call(app, "my AC stopped working", words))[1:]]
+    assert hears in lines[1] and "pass that on" not in lines[1]
+
+
+def test_the_apology_to_an_upset_caller_does_not_open_like_the_answer(app):
+    for n in range(6):  # every apology and reply variation
+        line = said(replies(call(app, "I'm sick of this, my AC stopped working", call_sid=f"CA{n:032d}"))[1])[0]
+        assert "Let's get this sorted out. Let's" not in line and "on-call" not in line

@@ -48,6 +48,32 @@ def test_temperatures_become_markers():
     assert not canon("can you come at 5 in the evening").markers
 
 
+@pytest.mark.parametrize("said, marker", [
+    ("my mom is 90", "#elderly"), ("my grandma is ninety one", "#elderly"), ("she's 85", "#elderly"),
+    ("we have a 92 year old living with us", "#elderly"), ("my husband just turned 72", "#elderly"),
+    ("my son is 2", "#child"), ("a 3 year old", "#child"),
+    ("it's 90 in here", None), ("the thermostat is at 80", None), ("I have 2 kids", None), ("come at 9", None),
+])
+def test_ages_become_markers(said, marker):
+    markers = canon(said).markers - {"#cold", "#hot"}
+    assert markers == ({marker} if marker else set())
+
+
+@pytest.mark.parametrize("said, connects", [
+    ("I'm sick of this, my AC stopped working", False),
+    ("I am sick and tired of this, the furnace quit again", False),
+    ("my AC stopped working and my son is sick", True),
+    ("my furnace stopped working and my mom is 90", True),
+    ("the AC died and my dad is 88", True),
+    ("the heat went out, my daughter is 2", True),
+    ("the furnace is out and it's 90 in here", False),  # a temperature, not an age
+])
+def test_an_age_is_a_danger_sign_and_sick_of_this_is_not(said, connects):
+    emergency = {"id": "tr-e", "intentTag": "emergency", "contactNameOrQueue": "oncall", "script": "Now."}
+    p = compile_(transferRules=[emergency], allowedActions=["TRANSFER_EMERGENCY"])
+    assert (policy.apply(p, said, "b", ctx()).action == "TRANSFER") is connects
+
+
 BILLING_OWN = {"id": "tr-billing", "intentTag": "billing", "contactNameOrQueue": "billing", "script": "Billing.",
                "keywords": ["bill", "invoice", "charged"]}
 ALLOWED = ["TRANSFER_BILLING", "TRANSFER_SCHEDULING", "TRANSFER_EMERGENCY", "TRANSFER_GENERAL"]

@@ -259,6 +259,37 @@ def test_transfer_rule_from_intent_patterns_and_own_keywords():
     assert policy.apply(p, "my furnace is loud", "base", ctx()).action == "RESPOND"
 
 
+EMERGENCY = {"id": "tr-em", "intentTag": "emergency", "contactNameOrQueue": "dispatch", "script": "Connecting you now."}
+
+
+@pytest.mark.parametrize("utterance, connects", [
+    ("no sparks or smell, it just died", False),
+    ("it's not an emergency", False),
+    ("I don't think it's an emergency, it's just loud", False),
+    ("nobody here is sick or elderly, the furnace quit", False),
+    ("the heat went out but no babies or elderly here", False),
+    ("I don't smell gas", False),
+    ("no, the smoke alarm is going off", True),  # a no to our question, then the danger
+    ("no no no there's smoke everywhere", True),
+    ("I'm not sure if that's smoke or steam", True),  # unsure is not a denial
+    ("I can't stop the flooding", True),
+    ("it won't stop sparking", True),
+    ("not an emergency I guess but water is pouring through the ceiling", True),
+    ("there's no heat and my baby is freezing", True),  # "no heat" is the failure, not a denial
+    ("the furnace isn't working and my grandma is staying with us", True),
+])
+def test_a_denied_danger_is_no_emergency(utterance, connects):
+    p = compile_(transferRules=[EMERGENCY], allowedActions=ALL_TRANSFERS)
+    assert (policy.apply(p, utterance, "base", ctx()).action == "TRANSFER") is connects
+
+
+def test_a_denial_takes_only_the_words_it_governs_from_any_rule():
+    p = compile_(edgeCases=[edge("ec-gas", {"keywordsAny": ["smell gas", "gas leak"]})],
+                 transferRules=[{**BILLING, "keywords": ["account statement"]}], allowedActions=ALL_TRANSFERS)
+    assert policy.apply(p, "there's no gas leak, it's about my bill", "base", ctx()).response == "Let me get you to billing."
+    assert policy.apply(p, "I don't know, I smell gas", "base", ctx()).response == "override ec-gas"
+
+
 def test_transfer_rules_in_priority_order():
     p = compile_(allowedActions=ALL_TRANSFERS, transferRules=[
         {**BILLING, "priority": 20},
@@ -544,3 +575,9 @@ def test_a_caller_in_danger_is_never_hung_up_on_for_how_they_talk():
     assert danger.action == "TRANSFER" and {"type": "HANGUP_WITHHELD", "id": "abuse", "name": "abuse"} in [
         dict(b) for b in danger.applied_blocks]
     assert policy.apply(p, "you idiots", "b", ctx()).action == "HANGUP"
+
+
+def test_a_denied_verb_and_what_is_listed_after_it():
+    p = compile_(transferRules=[EMERGENCY], allowedActions=ALL_TRANSFERS)
+    assert policy.apply(p, "no smell or smoke, it just stopped", "base", ctx()).action == "RESPOND"
+    assert policy.apply(p, "I don't think so, but there's smoke now", "base", ctx()).action == "TRANSFER"

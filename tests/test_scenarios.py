@@ -242,3 +242,14 @@ def test_a_keyword_inside_a_longer_one_is_disputed_until_the_longer_scenario_has
     alone = compile_template({**CREDIT, "scenarios": [CREDIT["scenarios"][0], dict(CREDIT["scenarios"][1], keywords=[
         "boost my rating"]), CREDIT["scenarios"][2]]})   # no longer "credit score": the full lead is needed
     assert alone.answer("can i build my credit score", call_sid="CA1", seq=1).scenario == "score"
+
+
+def test_a_keyword_the_caller_denies_does_not_choose_the_scenario():
+    from policy.scenarios import compile_template
+    template = compile_template({"id": "t", "name": "T", "scenarios": [  # (a tie goes to the first declared)
+        {"id": "smell", "name": "Smell", "keywords": ["smell"], "replies": ["smell reply"]},
+        {"id": "noise", "name": "Noise", "keywords": ["noise"], "replies": ["noise reply"]},
+        {"id": "cooling", "name": "Cooling", "keywords": ["warm air"], "replies": ["cooling reply"]}]})
+    assert template.answer("it isn't making any noise, it's blowing warm air", call_sid="CA1", seq=1).scenario == "cooling"
+    assert template.answer("there's no smell, just a loud noise", call_sid="CA1", seq=1).scenario == "noise"
+    assert template.answer("there's a weird smell", call_sid="CA1", seq=1).scenario == "smell"
