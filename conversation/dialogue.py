@@ -166,6 +166,16 @@ def _asked(pol: policy.CompiledPolicy, ctx: TurnContext, state: dict[str, Any], 
     return policy.speak(pol, question, ctx, caller_spoke=False)
 
 
+def _clipped(text: str, most: int) -> str:
+    """At most ``most`` characters of a long message for the read-back, ending on a whole word (never "under
+    warran"), without a dangling "and", "but" or comma; the whole message is still stored and sent."""
+    if len(text) <= most:
+        return text
+    cut = text[:most].rsplit(" ", 1)[0]
+    return re.sub(r"(?:[\s,;:-]+(?:and|but|or|so|like|the|a|an|is|that|of|to|with|under))*[\s,;:.-]*$", "", cut,
+                  flags=re.I)
+
+
 def read_back(state: Mapping[str, Any], collected: Mapping[str, Any]) -> str:
     """What was collected, read back: "your name as Ann Lee, your number as 5 1 2, ..."."""
     parts = []
@@ -174,7 +184,7 @@ def read_back(state: Mapping[str, Any], collected: Mapping[str, Any]) -> str:
         if value in (None, ""):
             continue
         if spec.get("type") == "TEXT" and spec["name"] in ("message", "visitDetails"):
-            parts.append(f"your {label(spec['name'])}: {said_back(str(value)[:160])}")
+            parts.append(f"your {label(spec['name'])}: {said_back(_clipped(str(value), 160))}")
         else:
             parts.append(f"your {label(spec['name'])} as {spoken(value)}")
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]

@@ -48,4 +48,9 @@ def known_name(name: str) -> bool:
     return words[0] in first or (words[0] in last and words[-1] in last)
 
 
-__all__ = ["known_name", "warm"]
+def known_first_name(word: str) -> bool:
+    """Whether a word is a common first name (census list)."""
+    return word.strip(".,'-").lower() in _lists()[0]
+
+
+__all__ = ["known_name", "known_first_name", "warm"]

@@ -14,7 +14,7 @@ from policy.entities import normalize_email, normalize_phone, patch_phone
 from policy.words import digits_of
 
 from . import acts
-from .names import known_name
+from .names import known_first_name, known_name
 
 _DIGIT_WORD = r"\b(?:\d+|zero|oh|o|one|two|three|four|five|six|seven|eight|nine|double|triple)\b"
 _PHONE_SPAN = re.compile(rf"\+?\(?{_DIGIT_WORD}\)?(?:[\s,.()-]*{_DIGIT_WORD}\)?){{2,}}", re.I)
@@ -98,6 +98,20 @@ _NAME_STOP = {"and", "my", "the", "i", "calling", "about", "with", "from", "here
               "number", "phone", "just", "so", "but", "is", "was"}
 
 
+#: Lead-ins that are as often the start of a sentence as of a name ("it's doing ...", "I'm fine").
+_LOOSE_LEAD = re.compile(r"(?:i'?m|i am|it'?s)\s", re.I)
+#: Words that follow "it's" or "I'm" in sentences and are also someone's name in the census lists.
+_NOT_AFTER_LEAD = frozenset("fine good great okay ok sorry sure here home back done ready not just still so very really "
+                            "major young long little".split())
+
+
+def _first_name_said(word: str) -> bool:
+    """After "it's" or "I'm", a word is a name only if it is a first name and not a word of a sentence
+    ("it's doing", "I'm running", "it's fine", "I'm sorry")."""
+    w = word.strip(".,'-").lower()
+    return known_first_name(w) and w not in _NOT_AFTER_LEAD and not w.endswith(("ing", "ed"))
+
+
 def name_in(text: str) -> str | None:
     """A name the caller introduced themselves with in passing ("..., this is Maria Gomez and ..."),
     only when its first word is a known first name (so "I'm calling about" is no name)."""
@@ -113,6 +127,8 @@ def _introduced(text: str) -> tuple[str, str] | None:
             if w.lower() in _NAME_STOP:
                 break
             words.append(w.strip(".,"))
+        if words and (_LOOSE_LEAD.match(m.group(0)) and not _first_name_said(words[0])):
+            continue  # "it's doing the same thing", "I'm running late": no name
         if words and known_name(words[0]) and known_name(" ".join(words)):
             # The introduction ends after the name's words (a stop word after them stays in the rest).
             end = m.start(1) + len(" ".join(m.group(1).split()[:len(words)]))

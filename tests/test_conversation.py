@@ -938,3 +938,23 @@ def test_the_apology_to_an_upset_caller_does_not_open_like_the_answer(app):
     for n in range(6):  # every apology and reply variation
         line = said(replies(call(app, "I'm sick of this, my AC stopped working", call_sid=f"CA{n:032d}"))[1])[0]
         assert "Let's get this sorted out. Let's" not in line and "on-call" not in line
+
+
+@pytest.mark.parametrize("words, name", [("now it's doing the same thing again", None), ("I'm running late", None),
+                                         ("it's fine", None), ("it's working again", None),
+                                         ("oh sorry, it's Pat Quinn", "Pat Quinn"), ("hi I'm Maria Gomez", "Maria Gomez"),
+                                         ("hey it's Frank", "Frank"), ("my name is Will Hunt", "Will Hunt")])
+def test_it_s_or_i_m_before_a_word_is_a_name_only_when_it_is_one(words, name):
+    from conversation.spoken import name_in
+    assert name_in(words) == name
+
+
+def test_a_long_message_is_read_back_on_whole_words_and_no_sentence_is_taken_for_a_name(app):
+    long = ("hey um so I had you guys out last month for the AC and it was working fine but now it's doing the same "
+            "thing again, like it runs but the air isn't cold, is that covered under warranty or whatever")
+    lines = [said(r)[0] for r in replies(call(app, long, "ok", "Bob Smith", "14 Oak Street", "512 555 0111"))[1:]]
+    assert lines[1].endswith(ASKS_NAME)  # not "Doing" from "it's doing the same thing"
+    readback = lines[-1]
+    assert "Bob Smith" in readback and "Doing" not in readback
+    message = readback.split("your message: ", 1)[1]
+    assert message.endswith("is that covered. Is that right?"), message  # not cut inside "warranty"
