@@ -49,6 +49,9 @@ _HOLD = re.compile(r"^\W*(?:(?:hold on|hang on|one (?:moment|second|sec|minute)|
 WANTS_PERSON = re.compile(
     r"\b(?:(?:just )?(?:transfer|connect|put) me(?: through)?|put me through|(?:talk|speak) (?:to|with) (?:a |an |the )?"
     r"(?:real |live |actual )?(?:person|human|someone|somebody|agent|representative|operator|manager)|"
+    r"(?:get|give|find) me (?:a |an |the )?(?:real |live |actual )?(?:person|human|someone|somebody|agent|"
+    r"representative|operator|manager|supervisor)\b(?! (?:to|who|that|for) )|(?:i want|i need|i'?d like|let me (?:talk|speak) to) (?:a |an |the )?"
+    r"(?:real |live |actual )?(?:person|human|agent|representative|operator|manager|supervisor)\b(?! (?:to|who) )|"
     r"representative|operator|real person|live person|human being|a human|(?:is|are) (?:the |your )?(?:owner|manager|"
     r"boss|someone|anyone|somebody|anybody|a person|a human)(?: \w+)? (?:available|around|in|there))\b", re.I)
 #: "Hello? Is anyone there?": checking the line is up (the greeting was missed), not asking for a person.

@@ -958,3 +958,18 @@ def test_a_long_message_is_read_back_on_whole_words_and_no_sentence_is_taken_for
     assert "Bob Smith" in readback and "Doing" not in readback
     message = readback.split("your message: ", 1)[1]
     assert message.endswith("is that covered. Is that right?"), message  # not cut inside "warranty"
+
+
+@pytest.mark.parametrize("words, person", [("just get me a person", True), ("get me someone now please", True),
+                                           ("I want a real person", True), ("let me talk to a supervisor", True),
+                                           ("I need a person to come fix my AC", False),
+                                           ("can you find me a person who does ductwork", False)])
+def test_asking_for_a_person_in_other_words_is_heard(words, person):
+    from conversation import acts
+    assert bool(acts.WANTS_PERSON.search(words)) is person
+
+
+def test_get_me_a_person_while_asked_for_a_name_is_not_taken_as_a_statement(app):
+    lines = [said(r)[0] for r in replies(call(app, "this is ridiculous, third time calling, nobody ever calls back",
+                                               "just get me a person"))[1:]]
+    assert "team hears that" not in lines[1] and "put you through" in lines[1], lines[1]
