@@ -285,6 +285,7 @@ _NO_FIRST = re.compile(r"^\W*(?:no|nope|nah|wrong|not quite|that'?s (?:not|wrong
 _PLAIN = frozenset("a an the my our your i i'm im it it's its is was are be to of on in at for and or but so just "
                    "that this there there's with about some".split())
 ADDED_LINE = "Got it, I'll include that in your message. Is everything else right?"
+NOTED_LINE = "Got it, I'll pass that on. Is everything else right?"
 #: The caller changes their mind about the message ("actually the thermostat is fine, it's the furnace ...").
 INSTEAD_LINE = "Got it, I'll pass that on instead. Is everything else right?"
 _INSTEAD = re.compile(r"^\W*(?:(?:hmm+|um+|uh+|oh|well|sorry)\W+)*(?:actually|i mean|i meant|scratch that|instead|rather)\b",
@@ -292,10 +293,8 @@ _INSTEAD = re.compile(r"^\W*(?:(?:hmm+|um+|uh+|oh|well|sorry)\W+)*(?:actually|i 
 
 
 def _more(state: Mapping[str, Any], text: str, collected: Mapping[str, Any]) -> bool:
-    """Whether the words at a message's read-back tell the team more ("the repair never happened", "it started
-    yesterday") rather than confirm or correct a detail."""
-    if not collected.get("message") or not any(e["name"] == "message" for e in state["entities"]):
-        return False
+    """Whether the words at a read-back tell the team more ("the repair never happened", "I was charged twice")
+    rather than confirm or correct a detail."""
     if _NO_FIRST.match(text) or len(digits_of(text)) >= 4 or acts.is_yes(text):  # (digits: a number corrected)
         return False
     return not mentions_detail(text) and statement(text) is not None
@@ -304,7 +303,12 @@ def _more(state: Mapping[str, Any], text: str, collected: Mapping[str, Any]) -> 
 def _added(collected: dict[str, Any], text: str, step: Step) -> Step:
     """More for the message: it replaces the message when it says it again more fully ("my warranty" -> "the
     warranty on my heat pump") or the caller changes their mind ("actually, it's the furnace"), else it is
-    added to it. The caller is asked whether the rest is right."""
+    added to it. Without a message (the details taken before a transfer), it is passed on with the call's notes.
+    The caller is asked whether the rest is right."""
+    if not collected.get("message") or not any(e["name"] == "message" for e in step.state["entities"]):
+        step.kind, step.text = "readback", NOTED_LINE
+        step.events.append("statement")
+        return step
     more = statement(text) or text.strip()
     old = str(collected["message"])
     words = {w for w in re.findall(r"[a-z']+", old.lower()) if w not in _PLAIN}

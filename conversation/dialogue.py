@@ -560,7 +560,7 @@ class Dialogue:
                                                                     caller_spoke=False))
         if step.kind == "spell":
             return Decision(action="RESPOND", response=policy.speak(pol, SPELL_LINE, ctx, caller_spoke=False))
-        if step.kind == "readback" and "added:message" in step.events:
+        if step.kind == "readback" and ("added:message" in step.events or "statement" in step.events):
             return Decision(action="RESPOND", response=step.text)
         if step.kind == "readback":
             before = "Got it. " if any(e.startswith("corrected:") for e in step.events) else (

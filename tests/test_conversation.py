@@ -973,3 +973,11 @@ def test_get_me_a_person_while_asked_for_a_name_is_not_taken_as_a_statement(app)
     lines = [said(r)[0] for r in replies(call(app, "this is ridiculous, third time calling, nobody ever calls back",
                                                "just get me a person"))[1:]]
     assert "team hears that" not in lines[1] and "put you through" in lines[1], lines[1]
+
+
+def test_more_said_at_a_transfer_read_back_is_passed_on_not_taken_as_a_new_name(app):
+    lines = [said(r)[0] for r in replies(call(app, "can I talk to someone about my bill", "Sam Ortiz", "512 555 0166",
+                                               "I was charged twice", "yes"))[1:]]
+    assert lines[2].startswith("Just to confirm")
+    assert lines[3] == "Got it, I'll pass that on. Is everything else right?", lines[3]
+    assert "connect you" in lines[4]
