@@ -99,6 +99,14 @@ _PLACE = re.compile(r"\b(?:in|on|at|near|off|by)\s+[A-Z][a-z]+")
 _LEAD = re.compile(r"^\W*(?:(?:uh+|um+|oh|well|hmm+|er+)\b[\s,.]*)*(?:(?P<no>nope|nah|not really|no(?=\s*[,.!]|\s*$|\s+(?:it|it'?s|we|we'?re|i|i'?m|there|the|nobody|"
                    r"no ?one|none|just|only|thanks?|thank|not|no)\b))|(?P<yes>yes|yeah|yep|yup|sure|ok(?:ay)?|uh[- ]?huh|"
                    r"mm[- ]?hmm|please))\b[\s,.!]*", re.I)
+#: Words that only agree ("let's do it", "go ahead and book it", "sounds good", "please do"), after a yes or alone.
+_ASSENT = (r"(?:let'?s (?:do (?:it|that|this)|book (?:it|that|one)|go(?: ahead)?|set (?:it|that) up)|"
+           r"go ahead(?: and (?:book|schedule|set up) (?:it|that|one))?|sounds (?:good|great|fine)|"
+           r"please(?: do)?|book (?:it|that|me in)|that works|why not|for sure|i guess|"
+           r"(?:that'?d|that would) be (?:great|good|fine|perfect)|that'?s fine|definitely|absolutely|"
+           r"perfect|great|thanks?|thank you)")
+_ASSENT_REST = re.compile(rf"\W*(?:{_ASSENT}[\s,.!]*)+", re.I)
+_ASSENT_LEAD = re.compile(rf"^\W*(?:{_ASSENT}\b[\s,.!]+)+", re.I)
 #: Said about the people at home ("nobody vulnerable", "just me", "my mom lives with us").
 _PEOPLE = re.compile(r"\b(?:no ?one|nobody|none of us|just (?:me|us|the \w+ of us|my \w+)|only (?:me|us)|me and my|"
                      r"i live alone|vulnerable|elderly|not (?:an? )?(?:emergency|urgent)|no emergency|nothing urgent|(?:we'?re|we are|everyone'?s|everybody'?s) (?:all )?(?:fine|ok(?:ay)?|"
@@ -139,6 +147,10 @@ def visit_answer(text: str, *, people: bool) -> tuple[str, str]:
     lead = _LEAD.match(text)
     said = ("no" if lead.group("no") else "yes") if lead else ""
     rest = text[lead.end():] if lead else text
+    if said != "no" and _ASSENT_REST.fullmatch(rest):  # "sure, let's do it", "go ahead and book it": a yes only
+        said, rest = "yes", ""
+    elif said == "yes":
+        rest = _ASSENT_LEAD.sub("", rest)  # "yes please, tomorrow morning" -> "tomorrow morning"
     if people:
         clauses = [c for c in re.split(r"\s*[,.;!?]+\s*|\s+but\s+", rest) if c.strip()]
         kept = [c for c in clauses if gives_visit(c) or not (_PEOPLE.search(c) or (said and _PEOPLE_WORDS.search(c))

@@ -981,3 +981,17 @@ def test_more_said_at_a_transfer_read_back_is_passed_on_not_taken_as_a_new_name(
     assert lines[2].startswith("Just to confirm")
     assert lines[3] == "Got it, I'll pass that on. Is everything else right?", lines[3]
     assert "connect you" in lines[4]
+
+
+@pytest.mark.parametrize("words, said, rest", [("sure let's do it", "yes", ""), ("sounds good", "yes", ""),
+                                               ("ok, please do", "yes", ""), ("yes please, tomorrow morning", "yes", "tomorrow morning"),
+                                               ("no thanks", "no", "thanks")])
+def test_words_that_only_agree_are_a_yes_to_the_visit(words, said, rest):
+    from conversation import collect
+    assert collect.visit_answer(words, people=False) == (said, rest)
+
+
+def test_sure_let_s_do_it_to_the_booking_offer_is_not_noted_for_the_technician(app):
+    lines = [said(r)[0] for r in replies(call(app, "the furnace is making a weird banging noise",
+                                               "how much is the diagnostic visit", "sure let's do it"))[1:]]
+    assert "pass that on" not in lines[2] and lines[2].endswith(ASKS_VISIT), lines[2]
