@@ -107,6 +107,9 @@ _ASSENT = (r"(?:let'?s (?:do (?:it|that|this)|book (?:it|that|one)|go(?: ahead)?
            r"perfect|great|thanks?|thank you)")
 _ASSENT_REST = re.compile(rf"\W*(?:{_ASSENT}[\s,.!]*)+", re.I)
 _ASSENT_LEAD = re.compile(rf"^\W*(?:{_ASSENT}\b[\s,.!]+)+", re.I)
+#: A yes and the request it agrees to, said for a name ("ok yeah send someone", "sure, have them call me"): not a name.
+_AGREES_AND_ASKS = re.compile(r"^\W*(?:(?:ok(?:ay)?|yeah|yes|yep|sure|alright|all right|please)[\s,.!]+)+(?:just |please )?"
+                              r"(?:send|have|get|call|book|schedule|set|come|go)\b", re.I)
 #: Said about the people at home ("nobody vulnerable", "just me", "my mom lives with us").
 _PEOPLE = re.compile(r"\b(?:no ?one|nobody|none of us|just (?:me|us|the \w+ of us|my \w+)|only (?:me|us)|me and my|"
                      r"i live alone|vulnerable|elderly|not (?:an? )?(?:emergency|urgent)|no emergency|nothing urgent|(?:we'?re|we are|everyone'?s|everybody'?s) (?:all )?(?:fine|ok(?:ay)?|"
@@ -406,7 +409,8 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
         step.text = WHY_LINES.get(spec.get("type", "TEXT"), "It helps our team help you.")
         step.events.append(f"explained:{spec['name']}")
         return step
-    agrees = acts.is_assent(text) or (state.get("purpose") == "message" and acts.WANTS_MESSAGE.search(text)
+    agrees = acts.is_assent(text) or (spec.get("type") == "PERSON" and bool(_AGREES_AND_ASKS.match(text))) or (
+        state.get("purpose") == "message" and acts.WANTS_MESSAGE.search(text)
                                       and not could_answer(state, text)) or (
         spec["name"] == "visitDetails" and acts.is_yes(text) and not gives_visit(text))  # "yes please" to "shall we
     # book a visit?" (not "yeah, come tomorrow morning")

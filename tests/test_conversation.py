@@ -995,3 +995,10 @@ def test_sure_let_s_do_it_to_the_booking_offer_is_not_noted_for_the_technician(a
     lines = [said(r)[0] for r in replies(call(app, "the furnace is making a weird banging noise",
                                                "how much is the diagnostic visit", "sure let's do it"))[1:]]
     assert "pass that on" not in lines[2] and lines[2].endswith(ASKS_VISIT), lines[2]
+
+
+@pytest.mark.parametrize("words", ["ok yeah send someone", "sure, have them call me", "yes please just send a tech"])
+def test_a_yes_with_its_request_is_not_taken_for_a_name(app, words):
+    lines = [said(r)[0] for r in replies(call(app, "I'd like to leave a message", words, "Pat Lee"))[1:]]
+    assert "is your name" not in lines[1] and lines[1].endswith(ASKS_NAME), lines[1]
+    assert lines[2].endswith(ASKS_NUMBER)
