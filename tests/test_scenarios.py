@@ -242,3 +242,38 @@ def test_a_keyword_inside_a_longer_one_is_disputed_until_the_longer_scenario_has
     alone = compile_template({**CREDIT, "scenarios": [CREDIT["scenarios"][0], dict(CREDIT["scenarios"][1], keywords=[
         "boost my rating"]), CREDIT["scenarios"][2]]})   # no longer "credit score": the full lead is needed
     assert alone.answer("can i build my credit score", call_sid="CA1", seq=1).scenario == "score"
+
+
+ASSISTANT = {"id": "assistant", "name": "Assistant", "scenarios": [
+    {"id": "definition", "name": "Definition", "keywords": ["definition"], "replies": ["define"],
+     "examples": ["what does the word serendipity mean", "what is the meaning of ephemeral", "define gregarious for me",
+                  "tell me what ubiquitous means", "meaning of the word quixotic", "what does obfuscate mean"]},
+    {"id": "weather", "name": "Weather", "keywords": ["weather"], "replies": ["weather"],
+     "examples": ["what's the weather like today", "is it going to rain", "how hot is it outside", "will it snow tomorrow",
+                  "what's the forecast for this week", "do i need an umbrella"]},
+    {"id": "alarm", "name": "Alarm", "keywords": ["alarm"], "replies": ["alarm"],
+     "examples": ["set an alarm for 7 am", "wake me up at six", "set my alarm for tomorrow morning",
+                  "i need an alarm at noon", "can you wake me at 5", "make an alarm for 8:30"]}]}
+
+
+def test_a_keyword_whose_scenario_the_words_read_unlike_gives_way_to_tier2(monkeypatch):
+    from policy import scenarios
+
+    t = compile_template(ASSISTANT)
+    # The default floor is low: a keyword said in words its examples only half know still answers.
+    assert t.answer("high definition televisions on sale", call_sid="CA1", seq=1).tier == "1"
+    monkeypatch.setattr(scenarios, "KEYWORD_FLOOR", 0.0)
+    # "definition" said in words unlike its examples (decision value about -0.1): no sure keyword answer; Tier 2
+    # decides, as if no keyword was said (here its classifier, barely, for the same scenario).
+    plain = compile_template({**ASSISTANT, "scenarios": [dict(sc, keywords=[]) for sc in ASSISTANT["scenarios"]]})
+    for words in ("high definition televisions on sale", "the definition of done for our sprint"):
+        got = t.answer(words, call_sid="CA1", seq=1)
+        assert got == plain.answer(words, call_sid="CA1", seq=1) and got.tier in ("2", "fallback"), words
+        assert got.confidence < 0.9
+    # Words like its examples keep the keyword's sure answer.
+    got = t.answer("give me the definition of ephemeral", call_sid="CA1", seq=1)
+    assert (got.tier, got.scenario, got.confidence) == ("1", "definition", 1.0)
+    # A scenario the classifier does not know (too few examples) keeps its keyword answers as before.
+    few = compile_template({**ASSISTANT, "scenarios": [dict(ASSISTANT["scenarios"][0], examples=["define gregarious"]),
+                                                       *ASSISTANT["scenarios"][1:]]})
+    assert few.answer("high definition televisions on sale", call_sid="CA1", seq=1).tier == "1"
