@@ -56,8 +56,13 @@ CLASSIFY_MIN, CLASSIFY_AT, KEYWORD_LEAD, KEYWORD_DOUBT = 5, -0.1, 0.4, 0.2
 NESTED_LEAD = 0.2
 #: A single keyword of a scenario the classifier knows is thin evidence when the examples say the caller's words
 #: read unlike that scenario's (its decision value below ``KEYWORD_FLOOR``): a common word said in another request
-#: ("where do eggs come from" said "where ... from"). Tier 2 then decides, as if no keyword was said.
+#: ("when was the last time the president visited florida" said "time"). Tier 2 then decides, as if no keyword
+#: was said.
 KEYWORD_FLOOR = -0.6
+#: A keyword gives way to another scenario only when the classifier's decision value for that one reaches
+#: ``OVERRULE_AT`` (a lead over a keyword the examples read unlike is no answer: "what is the name of the 13th
+#: president").
+OVERRULE_AT = -0.5
 #: Keywords of at most this many words are looked for inside longer ones.
 NESTED_WORDS = 4
 
@@ -477,7 +482,7 @@ class CompiledTemplate:
             # A keyword said inside the other scenario's longer keyword tells the two apart not at all.
             if lead >= (NESTED_LEAD if other in self._inside.get(pid, ()) else KEYWORD_LEAD):
                 pos = self._similar.nearest_of(self._similar.scores(asked, q), other)
-                if self._alike(other, pos, asked, text):
+                if self._alike(other, pos, asked, text) and float(decided[k]) >= OVERRULE_AT:
                     return other, pos, self._decided_confidence(float(decided[k]))
             if own < KEYWORD_FLOOR:
                 return None

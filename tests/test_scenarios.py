@@ -277,3 +277,16 @@ def test_a_keyword_whose_scenario_the_words_read_unlike_gives_way_to_tier2(monke
     few = compile_template({**ASSISTANT, "scenarios": [dict(ASSISTANT["scenarios"][0], examples=["define gregarious"]),
                                                        *ASSISTANT["scenarios"][1:]]})
     assert few.answer("high definition televisions on sale", call_sid="CA1", seq=1).tier == "1"
+
+
+def test_a_keyword_gives_way_only_to_a_scenario_the_classifier_reads_the_words_like(monkeypatch):
+    from policy import scenarios
+
+    t = compile_template(CREDIT)
+    words = "what steps can i take to raise my credit score"
+    assert (t.answer(words, call_sid="CA1", seq=1).scenario) == "improve"
+    # The other scenario leads the keyword's, but its own decision value is under OVERRULE_AT: the keyword's
+    # answer stays, marked disputed (for learning), not a Tier 2 answer nobody is sure of.
+    monkeypatch.setattr(scenarios, "OVERRULE_AT", 5.0)
+    got = t.answer(words, call_sid="CA1", seq=1)
+    assert (got.scenario, got.tier, got.confidence) == ("score", "1", scenarios.DISPUTED)
