@@ -48,7 +48,7 @@ FEW_EXAMPLES, FEW_SIMILARITY = 1, 0.05
 RADIUS, MIN_CLUSTER = 0.5, 2
 #: A turn in no cluster joins a group for the scenario whose words it is this alike (0..1), when it leads the
 #: next scenario by ``STRAY_MARGIN``.
-STRAY_SIMILARITY, STRAY_MARGIN = 0.3, 0.05
+STRAY_SIMILARITY, STRAY_MARGIN = 0.2, 0.05
 #: A proposed keyword has at least this many words: one word alone catches other requests.
 KEYWORD_WORDS = 2
 

@@ -55,6 +55,15 @@ CLASSIFY_MIN, CLASSIFY_AT, KEYWORD_LEAD, KEYWORD_DOUBT = 5, -0.1, 0.4, 0.2
 #: The lead that suffices when the keyword said is part of the other scenario's longer keyword ("credit limit",
 #: "credit limit change"): the keyword cannot tell those two apart, their examples can.
 NESTED_LEAD = 0.2
+#: A single keyword of a scenario the classifier knows is thin evidence when the examples say the caller's words
+#: read unlike that scenario's (its decision value below ``KEYWORD_FLOOR``): a common word said in another request
+#: ("when was the last time the president visited florida" said "time"). Tier 2 then decides, as if no keyword
+#: was said.
+KEYWORD_FLOOR = -0.6
+#: A keyword gives way to another scenario only when the classifier's decision value for that one reaches
+#: ``OVERRULE_AT`` (a lead over a keyword the examples read unlike is no answer: "what is the name of the 13th
+#: president").
+OVERRULE_AT = -0.5
 #: Keywords of at most this many words are looked for inside longer ones.
 NESTED_WORDS = 4
 
@@ -422,8 +431,9 @@ class CompiledTemplate:
                     return self._reply(other, self._choice_owner[pos].reply, "2", conf, call_sid, seq,
                                        self._choices[pos])
                 confidence = verdict
-            qa = self._qna_reply(idx, text)
-            return self._reply(idx, qa, "1", confidence, call_sid, seq, matched)
+            if confidence is not None:
+                qa = self._qna_reply(idx, text)
+                return self._reply(idx, qa, "1", confidence, call_sid, seq, matched)
         # Tier 2 reads the request too, not the greeting in front of it.
         asked = _asked(request, text)
         q = self._similar.vector(asked) if self._similar is not None else None
@@ -454,10 +464,11 @@ class CompiledTemplate:
                               round(min(confidence, self.threshold / 100.0 - 0.01), 3), None)
 
     def _against_keyword(self, asked: str, text: str, idx: int, pid: int, matched: str
-                         ) -> tuple[int, int, float] | float:
+                         ) -> tuple[int, int, float] | float | None:
         """What the examples say of a single keyword's answer: another scenario's answer (scenario, example
-        position, confidence) when they clearly say it, else the keyword answer's confidence (1.0, or
-        ``DISPUTED`` when they lean elsewhere)."""
+        position, confidence) when they clearly say it, None when they say the words read unlike the keyword's
+        scenario (Tier 2 decides), else the keyword answer's confidence (1.0, or ``DISPUTED`` when they lean
+        elsewhere)."""
         classifier = self.classifier if idx in self._trusted else None
         if classifier is not None:
             # Both known from enough examples: the words that tell them apart decide ("what can I do to raise my
@@ -466,16 +477,19 @@ class CompiledTemplate:
             if q is None:
                 return 1.0
             decided = classifier.decide(q)
+            own = float(decided[classifier.position[idx]])
             k = int(np.argmax(decided))
             other = int(classifier.classes[k])
             if other == idx or other not in self._trusted:
-                return 1.0
-            lead = float(decided[k] - decided[classifier.position[idx]])
+                return None if own < KEYWORD_FLOOR else 1.0
+            lead = float(decided[k]) - own
             # A keyword said inside the other scenario's longer keyword tells the two apart not at all.
             if lead >= (NESTED_LEAD if other in self._inside.get(pid, ()) else KEYWORD_LEAD):
                 pos = self._similar.nearest_of(self._similar.scores(asked, q), other)
-                if self._alike(other, pos, asked, text):
+                if self._alike(other, pos, asked, text) and float(decided[k]) >= OVERRULE_AT:
                     return other, pos, self._decided_confidence(float(decided[k]))
+            if own < KEYWORD_FLOOR:
+                return None
             return DISPUTED if lead >= KEYWORD_DOUBT else 1.0
         if pid not in self._shared:
             return 1.0

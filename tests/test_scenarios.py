@@ -253,3 +253,51 @@ def test_a_keyword_the_caller_denies_does_not_choose_the_scenario():
     assert template.answer("it isn't making any noise, it's blowing warm air", call_sid="CA1", seq=1).scenario == "cooling"
     assert template.answer("there's no smell, just a loud noise", call_sid="CA1", seq=1).scenario == "noise"
     assert template.answer("there's a weird smell", call_sid="CA1", seq=1).scenario == "smell"
+
+
+ASSISTANT = {"id": "assistant", "name": "Assistant", "scenarios": [
+    {"id": "definition", "name": "Definition", "keywords": ["definition"], "replies": ["define"],
+     "examples": ["what does the word serendipity mean", "what is the meaning of ephemeral", "define gregarious for me",
+                  "tell me what ubiquitous means", "meaning of the word quixotic", "what does obfuscate mean"]},
+    {"id": "weather", "name": "Weather", "keywords": ["weather"], "replies": ["weather"],
+     "examples": ["what's the weather like today", "is it going to rain", "how hot is it outside", "will it snow tomorrow",
+                  "what's the forecast for this week", "do i need an umbrella"]},
+    {"id": "alarm", "name": "Alarm", "keywords": ["alarm"], "replies": ["alarm"],
+     "examples": ["set an alarm for 7 am", "wake me up at six", "set my alarm for tomorrow morning",
+                  "i need an alarm at noon", "can you wake me at 5", "make an alarm for 8:30"]}]}
+
+
+def test_a_keyword_whose_scenario_the_words_read_unlike_gives_way_to_tier2(monkeypatch):
+    from policy import scenarios
+
+    t = compile_template(ASSISTANT)
+    # The default floor is low: a keyword said in words its examples only half know still answers.
+    assert t.answer("high definition televisions on sale", call_sid="CA1", seq=1).tier == "1"
+    monkeypatch.setattr(scenarios, "KEYWORD_FLOOR", 0.0)
+    # "definition" said in words unlike its examples (decision value about -0.1): no sure keyword answer; Tier 2
+    # decides, as if no keyword was said (here its classifier, barely, for the same scenario).
+    plain = compile_template({**ASSISTANT, "scenarios": [dict(sc, keywords=[]) for sc in ASSISTANT["scenarios"]]})
+    for words in ("high definition televisions on sale", "the definition of done for our sprint"):
+        got = t.answer(words, call_sid="CA1", seq=1)
+        assert got == plain.answer(words, call_sid="CA1", seq=1) and got.tier in ("2", "fallback"), words
+        assert got.confidence < 0.9
+    # Words like its examples keep the keyword's sure answer.
+    got = t.answer("give me the definition of ephemeral", call_sid="CA1", seq=1)
+    assert (got.tier, got.scenario, got.confidence) == ("1", "definition", 1.0)
+    # A scenario the classifier does not know (too few examples) keeps its keyword answers as before.
+    few = compile_template({**ASSISTANT, "scenarios": [dict(ASSISTANT["scenarios"][0], examples=["define gregarious"]),
+                                                       *ASSISTANT["scenarios"][1:]]})
+    assert few.answer("high definition televisions on sale", call_sid="CA1", seq=1).tier == "1"
+
+
+def test_a_keyword_gives_way_only_to_a_scenario_the_classifier_reads_the_words_like(monkeypatch):
+    from policy import scenarios
+
+    t = compile_template(CREDIT)
+    words = "what steps can i take to raise my credit score"
+    assert (t.answer(words, call_sid="CA1", seq=1).scenario) == "improve"
+    # The other scenario leads the keyword's, but its own decision value is under OVERRULE_AT: the keyword's
+    # answer stays, marked disputed (for learning), not a Tier 2 answer nobody is sure of.
+    monkeypatch.setattr(scenarios, "OVERRULE_AT", 5.0)
+    got = t.answer(words, call_sid="CA1", seq=1)
+    assert (got.scenario, got.tier, got.confidence) == ("score", "1", scenarios.DISPUTED)
