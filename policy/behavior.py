@@ -15,13 +15,14 @@ _OK = re.compile(r"^\s*(?:ok|okay)\b", re.I)
 _KEEP_CAPITAL = re.compile(r"^(?:I\b|I'|[A-Z]{2,}\b)")
 #: Replies that must not get an acknowledgement in front: they open with one already, or with a
 #: greeting, a thank-you, a goodbye, an apology, a safety instruction ("Ok, hello!" never), or a refusal
-#: ("Sure. We only work on heating and air conditioning" says yes and then no).
+#: ("Sure. We only work on heating and air conditioning" says yes and then no), or the fallback's offer of a
+#: message ("Sure. I want to make sure you get the right answer ..." to "do you do duct cleaning?" says yes too).
 _NO_ACK = re.compile(
     r"^\W*(?:ok|okay|sure|certainly|of course|absolutely|got it|alright|all right|great|perfect|yes|no\b|"
     r"thanks|thank you|you'?re welcome|hi\b|hello|hey\b|good (?:morning|afternoon|evening)|welcome|sorry|"
     r"i'?m (?:so |very |really )?sorry|i am sorry|we'?re sorry|i apologi[sz]e|my apologies|please\b|"
     r"this sounds urgent|if you|for your (?:safety|security)|i understand|i hear you|bye|goodbye|unfortunately|"
-    r"i see|no problem|happy to|glad to|we only|we (?:do not|don'?t|can'?t|cannot|are not|aren'?t|wouldn'?t)\b|"
+    r"i see|no problem|happy to|glad to|i want to make sure|we only|we (?:do not|don'?t|can'?t|cannot|are not|aren'?t|wouldn'?t)\b|"
     r"we'?re not|i'?m not able|i (?:can'?t|cannot)\b)", re.I)
 _URGENT = re.compile(r"\b(?:urgent|emergency|right away|immediately|leave the (?:house|home|building)|get out|"
                      r"911|safety|danger)\b", re.I)

@@ -1002,3 +1002,9 @@ def test_a_yes_with_its_request_is_not_taken_for_a_name(app, words):
     lines = [said(r)[0] for r in replies(call(app, "I'd like to leave a message", words, "Pat Lee"))[1:]]
     assert "is your name" not in lines[1] and lines[1].endswith(ASKS_NAME), lines[1]
     assert lines[2].endswith(ASKS_NUMBER)
+
+
+def test_no_acknowledgement_in_front_of_the_fallback_offer(app):
+    for n in range(4):  # the acknowledgements vary by call
+        line = said(replies(call(app, "hi do you do duct cleaning", call_sid=f"CA{n:032d}"))[1])[0]
+        assert line.startswith("I want to make sure you get the right answer"), line
