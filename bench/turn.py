@@ -177,7 +177,7 @@ def landed(writer) -> None:
     """Wait (untimed) until the turn's writes deferred to the journal have landed, as they have long before a
     caller's next turn: the next request is measured alone, not beside the last one's landing (whose CPU
     ``--breakdown`` reports)."""
-    while writer.journal is not None and (writer.journal.pending() or writer._journal_lock.locked()):
+    while writer.deferred_waiting():
         time.sleep(0.0001)
 
 

@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 TRANSFER_NOW_LINE = "Thank you. I'll connect you now."
 DECLINED_LINE = "No problem. Is there anything else I can help you with?"
 RESOLVED_LINE = "Glad to hear it's working again. Is there anything else I can help you with?"
-#: The visit is no longer needed: "actually it's working again" (the same line as above).
-WORKING_AGAIN_LINE = RESOLVED_LINE
 TO_MESSAGE_LINE = "I'm sorry, I'm having trouble with that, so let me take a message instead."
 MESSAGE_START_LINE = "Sure, I can take a message and have someone call you back."
 PERSON_FAILED_LINE = ("I did try to put you through, but no one could pick up just now, so a message is the quickest "
@@ -474,7 +472,7 @@ class Dialogue:
             note["events"] = ["declined"]
             session.pop("collect", None)
             session["anything_else"] = True
-            line = WORKING_AGAIN_LINE if re.search(r"\b(?:working|fine|ok(?:ay)?|good|on)\b", text, re.I) else DECLINED_LINE
+            line = RESOLVED_LINE if acts.resolved(text) else DECLINED_LINE
             return Collected(Decision(action="RESPOND", response=policy.speak(pol, line, ctx)), False, note)
         last = str(((session.get("replies") or {}).get(str(session.get("seq", -1))) or {}).get("text") or "")
         people = bool(ASKED_PEOPLE.search(last))

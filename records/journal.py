@@ -44,7 +44,9 @@ class Journal:
         self._path = ""
         self._segment = 0
         self._name = next(_instances)  # two journals of one process (two apps on one directory) never share a file
-        self._pending: list[tuple[list[dict[str, Any]], str | None]] = []
+        # The lines appended and not yet taken, as written: what lands is what the file holds (the session dicts
+        # a group was encoded from may change with the call's next turn before it lands).
+        self._pending: list[bytes] = []
         self._failing = False
 
     # -- this process's file
@@ -64,7 +66,7 @@ class Journal:
 
     def append(self, writes: list[Mapping[str, Any]], key: str | None = None) -> bool:
         """Make a group of writes durable in this process's file; False if the local disk refused it."""
-        line = json.dumps({"k": key, "w": writes}, separators=(",", ":")).encode() + b"\n"
+        line = _line(writes, key)
         with self._lock:
             try:
                 self._own()
@@ -80,7 +82,7 @@ class Journal:
             if self._failing:
                 log.warning("journal appends work again")
                 self._failing = False
-            self._pending.append(([dict(w) for w in writes], key))
+            self._pending.append(line)
         return True
 
     def _refused(self, key: str | None, why: str) -> bool:
@@ -100,13 +102,14 @@ class Journal:
         with self._lock:
             if self._pid != os.getpid() or not self._pending:
                 return [], None
-            groups, self._pending = self._pending, []
+            lines, self._pending = self._pending, []
             if os.fstat(self._fd).st_size < ROTATE_BYTES:
-                return groups, (self._fd, self._path, False)
-            old = (self._fd, self._path, True)  # steady load never empties it: new groups go to a new file
-            self._fd = -1
-            self._own()
-            return groups, old
+                token = (self._fd, self._path, False)
+            else:
+                token = (self._fd, self._path, True)  # steady load never empties it: new groups go to a new file
+                self._fd = -1
+                self._own()
+        return list(_read(lines, token[1])), token
 
     def landed(self, token: Any) -> None:
         """The groups of a ``take`` are in the store: empty the file (when nothing newer waits in it) or
@@ -127,8 +130,9 @@ class Journal:
 
     def put_back(self, groups: list[tuple[list[dict[str, Any]], str | None]]) -> None:
         """Groups that reached neither the store nor the outbox wait again, before newer ones."""
+        lines = [_line(writes, key) for writes, key in groups]
         with self._lock:
-            self._pending[:0] = groups
+            self._pending[:0] = lines
 
     def close(self) -> None:
         """Remove this process's file when nothing waits in it (at exit, after a final flush)."""
@@ -194,8 +198,13 @@ def _order(name: str) -> tuple[int, ...]:
         return (0,)
 
 
-def _read(f: Any, path: str) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
-    for n, line in enumerate(f, 1):
+def _line(writes: Any, key: str | None) -> bytes:
+    return json.dumps({"k": key, "w": writes}, separators=(",", ":")).encode() + b"\n"
+
+
+def _read(lines: Any, path: str) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+    """The groups of journal lines (a file, or the lines this process appended), in order."""
+    for n, line in enumerate(lines, 1):
         try:
             group = json.loads(line)
             yield group["w"], group.get("k")

@@ -232,9 +232,13 @@ class DurableWriter:
             return
         self.journal.close()
 
+    def deferred_waiting(self) -> bool:
+        """Whether deferred writes of this process wait or are being landed now."""
+        return self.journal is not None and bool(self.journal.pending() or self._journal_lock.locked())
+
     def _after_deferred(self) -> None:
         """A write made at once lands after this process's deferred ones (same order as they were made)."""
-        if self.journal is not None and (self.journal.pending() or self._journal_lock.locked()):
+        if self.deferred_waiting():
             self.flush_journal()
 
     def _land(self, groups: list[tuple[list[dict[str, Any]], str | None]]) -> bool:

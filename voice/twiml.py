@@ -63,9 +63,11 @@ _ATTRIBUTE = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#09;"}
 
 
 @functools.lru_cache(maxsize=1024)
-def _frame(listening: Listening, barge_in: bool) -> str:
-    """A Say-and-Gather built by the helper library once per way of listening, its words and URL left open."""
-    return _respond(_WORDS, action_url=_URL, listening=listening, barge_in=barge_in)
+def _frame(listening: Listening, barge_in: bool) -> str | None:
+    """A Say-and-Gather built by the helper library once per way of listening, its words and URL left open; None
+    when the company's own settings hold a stand-in's character (the library's own path is taken then)."""
+    frame = _respond(_WORDS, action_url=_URL, listening=listening, barge_in=barge_in)
+    return frame if frame.count("\ue000") == 4 else None
 
 
 def respond(text: str, *, action_url: str, listening: Listening, barge_in: bool = True) -> str:
@@ -76,7 +78,7 @@ def respond(text: str, *, action_url: str, listening: Listening, barge_in: bool 
     compares both ways on hostile text)."""
     words = speakable(text)
     frame = _frame(listening, barge_in)
-    if not words or "\ue000" in words or "\ue000" in action_url or frame.count("\ue000") != 4:
+    if frame is None or not words or "\ue000" in words or "\ue000" in action_url:
         return _respond(text, action_url=action_url, listening=listening, barge_in=barge_in)
     return frame.replace(_URL, escape(action_url, _ATTRIBUTE), 1).replace(
         _WORDS, escape(words), 1)
