@@ -124,12 +124,8 @@ def suspects(c: Canon) -> set[str]:
     return out
 
 
-def affirmed(text: str) -> str | None:
-    """The words with every denied part taken out (each replaced by a clause break), or None when the caller
-    denies nothing."""
-    if not _CUE.search(text):
-        return None
-    words = _words(text)
+def _cuts(words: list[str]) -> list[tuple[int, int]]:
+    """The denied parts of the words: (first, last) positions, each from its negation."""
     cut: list[tuple[int, int]] = []
     k = 0
     while k < len(words):
@@ -140,6 +136,16 @@ def affirmed(text: str) -> str | None:
                 k = last + 1
                 continue
         k += 1
+    return cut
+
+
+def affirmed(text: str) -> str | None:
+    """The words with every denied part taken out (each replaced by a clause break), or None when the caller
+    denies nothing."""
+    if not _CUE.search(text):
+        return None
+    words = _words(text)
+    cut = _cuts(words)
     if not cut:
         return None
     out: list[str] = []
@@ -152,4 +158,13 @@ def affirmed(text: str) -> str | None:
     return " ".join(out)
 
 
-__all__ = ["affirmed", "suspects", "NEGATORS"]
+def denied_words(text: str) -> set[str]:
+    """The words a negation in the text takes ("not heating", "no cold air": what a phrase with a negation of its
+    own means is the absence of these)."""
+    if not _CUE.search(text):
+        return set()
+    words = _words(text)
+    return {w for a, b in _cuts(words) for w in words[a + 1:b + 1] if w not in _CLAUSE_END}
+
+
+__all__ = ["affirmed", "denied_words", "suspects", "NEGATORS"]

@@ -22,6 +22,7 @@ from rapidfuzz import fuzz, process
 from policy.errors import PolicyError
 from policy.canon import canon
 from policy.matching import SpokenIndex, denied
+from policy.negation import affirmed, denied_words
 from policy.schema import AllowedAction, field_errors
 from policy.text import normalize
 
@@ -141,6 +142,9 @@ class _Choice:
     reply: str | None   # a Q&A answer, else the scenario's replies
 
 
+#: A question about the thing just talked of ("how much does that cost", "how long would it take", "is it worth
+#: it"): a word that points back, and no new thing named in its place.
+_REFERS_BACK = re.compile(r"\b(?:that|it|this|those|these|them|one)\b", re.I)
 #: Words that carry no request on their own: Tier 2 compares them only in a pair with another word ("my name").
 _FUNCTION_WORDS = frozenset(
     "a an the to of and or is are am be was were i me my you your it its this that in on at for with from by as "
@@ -157,6 +161,20 @@ def _asked(request: str, text: str) -> str:
     """What Tier 2 compares: the request without the greeting in front of it, unless that leaves too few
     words to say anything (then the whole normalized utterance, ``text``)."""
     return normalize(request) if len(request.split()) >= 3 else text
+
+
+def _pointed(text: str, subject: set[str]) -> str:
+    """A question with its thing said as "it" ("how much does a new system cost" and "how much does that cost"
+    both "how much does it cost"): words pointing back, and the subject's own words, become one "it"."""
+    out: list[str] = []
+    for w in text.split():
+        if w in ("a", "an", "the"):
+            continue
+        if w in subject or _REFERS_BACK.fullmatch(w):
+            w = "it"
+        if not (w == "it" and out and out[-1] == "it"):
+            out.append(w)
+    return " ".join(out)
 
 
 def _content(words: list[str]) -> set[str]:
@@ -352,6 +370,12 @@ class CompiledTemplate:
         self._content: dict[int, set[str]] = {}
         for text, owner in zip(choices, owners):
             self._content.setdefault(owner.scenario, set()).update(_content(text.split()))
+        # What a scenario's phrases say is missing ("not heating", "no cold air", "won't turn on").
+        self._absent: dict[int, set[str]] = {}
+        for i, sc in enumerate(self.scenarios):
+            for phrase in (*sc.keywords, *sc.examples, *(qa.q for qa in sc.qna)):
+                if (words := denied_words(phrase)):
+                    self._absent.setdefault(i, set()).update(_content(sorted(words)))
         # Keywords whose words another scenario's examples say too.
         self._shared = {pid for pid, owners in self._owner.items()
                         if (kw := _content(normalize(self.phrases.phrases[pid]).split()))
@@ -435,33 +459,66 @@ class CompiledTemplate:
                 qa = self._qna_reply(idx, text)
                 return self._reply(idx, qa, "1", confidence, call_sid, seq, matched)
         # Tier 2 reads the request too, not the greeting in front of it.
-        asked = _asked(request, text)
+        return self._similar_answer(_asked(request, text), text, call_sid, seq)
+
+    def _similar_answer(self, asked: str, text: str, call_sid: str, seq: int, *, again: bool = False
+                        ) -> ScenarioAnswer:
+        """Tier 2's answer for the request ``asked`` (else the fallback). An answer found only by words the caller
+        denies ("no sparks or smell, it just died" is not about a smell) is looked for again without them."""
         q = self._similar.vector(asked) if self._similar is not None else None
         if q is None:
             return ScenarioAnswer(self.fallback, FALLBACK_ACTION, "fallback", 0.0, None)
         got = self._similar.scores(asked, q)
         classifier = self.classifier
-        if classifier is not None:
-            decided = classifier.decide(q)
-            k = int(np.argmax(decided))
-            idx = int(classifier.classes[k])
-            if idx in self._trusted:
-                # The classifier knows this scenario from enough examples: it decides.
-                value = float(decided[k])
-                pos = self._similar.nearest_of(got, idx)
-                confidence = self._decided_confidence(value)
-                if value >= CLASSIFY_AT and self._alike(idx, pos, asked, text):
-                    return self._reply(idx, self._choice_owner[pos].reply, "2", confidence, call_sid, seq,
-                                       self._choices[pos])
-                return ScenarioAnswer(self.fallback, FALLBACK_ACTION, "fallback",
-                                      round(min(confidence, self.threshold / 100.0 - 0.01), 3), None)
-        idx, score, second, pos = self._similar.nearest(asked, got)
-        confidence = self._confidence(score)
-        if self._tier2(idx, score, second, pos, asked, text):
-            return self._reply(idx, self._choice_owner[pos].reply, "2", confidence, call_sid, seq,
-                               self._choices[pos])
-        return ScenarioAnswer(self.fallback, FALLBACK_ACTION, "fallback",
-                              round(min(confidence, self.threshold / 100.0 - 0.01), 3), None)
+        decided = classifier.decide(q) if classifier is not None else None
+        k = int(np.argmax(decided)) if decided is not None else -1
+        if decided is not None and int(classifier.classes[k]) in self._trusted:
+            # The classifier knows this scenario from enough examples: it decides.
+            idx, value = int(classifier.classes[k]), float(decided[k])
+            pos = self._similar.nearest_of(got, idx)
+            confidence = self._decided_confidence(value)
+            answers = value >= CLASSIFY_AT and self._alike(idx, pos, asked, text)
+        else:
+            idx, score, second, pos = self._similar.nearest(asked, got)
+            confidence = self._confidence(score)
+            answers = self._tier2(idx, score, second, pos, asked, text)
+        if not answers:
+            return ScenarioAnswer(self.fallback, FALLBACK_ACTION, "fallback",
+                                  round(min(confidence, self.threshold / 100.0 - 0.01), 3), None)
+        if not again:
+            rest = self._undenied(idx, asked)
+            if rest is not None:
+                return self._similar_answer(rest, rest, call_sid, seq, again=True)
+        return self._reply(idx, self._choice_owner[pos].reply, "2", confidence, call_sid, seq, self._choices[pos])
+
+    def _undenied(self, idx: int, asked: str) -> str | None:
+        """The request without what the caller denies, when the only words it shares with scenario ``idx`` are
+        denied ones; None when the caller denies nothing of it."""
+        rest = affirmed(asked)
+        if rest is None:
+            return None
+        own = self._content.get(idx, set())
+        gone = (_content(asked.split()) & own) - _content(normalize(rest).split())
+        # ("there's no heat" is what the no-heat scenario's "not heating" means: not denied, the request)
+        if not gone or gone & self._absent.get(idx, set()) or _content(normalize(rest).split()) & own:
+            return None
+        return normalize(rest.replace("zznegated", " "))
+
+    def follow_up(self, utterance: str, subject: str | None, *, call_sid: str, seq: int) -> ScenarioAnswer | None:
+        """A question about what the caller just heard ("how much does that cost?" after the new-system quote):
+        the answer of a Q&A of that scenario (``subject``) when the words refer back to it and ask that question;
+        None otherwise (the words are answered as they stand)."""
+        idx = self._index.get(subject)
+        if idx is None or not self.scenarios[idx].qna or not _REFERS_BACK.search(utterance or ""):
+            return None
+        sc = self.scenarios[idx]
+        own = {w for k in sc.keywords for w in normalize(k).split()} - _FUNCTION_WORDS
+        asked = _pointed(normalize(_OPENING.sub("", utterance)), own)
+        found = process.extractOne(asked, [_pointed(normalize(qa.q), own) for qa in sc.qna], scorer=fuzz.token_set_ratio,
+                                   processor=None, score_cutoff=self.threshold)
+        if found is None:
+            return None
+        return ScenarioAnswer(sc.qna[found[2]].a, None, "1", round(found[1] / 100.0, 3), sc.id, "follow-up")
 
     def _against_keyword(self, asked: str, text: str, idx: int, pid: int, matched: str
                          ) -> tuple[int, int, float] | float | None:

@@ -301,3 +301,28 @@ def test_a_keyword_gives_way_only_to_a_scenario_the_classifier_reads_the_words_l
     monkeypatch.setattr(scenarios, "OVERRULE_AT", 5.0)
     got = t.answer(words, call_sid="CA1", seq=1)
     assert (got.scenario, got.tier, got.confidence) == ("score", "1", scenarios.DISPUTED)
+
+
+def test_tier2_looks_again_without_what_the_caller_denies():
+    t = compile_template({"id": "t", "name": "T", "scenarios": [
+        {"id": "smell", "name": "Smells", "examples": ["there is a burning smell", "it smells musty"], "replies": ["S"]},
+        {"id": "dead", "name": "Dead unit", "examples": ["the unit just died", "it died on me"], "replies": ["D"]},
+        {"id": "no-heat", "name": "No heat", "keywords": ["not heating"],
+         "examples": ["there is no heat in the house", "the heat won't come on"], "replies": ["H"]}]})
+    assert t.answer("no smell or sparks, the unit just died", call_sid="c", seq=1).scenario == "dead"
+    assert t.answer("there's a burning smell", call_sid="c", seq=1).scenario == "smell"
+    # A scenario whose own phrases say the thing is missing keeps its meaning.
+    assert t.answer("there is no heat in the house at all", call_sid="c", seq=1).scenario == "no-heat"
+
+
+def test_a_follow_up_question_is_answered_by_the_scenario_just_heard():
+    t = compile_template({"id": "t", "name": "T", "scenarios": [
+        {"id": "pricing", "name": "Fee", "keywords": ["how much", "cost"], "replies": ["The fee is $89."]},
+        {"id": "new-system", "name": "New system", "keywords": ["new system", "replace"],
+         "replies": ["A comfort advisor can come out."],
+         "qna": [{"q": "how much does a new system cost", "a": "It depends on the home."}]}]})
+    assert t.follow_up("how much does that cost", "new-system", call_sid="c", seq=1).text == "It depends on the home."
+    # Words that do not point back, or another question, or a scenario without Q&A: answered as they stand.
+    assert t.follow_up("how much is the diagnostic fee", "new-system", call_sid="c", seq=1) is None
+    assert t.follow_up("are you open on it saturday", "new-system", call_sid="c", seq=1) is None
+    assert t.follow_up("how much does that cost", "pricing", call_sid="c", seq=1) is None
