@@ -182,6 +182,16 @@ def is_assent(text: str) -> bool:
     return bool(text.strip()) and not _rest(text) and not _HAS_NEGATIVE.search(text) and not _HAS_CLOSING.search(text)
 
 
+#: The words of a yes that thanks alone lacks ("yes", "sure", "let's do it", "go ahead").
+_YES_WORD = re.compile(r"\b(?:yes|yeah|yep|yup|sure|please|definitely|absolutely|let'?s|go ahead|do it|book|"
+                       r"schedule|set (?:it|that|one) up|send|sounds good|that works|that would be great)\b", re.I)
+
+
+def only_thanks(text: str) -> bool:
+    """A thank-you with at most an acknowledgement ("ok cool, thanks"): polite, but no yes to an offer."""
+    return is_assent(text) and bool(_HAS_THANKS.search(text)) and not _YES_WORD.search(text)
+
+
 _DECLINE_START = re.compile(r"^\W*(?:(?:actually|oh|um+|uh+|well|no|nah|nope)[\s,.!]+)*(?:never ?mind|forget (?:it|that)|"
                             r"no thanks|no thank you|not now|i changed my mind|scratch that)\b[\s,.!]*", re.I)
 
@@ -229,5 +239,5 @@ def is_question(text: str) -> bool:
     return bool(_QUESTION.search(text.strip()))
 
 
-__all__ = ["Act", "read", "leaving", "declined_then", "resolved", "wrong_number", "done_after_anything_else", "is_yes", "is_no", "is_assent", "is_question", "WANTS_PERSON",
+__all__ = ["Act", "read", "leaving", "declined_then", "resolved", "wrong_number", "done_after_anything_else", "is_yes", "is_no", "is_assent", "only_thanks", "is_question", "WANTS_PERSON",
            "WANTS_MESSAGE", "YES_FIRST"]

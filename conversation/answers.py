@@ -40,9 +40,14 @@ class Answers:
         self.llm = llm
         self.costs = dict(costs or parse_costs(""))
 
-    def base(self, template: CompiledTemplate, text: str, *, call_sid: str, seq: int) -> ScenarioAnswer:
-        """Tiers 1 and 2 (or the template's safe fallback)."""
-        return template.answer(text, call_sid=call_sid, seq=seq)
+    def base(self, template: CompiledTemplate, text: str, *, call_sid: str, seq: int,
+             subject: str | None = None) -> ScenarioAnswer:
+        """Tiers 1 and 2 (or the template's safe fallback); a question about the scenario the caller just heard
+        (``subject``: "how much does that cost?") is answered for it when it knows the answer."""
+        got = template.answer(text, call_sid=call_sid, seq=seq)
+        if subject is not None:
+            return template.follow_up(text, subject, call_sid=call_sid, seq=seq) or got
+        return got
 
     def knowledge(self, answer: ScenarioAnswer, text: str, *, profile: CompanyProfile,
                   now: datetime, topic: str | None = None) -> ScenarioAnswer:

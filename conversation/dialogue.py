@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 TRANSFER_NOW_LINE = "Thank you. I'll connect you now."
 DECLINED_LINE = "No problem. Is there anything else I can help you with?"
 RESOLVED_LINE = "Glad to hear it's working again. Is there anything else I can help you with?"
+#: "Ok cool, thanks" to our offer of a visit: a thank-you, not yet a yes.
+THANKS_OFFER_LINE = "You're welcome! Shall I book that visit for you?"
 TO_MESSAGE_LINE = "I'm sorry, I'm having trouble with that, so let me take a message instead."
 MESSAGE_START_LINE = "Sure, I can take a message and have someone call you back."
 PERSON_FAILED_LINE = ("I did try to put you through, but no one could pick up just now, so a message is the quickest "
@@ -45,7 +47,7 @@ SPELL_LINE = "Sorry about that. Could you spell your name for me?"
 WHICH_LINE = "Sorry about that. What should I change: {fields}?"
 RESUME_LINES = ("Now, {prompt}", "Back to your message: {prompt}", "So, {prompt}")
 #: Said after answering a question asked instead of answering our offer of a visit.
-BOOKING_REOFFER = "Would you like us to book that visit for you?"
+BOOKING_REOFFERS = ("Would you like us to book that visit for you?", "Shall I set one up for you?")
 #: The same, while booking a visit (it is not a message to the caller).
 BOOKING_RESUME_LINES = ("Now, {prompt}", "Back to your visit: {prompt}", "So, {prompt}")
 #: Our reply offered a visit ("I can book a technician for you", "Would you like to book a visit?").
@@ -98,9 +100,14 @@ class Collected:
     note: dict[str, Any]
 
 
+def _last_reply(session: Mapping[str, Any]) -> str:
+    """What the caller heard last."""
+    return str(((session.get("replies") or {}).get(str(session.get("seq", -1))) or {}).get("text") or "")
+
+
 def _assent_line(session: Mapping[str, Any], ctx: TurnContext, prompt: str) -> str:
     """ "Great. <question>" or "Thanks. <question>": never the same opener as the reply just before."""
-    last = str(((session.get("replies") or {}).get(str(session.get("seq", -1))) or {}).get("text") or "")
+    last = _last_reply(session)
     first = ctx.variation % len(ASSENT_LINES)
     turns = [ASSENT_LINES[(first + k) % len(ASSENT_LINES)] for k in range(len(ASSENT_LINES))]
     return next((line for line in turns if not last.startswith(line.split(" ")[0])), turns[0]).format(prompt=prompt)
@@ -299,6 +306,8 @@ class Dialogue:
             return None
         if not last_said or not BOOKING_OFFER.search(last_said) or "BOOK_APPT" not in pol.runtime.allowed:
             return None
+        if acts.only_thanks(text):
+            return Decision(action="RESPOND", response=policy.speak(pol, THANKS_OFFER_LINE, ctx))
         state = collect.start("message", collect.BOOKING_ENTITIES, {}, reason="booking",
                               confirm="CONFIRM_ENTITIES" in pol.runtime.behavior.flags)
         if state is None:
@@ -377,6 +386,11 @@ class Dialogue:
             session.pop("collect", None)
             session["anything_else"] = True
             return Collected(Decision(action="RESPOND", response=policy.speak(pol, RESOLVED_LINE, ctx)), False, note)
+        if state.get("reason") == "booking" and state.get("offered") and state["index"] == 0 \
+                and not is_confirming(state) and acts.only_thanks(text):
+            # "Ok cool, thanks" to "Would you like to book a visit?": thanked, but not yet a yes.
+            note["events"] = ["thanks"]
+            return Collected(Decision(action="RESPOND", response=policy.speak(pol, THANKS_OFFER_LINE, ctx)), False, note)
         if state.get("reason") == "booking" and not is_confirming(state) and state["index"] < len(state["entities"]) \
                 and collect.current(state)["name"] == "visitDetails" and not acts.is_question(text):
             visit = self._visit(pol, session, text, ctx, state, note)
@@ -407,7 +421,9 @@ class Dialogue:
                     # "How much is the visit?" to "Would you like to book one?": answered, and the offer stands
                     # (the caller's "Tuesday at 12 Main Street" next is the visit, not a new question).
                     note["events"] = ["side_question"]
-                    return Collected(replace(told, response=f"{_without_question(told.response)} {BOOKING_REOFFER}"),
+                    last = _last_reply(session)
+                    reoffer = next(line for line in (*BOOKING_REOFFERS, BOOKING_REOFFERS[0]) if not last.endswith(line))
+                    return Collected(replace(told, response=f"{_without_question(told.response)} {reoffer}"),
                                      False, note)
                 session.pop("collect", None)  # they asked something else instead of leaving a message
                 return None

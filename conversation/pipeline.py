@@ -244,6 +244,12 @@ class Conversation:
             session["topic"] = "hours"
         else:
             session.pop("topic", None)
+        # The scenario the caller just heard about, so "how much does that cost?" next is asked of it.
+        if facts.answer is not None:
+            if facts.answer.tier in ("1", "2") and facts.answer.scenario and decision.action == "RESPOND":
+                session["subject"] = facts.answer.scenario
+            else:
+                session.pop("subject", None)
         urgency.heard(session, turn.speech)
         session["silence"] = 0
         session["turn_count"] = int(session.get("turn_count", 0)) + 1
@@ -257,7 +263,8 @@ class Conversation:
         def answer() -> Any:
             if not found:
                 with facts.timing("scenario"):
-                    got = self.answers.base(scope.template, turn.speech, call_sid=turn.call_sid, seq=turn.seq)
+                    got = self.answers.base(scope.template, turn.speech, call_sid=turn.call_sid, seq=turn.seq,
+                                            subject=scope.session.get("subject"))
                     found.append(self.answers.knowledge(got, turn.speech, profile=scope.profile, now=ctx.now,
                                                         topic=scope.session.get("topic")))
             return found[0]

@@ -1008,3 +1008,45 @@ def test_no_acknowledgement_in_front_of_the_fallback_offer(app):
     for n in range(4):  # the acknowledgements vary by call
         line = said(replies(call(app, "hi do you do duct cleaning", call_sid=f"CA{n:032d}"))[1])[0]
         assert line.startswith("I want to make sure you get the right answer"), line
+
+
+# --- heard on the simulator (stop 24) -----------------------------------------------------------
+
+@pytest.mark.parametrize("words", ["ok cool thanks", "ok thank you", "great, thanks"])
+def test_a_thank_you_to_the_booking_offer_is_not_yet_a_yes(app, words):
+    lines = [said(r)[0] for r in replies(call(app, "hi my furnace is making a weird clicking noise", words,
+                                               "yes please"))[1:]]
+    assert lines[1] == "You're welcome! Shall I book that visit for you?", lines[1]
+    assert lines[2].endswith(ASKS_VISIT), lines[2]
+
+
+def test_a_thank_you_to_the_booking_offer_then_no_ends_well(app):
+    result = call(app, "my AC stopped working", "ok thank you", "nah I'm good, bye")
+    assert "Shall I book" in said(replies(result)[2])[0]
+    assert replies(result)[3].find("./Hangup") is not None and not messages(app, result)
+
+
+def test_a_question_about_what_was_just_said_is_answered_for_it(app):
+    lines = [said(r)[0] for r in replies(call(app, "we're thinking about replacing our old AC with a new system",
+                                               "how much does that cost roughly",
+                                               "ok and how long does it take to put in", "ok sure"))[1:]]
+    assert "depends on the size of the home" in lines[1] and "$89" not in lines[1], lines[1]
+    assert "take a day" in lines[2], lines[2]
+    # The offer stands after each answer, in other words the second time.
+    assert lines[1].endswith("?") and lines[2].endswith("?") and lines[1][-30:] != lines[2][-30:]
+    assert lines[3].endswith(ASKS_VISIT), lines[3]
+
+
+def test_a_price_question_about_something_without_its_own_answer_gets_the_fee(app):
+    lines = [said(r)[0] for r in replies(call(app, "my thermostat screen is blank", "how much would that cost"))[1:]]
+    assert "$89" in lines[1]
+
+
+def test_a_denied_symptom_is_not_what_the_caller_asks_about(app):
+    line = said(replies(call(app, "no sparks or smell, it just died"))[1])[0]
+    assert "smell gas" not in line and "smells" not in line, line
+
+
+def test_an_alarm_going_off_connects_to_on_call_even_when_co_is_doubted(app):
+    result = call(app, "I don't think it's carbon monoxide, but the alarm keeps going off")
+    assert replies(result)[1].find("./Dial") is not None
