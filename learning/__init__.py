@@ -15,7 +15,7 @@ from typing import Any
 
 from .decide import Conflict, Decisions, NotFound
 from .feed import Infrastructure, TurnFeed
-from .process import LearningProcess
+from .process import LearningProcess, drain_at_exit
 from .reasons import CHEATSHEET, INCIDENT, QUEUES, REASONS, SCENARIO
 from .service import Learning
 from .store import LearningStore
@@ -31,9 +31,12 @@ def init_app(app: Any, settings: Any, *, db: Any, redis: Any | None) -> TurnFeed
     background = settings.LEARNING_BATCH_S > 0
     # In the background, batches go to a process of their own (the worker's interpreter keeps serving calls);
     # driven by hand (tests, tools: ``feed.drain()``), they are ingested here.
-    process = LearningProcess(settings).process if background and settings.LEARNING_PROCESS else learning.process
+    child = background and settings.LEARNING_PROCESS
+    process = LearningProcess(settings).process if child else learning.process
     feed = TurnFeed(process, Infrastructure(db, redis, app.extensions["writer"]),
                     interval=settings.LEARNING_BATCH_S, background=background)
+    if child:
+        drain_at_exit(feed)
     decisions = Decisions(store, app.extensions["catalog"], clock=settings.CLOCK)
     app.extensions.update(learning=learning, learning_feed=feed, learning_decisions=decisions)
     try:

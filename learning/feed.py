@@ -119,7 +119,9 @@ class TurnFeed:
         try:
             self.process(batch)
         except Exception as exc:  # noqa: BLE001 - keep the batch for the next round
-            log.error("learning batch of %d turns failed (kept for the next round): %s", len(batch), exc)
+            # (at exit there is no next round: a note, not an error)
+            log.log(logging.INFO if getattr(exc, "quiet", False) else logging.ERROR,
+                    "learning batch of %d turns failed (kept for the next round): %s", len(batch), exc)
             with self._lock:
                 room = MAX_BUFFER - len(self._buffer)
                 self.dropped += max(0, len(batch) - room)

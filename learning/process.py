@@ -40,18 +40,42 @@ SETTINGS = ("MONGODB_URI", "DATA_DIR", "REDIS_URL", "BREAKER_COOLDOWN", "LEARNIN
 CHUNK = 2000
 
 
+#: At exit, how long the last batch may take in the child, and how long stopping waits for a batch under way.
+EXIT_WAIT_S = 5.0
+
 #: Every LearningProcess of this process, to end their children when it exits; and whether it is exiting (then no
 #: child is started: the feed's thread still runs while the interpreter shuts down, and a child started then would
 #: never be told to stop).
 _ALL: "weakref.WeakSet[LearningProcess]" = weakref.WeakSet()
 _EXIT = threading.Event()
+#: Feeds whose last turns go to the child before it is stopped (``drain_at_exit``); set while they do.
+_FEEDS: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_LAST = threading.Event()
+
+
+class Exiting(RuntimeError):
+    """The process is exiting: a batch not taken now is not an error worth more than a note."""
+
+    quiet = True
+
+
+def drain_at_exit(feed: Any) -> None:
+    """At exit, ``feed.drain()`` hands its last turns to the child before the child is stopped (a worker that
+    gunicorn restarts keeps what its callers said in its last seconds)."""
+    _FEEDS.add(feed)
 
 
 @atexit.register  # after multiprocessing's exit function, so it runs before it: children stop before it joins them
 def _at_exit() -> None:
+    _LAST.set()
+    for feed in list(_FEEDS):
+        try:
+            feed.drain()
+        except Exception as exc:  # noqa: BLE001 - exiting must go on
+            log.info("learning: last turns not handed over at exit: %s", exc)
     _EXIT.set()
     for worker in list(_ALL):
-        worker.stop()
+        worker.finish()
 
 
 class LearningProcess:
@@ -64,21 +88,40 @@ class LearningProcess:
         self._pipe: Any = None
         self._pid = 0
         self.started = 0  # children started (a restart after a failure counts)
+        self._busy = threading.Lock()  # one batch at a time in the pipe (the feed's thread, and the drain at exit)
 
     def process(self, batch: Batch) -> None:
         """Ingest a batch in the child; raises when it could not (the feed keeps the batch for the next round)."""
-        pipe = self._ensure()
-        for start in range(0, len(batch), CHUNK):
-            try:
-                pipe.send([(record, tuple(degraded)) for record, degraded in batch[start:start + CHUNK]])
-                if not pipe.poll(self.timeout):
-                    raise TimeoutError(f"learning process took over {self.timeout:.0f} s for a batch")
-                ok, error = pipe.recv()
-            except BaseException:
-                self.stop()  # a new child next time: this one is dead, stuck or out of step with the pipe
-                raise
-            if not ok:
-                raise RuntimeError(f"learning process: {error}")
+        last = _LAST.is_set()
+        if not self._busy.acquire(timeout=EXIT_WAIT_S if last else -1):
+            raise Exiting("a batch is still under way at exit")
+        try:
+            timeout = min(self.timeout, EXIT_WAIT_S) if last else self.timeout
+            pipe = self._ensure()
+            for start in range(0, len(batch), CHUNK):
+                try:
+                    pipe.send([(record, tuple(degraded)) for record, degraded in batch[start:start + CHUNK]])
+                    if not pipe.poll(timeout):
+                        raise TimeoutError(f"learning process took over {timeout:.0f} s for a batch")
+                    ok, error = pipe.recv()
+                except BaseException as exc:
+                    self.stop()  # a new child next time: this one is dead, stuck or out of step with the pipe
+                    if _EXIT.is_set() or last:
+                        raise Exiting(f"the process is exiting ({type(exc).__name__}: {exc})") from None
+                    raise
+                if not ok:
+                    raise RuntimeError(f"learning process: {error}")
+        finally:
+            self._busy.release()
+
+    def finish(self) -> None:
+        """At exit: end the child once a batch under way is done (waiting ``EXIT_WAIT_S`` at most)."""
+        got = self._busy.acquire(timeout=EXIT_WAIT_S)
+        try:
+            self.stop()
+        finally:
+            if got:
+                self._busy.release()
 
     def alive(self) -> bool:
         """Whether this process's child is running."""
@@ -105,7 +148,7 @@ class LearningProcess:
         if self._pid == os.getpid():
             self.stop()
         if _EXIT.is_set():
-            raise RuntimeError("the process is exiting: no learning process is started")
+            raise Exiting("the process is exiting: no learning process is started")
         # Spawned, not forked: the worker has threads, and a fork would copy its locks mid-use.
         ctx = multiprocessing.get_context("spawn")
         mine, theirs = ctx.Pipe()
@@ -156,4 +199,4 @@ def serve(pipe: Any, config: Mapping[str, Any], parent: int) -> None:
             return
 
 
-__all__ = ["LearningProcess", "serve", "BATCH_TIMEOUT_S"]
+__all__ = ["LearningProcess", "Exiting", "drain_at_exit", "serve", "BATCH_TIMEOUT_S", "EXIT_WAIT_S"]

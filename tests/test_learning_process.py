@@ -139,3 +139,30 @@ def test_a_process_exiting_stops_its_children_and_starts_no_new_one(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     # The child was stopped; the batch waits (kept), and no child was started for it.
     assert done.stdout.split() == ["False", "0", "1", "1", "False"]
+
+
+def test_a_worker_exiting_hands_its_last_turns_to_the_child_first(tmp_path):
+    # A worker gunicorn restarts exits with turns in the feed's buffer (batches go every few seconds): they reach
+    # the queue before its child is stopped, and the exit logs no error.
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {os.getcwd()!r})
+        from tests.conftest import make_app
+        from tests.twilio_helpers import call
+
+        if __name__ == "__main__":
+            app = make_app({str(tmp_path / "data")!r}, LEARNING_BATCH_S=3600, LEARNING_RUN_S=0, LEARNING_PROCESS=True)
+            call(app, "do you fix garage door openers")
+            feed = app.extensions["learning_feed"]
+            feed.drain()                          # the child is running
+            call(app, "do you fix garage door openers please")
+            call(app, "do you install garage door openers")
+            print(feed.pending(), flush=True)     # then the interpreter exits
+    """)
+    path = tmp_path / "restart.py"
+    path.write_text(script)
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["2"] and "ERROR" not in done.stderr, done.stderr[-2000:]
+    app = make_app(tmp_path / "data", LEARNING_BATCH_S=0)
+    assert _pending(app) == 3
