@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 #: Leaving for now: to think it over, or to call again later (a closing even in the middle of our questions).
 _LATER_WORDS = (r"(?:let me|i'?ll|i need to|i have to|i want to|i wanna) (?:think (?:about it|it over)|"
-                r"talk (?:it over )?(?:to|with) my (?:wife|husband|partner|spouse))|(?:i'?ll|we'?ll) call (?:you )?back"
+                r"talk (?:it over )?(?:to|with) my (?:wife|husband|partner|spouse|landlord|family)(?: first| about it)?)|(?:i'?ll|we'?ll) call (?:you )?back"
                 r"(?: later)?|call (?:you )?back later|i'?ll get back to you|maybe (?:some other time|later)")
 _CLOSING = (r"(?:good ?)?bye(?: ?bye)?|see ya|take care|have a (?:good|great|nice) (?:one|day|night|evening|weekend)|"
             r"talk (?:to you )?later|that'?s (?:all|it|everything)(?: (?:i|we) (?:need(?:ed)?|wanted))?|"
@@ -48,7 +48,8 @@ _HOLD = re.compile(r"^\W*(?:(?:hold on|hang on|one (?:moment|second|sec|minute)|
                    r"bear with me)[\s,.!]*(?:please)?[\s,.!]*)+$", re.I)
 WANTS_PERSON = re.compile(
     r"\b(?:(?:just )?(?:transfer|connect|put) me(?: through)?|put me through|(?:talk|speak) (?:to|with) (?:a |an |the )?"
-    r"(?:real |live |actual )?(?:person|human|someone|somebody|agent|representative|operator|manager)|"
+    r"(?:real |live |actual )?(?:person|human|someone|somebody|agent|representative|operator|manager|owner|boss|"
+    r"supervisor)|"
     r"(?:get|give|find) me (?:a |an |the )?(?:real |live |actual )?(?:person|human|someone|somebody|agent|"
     r"representative|operator|manager|supervisor)\b(?! (?:to|who|that|for) )|(?:i want|i need|i'?d like|let me (?:talk|speak) to) (?:a |an |the )?"
     r"(?:real |live |actual )?(?:person|human|agent|representative|operator|manager|supervisor)\b(?! (?:to|who) )|"
@@ -116,9 +117,25 @@ _UPSET = re.compile(
     r"\b(?:worst|ridiculous|unacceptable|terrible|horrible|awful|useless|incompetent|furious|angry|livid|"
     r"frustrat\w*|fed up|sick (?:and tired )?of|pissed|annoyed|upset|disappointed|(?:never|didn'?t|did not) show(?:ed)?"
     r"(?: up)?|no[- ]show|nobody (?:ever )?(?:calls?|called)|no one (?:ever )?(?:calls?|called)|"
+    r"never (?:call(?:s|ed)?|get(?:s)?|got|came) (?:me |us )?back|never (?:returned|return) my calls?|"
     r"still waiting|been waiting|waste of (?:my )?time|rip(?:ped)? ?off|this is a joke|(?:second|third|fourth) time|"
     r"left a mess|not happy|unhappy|complain\w*|(?:it'?s|this is) a joke|(?:called|calling|tried) .{0,30}"
     r"(?:times|twice)|(?:two|three|four|five|several|multiple|\d+) times)\b", re.I)
+#: "Call back" said of a call back that never came ("you people never call back"): a complaint, not a request.
+_NO_CALLBACK = re.compile(r"\b(?:never|didn'?t|did not|don'?t|do not|won'?t|nobody|no one|not once)\b(?: \w+){0,3}? "
+                          r"call(?:s|ed)? (?:me |us )?back\b", re.I)
+
+
+def wants_message(text: str) -> bool:
+    """The caller asks to leave a message or to be called back."""
+    return bool(WANTS_MESSAGE.search(text)) and not _NO_CALLBACK.search(text)
+
+
+def missed_callback(text: str) -> bool:
+    """The caller says a call back they were waiting for never came ("you guys never called me back")."""
+    return bool(_NO_CALLBACK.search(text))
+
+
 _QUESTION = re.compile(r"\?\s*$|^\W*(?:(?:oh|and|also|but|so|hey|wait|hang on|hold on|before i forget|actually|ok|okay|yes|yeah|yep|"
                        r"alright|all right|um+|uh+|well|sorry|"
                        r"quick question)[\s,.!]+)*(?:what|when|where|who|why|how|which|is|are|do|does|did|can|could|"
@@ -240,4 +257,4 @@ def is_question(text: str) -> bool:
 
 
 __all__ = ["Act", "read", "leaving", "declined_then", "resolved", "wrong_number", "done_after_anything_else", "is_yes", "is_no", "is_assent", "only_thanks", "is_question", "WANTS_PERSON",
-           "WANTS_MESSAGE", "YES_FIRST"]
+           "WANTS_MESSAGE", "YES_FIRST", "wants_message", "missed_callback"]

@@ -37,6 +37,7 @@ RESOLVED_LINE = "Glad to hear it's working again. Is there anything else I can h
 THANKS_OFFER_LINE = "You're welcome! Shall I book that visit for you?"
 TO_MESSAGE_LINE = "I'm sorry, I'm having trouble with that, so let me take a message instead."
 MESSAGE_START_LINE = "Sure, I can take a message and have someone call you back."
+CALLBACK_AGAIN_LINE = "Let me make sure someone gets back to you this time."
 PERSON_FAILED_LINE = ("I did try to put you through, but no one could pick up just now, so a message is the quickest "
                       "way to reach them.")
 PERSON_NONE_LINE = "I'm not able to put you through to someone from here, but I'll make sure the team gets your message."
@@ -341,9 +342,13 @@ class Dialogue:
                      if b["type"] == "TRANSFER_RULE"), None)
         if rule is not None and rule.intent == "emergency":
             return None
-        if acts.WANTS_MESSAGE.search(text):
+        person = not routing.decided and acts.WANTS_PERSON.search(text) and not acts.LINE_CHECK.match(text)
+        if not person and acts.wants_message(text):
             return self.start_message(pol, ctx, session, MESSAGE_START_LINE, reason="caller", text=text)
-        if not routing.decided and acts.WANTS_PERSON.search(text) and not acts.LINE_CHECK.match(text):
+        if not person and not routing.decided and acts.missed_callback(text):
+            # "You guys never called me back about my water heater": the call back they are owed, this time.
+            return self.start_message(pol, ctx, session, CALLBACK_AGAIN_LINE, reason="missed_callback", text=text)
+        if person:
             # Asked in words the general rule does not list ("speak with the owner"): read as the request
             # it is, so a company that can connect does; one that cannot says so honestly.
             person = policy.route(pol, "talk to a person", ctx)

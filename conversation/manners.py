@@ -100,9 +100,11 @@ def soothe(pol: policy.CompiledPolicy, ctx: TurnContext, decision: Decision) -> 
     rest = _LEADING_ACK.sub("", decision.response)
     rest = re.sub(r"^(?:i'?m (?:so |very |really )?sorry[^.!?]*[.!?]\s*)", "", rest, flags=re.I)
     # Never two sentences in a row that open alike ("... Let's get this sorted out. Let's get you cooled down.").
-    first = rest.split(" ", 1)[0].lower()
+    def opener(text: str) -> str:  # "Let's" and "Let me" open alike
+        return re.sub(r"'.*$", "", text.split(" ", 1)[0].lower())
+    first = opener(rest)
     turns = [SOOTHE_LINES[(ctx.variation + k) % len(SOOTHE_LINES)] for k in range(len(SOOTHE_LINES))]
-    line = next((t for t in turns if split_sentences(t)[-1].split(" ", 1)[0].lower() != first), turns[0])
+    line = next((t for t in turns if opener(split_sentences(t)[-1]) != first), turns[0])
     sorry = policy.speak(pol, line, ctx, caller_spoke=False)
     return replace(decision, response=f"{sorry} {rest[:1].upper()}{rest[1:]}".strip())
 

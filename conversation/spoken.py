@@ -190,6 +190,11 @@ def message_in(text: str, region: str = "US", *, request: bool = True) -> str | 
     text = phone[1] if phone else text
     named = _introduced(text)
     text = named[1] if named else text
+    if request and acts.missed_callback(text):
+        # "You guys never called me back about my water heater": what they are still waiting for.
+        about = _ABOUT.search(text)
+        what = _content(text[about.end():]) if about else None
+        return f"I'm still waiting for a call back about {what}" if what else "I'm still waiting for a call back"
     m = acts.WANTS_MESSAGE.search(text)
     if not request or not m:
         if request:

@@ -1050,3 +1050,49 @@ def test_a_denied_symptom_is_not_what_the_caller_asks_about(app):
 def test_an_alarm_going_off_connects_to_on_call_even_when_co_is_doubted(app):
     result = call(app, "I don't think it's carbon monoxide, but the alarm keeps going off")
     assert replies(result)[1].find("./Dial") is not None
+
+
+def test_leaving_to_talk_it_over_first_ends_the_call_mid_message(app):
+    result = call(app, "I'd like to leave a message", "ok, let me talk to my husband first, thanks")
+    last = replies(result)[-1]
+    assert last.find("./Hangup") is not None and "goodbye" in said(last)[0].lower(), said(last)
+    assert not messages(app, result)
+
+
+def test_an_angry_caller_asking_for_the_owner_is_connected_with_an_apology(app):
+    result = call(app, "you people never call back, I want to talk to the owner")
+    first = replies(result)[1]
+    assert first.find("./Dial") is not None and "sorry" in said(first)[0].lower(), said(first)
+    assert "take a message" not in said(first)[0]
+
+
+@pytest.mark.parametrize("words, contains", [
+    ("you guys never called me back about my furnace", "still waiting for a call back about my furnace"),
+    ("hi, I called yesterday and nobody called me back", "still waiting for a call back")])
+def test_a_call_back_that_never_came_is_taken_as_a_message_to_call_back(app, words, contains):
+    result = call(app, words, "Bob Smith", "512 555 0133", "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert "sorry" in lines[0].lower() and "gets back to you this time" in lines[0], lines[0]
+    assert "what message" not in lines[2].lower() and "you're still waiting" in lines[2], lines[2]
+    assert contains in messages(app, result)[0]["message"]
+
+
+def test_a_request_to_be_called_back_is_still_a_message(app):
+    result = call(app, "can you have someone call me back about my thermostat", "Bob Smith", "512 555 0133", "yes")
+    assert "my thermostat" in messages(app, result)[0]["message"]
+
+
+def test_the_apology_and_the_reply_never_open_alike(app):
+    import re
+    for n in range(6):
+        line = said(replies(call(app, "hi, I called yesterday and nobody called me back",
+                                 call_sid=f"CA{n:032d}"))[1])[0]
+        openers = [s.split(" ", 1)[0].split("'")[0].lower() for s in re.split(r"(?<=[.!?])\s+", line)]
+        assert ["let", "let"] not in [openers[k:k + 2] for k in range(len(openers))], line
+
+
+@pytest.mark.parametrize("words", ["do you do weekends", "do you guys work saturdays", "are you guys available on sundays"])
+def test_asking_about_weekend_work_is_an_hours_question(app, words):
+    line = said(replies(call(app, words))[1])[0]
+    assert "Saturday" in line or "Sunday" in line, line
+    assert "take a message" not in line
