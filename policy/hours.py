@@ -31,7 +31,11 @@ _CLOSE = re.compile(r"\b(?:close|closes|closing|how late|until what time|till wh
 _OPEN_TIME = re.compile(r"\b(?:what time|when) do (?:you|y'?all|you guys) open\b|\bopening time\b|\bopen at what\b", re.I)
 #: Words that make a question about hours ("are you open", "what time do you close").
 HOURS_QUESTION = re.compile(r"\b(?:hours|open|close[sd]?|closing|how late|working (?:today|tomorrow|on|this|right now)|"
-                            r"in (?:the office )?(?:today|tomorrow))\b", re.I)
+                            r"in (?:the office )?(?:today|tomorrow)|"
+                            # "do you do weekends", "do you guys work saturdays", "are you available on sunday"
+                            r"(?:do|does|are|will) (?:you|y'?all|your (?:guys|techs?|technicians?|office|team))(?: guys)? "
+                            r"(?:do|work|come out|come|take calls|available)(?: on)? (?:the )?(?:weekends?|saturdays?|"
+                            r"sundays?|holidays?))\b", re.I)
 
 
 def clock(minute: int) -> str:

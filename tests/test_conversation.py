@@ -1091,7 +1091,7 @@ def test_the_apology_and_the_reply_never_open_alike(app):
         assert ["let", "let"] not in [openers[k:k + 2] for k in range(len(openers))], line
 
 
-@pytest.mark.parametrize("words", ["do you do weekends", "do you guys work saturdays", "are you guys available on sundays"])
+@pytest.mark.parametrize("words", ["do you do weekends", "do you guys work saturdays", "does your office work weekends"])
 def test_asking_about_weekend_work_is_an_hours_question(app, words):
     line = said(replies(call(app, words))[1])[0]
     assert "Saturday" in line or "Sunday" in line, line
