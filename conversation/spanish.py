@@ -139,8 +139,10 @@ def name_in(text: str) -> str | None:
     """The name in an answer to "¿Me dice su nombre?" ("Me llamo José García" -> "José García"); None when
     there is none (a yes, a number, nothing)."""
     rest = _NAME_LEAD.sub("", text.strip(), count=1)
-    words = [w for w in re.findall(r"[^\W\d_]+(?:['-][^\W\d_]+)*", rest)][:4]
-    if not words or _plain(" ".join(words)) in ("si", "no", "bueno", "ok", "gracias", "nada"):
+    words = re.findall(r"[^\W\d_]+(?:['-][^\W\d_]+)*", rest)
+    if not words or len(words) > 5 or _plain(" ".join(words)) in ("si", "no", "bueno", "ok", "gracias", "nada"):
+        return None
+    if any(_plain(w) in _STRONG for w in words):  # "tengo una fuga debajo del fregadero": a sentence, not a name
         return None
     return " ".join(w[:1].upper() + w[1:] for w in words)
 
@@ -177,6 +179,8 @@ NAME_AGAIN_LINE = "Perdone, no le entendí. ¿Me dice su nombre, por favor?"
 WHAT_LINE = "Muy bien. Y en pocas palabras, ¿en qué le podemos ayudar?"
 DONE_LINE = ("Perfecto{name}. Le paso su mensaje al equipo, con una nota de que usted habla español, y le devolverán la "
              "llamada {where}lo antes posible. ¡Adiós!")
+NO_MESSAGE_LINE = ("{who} Por favor, llámenos de nuevo en nuestro horario de atención. Si es una emergencia, llame al "
+                   "9 1 1. ¡Adiós!")
 GOODBYE_LINE = "Gracias por llamar a {company}. ¡Adiós!"
 DIAL_FAILED_LINE = ("Lo siento, nadie pudo contestar en este momento. Puedo tomarle un mensaje para que le devuelvan "
                     "la llamada. ¿Me dice su nombre, por favor?")
@@ -238,6 +242,8 @@ class Spanish:
             who = WHO_LINE.format(company=company_name(ctx))
             if person is not None:
                 return replace(person, response=CONNECT_LINE.format(who=who), tags=(*person.tags, TAG))
+            if "TAKE_MESSAGE" not in pol.runtime.allowed:
+                return _say(NO_MESSAGE_LINE.format(who=who), action="HANGUP")
             return self._start(state, MESSAGE_OFFER_LINE.format(who=who), reason="spanish")
         return self._answer(pol, ctx, session, state, text)
 
@@ -249,6 +255,8 @@ class Spanish:
         if step == "name":
             name = name_in(text) if not phone_in(text, region) else None
             if name is None:
+                if len(text.split()) > 2:  # what they need, said instead of a name: kept for the team
+                    state["said"] = (list(state.get("said") or []) + [" ".join(text.split())[:300]])[-5:]
                 return self._again(pol, ctx, session, state, NAME_AGAIN_LINE)
             state["name"], state["tries"] = name, 0
             first = name.split()[0]

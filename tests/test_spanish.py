@@ -6,6 +6,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+import policy
+
 from conversation import spanish
 from conversation.types import Listening
 from tests.conftest import CLOSED, ROOT, Clock, make_app
@@ -200,3 +202,23 @@ def test_english_callers_with_spanish_names_keep_the_english_flow(app):
     assert all(el.get("language") == "en-US" for r in replies(result) for el in r.iter("Say"))
     [message] = messages(app, result)
     assert message["name"] == "Maria Lopez" and "language" not in message
+
+
+def test_what_they_need_said_instead_of_a_name_is_kept_and_the_name_asked_again(electric):
+    result = call(electric, "no hablo inglés", "tengo un enchufe que no sirve en el baño", "Carmen Ruiz", "sí",
+                  to=ELECTRIC)
+    heard = [said(r)[0] for r in replies(result)[1:]]
+    assert heard[1] == spanish.NAME_AGAIN_LINE and heard[2].startswith("Gracias, Carmen.")
+    [message] = messages(electric, result)
+    assert message["name"] == "Carmen Ruiz" and "enchufe que no sirve" in message["message"]
+
+
+def test_a_company_that_takes_no_messages_and_cannot_connect_says_so_in_spanish_and_ends_the_call():
+    from conversation.messages import Messages
+    from tests.conftest import compile_, ctx
+
+    pol = compile_(allowedActions=["PROVIDE_HOURS"])
+    session = {"call_sid": "CA1", "from": CALLER, "to": HVAC}
+    turn = spanish.Spanish(Messages(None, None, clock=lambda: 0.0))  # nothing is stored on this path
+    decision = turn.turn(pol, ctx(), session, "¿hablan español?", policy.route(pol, "x", ctx()))
+    assert decision.action == "HANGUP" and "llámenos de nuevo" in decision.response and "spanish" in decision.tags
