@@ -118,7 +118,7 @@ _DIGITS = {"cero": "0", "uno": "1", "una": "1", "dos": "2", "tres": "3", "cuatro
            "siete": "7", "ocho": "8", "nueve": "9"}
 _YES = re.compile(r"^\W*(?:si|claro|correcto|ese|este mismo|ese mismo|el mismo|al mismo|esta bien|de acuerdo|ok|"
                   r"okay|exacto|por favor|yes|yeah)\b")
-_NO = re.compile(r"^\W*(?:no|otro|a otro|mejor (?:a )?otro)\b")
+_NO = re.compile(r"^\W*(?:no(?! se\b)|otro|a otro|mejor (?:a )?otro)\b")
 _CLOSING = re.compile(r"^\W*(?:(?:(?:muchas )?gracias|ok|bueno|no|nada mas|eso es todo|es todo)\W+)*"
                       r"(?:adios|hasta luego|bye|nos vemos|chao|chau|hasta pronto)\W*$")
 _NAME_LEAD = re.compile(r"^\W*(?:(?:s[ií]|bueno|ok|pues|claro|este|eh+|mm+)[\s,.]+)*(?:(?:mi nombre es|me llamo|"
@@ -160,9 +160,9 @@ def about_something(said: list[str]) -> bool:
 
 # --- the lines -------------------------------------------------------------------------------------------------
 
-WHO_LINE = "Disculpe, soy el asistente virtual de {company} y solo puedo atenderle en inglés."
-CONNECT_LINE = "{who} Le comunico ahora con una persona de nuestro equipo. Un momento, por favor."
-MESSAGE_OFFER_LINE = ("{who} Pero puedo tomarle un mensaje para que alguien del equipo le devuelva la llamada. "
+WHO_LINE = "Disculpe, soy el asistente virtual de {company} y solo puedo atenderle en inglés"
+CONNECT_LINE = "{who}. Le comunico ahora con una persona de nuestro equipo. Un momento, por favor."
+MESSAGE_OFFER_LINE = ("{who}, pero con gusto le tomo un mensaje para que alguien del equipo le devuelva la llamada. "
                       "¿Me dice su nombre, por favor?")
 EMERGENCY_LINES = {
     "I smell gas": ("Si huele a gas, salgan todos de la casa ahora mismo y no prendan ni apaguen nada. No cuelgue: "
@@ -175,11 +175,13 @@ EMERGENCY_LINE = "Entiendo, es urgente. Le comunico ahora con nuestro técnico d
 SAME_NUMBER_LINE = "Gracias, {first}. ¿Le devolvemos la llamada a este mismo número?"
 NUMBER_LINE = "Gracias, {first}. ¿A qué número le podemos llamar?"
 NUMBER_AGAIN_LINE = "Perdone, no le entendí. ¿Me dice el número, con el código de área, por favor?"
+SAME_NUMBER_AGAIN_LINE = "Perdone, no le entendí. ¿Le devolvemos la llamada a este mismo número? Diga sí o no."
+NOTED_LINE = "Entendido, lo anoto para el equipo. ¿Y me dice su nombre, por favor?"
 NAME_AGAIN_LINE = "Perdone, no le entendí. ¿Me dice su nombre, por favor?"
 WHAT_LINE = "Muy bien. Y en pocas palabras, ¿en qué le podemos ayudar?"
 DONE_LINE = ("Perfecto{name}. Le paso su mensaje al equipo, con una nota de que usted habla español, y le devolverán la "
              "llamada {where}lo antes posible. ¡Adiós!")
-NO_MESSAGE_LINE = ("{who} Por favor, llámenos de nuevo en nuestro horario de atención. Si es una emergencia, llame al "
+NO_MESSAGE_LINE = ("{who}. Por favor, llámenos de nuevo en nuestro horario de atención. Si es una emergencia, llame al "
                    "9 1 1. ¡Adiós!")
 GOODBYE_LINE = "Gracias por llamar a {company}. ¡Adiós!"
 DIAL_FAILED_LINE = ("Lo siento, nadie pudo contestar en este momento. Puedo tomarle un mensaje para que le devuelvan "
@@ -255,9 +257,10 @@ class Spanish:
         if step == "name":
             name = name_in(text) if not phone_in(text, region) else None
             if name is None:
-                if len(text.split()) > 2:  # what they need, said instead of a name: kept for the team
+                noted = len(text.split()) > 2
+                if noted:  # what they need, said instead of a name: kept for the team
                     state["said"] = (list(state.get("said") or []) + [" ".join(text.split())[:300]])[-5:]
-                return self._again(pol, ctx, session, state, NAME_AGAIN_LINE)
+                return self._again(pol, ctx, session, state, NOTED_LINE if noted else NAME_AGAIN_LINE)
             state["name"], state["tries"] = name, 0
             first = name.split()[0]
             if session.get("from") and phone_in(session["from"], region):
@@ -273,7 +276,8 @@ class Spanish:
                 state["step"] = "number"
                 return _say(ASKED["number"])
             if number is None:
-                return self._again(pol, ctx, session, state, NUMBER_AGAIN_LINE)
+                return self._again(pol, ctx, session, state,
+                                   SAME_NUMBER_AGAIN_LINE if step == "same_number" else NUMBER_AGAIN_LINE)
             state["phone"], state["tries"] = number, 0
             return self._what_or_finish(pol, ctx, session, state)
         # step == "what": the words were kept above

@@ -208,7 +208,7 @@ def test_what_they_need_said_instead_of_a_name_is_kept_and_the_name_asked_again(
     result = call(electric, "no hablo inglés", "tengo un enchufe que no sirve en el baño", "Carmen Ruiz", "sí",
                   to=ELECTRIC)
     heard = [said(r)[0] for r in replies(result)[1:]]
-    assert heard[1] == spanish.NAME_AGAIN_LINE and heard[2].startswith("Gracias, Carmen.")
+    assert heard[1] == spanish.NOTED_LINE and heard[2].startswith("Gracias, Carmen.")
     [message] = messages(electric, result)
     assert message["name"] == "Carmen Ruiz" and "enchufe que no sirve" in message["message"]
 
@@ -222,3 +222,26 @@ def test_a_company_that_takes_no_messages_and_cannot_connect_says_so_in_spanish_
     turn = spanish.Spanish(Messages(None, None, clock=lambda: 0.0))  # nothing is stored on this path
     decision = turn.turn(pol, ctx(), session, "¿hablan español?", policy.route(pol, "x", ctx()))
     assert decision.action == "HANGUP" and "llámenos de nuevo" in decision.response and "spanish" in decision.tags
+
+
+def test_a_repeated_delivery_of_a_spanish_turn_is_answered_in_spanish_again(tmp_path):
+    from tests.twilio_helpers import form, signed_post, twiml
+
+    app = make_app(tmp_path / "data", CLOCK=Clock(CLOSED))
+    client = app.test_client()
+    sid = "CA" + "5" * 32
+    twiml(signed_post(client, "/voice", form(sid)))
+    first = twiml(signed_post(client, "/voice/turn?seq=1", form(sid, SpeechResult="¿hablan español?")))
+    again = twiml(signed_post(client, "/voice/turn?seq=1", form(sid, SpeechResult="¿hablan español?")))
+    assert ET.tostring(first) == ET.tostring(again)
+    gather = again.find("./Gather")
+    assert gather.get("language") == "es-US" and gather.get("speechModel") is None and not gather.get("hints")
+    assert spoken_in(again) == {("es-US", "Polly.Lupe")}
+
+
+def test_an_unclear_answer_about_the_number_is_asked_once_more_then_their_own_number_is_used(electric):
+    result = call(electric, "no hablo inglés", "Carmen", "no sé", "eh", "el aire no enfría", to=ELECTRIC)
+    heard = [said(r)[0] for r in replies(result)[1:]]
+    assert heard[2] == spanish.SAME_NUMBER_AGAIN_LINE and heard[3] == spanish.WHAT_LINE
+    [message] = messages(electric, result)
+    assert message["callback_phone"] == CALLER and "no enfría" in message["message"]
