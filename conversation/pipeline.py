@@ -354,7 +354,7 @@ class Conversation:
                          sip=decision.transfer_sip, queue=decision.transfer_queue,
                          caller_id=scope.session.get("to") or None, listening=scope.listening)
         asking = scope.session.get("collect")
-        expecting = None
+        expecting = spanish.expecting(scope.session)
         if asking:
             expecting = "CONFIRM" if asking.get("readback") or asking.get("confirm") else \
                 asking["entities"][min(asking["index"], len(asking["entities"]) - 1)].get("type")

@@ -208,6 +208,13 @@ def in_spanish(session: Mapping[str, Any]) -> bool:
     return session.get("lang") == "es"
 
 
+def expecting(session: Mapping[str, Any]) -> str | None:
+    """What a Spanish call asks for next (PHONE, TEXT): the caller gets the longer pause those need."""
+    if not in_spanish(session):
+        return None
+    return {"number": "PHONE", "what": "TEXT"}.get((session.get("es") or {}).get("step") or "")
+
+
 def company_name(ctx: TurnContext) -> str:
     """The company's name as callers hear it."""
     return ctx.company.variables.get("companyname") or ctx.company.name or "la compañía"
@@ -263,7 +270,7 @@ class Spanish:
                 return self._again(pol, ctx, session, state, NOTED_LINE if noted else NAME_AGAIN_LINE)
             state["name"], state["tries"] = name, 0
             first = name.split()[0]
-            if session.get("from") and phone_in(session["from"], region):
+            if _own_number(session):
                 state["step"] = "same_number"
                 return _say(SAME_NUMBER_LINE.format(first=first))
             state["step"] = "number"
@@ -271,7 +278,7 @@ class Spanish:
         if step in ("same_number", "number"):
             number = phone_in(text, region)
             if number is None and step == "same_number" and _YES.match(_plain(text)):
-                number = session.get("from")
+                number = _own_number(session)
             elif number is None and step == "same_number" and _NO.match(_plain(text)):
                 state["step"] = "number"
                 return _say(ASKED["number"])
@@ -291,9 +298,9 @@ class Spanish:
             return _say(line)
         state["tries"] = 0
         if state["step"] == "name":
-            state["step"] = "same_number" if session.get("from") else "number"
+            state["step"] = "same_number" if _own_number(session) else "number"
             return _say(ASKED[state["step"]])
-        state["phone"] = session.get("from") or None
+        state["phone"] = _own_number(session)
         return self._what_or_finish(pol, ctx, session, state)
 
     def _what_or_finish(self, pol: policy.CompiledPolicy, ctx: TurnContext, session: dict[str, Any],
@@ -314,7 +321,7 @@ class Spanish:
     def _finish(self, pol: policy.CompiledPolicy, ctx: TurnContext, session: dict[str, Any]) -> Decision:
         """Store the message (in the caller's own words, marked as Spanish), text the team, say goodbye."""
         state = session.pop("es", None) or {}
-        phone = state.get("phone") or session.get("from") or None
+        phone = state.get("phone") or _own_number(session)
         session["collected"] = {"name": state.get("name"), "callbackPhone": phone,
                                 "message": " / ".join(state.get("said") or []) or None}
         message = self.messages.store(ctx, session, {"reason": state.get("reason") or "spanish",
@@ -378,6 +385,12 @@ def _connect(pol: policy.CompiledPolicy, ctx: TurnContext, words: str) -> Decisi
 
 def _region(session: Mapping[str, Any]) -> str:
     return region_of(session.get("to"))
+
+
+def _own_number(session: Mapping[str, Any]) -> str | None:
+    """The number the caller calls from, when it is one we can call back (not withheld)."""
+    own = normalize_phone(session.get("from") or "", _region(session))
+    return own.value if own.ok else None
 
 
 __all__ = ["Spanish", "speaks_spanish", "wants_english", "danger", "phone_in", "name_in", "listening",

@@ -245,3 +245,21 @@ def test_an_unclear_answer_about_the_number_is_asked_once_more_then_their_own_nu
     assert heard[2] == spanish.SAME_NUMBER_AGAIN_LINE and heard[3] == spanish.WHAT_LINE
     [message] = messages(electric, result)
     assert message["callback_phone"] == CALLER and "no enfría" in message["message"]
+
+
+def test_a_caller_who_withholds_their_number_is_asked_for_one(electric):
+    result = call(electric, "no hablo inglés", "Carmen Ruiz", "602 555 0144", "el aire no enfría", to=ELECTRIC,
+                  caller="anonymous")
+    heard = [said(r)[0] for r in replies(result)[1:]]
+    assert heard[1] == "Gracias, Carmen. ¿A qué número le podemos llamar?"
+    [message] = messages(electric, result)
+    assert message["callback_phone"] == "+16025550144"
+
+
+def test_the_caller_gets_a_longer_pause_while_saying_a_number(electric):
+    result = call(electric, "no hablo inglés", "Carmen Ruiz", "no", "602 555 0144", "el aire no enfría", to=ELECTRIC)
+    asked_name, asked_same, asked_number, asked_what = replies(result)[1:5]
+    assert asked_name.find("./Gather").get("speechTimeout") == "2"
+    assert asked_same.find("./Gather").get("speechTimeout") == "2"
+    assert asked_number.find("./Gather").get("speechTimeout") == "3"
+    assert asked_what.find("./Gather").get("speechTimeout") == "3"
