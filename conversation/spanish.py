@@ -43,7 +43,10 @@ cobran donde huelo huele humo fuego olor incendio emergencia urgente nombre nume
 calor frio nada manana hoy precio cita tecnico horas abierto abren cierran mi mis es para por eso esto soy somos
 hace hacer necesitan disculpe perdon oiga gustaria ningun ninguna hay tuberia fuga chispas electricidad apagon
 luces enchufe cocina sala cuarto bano sotano techo pared estufa horno caliente descompuso descompuesto
-calienta enfria funcionando prendido apagado ayer semana
+calienta enfria funcionando prendido apagado ayer semana problema problemas reparar arreglar revisar instalar
+cambiar termostato calefactor hielo gotea gotera goteando tapado tapada drenaje inodoro fregadero lavabo regadera
+ducha tubo plomero electricista apago prendio prender foco focos saber informacion cobra visita direccion vivo hijo
+hija esposo esposa todavia otra vez pues entonces oye digame quisiera estaba estuvo tenia dijeron vinieron
 """.split())
 #: Spanish words that also live in English speech as names and places ("El Paso", "Casa Grande", "Mesa",
 #: "Agua Fria", "Los Angeles", "Del Rio", "Luz", "Rosa"): never enough alone.
@@ -79,7 +82,10 @@ def speaks_spanish(text: str) -> bool:
     strong = {w for w in words if w in _STRONG}
     if len(strong) >= 2 or danger(text) is not None:
         return True
-    return bool(strong) and all(w in _GREETINGS for w in words)
+    if not strong:
+        return False
+    # "Hola", "¿Bueno?"; "se apagó la luz": one such word, and every other word Spanish too.
+    return all(w in _GREETINGS for w in words) or (len(words) >= 3 and all(w in _STRONG or w in _WEAK for w in words))
 
 
 _WANTS_ENGLISH = re.compile(r"\b(?:(?<!don't )(?<!dont )(?<!do not )(?:i|we) (?:can |do )?speak english|"

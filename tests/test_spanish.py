@@ -49,7 +49,8 @@ def electric(app, runner):
     "mi calefacción no funciona", "el aire no enfría y hace mucho calor", "quiero hacer una cita",
     "huelo gas en la cocina", "hay humo", "fuego", "se está inundando el sótano", "necesito un técnico por favor",
     "do you speak Spanish?", "is there anyone who speaks Spanish", "no English, sorry",
-    "buenos días, tengo un problema con el calentador", "cuánto cuesta la visita",
+    "buenos días, tengo un problema con el calentador", "cuánto cuesta la visita", "tengo un problema",
+    "oiga, el calentador de agua gotea", "se apagó la luz", "el inodoro está tapado", "pues mire, es que no prende",
 ])
 def test_spanish_is_recognised(words):
     assert spanish.speaks_spanish(words)
@@ -63,7 +64,8 @@ def test_spanish_is_recognised(words):
     "yo my AC is broken", "no heat", "gracias", "my tenant only speaks Spanish, can you send someone",
     "the unit is a Bueno Air model", "Rosa Hernandez, 512 555 0147", "Buenos Aires street", "si", "Luz Maria Santos",
     "what are your hours", "there's water everywhere", "I smell gas", "que sera sera",
-    "I speak English", "the gas stove", "Mi Casa restaurant on Rio Grande",
+    "I speak English", "the gas stove", "Mi Casa restaurant on Rio Grande", "La Casa del Sol", "Casa Grande",
+    "Luz Santos, San Antonio", "I need someone to visit", "the problem is the thermostat", "Mira Costa Drive",
 ])
 def test_english_with_spanish_names_and_places_is_not_spanish(words):
     assert not spanish.speaks_spanish(words)
