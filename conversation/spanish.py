@@ -102,19 +102,22 @@ def wants_english(text: str) -> bool:
 _DANGER = ((re.compile(r"\b(?:huel[eo]n? (?:a )?gas|olor a gas|fuga de gas|escape de gas|se (?:sale|escapa) el gas|"
                        r"huele (?:como )?a huevo podrido)\b"), "I smell gas"),
            (re.compile(r"\b(?:monoxido)\b"), "carbon monoxide alarm"),
-           (re.compile(r"\b(?:fuego|incendio|se (?:esta )?quema(?:ndo)?|llamas)\b"), "on fire"),
+           (re.compile(r"\b(?:fuego|incendio|se esta quemando|en llamas)\b"), "on fire"),
            (re.compile(r"\b(?:humo)\b"), "smoke"),
            (re.compile(r"\b(?:chispas?|chispea(?:ndo)?|echa chispas)\b"), "sparking"),
            (re.compile(r"\b(?:inundando|inundacion|inundado|inundada|se (?:esta )?inundando|se revento|"
                        r"tubo roto|tuberia rota|agua por todas partes|aguas negras)\b"), "flooding"),
-           (re.compile(r"\b(?:emergencia|urgente)\b"), "emergency"))
+           (re.compile(r"\b(?:emergencia|urgente)\b"), "emergency"),
+           (re.compile(r"\b(?:huele a quemado|olor a quemado|huelo a quemado|algo quemado)\b"), "burning smell"))
+#: Dangers that reach the emergency rule even when the company's rules do not know their words.
+_ALWAYS_URGENT = frozenset({"I smell gas", "carbon monoxide alarm", "on fire", "smoke", "sparking", "flooding"})
+#: A danger denied ("no huelo gas", "no hay humo", "no es una emergencia"), up to "pero" or the clause's end.
+_DENIED = re.compile(r"\bno (?:huel[eo]|hay|es|sale|salen|veo)\b[^,.;]*?(?=\bpero\b|[,.;]|$)")
 
 
 def danger(text: str) -> str | None:
     """The danger the caller names in Spanish, in the English words the company's emergency rules know."""
-    plain = _plain(text)
-    if re.search(r"\bno (?:huel[eo]|hay|es)\b", plain):  # "no huelo gas", "no hay humo", "no es una emergencia"
-        plain = re.sub(r"\bno (?:huel[eo]|hay|es)\b.*", "", plain)
+    plain = _DENIED.sub(" ", _plain(text))
     return next((words for pattern, words in _DANGER if pattern.search(plain)), None)
 
 
@@ -344,7 +347,7 @@ class Spanish:
             decided = policy.finish(pol, routing, BaseResponse(""), ctx)
         elif words is not None:
             decided = _connect(pol, ctx, words)
-            if decided is None and words != "emergency":
+            if decided is None and words in _ALWAYS_URGENT:
                 decided = _connect(pol, ctx, "emergency")
         else:
             return None

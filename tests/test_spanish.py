@@ -76,7 +76,8 @@ def test_english_with_spanish_names_and_places_is_not_spanish(words):
     ("fuego en la cocina", "on fire"), ("el enchufe echa chispas", "sparking"),
     ("se está inundando el sótano", "flooding"), ("es una emergencia", "emergency"),
     ("no huelo gas, solo no prende", None), ("no hay humo", None), ("la estufa de gas no prende", None),
-    ("necesito ayuda con mi aire", None),
+    ("necesito ayuda con mi aire", None), ("no huelo gas pero hay humo en el sótano", "smoke"),
+    ("¿me llamas mañana?", None), ("huele a quemado en el panel", "burning smell"),
 ])
 def test_danger_said_in_spanish(words, danger):
     assert spanish.danger(words) == danger
