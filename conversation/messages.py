@@ -21,6 +21,8 @@ MESSAGE_UNCONFIRMED_LINE = ("I haven't heard back, so I'll pass your message alo
 
 #: What a message carries beside its details when the call gathered it, and its label in the team's text.
 PASSED_ON = {"when": "When", "notes": "Also said", "questions": "Asked"}
+#: The caller's language, named in the team's text.
+LANGUAGES = {"es": "Spanish"}
 
 
 class Messages:
@@ -36,18 +38,7 @@ class Messages:
         """Store the message, text it to the team, thank the caller and end the call (reading the number
         back unless the caller has just confirmed it). ``confirmed=False``: the caller went silent at the
         read-back; the message is passed on as it stands, marked unconfirmed."""
-        message = self._message(session, state)
-        # What the call gathered for the team beside the details: questions we promised to pass on ("what's your
-        # earliest appointment?"), when the caller would like the visit ("Thursday"), what they said instead of
-        # a name ("I want my money back").
-        message.update({k: session[k] for k in PASSED_ON if session.get(k)})
-        if not confirmed:
-            message["confirmed"] = False
-        self.call_log.store_message(message)
-        self.call_log.update(session["call_sid"], {"$set": {"outcome": "message_taken", "message": {
-            k: message[k] for k in ("name", "callback_phone", "message", "reason", "transfer_target", "confirmed",
-                                    *PASSED_ON) if k in message}}})
-        self._text_team(ctx, session, state, message)
+        message = self.store(ctx, session, state, confirmed=confirmed)
         name = f", {message['name'].split()[0]}" if message.get("name") else ""
         phone = message["callback_phone"]
         values = {"callbackPhone": phone} if phone and read_back else {}
@@ -59,6 +50,26 @@ class Messages:
             done = (BOOKING_DONE_LINE if message["reason"] == "booking" else MESSAGE_DONE_LINE).format(name=name)
         line = policy.speak(pol, done, with_values, caller_spoke=False)
         return Decision(action="HANGUP", response=f"{line} Goodbye.", tags=("message_taken",))
+
+    def store(self, ctx: TurnContext, session: Mapping[str, Any], state: Mapping[str, Any], *,
+              confirmed: bool = True, language: str | None = None) -> dict[str, Any]:
+        """Store the message the call collected (``session["collected"]``) on the call log and text it to the
+        team; ``language``: the caller's when it is not English ("es"), so the team calls back in it."""
+        message = self._message(session, state)
+        # What the call gathered for the team beside the details: questions we promised to pass on ("what's your
+        # earliest appointment?"), when the caller would like the visit ("Thursday"), what they said instead of
+        # a name ("I want my money back").
+        message.update({k: session[k] for k in PASSED_ON if session.get(k)})
+        if not confirmed:
+            message["confirmed"] = False
+        if language:
+            message["language"] = language
+        self.call_log.store_message(message)
+        self.call_log.update(session["call_sid"], {"$set": {"outcome": "message_taken", "message": {
+            k: message[k] for k in ("name", "callback_phone", "message", "reason", "transfer_target", "confirmed",
+                                    "language", *PASSED_ON) if k in message}}})
+        self._text_team(ctx, session, state, message)
+        return message
 
     def _message(self, session: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
         collected = dict(session.get("collected") or {})
@@ -80,7 +91,9 @@ class Messages:
             return
         company = ctx.company.variables.get("companyname", ctx.company.name)
         why = f" (transfer to {transfer.get('target')}: {message['reason']})" if transfer.get("target") else ""
-        body = (f"{company}: message from {message['name'] or 'a caller'} ({message['callback_phone']}){why}: "
+        speaks = f", who speaks {LANGUAGES.get(message['language'], message['language'])}" \
+            if message.get("language") else ""
+        body = (f"{company}: message from {message['name'] or 'a caller'} ({message['callback_phone']}){speaks}{why}: "
                 f"{message['message'] or '(no message)'}")
         for k, label in PASSED_ON.items():
             if message.get(k):

@@ -22,7 +22,7 @@ from records.calllog import CallLog, TurnFacts, tally, turn_record
 from records.catalog import Catalog
 from session import KEEP_REPLIES, KEEP_TOKENS, STORED, SessionStore, Superseded, new_session, remember
 
-from . import acts, manners, urgency
+from . import acts, manners, spanish, urgency
 from .answers import Answers
 from .dialogue import Dialogue, side_answer
 from .effects import Effects
@@ -73,6 +73,7 @@ class Conversation:
         self.crash = crash  # tests only: kills the process at a named step of a turn
         self.scopes = Scopes(catalog, clock=clock)
         self.dialogue = Dialogue(call_log, notifier, clock=clock)
+        self.spanish = spanish.Spanish(self.dialogue.messages)
         self.effects = Effects(catalog.companies, call_log, notifier, clock=clock)
         self.rollout = RolloutTurns(catalog, call_log, self.observer, clock=clock,
                                     **({"poke": poke} if poke is not None else {}))
@@ -175,6 +176,8 @@ class Conversation:
         session = scope.session
         silence = int(session.get("silence", 0)) + 1
         session["silence"] = silence
+        if spanish.in_spanish(session):
+            return self.spanish.silence(scope.policy, self.scopes.context(scope), session)
         state = session.get("collect")
         if silence > 2:
             if state and state.get("readback") and state.get("purpose") == "message":
@@ -197,6 +200,9 @@ class Conversation:
         # "We have a baby at home" after "my AC stopped working": an emergency said over two turns.
         routing = urgency.with_earlier(pol, ctx, session, turn.speech, policy.route(pol, turn.speech, ctx))
         base = self._base_answer(scope, turn, facts, ctx)
+        if spanish.in_spanish(session) or spanish.speaks_spanish(turn.speech):
+            # Asked in Spanish ("¿hablan español?"): answered in Spanish, and the call goes on in it.
+            return self._after(scope, turn, facts, self._in_spanish(scope, turn, ctx, routing))
         said = acts.read(turn.speech)
         decision = None
         last = (session.get("replies") or {}).get(str(turn.seq - 1)) or {}
@@ -237,6 +243,20 @@ class Conversation:
             decision = manners.soothe(pol, ctx, decision)
             session["soothed"] = True
         self.rollout.canary_leak(scope, decision, facts)
+        return self._after(scope, turn, facts, decision)
+
+    def _in_spanish(self, scope: Scope, turn: CallerTurn, ctx: Any, routing: policy.Routing) -> Decision:
+        """A turn of a call in Spanish; "in English is fine" takes the call back to English."""
+        session = scope.session
+        if spanish.in_spanish(session) and spanish.wants_english(turn.speech):
+            session["lang"] = "en"
+            session.pop("es", None)
+            return manners.respond(scope.policy, ctx, spanish.ENGLISH_LINE)
+        return self.spanish.turn(scope.policy, ctx, session, turn.speech, routing)
+
+    def _after(self, scope: Scope, turn: CallerTurn, facts: TurnFacts, decision: Decision) -> Decision:
+        """What every answered turn does last: side effects, and what the session remembers of the turn."""
+        session = scope.session
         facts.done = self.effects.perform(decision, session, scope.record, turn.seq)
         session["anything_else"] = manners.asked_more(decision) and not session.get("collect")
         # What the caller just heard about, so "what about Saturday?" next is read as about it too.
@@ -284,14 +304,17 @@ class Conversation:
         scope = loaded
         session = scope.session
         ctx = self.scopes.context(scope)
+        in_spanish = spanish.in_spanish(session)
         if status in DIAL_OK:
-            line = policy.speak(scope.policy, DIAL_DONE_LINE, ctx, caller_spoke=False)
+            line = spanish.GOODBYE_LINE.format(company=spanish.company_name(ctx)) if in_spanish else \
+                policy.speak(scope.policy, DIAL_DONE_LINE, ctx, caller_spoke=False)
             decision = Decision(action="HANGUP", response=line, tags=("transfer_completed",))
         else:
             # Busy, no answer, failed, canceled: tell the caller and take a message for the contact.
             transfer = dict(session.get("transfer") or {})
-            decision = self.dialogue.start_message(scope.policy, ctx, session, DIAL_FAILED_LINE, reason=status,
-                                                   transfer=transfer)
+            decision = self.spanish.dial_failed(session, transfer, status) if in_spanish else \
+                self.dialogue.start_message(scope.policy, ctx, session, DIAL_FAILED_LINE, reason=status,
+                                            transfer=transfer)
             decision = replace(decision, tags=(*decision.tags, f"transfer_{status}"))
             self.rollout.transfer_failed(session, outcome.seq)
             self.call_log.update(session["call_sid"], {"$set": {"transfer_outcome": {
@@ -338,7 +361,7 @@ class Conversation:
                          sip=decision.transfer_sip, queue=decision.transfer_queue,
                          caller_id=scope.session.get("to") or None, listening=scope.listening)
         asking = scope.session.get("collect")
-        expecting = None
+        expecting = spanish.expecting(scope.session)
         if asking:
             expecting = "CONFIRM" if asking.get("readback") or asking.get("confirm") else \
                 asking["entities"][min(asking["index"], len(asking["entities"]) - 1)].get("type")
@@ -349,7 +372,7 @@ class Conversation:
         """The reply a turn already got (a repeated delivery): nothing is decided or recorded again."""
         stored = (session.get("replies") or {}).get(str(seq)) or self.call_log.recorded_reply(session["call_sid"], seq)
         if isinstance(stored, dict):
-            return Reply.from_stored(stored, self.scopes.listening_for(session))
+            return _spoken_as_stored(Reply.from_stored(stored, self.scopes.listening_for(session)))
         # Neither the session nor the call log kept it: answer like a fresh turn would, recording nothing.
         return Reply(LISTEN, SILENCE_LINES[0], next=session["seq"] + 1)
 
@@ -364,6 +387,8 @@ class Conversation:
         session = scope.session
         seq = facts.seq
         facts.decision, facts.session_tier = decision, scope.session_tier
+        if spanish.in_spanish(session):
+            scope.listening = spanish.listening(scope.listening)
         reply = self._reply(decision, scope, seq)
         stored = reply.stored()
         new_tag = self._advance(session, seq, token, decision, stored)
@@ -406,7 +431,7 @@ class Conversation:
     def _answered(self, call_sid: str, seq: int, reply: Reply) -> Reply:
         """The reply a turn got when it was first answered (from the call log), else ``reply``."""
         earlier = self.call_log.recorded_reply(call_sid, seq)
-        return Reply.from_stored(earlier, reply.listening) if isinstance(earlier, dict) else reply
+        return _spoken_as_stored(Reply.from_stored(earlier, reply.listening)) if isinstance(earlier, dict) else reply
 
     @staticmethod
     def _advance(session: dict[str, Any], seq: int, token: str | None, decision: Decision,
@@ -431,6 +456,13 @@ class Conversation:
         count = session.get("turn_count", 0)
         return (new_tag or bool(scope.extra.get("entity_saved")) or count == 1 or count % 3 == 0
                 or decision.action in ("TRANSFER", "HANGUP"))
+
+
+def _spoken_as_stored(reply: Reply) -> Reply:
+    """A stored reply of a Spanish call listens in Spanish again (not with the company's English settings)."""
+    if reply.listening.language == spanish.LANGUAGE:
+        return replace(reply, listening=spanish.listening(reply.listening))
+    return reply
 
 
 __all__ = ["Conversation", "FALLBACK_GOODBYE", "FALLBACK_LINE", "FALLBACK_DIAL_SEQ"]
