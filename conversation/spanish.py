@@ -68,7 +68,10 @@ _WORD = re.compile(r"[a-z]+")
 
 def _plain(text: str) -> str:
     """Lower case, accents dropped ("¿Hablan español?" -> "¿hablan espanol?")."""
-    return "".join(c for c in unicodedata.normalize("NFKD", (text or "").lower()) if not unicodedata.combining(c))
+    text = (text or "").lower()
+    if text.isascii():  # most turns: nothing to drop
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def speaks_spanish(text: str) -> bool:
@@ -80,7 +83,7 @@ def speaks_spanish(text: str) -> bool:
         return True
     words = _WORD.findall(plain)
     strong = {w for w in words if w in _STRONG}
-    if len(strong) >= 2 or danger(text) is not None:
+    if len(strong) >= 2 or _danger_in(plain) is not None:
         return True
     if not strong:
         return False
@@ -115,9 +118,19 @@ _ALWAYS_URGENT = frozenset({"I smell gas", "carbon monoxide alarm", "on fire", "
 _DENIED = re.compile(r"\bno (?:huel[eo]|hay|es|sale|salen|veo)\b[^,.;]*?(?=\bpero\b|[,.;]|$)")
 
 
+#: Any of those words at all (one search on an English turn, where none is said).
+_ANY_DANGER = re.compile("|".join(f"(?:{pattern.pattern})" for pattern, _ in _DANGER))
+
+
 def danger(text: str) -> str | None:
     """The danger the caller names in Spanish, in the English words the company's emergency rules know."""
-    plain = _DENIED.sub(" ", _plain(text))
+    return _danger_in(_plain(text))
+
+
+def _danger_in(plain: str) -> str | None:
+    if not _ANY_DANGER.search(plain):
+        return None
+    plain = _DENIED.sub(" ", plain)
     return next((words for pattern, words in _DANGER if pattern.search(plain)), None)
 
 
