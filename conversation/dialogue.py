@@ -27,6 +27,7 @@ from .messages import Messages
 from .names import known_name
 from .notify import Notifier
 from .spoken import given_in, message_in, said_back
+from .visits import visit_phrase
 
 log = logging.getLogger(__name__)
 
@@ -174,13 +175,31 @@ def _clipped(text: str, most: int) -> str:
                   flags=re.I)
 
 
+def _visit_said(details: str, address: Any) -> str | None:
+    """The visit's phrase for the read-back, or None (no details, or too long to say as a phrase)."""
+    phrase = visit_phrase(details, str(address) if address else None) if details.strip() else None
+    return phrase if phrase and len(phrase) <= 200 else None
+
+
 def read_back(state: Mapping[str, Any], collected: Mapping[str, Any]) -> str:
-    """What was collected, read back: "your name as Ann Lee, your number as 5 1 2, ..."."""
+    """What was collected, read back: "your name as Ann Lee, your number as 5 1 2, ..."; a visit's details as a
+    person says them ("a visit tomorrow morning at 12 Oak Street"), with the address asked on its own."""
     parts = []
+    names = [e["name"] for e in state["entities"]]
+    address = collected.get("address") if "address" in names else None
+    visit = _visit_said(str(collected.get("visitDetails") or ""), address) if "visitDetails" in names else None
+    if visit is None and address:
+        visit = _visit_said(str(collected.get("visitDetails") or ""), None)
+        address = None  # the address could not go into the phrase: it is read back on its own
     for spec in state["entities"]:
         value = collected.get(spec["name"])
         if value in (None, ""):
             continue
+        if visit and spec["name"] == "visitDetails":
+            parts.append(visit)
+            continue
+        if visit and address and spec["name"] == "address":
+            continue  # said in the visit's phrase
         if spec.get("type") == "TEXT" and spec["name"] in ("message", "visitDetails"):
             parts.append(f"your {label(spec['name'])}: {said_back(_clipped(str(value), 160))}")
         else:
