@@ -11,6 +11,7 @@ own words are read back. Only the read-back changes: the team gets the words as 
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from . import acts
 from .spoken import said_back
@@ -18,7 +19,7 @@ from .spoken import said_back
 #: Words in front of a detail that only lead into it ("um", "yeah you can come", "how about", "it's", "address is").
 _LEAD = re.compile(
     r"^\W*(?:(?:um+|uh+|er+|erm|hmm+|oh|so|well|and|also|yeah|yes|yep|yup|ok(?:ay)?|sure|alright|all right|please|"
-    r"just|maybe|probably|preferably|ideally|i guess|i think|i'?d say|let'?s say|let'?s do|let'?s go with|say|"
+    r"just|i guess|i think|i'?d say|let'?s say|let'?s do|let'?s go with|say|"
     r"(?:you|they|someone|somebody|the tech(?:nician)?|your (?:guy|tech(?:nician)?)) (?:can|could|should)|"
     r"(?:can|could|would) (?:you|someone|somebody|they|he|she)|can|could|"
     r"(?:come|stop|swing|drop)(?: (?:by|over|out|round|around))?|send (?:someone|somebody|a tech(?:nician)?|them)|"
@@ -26,10 +27,12 @@ _LEAD = re.compile(
     r"(?:that'?d|that would|it'?d|it would) be|that'?s|it'?s|it is|there'?s|"
     r"(?:the|my|our) address(?: is|'?s)?|address(?: is|'?s)?|i'?m free|we'?re free|i'?m home|we'?re home|"
     r"i'?m around|we'?re around|i'?m available|we'?re available|i'?m|i am|we'?re|we are|"
-    r"(?:i|we) live|(?:i|we)'?re located|located)\b[\s,:-]*)+", re.I)
+    r"(?:i|we) live|(?:i|we)'?re located|located)\b(?!['\u2019])[\s,:-]*)+", re.I)
 #: A yes alone, or a thank-you: nothing of the visit ("that'd be great", "perfect", "thanks").
 _ONLY_ASSENT = re.compile(r"^\W*(?:great|good|perfect|fine|awesome|wonderful|sounds good|thanks?|thank you|please|"
                           r"that works|works for me|ok(?:ay)?|sure|yes|yeah|yep)\W*$", re.I)
+#: A clause that says what does not suit ("friday is not good", "can't do monday"): said as it is, whole.
+_NEGATED = re.compile(r"\b(?:not|no|never|nothing|except|but)\b|n['\u2019]?t\b", re.I)
 #: What is said after a time to say it suits ("tomorrow afternoon works", "mornings are best", "friday is good").
 _SUITS = re.compile(r"\s+(?:(?:is|are|would be|'?d be|should be|will be)\s+)?(?:best|good|great|fine|better|ideal|"
                     r"perfect|works?(?: best| well| great)?|ok(?:ay)?)(?:\s+for (?:me|us))?\W*$|"
@@ -47,7 +50,7 @@ _TIME_WORD = re.compile(rf"^(?:today|tomorrow|tonight|{_DAYS}|weekends?|weekdays
                         rf"nights?|noon|midday|anytime|any|time|whenever|asap|as|soon|possible|you|can|this|next|week|"
                         rf"{_MONTHS}|the|of|right|now|away|after|before|around|by|from|until|till|til|between|and|or|"
                         r"at|on|in|work|school|lunch|early|late|earlier|later|first|thing|day|all|ish|if|so|"
-                        r"latest|earliest|"
+                        r"latest|earliest|maybe|probably|preferably|ideally|"
                         r"am|pm|a\.m\.?|p\.m\.?|o'?clock|\d{1,2}(?::\d\d)?(?:am|pm)?|\d{1,2}(?:st|nd|rd|th))$", re.I)
 #: A street address at the start of a clause: a house number, then the street's words.
 _STREET = re.compile(r"^(?:at\s+)?\d{1,6}[a-z]?\s+(?:\d{1,3}(?:st|nd|rd|th)\b|[^\W\d_])", re.I)
@@ -117,12 +120,15 @@ def _street(words: str) -> str:
 def _when(clause: str) -> str:
     """A time as it is said after "a visit": "friday" -> "on Friday", "mornings" -> "any morning"."""
     words = clause.lower().split()
+    hedge = re.fullmatch(r"maybe|probably|preferably|ideally", words[0]) if len(words) > 1 else None
+    if hedge:  # "preferably friday" -> "preferably on Friday"
+        return f"{words[0]} {_when(' '.join(words[1:]))}"
     if len(words) == 1 and words[0] in ("mornings", "afternoons", "evenings"):
         words = ["any", words[0][:-1]]
     elif len(words) == 1 and words[0] in ("anytime", "whenever"):
         words = ["any", "time"]
-    elif words and (re.fullmatch(rf"(?:{_DAYS}|{_MONTHS}|weekends?|weekdays?|\d{{1,2}}(?:st|nd|rd|th))", words[0])
-                    or (words[0] == "the" and re.fullmatch(r"\d{1,2}(?:st|nd|rd|th)", words[1:2][0] if words[1:] else ""))):
+    elif words and re.fullmatch(rf"(?:the )?(?:{_DAYS}|{_MONTHS}|weekends?|weekdays?|\d{{1,2}}(?:st|nd|rd|th))",
+                                " ".join(words[:2]) if words[0] == "the" else words[0]):
         words = ["on", *words]
     elif words and re.fullmatch(r"\d{1,2}(?::\d\d)?(?:am|pm)?|noon|midday", words[0]):
         words = ["at", *words]
@@ -138,7 +144,7 @@ def _clauses(details: str) -> list[str]:
     out = []
     for clause in _CLAUSES.split(details):
         clause = _LEAD.sub("", clause.strip(" .!?")).strip(" ,.!?")
-        clause = _SUITS.sub("", clause).strip(" ,.!?") if clause else clause
+        clause = _SUITS.sub("", clause).strip(" ,.!?") if clause and not _NEGATED.search(clause) else clause
         if clause and not _ONLY_ASSENT.match(clause):
             out.append(clause)
     return out
@@ -190,13 +196,11 @@ def visit_phrase(details: str, address: str | None = None) -> str | None:
         phrase += f" {where}, {when}"  # "a visit at 88 Maple Avenue, on Thursday at 2" (not "at 2 at 88 ...")
     else:
         phrase += " ".join(["", *(p for p in (when, where) if p)])
-    kept = set(_words(f"{phrase} {' '.join(others)}"))  # (before "my" is said back as "your")
+    kept = Counter(_words(f"{phrase} {' '.join(others)}"))  # (before "my" is said back as "your")
     if others:
         phrase += ", " + ", ".join(said_back(o) for o in others)
-    kept |= set(_words(phrase)) | set(_words(" ".join(["a visit any time on at in the"])))
-    dropped = set(_words(_dropped(details)))
-    said = set(_words(details + " " + (address or "")))
-    if said - dropped - kept:
+    said = Counter(_words(details + " " + (address or "")))
+    if said - Counter(_words(_dropped(details))) - kept:
         return None  # a word the caller said would go missing: their own words are read back instead
     return phrase
 
@@ -210,7 +214,7 @@ def _dropped(details: str) -> str:
         if lead:
             gone.append(lead.group(0))
             clause = clause[lead.end():]
-        suits = _SUITS.search(clause.strip(" ,.!?"))
+        suits = None if _NEGATED.search(clause) else _SUITS.search(clause.strip(" ,.!?"))
         if suits:
             gone.append(suits.group(0))
         if _ONLY_ASSENT.match(clause):

@@ -36,6 +36,10 @@ from tests.twilio_helpers import call, said
     ("any day but tuesday, 9 elm st", "a visit at 9 Elm Street, any day but tuesday"),
     ("same address as last time, tomorrow", "a visit tomorrow, same address as last time"),
     ("monday, 12 oak st, my dog is friendly", "a visit on Monday at 12 Oak Street, your dog is friendly"),
+    # What does not suit is said whole, never cut to the time it names; a hedge stays.
+    ("friday is not good, monday works, 9 elm st", "a visit on Monday at 9 Elm Street, friday is not good"),
+    ("you can't come before 3, 9 elm st", "a visit at 9 Elm Street, you can't come before 3"),
+    ("maybe tuesday, 12 oak st", "a visit maybe on Tuesday at 12 Oak Street"),
 ])
 def test_a_visit_is_said_back_the_way_a_person_says_it(details, phrase):
     assert visit_phrase(details) == phrase
