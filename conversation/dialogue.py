@@ -99,11 +99,14 @@ class Collected:
     note: dict[str, Any]
 
 
-def _assent_line(session: Mapping[str, Any], ctx: TurnContext, prompt: str) -> str:
-    """ "Great. <question>" or "Thanks. <question>": never the same opener as the reply just before."""
+def _assent_line(session: Mapping[str, Any], ctx: TurnContext, prompt: str, *, name: str = "") -> str:
+    """ "Great. <question>" or "Thanks. <question>" ("Thanks, Sam. <question>" with the caller's ``name``): never
+    the same opener as the reply just before."""
     last = str(((session.get("replies") or {}).get(str(session.get("seq", -1))) or {}).get("text") or "")
     first = ctx.variation % len(ASSENT_LINES)
     turns = [ASSENT_LINES[(first + k) % len(ASSENT_LINES)] for k in range(len(ASSENT_LINES))]
+    if name:
+        turns = [line.replace(".", f", {name}.", 1) for line in turns]
     return next((line for line in turns if not last.startswith(line.split(" ")[0])), turns[0]).format(prompt=prompt)
 
 
@@ -589,7 +592,14 @@ class Dialogue:
             return Decision(action="RESPOND", response=WHICH_LINE.format(fields=listed))
         if "reprompt" in step.events:  # the validation prompt is the whole question
             return Decision(action="RESPOND", response=policy.speak(pol, step.text, ctx, caller_spoke=False))
-        if "assent" in step.events:
+        if "name_again" in step.events:
+            # "Yes that's right, Lee" asked for the number: thanked by name, and the number asked in other words.
+            person = next((e["name"] for e in state.get("entities", ()) if e.get("type") == "PERSON"), "")
+            first = str((session.get("collected") or {}).get(person) or "").split()[:1]
+            prompt = _asked(pol, ctx, state, again=True)
+            if first:
+                return Decision(action="RESPOND", response=_assent_line(session, ctx, prompt, name=first[0]))
+        if "assent" in step.events or "name_again" in step.events:
             prompt = _asked(pol, ctx, state, again=True)
             return Decision(action="RESPOND", response=_assent_line(session, ctx, prompt))
         before = policy.speak(pol, step.text, ctx, caller_spoke=False) if step.text else ""
