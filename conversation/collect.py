@@ -384,7 +384,7 @@ def _readback(state: dict[str, Any], text: str, collected: dict[str, Any], step:
 
 
 #: A yes to what we have, in front of more words ("yes that's right, Lee", "yeah, that's me").
-_CONFIRMS = re.compile(r"^\W*(?:(?:yes|yeah|yep|yup|correct|right|exactly|that'?s (?:right|correct|it|me)|you got it|"
+_CONFIRMS = re.compile(r"^\W*(?:(?:yes|yeah|yep|yup|correct|right|exactly|that'?s (?:right|correct|me)|you got it|"
                        r"uh[- ]?huh|mm[- ]?hmm|ok(?:ay)?|sure)\b[\s,.!]*)+", re.I)
 #: Words that say a name follows ("my name is", "it's").
 _NAME_LEAD = re.compile(r"^\W*(?:my name is|my name'?s|name'?s|the name is|it'?s|it is|this is|i'?m|i am)\s+", re.I)

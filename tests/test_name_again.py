@@ -25,7 +25,7 @@ def test_a_late_correction_of_the_name_is_taken(words, name):
 
 
 @pytest.mark.parametrize("words", ["512 555 0134", "it's my cell", "Maria Gomez", "I don't know", "no",
-                                   "why do you need that", "hold on", "it's five one two five five five"])
+                                   "why do you need that", "hold on", "it's five one two five five five", "that's it"])
 def test_other_words_are_not_about_the_name(words):
     assert name_again(words, "Sam Lee", known_name) is None
 
