@@ -50,7 +50,7 @@ _TIME_WORD = re.compile(rf"^(?:today|tomorrow|tonight|{_DAYS}|weekends?|weekdays
                         rf"nights?|noon|midday|anytime|any|time|whenever|asap|as|soon|possible|you|can|this|next|week|"
                         rf"{_MONTHS}|the|of|right|now|away|after|before|around|by|from|until|till|til|between|and|or|"
                         r"at|on|in|work|school|lunch|early|late|earlier|later|first|thing|day|all|ish|if|so|"
-                        r"latest|earliest|maybe|probably|preferably|ideally|"
+                        r"latest|earliest|maybe|probably|preferably|ideally|sometime|"
                         r"am|pm|a\.m\.?|p\.m\.?|o'?clock|\d{1,2}(?::\d\d)?(?:am|pm)?|\d{1,2}(?:st|nd|rd|th))$", re.I)
 #: A street address at the start of a clause: a house number, then the street's words.
 _STREET = re.compile(r"^(?:at\s+)?\d{1,6}[a-z]?\s+(?:\d{1,3}(?:st|nd|rd|th)\b|[^\W\d_])", re.I)
@@ -73,7 +73,7 @@ _TYPES = frozenset("street road avenue lane drive court boulevard parkway highwa
                    "loop row square plaza pike run crossing cove".split()) | frozenset(_SUFFIXES)
 #: Words that end a street's name when no street type does ("12 oak in the back").
 _NOT_NAME = frozenset("in on at near by off behind across next with but and the please around from for".split())
-_CLAUSES = re.compile(r"\s*[,;]+\s*|(?<=[^\d\s])\.\s+|\s+and\s+(?!\d{1,2}\b)", re.I)
+_CLAUSES = re.compile(r"\s*[,;]+\s*|(?<![ap]\.m)[.?!]\s+|\s+and\s+(?!\d{1,2}\b)", re.I)
 
 
 def _words(text: str) -> list[str]:

@@ -36,6 +36,12 @@ from tests.twilio_helpers import call, said
     ("any day but tuesday, 9 elm st", "a visit at 9 Elm Street, any day but tuesday"),
     ("same address as last time, tomorrow", "a visit tomorrow, same address as last time"),
     ("monday, 12 oak st, my dog is friendly", "a visit on Monday at 12 Oak Street, your dog is friendly"),
+    # As the recognizer writes it: capitals, full stops, a question mark.
+    ("Tomorrow afternoon works. 400 W Camelback Rd.", "a visit tomorrow afternoon at 400 West Camelback Road"),
+    ("Yeah, you can come Thursday between 1 and 3. 55 Elm St.", "a visit on Thursday between 1 and 3 at 55 Elm Street"),
+    ("How about Wednesday around noon? 1200 Research Blvd, Suite 210, Austin.",
+     "a visit on Wednesday around noon at 1200 Research Boulevard, Suite 210, Austin"),
+    ("tomorrow at 10 a.m., 3 oak lane", "a visit at 3 Oak Lane, tomorrow at 10 a.m."),
     # What does not suit is said whole, never cut to the time it names; a hedge stays.
     ("friday is not good, monday works, 9 elm st", "a visit on Monday at 9 Elm Street, friday is not good"),
     ("you can't come before 3, 9 elm st", "a visit at 9 Elm Street, you can't come before 3"),
