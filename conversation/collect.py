@@ -383,6 +383,50 @@ def _readback(state: dict[str, Any], text: str, collected: dict[str, Any], step:
     return step
 
 
+#: A yes to what we have, in front of more words ("yes that's right, Lee", "yeah, that's me").
+_CONFIRMS = re.compile(r"^\W*(?:(?:yes|yeah|yep|yup|correct|right|exactly|that'?s (?:right|correct|me)|you got it|"
+                       r"uh[- ]?huh|mm[- ]?hmm|ok(?:ay)?|sure)\b[\s,.!]*)+", re.I)
+#: Words that say a name follows ("my name is", "it's").
+_NAME_LEAD = re.compile(r"^\W*(?:my name is|my name'?s|name'?s|the name is|it'?s|it is|this is|i'?m|i am)\s+", re.I)
+
+
+def name_again(text: str, name: str, known: Any = None) -> str | None:
+    """Words said when asked for something else (a number) that are about the name we took: "" for a yes or the
+    name again ("yes that's right, Lee", "yes, Sam", "Sam Lee"); the new name for a late correction that keeps a
+    word of it or says it is a name ("it's Sam Leigh", "my name is Sam Leigh"; ``known`` tells a name); else None."""
+    if len(digits_of(text)) >= 3 or not name.strip():
+        return None
+    yes = _CONFIRMS.match(text)
+    rest = text[yes.end():] if yes else text
+    lead = _NAME_LEAD.match(rest)
+    rest = (rest[lead.end():] if lead else rest).strip(" ,.!?")
+    if not rest:
+        return "" if yes and not acts.is_no(text) else None
+    words = [w.strip(".,") for w in rest.split()]
+    if len(words) > 4 or not all(re.fullmatch(r"[^\W\d_][\w'-]*", w) for w in words):
+        return None
+    have = {w.lower().strip(".,") for w in name.split()}
+    if all(w.lower() in have for w in words):
+        return ""
+    if NOT_A_NAME.search(rest) or not_a_name(rest) or acts.is_yes(rest) or acts.is_no(rest):
+        return None
+    shares = any(w.lower() in have for w in words)
+    if shares or (lead and known is not None and known(rest)):
+        return " ".join(w[:1].upper() + w[1:] for w in words)
+    return None
+
+
+def _respelled(name: str, letters: str) -> str:
+    """The name after the caller spelled it, or one part of it: the part that starts with the same letter
+    ("Sam Lee" spelled "L E I G H" -> "Sam Leigh"), else the whole name."""
+    words = name.split()
+    same = [i for i, w in enumerate(words) if w[:1].lower() == letters[:1].lower()]
+    if len(words) < 2 or len(same) != 1:
+        return letters
+    words[same[0]] = letters
+    return " ".join(words)
+
+
 def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *, now: datetime,
            region: str = "US", known_name: Any = None) -> Step:
     """Take the caller's words for the current entity (or a correction of the last one).
@@ -449,12 +493,28 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
     person = next((e for e in state["entities"] if e.get("type") == "PERSON" and e["name"] in collected), None)
     letters = spelled(text) if spec.get("type") == "PHONE" else None
     if person is not None and letters:
-        # "S I O B H A N" after the name was taken: the caller is spelling their name for us.
-        collected[person["name"]] = letters
+        # "S I O B H A N" after the name was taken: the caller is spelling their name for us (or one part of it:
+        # "L E E" after "Sam Lee" keeps "Sam Lee").
+        name = _respelled(str(collected[person["name"]]), letters)
+        collected[person["name"]] = name
         step.collected, step.changed = collected, True
-        step.text = f"Thank you, {letters}."
+        step.text = f"Thank you, {name.split()[0]}."
         step.events.append(f"corrected:{person['name']}")
         return step
+    if person is not None and spec.get("type") in ("PHONE", "EMAIL") and int(state.get("name_again", 0)) < 2:
+        again = name_again(text, str(collected[person["name"]]), known_name)
+        if again is not None:
+            # "Yes that's right, Lee" or "Sam Lee" asked for the number: the name we have, said again (no retry
+            # counted; the number is asked in other words); "it's Sam Leigh": the name, corrected late.
+            state["name_again"] = int(state.get("name_again", 0)) + 1
+            if again:
+                collected[person["name"]] = again
+                step.collected, step.changed = collected, True
+                step.text = f"Got it, {again}."
+                step.events.append(f"corrected:{person['name']}")
+            else:
+                step.events.extend([f"confirmed:{person['name']}", "name_again"])
+            return step
 
     later = [e for e in state["entities"][state["index"] + 1:] if e["name"] not in collected]
     extra, rest = others_in(text, later, region) if later else ({}, text)
@@ -543,4 +603,4 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
 
 __all__ = ["Step", "start", "answer", "declines", "could_answer", "no_longer_wanted", "gives_place", "gives_visit", "visit_answer",
            "ADDRESS_ENTITY", "MESSAGE_WITH_ADDRESS", "current", "prompt_of", "retry_prompt_of", "MESSAGE_ENTITIES",
-           "BOOKING_ENTITIES"]
+           "BOOKING_ENTITIES", "name_again"]

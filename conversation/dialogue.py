@@ -27,6 +27,7 @@ from .messages import Messages
 from .names import known_name
 from .notify import Notifier
 from .spoken import given_in, message_in, said_back
+from .visits import visit_phrase
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +107,14 @@ def _last_reply(session: Mapping[str, Any]) -> str:
     return str(((session.get("replies") or {}).get(str(session.get("seq", -1))) or {}).get("text") or "")
 
 
-def _assent_line(session: Mapping[str, Any], ctx: TurnContext, prompt: str) -> str:
-    """ "Great. <question>" or "Thanks. <question>": never the same opener as the reply just before."""
+def _assent_line(session: Mapping[str, Any], ctx: TurnContext, prompt: str, *, name: str = "") -> str:
+    """ "Great. <question>" or "Thanks. <question>" ("Thanks, Sam. <question>" with the caller's ``name``): never
+    the same opener as the reply just before."""
     last = _last_reply(session)
     first = ctx.variation % len(ASSENT_LINES)
     turns = [ASSENT_LINES[(first + k) % len(ASSENT_LINES)] for k in range(len(ASSENT_LINES))]
+    if name:
+        turns = [line.replace(".", f", {name}.", 1) for line in turns]
     return next((line for line in turns if not last.startswith(line.split(" ")[0])), turns[0]).format(prompt=prompt)
 
 
@@ -182,13 +186,31 @@ def _clipped(text: str, most: int) -> str:
                   flags=re.I)
 
 
+def _visit_said(details: str, address: Any) -> str | None:
+    """The visit's phrase for the read-back, or None (no details, or too long to say as a phrase)."""
+    phrase = visit_phrase(details, str(address) if address else None) if details.strip() else None
+    return phrase if phrase and len(phrase) <= 200 else None
+
+
 def read_back(state: Mapping[str, Any], collected: Mapping[str, Any]) -> str:
-    """What was collected, read back: "your name as Ann Lee, your number as 5 1 2, ..."."""
+    """What was collected, read back: "your name as Ann Lee, your number as 5 1 2, ..."; a visit's details as a
+    person says them ("a visit tomorrow morning at 12 Oak Street"), with the address asked on its own."""
     parts = []
+    names = [e["name"] for e in state["entities"]]
+    address = collected.get("address") if "address" in names else None
+    visit = _visit_said(str(collected.get("visitDetails") or ""), address) if "visitDetails" in names else None
+    if visit is None and address:
+        visit = _visit_said(str(collected.get("visitDetails") or ""), None)
+        address = None  # the address could not go into the phrase: it is read back on its own
     for spec in state["entities"]:
         value = collected.get(spec["name"])
         if value in (None, ""):
             continue
+        if visit and spec["name"] == "visitDetails":
+            parts.append(visit)
+            continue
+        if visit and address and spec["name"] == "address":
+            continue  # said in the visit's phrase
         if spec.get("type") == "TEXT" and spec["name"] in ("message", "visitDetails"):
             parts.append(f"your {label(spec['name'])}: {said_back(_clipped(str(value), 160))}")
         else:
@@ -591,7 +613,14 @@ class Dialogue:
             return Decision(action="RESPOND", response=WHICH_LINE.format(fields=listed))
         if "reprompt" in step.events:  # the validation prompt is the whole question
             return Decision(action="RESPOND", response=policy.speak(pol, step.text, ctx, caller_spoke=False))
-        if "assent" in step.events:
+        if "name_again" in step.events:
+            # "Yes that's right, Lee" asked for the number: thanked by name, and the number asked in other words.
+            person = next((e["name"] for e in state.get("entities", ()) if e.get("type") == "PERSON"), "")
+            first = str((session.get("collected") or {}).get(person) or "").split()[:1]
+            prompt = _asked(pol, ctx, state, again=True)
+            if first:
+                return Decision(action="RESPOND", response=_assent_line(session, ctx, prompt, name=first[0]))
+        if "assent" in step.events or "name_again" in step.events:
             prompt = _asked(pol, ctx, state, again=True)
             return Decision(action="RESPOND", response=_assent_line(session, ctx, prompt))
         before = policy.speak(pol, step.text, ctx, caller_spoke=False) if step.text else ""

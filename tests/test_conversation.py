@@ -397,7 +397,7 @@ def test_the_answer_to_a_booking_question_becomes_a_visit_request_for_the_team(t
     lines = [said(r)[0] for r in replies(result)[1:]]
     assert lines[0].endswith("?") and "address" in lines[0]
     assert lines[1] == "And may I have your name?"  # the details were taken, not read as a new request
-    assert "visit details: 42 Oak Street, and tomorrow morning works" in lines[3]
+    assert "I have a visit tomorrow morning at 42 Oak Street, your name as Dana Lee" in lines[3]  # as a person says it
     assert "scheduling team" in lines[4] and "confirm a time" in lines[4]
     stored = messages(app, result)[0]
     assert stored["reason"] == "booking" and stored["name"] == "Dana Lee"
@@ -854,7 +854,7 @@ def test_a_yes_with_a_time_keeps_the_time_and_asks_the_address(tmp_path, answer,
     lines = [said(r)[0] for r in replies(result)[1:]]
     assert lines[1] == f"Got it, {when}. And what's the address?"
     assert lines[2] == "And may I have your name?"
-    assert "your address as 14 Oak Street" in lines[4]
+    assert f"I have a visit {when} at 14 Oak Street, your name as Bob Smith" in lines[4]  # one phrase, as said
     stored = messages(app, result)[0]
     assert when in stored["message"] and "14 Oak Street" in stored["message"]
 
