@@ -18,7 +18,7 @@ from .spoken import said_back
 
 #: Words in front of a detail that only lead into it ("um", "yeah you can come", "how about", "it's", "address is").
 _LEAD = re.compile(
-    r"^\W*(?:(?:um+|uh+|er+|erm|hmm+|oh|so|well|and|also|yeah|yes|yep|yup|ok(?:ay)?|sure|alright|all right|please|"
+    r"^\W*(?:(?:um+|uh+|er+|erm|hmm+|oh|so|well|and|also|actually|yeah|yes|yep|yup|ok(?:ay)?|sure|alright|all right|please|"
     r"just|i guess|i think|i'?d say|let'?s say|let'?s do|let'?s go with|say|"
     r"(?:you|they|someone|somebody|the tech(?:nician)?|your (?:guy|tech(?:nician)?)) (?:can|could|should)|"
     r"(?:can|could|would) (?:you|someone|somebody|they|he|she)|can|could|"
@@ -164,10 +164,35 @@ def _is_time(clause: str) -> bool:
     return bool(_TIME.search(clause) or acts.when_said(clause)) and all(_TIME_WORD.match(w) for w in clause.split())
 
 
+#: A change of mind in the middle ("tomorrow works, or actually no, thursday is better"): what follows replaces
+#: the time said before it.
+_CHANGED = re.compile(r"[\s,]*\b(?:or\s+)?(?:(?:actually|wait|hmm+|um+|uh+)[\s,]+)*(?:no(?:\s+wait)?[\s,]+actually|"
+                      r"actually[\s,]+no|no[\s,]+wait|wait[\s,]+no|scratch that|make (?:that|it)|i mean|rather|"
+                      r"actually)\b[\s,]*", re.I)
+
+
+def _changed_mind(details: str) -> tuple[str, str]:
+    """The details with a time the caller took back left out, and the words that went (allowed to)."""
+    m = None
+    for m in _CHANGED.finditer(details):
+        pass
+    if m is None or not _TIME.search(details[m.end():]):
+        return details, ""
+    before = _clauses(details[:m.start()])
+    kept = [c for c in before if not _is_time(c)]
+    gone = [c for c in before if _is_time(c)]
+    if not gone:
+        return details, ""
+    return ", ".join([*kept, details[m.end():]]), details[:m.end()]
+
+
 def visit_phrase(details: str, address: str | None = None) -> str | None:
     """The visit's details read back the way a person says them ("a visit tomorrow morning at 12 Oak Street"),
     with the address asked on its own (``address``) in its place; None when they cannot be said that way
-    safely (no time or place found, or a word the caller said would be lost)."""
+    safely (no time or place found, or a word the caller said would be lost). A time the caller took back
+    ("tomorrow, or actually no, thursday") is not read back."""
+    said = Counter(_words(details + " " + (address or "")))
+    details, taken_back = _changed_mind(details)
     times: list[str] = []
     places: list[str] = []
     others: list[str] = []
@@ -199,8 +224,7 @@ def visit_phrase(details: str, address: str | None = None) -> str | None:
     kept = Counter(_words(f"{phrase} {' '.join(others)}"))  # (before "my" is said back as "your")
     if others:
         phrase += ", " + ", ".join(said_back(o) for o in others)
-    said = Counter(_words(details + " " + (address or "")))
-    if said - Counter(_words(_dropped(details))) - kept:
+    if said - Counter(_words(_dropped(details) + " " + taken_back)) - kept:
         return None  # a word the caller said would go missing: their own words are read back instead
     return phrase
 

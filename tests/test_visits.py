@@ -101,3 +101,13 @@ def test_unusual_details_are_still_read_back_whole(tmp_path):
                   "tomorrow, 9 elm st, the side gate sticks so knock loud", "Sam Lee", "512 555 0134", "yes")
     readback = _lines(result)[5]
     assert "a visit tomorrow at 9 Elm Street, the side gate sticks so knock loud" in readback, readback
+
+
+@pytest.mark.parametrize("details, address, phrase", [
+    ("yeah tomorrow works, or actually no, thursday is better", "22 elm street", "a visit on Thursday at 22 Elm Street"),
+    ("monday, actually make it tuesday afternoon, 9 elm", None, "a visit on Tuesday afternoon at 9 Elm"),
+    ("14 oak street, tomorrow, no wait, friday", None, "a visit on Friday at 14 Oak Street"),
+    ("the gate code is 4411, tomorrow, actually friday", None, "a visit on Friday, the gate code is 4411"),
+])
+def test_a_time_taken_back_is_not_read_back(details, address, phrase):
+    assert visit_phrase(details, address) == phrase
