@@ -166,9 +166,10 @@ def _is_time(clause: str) -> bool:
 
 #: A change of mind in the middle ("tomorrow works, or actually no, thursday is better"): what follows replaces
 #: the time said before it.
-_CHANGED = re.compile(r"[\s,]*\b(?:or\s+)?(?:(?:actually|wait|hmm+|um+|uh+)[\s,]+)*(?:no(?:\s+wait)?[\s,]+actually|"
-                      r"actually[\s,]+no|no[\s,]+wait|wait[\s,]+no|scratch that|make (?:that|it)|i mean|rather|"
-                      r"actually)\b[\s,]*", re.I)
+_CHANGED = re.compile(r"\b(?:no(?:\s+wait)?[\s,]+actually|actually[\s,]+no|no[\s,]+wait|wait[\s,]+no|scratch that|"
+                      r"make (?:that|it)|i mean|rather|actually)\b[\s,]*", re.I)
+#: Said just before the change of mind ("tomorrow works, or um, actually ..."): it goes with the time taken back.
+_BEFORE_CHANGE = frozenset("or um umm uh uhh hmm wait".split())
 
 
 def _changed_mind(details: str) -> tuple[str, str]:
@@ -178,7 +179,10 @@ def _changed_mind(details: str) -> tuple[str, str]:
         pass
     if m is None or not _TIME.search(details[m.end():]):
         return details, ""
-    before = _clauses(details[:m.start()])
+    words = details[:m.start()].split()
+    while words and words[-1].strip(",.").lower() in _BEFORE_CHANGE:
+        words.pop()
+    before = _clauses(" ".join(words))
     kept = [c for c in before if not _is_time(c)]
     gone = [c for c in before if _is_time(c)]
     if not gone:
