@@ -19,7 +19,7 @@ from policy.matching import compile_validation_pattern
 from policy.words import digits_of, strip_lead_in
 from policy.text import label
 
-from . import acts
+from . import acts, visits
 from .spoken import fix_from, mentions_detail, others_in, patched_phone, spelled, statement
 
 DEFAULT_PROMPTS = {
@@ -346,6 +346,15 @@ def _readback(state: dict[str, Any], text: str, collected: dict[str, Any], step:
         step.kind, step.state = "done", None
         step.events.append("confirmed")
         return step
+    moved = _visit_moved(state, text, collected)
+    if moved is not None:  # "no, the address is 14 Oak Street": the visit's place (or time) changes, the rest stays
+        name, value = moved
+        collected[name] = value
+        state.pop("fixing", None)
+        step.collected, step.changed = collected, True
+        step.events.append(f"corrected:{name}")
+        step.kind = "readback"
+        return step
     fix = fix_from(text, state["entities"], collected, region)
     if fix is not None:
         name, words = fix
@@ -381,6 +390,20 @@ def _readback(state: dict[str, Any], text: str, collected: dict[str, Any], step:
     step.kind = "which"
     step.events.append("fix")
     return step
+
+
+def _visit_moved(state: Mapping[str, Any], text: str, collected: Mapping[str, Any]) -> tuple[str, str] | None:
+    """A correction at a visit's read-back of where or when to come: (the detail, its new value), or None."""
+    names = [e["name"] for e in state["entities"]]
+    if "visitDetails" not in names or not collected.get("visitDetails"):
+        return None
+    if "address" in names and collected.get("address"):
+        # The address was asked on its own: a new street replaces it; a new time goes into the visit's details.
+        place = visits.new_place(text)
+        if place is not None:
+            return "address", place
+    new = visits.patched(str(collected["visitDetails"]), text)
+    return ("visitDetails", new) if new is not None else None
 
 
 #: A yes to what we have, in front of more words ("yes that's right, Lee", "yeah, that's me").

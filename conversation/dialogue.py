@@ -47,6 +47,7 @@ PERSON_OFFER_LINE = ("I'm not able to put you through to someone directly right 
 CONFIRM_NAME_LINE = "Just to make sure I have it right, is your name {name}?"
 SPELL_LINE = "Sorry about that. Could you spell your name for me?"
 WHICH_LINE = "Sorry about that. What should I change: {fields}?"
+VISIT_CORRECTED_LINE = "Got it, {visit}. Is everything else right?"
 RESUME_LINES = ("Now, {prompt}", "Back to your message: {prompt}", "So, {prompt}")
 #: Said after answering a question asked instead of answering our offer of a visit.
 BOOKING_REOFFERS = ("Would you like us to book that visit for you?", "Shall I set one up for you?")
@@ -603,6 +604,14 @@ class Dialogue:
             return Decision(action="RESPOND", response=policy.speak(pol, SPELL_LINE, ctx, caller_spoke=False))
         if step.kind == "readback" and ("added:message" in step.events or "statement" in step.events):
             return Decision(action="RESPOND", response=step.text)
+        if step.kind == "readback" and ({"corrected:visitDetails", "corrected:address"} & set(step.events)):
+            # "No, the address is 14 Oak Street": the visit said again as it now is, not the whole read-back.
+            names = [e["name"] for e in state.get("entities", ())]
+            collected = session.get("collected") or {}
+            visit = _visit_said(str(collected.get("visitDetails") or ""),
+                                collected.get("address") if "address" in names else None)
+            if visit:
+                return Decision(action="RESPOND", response=VISIT_CORRECTED_LINE.format(visit=visit))
         if step.kind == "readback":
             before = "Got it. " if any(e.startswith("corrected:") for e in step.events) else (
                 "No problem. " if any(e.startswith("withheld:") for e in step.events) else "")

@@ -233,6 +233,47 @@ def visit_phrase(details: str, address: str | None = None) -> str | None:
     return phrase
 
 
+#: In front of a correction's new place or time ("no, the address is ...", "make it friday instead").
+_FIX_FRONT = re.compile(r"^\W*(?:(?:no|nope|wait|sorry|oops|actually|not quite|that'?s wrong|wrong|correction|i mean|"
+                        r"i meant|make (?:it|that)|change (?:it|that) to)\b[\s,.!:-]*)*(?:(?:the|my|our)\s+)?"
+                        r"(?:(?:street )?address|time|day|visit)?(?:\s+(?:should be|is|was|it'?s|to))?[\s,:]*", re.I)
+
+
+def _corrected(correction: str) -> tuple[str, bool] | None:
+    """A correction's new value, and whether it is a street (else a time); None when it is neither."""
+    new = re.sub(r"\s+instead\W*$", "", _FIX_FRONT.sub("", correction, count=1)).strip(" ,.!?")
+    if not new:
+        return None
+    if _STREET.match(new) and not _TIME.search(_ORDINAL.sub("", re.sub(r"^at\s+", "", new, flags=re.I))):
+        return new, True
+    return (new, False) if _is_time(new) else None
+
+
+def new_place(correction: str) -> str | None:
+    """The street a correction at the read-back gives ("no, the address is 14 Oak Street"), or None."""
+    said = _corrected(correction)
+    return said[0] if said is not None and said[1] else None
+
+
+def patched(details: str, correction: str) -> str | None:
+    """The visit's details with their place or their time replaced by a correction said at the read-back ("no,
+    the address is 14 Oak Street", "make it friday instead"); None when the words are neither a street nor a time
+    (the caller is asked what to change). Everything else the caller said stays."""
+    said = _corrected(correction)
+    if said is None:
+        return None
+    new, street = said
+    kept = []
+    for clause in _CLAUSES.split(details):
+        bare = _LEAD.sub("", clause.strip(" .!?")).strip(" ,.!?")
+        split = _split_place(bare)
+        if split:  # "12 oak street tomorrow": the half not corrected stays
+            kept.append(split[1] if street else split[0])
+        elif not (street and (_STREET.match(bare) or _UNIT.match(bare))) and not (not street and _is_time(bare)):
+            kept.append(clause.strip())
+    return ", ".join(c for c in [*kept, new] if c.strip(" ,.!?"))
+
+
 def _dropped(details: str) -> str:
     """The words that only led into a detail or only agreed (allowed to go)."""
     gone = []
@@ -251,4 +292,4 @@ def _dropped(details: str) -> str:
     return " ".join(gone)
 
 
-__all__ = ["visit_phrase"]
+__all__ = ["visit_phrase", "patched", "new_place"]

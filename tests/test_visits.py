@@ -111,3 +111,28 @@ def test_unusual_details_are_still_read_back_whole(tmp_path):
 ])
 def test_a_time_taken_back_is_not_read_back(details, address, phrase):
     assert visit_phrase(details, address) == phrase
+
+
+@pytest.mark.parametrize("details, correction, new", [
+    ("tomorrow morning, 12 oak street", "no, the address is 14 oak street", "tomorrow morning, 14 oak street"),
+    ("tomorrow morning, 12 oak street", "make it friday instead", "12 oak street, friday"),
+    ("12 oak street tomorrow morning", "no, friday afternoon", "12 oak street, friday afternoon"),
+    ("come tomorrow, 12 oak street, gate code 4411", "the address is 14 elm street",
+     "come tomorrow, gate code 4411, 14 elm street"),
+    ("tomorrow morning, 12 oak street", "no, my name is wrong", None),
+    ("tomorrow morning, 12 oak street", "no", None),
+])
+def test_a_correction_at_the_read_back_replaces_the_place_or_the_time(details, correction, new):
+    from conversation.visits import patched
+    assert patched(details, correction) == new
+
+
+def test_the_address_corrected_at_the_read_back_is_said_back_and_stored(tmp_path):
+    app = make_app(tmp_path / "d")
+    result = call(app, "my AC stopped working", "tomorrow morning, 12 oak street", "Sam Lee", "512 555 0134",
+                  "no, the address is 14 oak street", "yes")
+    lines = [said(ET.fromstring(body))[0] for url, _, status, body in result.exchanges if "/voice/status" not in url]
+    assert lines[5] == "Got it, a visit tomorrow morning at 14 Oak Street. Is everything else right?", lines[5]
+    assert "passed your visit request" in lines[6]
+    stored = list(app.extensions["docstore"]["messages"].find({"call_sid": result.call_sid}))
+    assert "14 oak street" in stored[0]["message"] and "12 oak street" not in stored[0]["message"]
