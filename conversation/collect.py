@@ -108,7 +108,8 @@ _ASSENT = (r"(?:let'?s (?:do (?:it|that|this)|book (?:it|that|one)|go(?: ahead)?
 _ASSENT_REST = re.compile(rf"\W*(?:{_ASSENT}[\s,.!]*)+", re.I)
 _ASSENT_LEAD = re.compile(rf"^\W*(?:{_ASSENT}\b[\s,.!]+)+", re.I)
 #: A yes and the request it agrees to, said for a name ("ok yeah send someone", "sure, have them call me"): not a name.
-_AGREES_AND_ASKS = re.compile(r"^\W*(?:(?:ok(?:ay)?|yeah|yes|yep|sure|alright|all right|please)[\s,.!]+)+(?:just |please )?"
+_AGREES_AND_ASKS = re.compile(r"^\W*(?:(?:ok(?:ay)?|yeah|yes|yep|sure|alright|all right|please)[\s,.!]+)+"
+                              r"(?:just |please |let'?s |you can |can you |could you )?"
                               r"(?:send|have|get|call|book|schedule|set|come|go)\b", re.I)
 #: Said about the people at home ("nobody vulnerable", "just me", "my mom lives with us").
 _PEOPLE = re.compile(r"\b(?:no ?one|nobody|none of us|just (?:me|us|the \w+ of us|my \w+)|only (?:me|us)|me and my|"

@@ -1096,3 +1096,16 @@ def test_asking_about_weekend_work_is_an_hours_question(app, words):
     line = said(replies(call(app, words))[1])[0]
     assert "Saturday" in line or "Sunday" in line, line
     assert "take a message" not in line
+
+
+@pytest.mark.parametrize("words", ["ok let's get someone out then", "yeah let's get someone out", "ok you can send somebody over"])
+def test_a_yes_with_a_request_said_for_a_name_is_not_confirmed_as_a_name(app, words):
+    lines = [said(r)[0] for r in replies(call(app, "I'd like to leave a message about my thermostat", words))[1:]]
+    assert "is your name" not in lines[1] and lines[1].endswith(ASKS_NAME), lines[1]
+
+
+@pytest.mark.parametrize("words", ["let's get someone out then", "send somebody over", "get someone out here"])
+def test_talk_about_getting_help_is_not_a_name(words):
+    from policy.entities import not_a_name
+    assert not_a_name(words)
+    assert not not_a_name("Pat Morales") and not not_a_name("Mary and Bill Jones")
