@@ -302,6 +302,7 @@ _PLAIN = frozenset("a an the my our your i i'm im it it's its is was are be to o
                    "that this there there's with about some".split())
 ADDED_LINE = "Got it, I'll include that in your message. Is everything else right?"
 NOTED_LINE = "Got it, I'll pass that on. Is everything else right?"
+CALLBACK_LINE = "Yes, someone from our team will call you back. Is everything else right?"
 #: The caller changes their mind about the message ("actually the thermostat is fine, it's the furnace ...").
 INSTEAD_LINE = "Got it, I'll pass that on instead. Is everything else right?"
 _INSTEAD = re.compile(r"^\W*(?:(?:hmm+|um+|uh+|oh|well|sorry)\W+)*(?:actually|i mean|i meant|scratch that|instead|rather)\b",
@@ -346,6 +347,11 @@ def _readback(state: dict[str, Any], text: str, collected: dict[str, Any], step:
     if acts.is_yes(text) and not state.get("fixing"):
         step.kind, step.state = "done", None
         step.events.append("confirmed")
+        return step
+    if acts.wants_message(text) and not digits_of(text) and len(text.split()) <= 6 and not _NO_FIRST.match(text):
+        # "Call me back", said to the read-back: what the message is for, not a name ("Thank you, Call").
+        step.kind, step.text = "readback", CALLBACK_LINE
+        step.events.append("callback")
         return step
     moved = _visit_moved(state, text, collected)
     if moved is not None:  # "no, the address is 14 Oak Street": the visit's place (or time) changes, the rest stays

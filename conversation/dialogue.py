@@ -288,7 +288,9 @@ class Dialogue:
             state = collect.start("message", collect.BOOKING_ENTITIES, {}, reason="booking", confirm=confirm)
         elif decision.proposed_action == "TAKE_MESSAGE":
             # "Hi, this is Mike from ...": a name (or number) given in the same words is not asked again.
-            given = _given(text, region, understood=understood)
+            # What a caller described or asked that no scenario knows ("my upstairs is really hot and downstairs
+            # is fine") is what the team needs to hear: the message, not asked for again.
+            given = _given(text, region, understood=understood or len(text.split()) >= 4)
             # "Could I get your name and address?": the address is asked too (after the name).
             entities = collect.MESSAGE_WITH_ADDRESS if ASKS_ADDRESS.search(decision.response) else collect.MESSAGE_ENTITIES
             state = collect.start("message", entities, given, reason="caller", confirm=confirm)
@@ -602,7 +604,7 @@ class Dialogue:
                                                                     caller_spoke=False))
         if step.kind == "spell":
             return Decision(action="RESPOND", response=policy.speak(pol, SPELL_LINE, ctx, caller_spoke=False))
-        if step.kind == "readback" and ("added:message" in step.events or "statement" in step.events):
+        if step.kind == "readback" and ({"added:message", "statement", "callback"} & set(step.events)):
             return Decision(action="RESPOND", response=step.text)
         if step.kind == "readback" and ({"corrected:visitDetails", "corrected:address"} & set(step.events)):
             # "No, the address is 14 Oak Street": the visit said again as it now is, not the whole read-back.

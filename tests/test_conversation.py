@@ -1109,3 +1109,17 @@ def test_talk_about_getting_help_is_not_a_name(words):
     from policy.entities import not_a_name
     assert not_a_name(words)
     assert not not_a_name("Pat Morales") and not not_a_name("Mary and Bill Jones")
+
+
+def test_what_the_caller_described_before_the_fallback_is_the_message(app):
+    result = call(app, "hey so my upstairs is really hot and downstairs is fine", "Jen Park", "512 555 0177", "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert "what message" not in lines[2].lower() and "upstairs is really hot" in lines[2], lines[2]
+    assert messages(app, result)[0]["message"] == "my upstairs is really hot and downstairs is fine"
+
+
+def test_call_me_back_at_the_read_back_is_not_a_name(app):
+    result = call(app, "I'd like to leave a message about my thermostat", "Ann Lee", "512 555 0123", "call me back", "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[3].startswith("Yes, someone from our team will call you back"), lines[3]
+    assert lines[4].startswith("Thank you, Ann.") and messages(app, result)[0]["name"] == "Ann Lee"
