@@ -485,9 +485,10 @@ class Dialogue:
             # (one for the team, "can you tell Bob if the part came in?", is the message). Asked when and where
             # to come, a question the scenarios know ("can I get a quote for a new furnace too?") is not the
             # visit's details; one that says a day, a time or a number ("can you come Tuesday?") is.
+            # ("What's the earliest you could come?" says neither when nor where: a question, not the details.)
             fits = other.action != "PROVIDE_HOURS" and not (
-                collect.current(state)["name"] == "visitDetails" and other.tier in ("1", "2")
-                and not acts.when_said(text) and not re.search(r"\d", text))
+                collect.current(state)["name"] == "visitDetails" and not acts.when_said(text)
+                and not re.search(r"\d", text) and not collect.gives_place(text))
         if asking and not fits:
             other = side()
             if other is not None:

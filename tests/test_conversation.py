@@ -1123,3 +1123,11 @@ def test_call_me_back_at_the_read_back_is_not_a_name(app):
     lines = [said(r)[0] for r in replies(result)[1:]]
     assert lines[3].startswith("Yes, someone from our team will call you back"), lines[3]
     assert lines[4].startswith("Thank you, Ann.") and messages(app, result)[0]["name"] == "Ann Lee"
+
+
+def test_a_question_that_says_neither_when_nor_where_is_not_the_visit(app):
+    result = call(app, "my furnace is making a banging noise", "um what's the earliest you could come",
+                  "ok, 14 Oak Street, today if possible", "Rosa Diaz", "512 555 0111", "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[1].endswith(ASKS_VISIT) and "name" not in lines[1], lines[1]
+    assert "14 Oak Street" in lines[4] and "earliest" not in lines[4], lines[4]
