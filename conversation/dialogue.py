@@ -59,6 +59,7 @@ BOOKING_OFFER = re.compile(r"\b(?:i can (?:book|schedule|send)|we can send|would
                            r"like to book)\b[^.?!]*[.?!]?\s*$", re.I)
 #: A side question we cannot answer while collecting: (for a message, before a transfer).
 WHEN_LINE = "Got it, I'll let the team know {when} works for you. {prompt}"
+WHEN_VISIT_LINE = "Got it, I'll let the team know you'd like {visit}. {prompt}"
 UNANSWERED_SIDE_LINES = (("I'll pass that on so the team can answer it when they call you back. {prompt}",
                           "I'll make sure the team answers that when they call you back. {prompt}"),
                          ("The team can answer that as soon as I put you through. {prompt}",
@@ -475,8 +476,12 @@ class Dialogue:
                 session["notes"] = (list(session.get("notes") or []) + [text.strip()[:200]])[-5:]
             prompt = _asked(pol, ctx, state, again=True)
             note["events"] = ["when"]
-            return Collected(Decision(action="RESPOND", response=WHEN_LINE.format(when=when, prompt=prompt)), False,
-                             note)
+            # "It's 77 palm lane, any weekday morning": said back whole, as a person would ("... you'd like a visit
+            # any weekday morning at 77 Palm Lane"), when it can be said that way; else the time alone.
+            visit = _visit_said(text, None) if collect.gives_place(text) else None
+            line = WHEN_VISIT_LINE.format(visit=visit, prompt=prompt) if visit else \
+                WHEN_LINE.format(when=when, prompt=prompt)
+            return Collected(Decision(action="RESPOND", response=line), False, note)
         asking = not confirming and acts.is_question(text)
         fits = asking and collect.could_answer(state, text)
         if fits and collect.current(state).get("type", "TEXT") == "TEXT":

@@ -1131,3 +1131,9 @@ def test_a_question_that_says_neither_when_nor_where_is_not_the_visit(app):
     lines = [said(r)[0] for r in replies(result)[1:]]
     assert lines[1].endswith(ASKS_VISIT) and "name" not in lines[1], lines[1]
     assert "14 Oak Street" in lines[4] and "earliest" not in lines[4], lines[4]
+
+
+def test_a_place_and_time_said_for_a_name_are_said_back_whole(app):
+    lines = [said(r)[0] for r in replies(call(app, "I'd like to leave a message about my furnace",
+                                               "it's 77 palm lane, any weekday morning", "Chris Wong"))[1:]]
+    assert lines[1].startswith("Got it, I'll let the team know you'd like a visit any weekday morning at 77 Palm Lane."), lines[1]
