@@ -61,8 +61,12 @@ _GREETINGS = frozenset("hola bueno buenas buenos dias tardes noches alo diga oig
 _ASKS_SPANISH = re.compile(
     r"\b(?:espanol|en espanol|no hablo (?:mucho |bien (?:el )?)?ingles|no habla(?:mos)? ingles|"
     r"(?:do|does|can) (?:you|anyone|anybody|someone|somebody)(?: there| here)? speak spanish|"
-    r"(?:anyone|anybody|someone|somebody) (?:who|that) speaks spanish|in spanish|spanish,? please|"
+    r"(?:anyone|anybody|someone|somebody) (?:who|that) speaks spanish|"
     r"(?:i |we )?(?:do not|don'?t|no) (?:speak |talk |habla )?english)\b")
+#: "In Spanish, please": asking to go on in Spanish, unless the caller asks how to say something in it.
+_IN_SPANISH = re.compile(r"\b(?:in spanish|spanish,? please)\b")
+_TRANSLATING = re.compile(r"\btranslat\w*|\bphrase\b|\bword for\b|\bwhat(?:'s| is) .{1,40} in spanish|"
+                          r"\b(?:say|said|saying)\b(?! (?:that|it|this|everything|things)\b)")
 _WORD = re.compile(r"[a-z]+")
 
 
@@ -79,7 +83,7 @@ def speaks_spanish(text: str) -> bool:
     holds (names and places such as "Maria Lopez", "El Paso", "San Antonio" or "Camelback" are not enough), or
     only greet in Spanish ("¿Bueno?", "Hola")."""
     plain = _plain(text)
-    if _ASKS_SPANISH.search(plain):
+    if _ASKS_SPANISH.search(plain) or (_IN_SPANISH.search(plain) and not _TRANSLATING.search(plain)):
         return True
     words = _WORD.findall(plain)
     strong = {w for w in words if w in _STRONG}

@@ -266,3 +266,11 @@ def test_the_caller_gets_a_longer_pause_while_saying_a_number(electric):
     assert asked_same.find("./Gather").get("speechTimeout") == "2"
     assert asked_number.find("./Gather").get("speechTimeout") == "3"
     assert asked_what.find("./Gather").get("speechTimeout") == "3"
+
+
+@pytest.mark.parametrize("words, spanish_wanted", [
+    ("how do you say thank you in spanish", False), ("what is thank you in spanish", False),
+    ("can you translate hello to spanish", False),
+    ("in spanish please", True), ("can you say that in spanish", True), ("please talk to me in spanish", True)])
+def test_asking_how_to_say_something_in_spanish_is_not_asking_for_spanish(words, spanish_wanted):
+    assert spanish.speaks_spanish(words) is spanish_wanted
