@@ -355,13 +355,7 @@ def _readback(state: dict[str, Any], text: str, collected: dict[str, Any], step:
         return step
     moved = _visit_moved(state, text, collected)
     if moved is not None:  # "no, the address is 14 Oak Street": the visit's place (or time) changes, the rest stays
-        name, value = moved
-        collected[name] = value
-        state.pop("fixing", None)
-        step.collected, step.changed = collected, True
-        step.events.append(f"corrected:{name}")
-        step.kind = "readback"
-        return step
+        return _corrected(state, collected, step, *moved)
     fix = fix_from(text, state["entities"], collected, region)
     if fix is not None:
         name, words = fix
@@ -371,12 +365,7 @@ def _readback(state: dict[str, Any], text: str, collected: dict[str, Any], step:
                 and _more(state, text, collected):
             value = None  # "the repair never happened": more for the message, not a name
         if value:
-            collected[name] = value
-            state.pop("fixing", None)
-            step.collected, step.changed = collected, True
-            step.events.append(f"corrected:{name}")
-            step.kind = "readback"
-            return step
+            return _corrected(state, collected, step, name, value)
         if _more(state, text, collected):
             return _added(collected, text, step)
         state["readback"] = False
@@ -396,6 +385,16 @@ def _readback(state: dict[str, Any], text: str, collected: dict[str, Any], step:
     state["fixing"] = True
     step.kind = "which"
     step.events.append("fix")
+    return step
+
+
+def _corrected(state: dict[str, Any], collected: dict[str, Any], step: Step, name: str, value: Any) -> Step:
+    """A detail corrected at the read-back: kept, and everything read back again."""
+    collected[name] = value
+    state.pop("fixing", None)
+    step.collected, step.changed = collected, True
+    step.events.append(f"corrected:{name}")
+    step.kind = "readback"
     return step
 
 

@@ -163,7 +163,7 @@ def _asked(request: str, text: str) -> str:
     return normalize(request) if len(request.split()) >= 3 else text
 
 
-def _pointed(text: str, subject: set[str]) -> str:
+def _pointed(text: str, subject: frozenset[str]) -> str:
     """A question with its thing said as "it" ("how much does a new system cost" and "how much does that cost"
     both "how much does it cost"): words pointing back, and the subject's own words, become one "it"."""
     out: list[str] = []
@@ -388,6 +388,7 @@ class CompiledTemplate:
         self._counts = {i: len(sc.examples) + len(sc.qna) for i, sc in enumerate(self.scenarios)}
         self._trusted = {i for i, n in self._counts.items() if n >= CLASSIFY_MIN}
         self._classifier: _Classifier | None = None
+        self._pointed: dict[int, tuple[frozenset[str], list[str]]] = {}
         self.training_error: str | None = None
         # Trained when first asked (a template compiled only to compare words with never needs it).
         self._classify = self._similar is not None and len(self._trusted) >= 2
@@ -512,13 +513,22 @@ class CompiledTemplate:
         if idx is None or not self.scenarios[idx].qna or not _REFERS_BACK.search(utterance or ""):
             return None
         sc = self.scenarios[idx]
-        own = {w for k in sc.keywords for w in normalize(k).split()} - _FUNCTION_WORDS
+        own, questions = self._pointed_qna(idx)
         asked = _pointed(normalize(_OPENING.sub("", utterance)), own)
-        found = process.extractOne(asked, [_pointed(normalize(qa.q), own) for qa in sc.qna], scorer=fuzz.token_set_ratio,
-                                   processor=None, score_cutoff=self.threshold)
+        found = process.extractOne(asked, questions, scorer=fuzz.token_set_ratio, processor=None,
+                                   score_cutoff=self.threshold)
         if found is None:
             return None
         return ScenarioAnswer(sc.qna[found[2]].a, None, "1", round(found[1] / 100.0, 3), sc.id, "follow-up")
+
+    def _pointed_qna(self, idx: int) -> tuple[frozenset[str], list[str]]:
+        """A scenario's own words and its Q&A questions with them said as "it" (made once, on first use)."""
+        got = self._pointed.get(idx)
+        if got is None:
+            sc = self.scenarios[idx]
+            own = frozenset({w for k in sc.keywords for w in normalize(k).split()} - _FUNCTION_WORDS)
+            got = self._pointed[idx] = (own, [_pointed(normalize(qa.q), own) for qa in sc.qna])
+        return got
 
     def _against_keyword(self, asked: str, text: str, idx: int, pid: int, matched: str
                          ) -> tuple[int, int, float] | float | None:
