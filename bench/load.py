@@ -281,6 +281,11 @@ def run(args: argparse.Namespace, fault: str, target: str = "app:app") -> dict[s
         inject(fault, "off", redis, data, gunicorn)
         time.sleep(3.0)  # queued writes drain
         db = EmbeddedClient(data)["voiceagent"]
+        # What a killed worker answered is in its journal file until a live process replays it (its sweep every few
+        # seconds, or any read that needs every answered turn): replay it here, as that read would, before counting.
+        from records.journal import Journal
+        from records.writer import DurableWriter
+        replayed = DurableWriter(db, None, journal=Journal(os.path.join(data, "journal"))).recover()
         lost = dupes = rolled_back = 0
         for sid, answered in stats.answered.items():
             seqs = [t["seq"] for t in db["turns"].find({"call_sid": sid}, sort=[("seq", 1)])]
@@ -291,7 +296,7 @@ def run(args: argparse.Namespace, fault: str, target: str = "app:app") -> dict[s
                 rolled_back += 1
         return {"calls": stats.completed, "turns": len(stats.latencies), "errors": len(stats.errors),
                 "error_kinds": sorted(set(stats.errors))[:5], "lost": lost, "dupes": dupes,
-                "rolled_back": rolled_back, "apologies": stats.apologies, "retries": stats.retries,
+                "rolled_back": rolled_back, "apologies": stats.apologies, "retries": stats.retries, "replayed": replayed,
                 "p50": statistics.median(stats.latencies) if stats.latencies else float("nan"),
                 "p99": pct(stats.latencies, 0.99), "rps": len(stats.latencies) / wall, "wall": wall, "cpu": cpu}
     finally:
@@ -333,6 +338,8 @@ def main() -> None:
               f"{r['p99']:>7.2f}")
         if r["error_kinds"]:
             print(f"  errors: {r['error_kinds']}")
+        if r["replayed"]:
+            print(f"  {r['replayed']} turn write group(s) replayed from a stopped worker's journal before counting")
 
 
 if __name__ == "__main__":
