@@ -18,13 +18,14 @@ import phonenumbers
 
 import policy
 from policy.decision import BaseResponse, Decision, TurnContext
-from policy.entities import spoken
+from policy.entities import not_a_name, spoken
+from policy.words import strip_lead_in
 from policy.text import label, lower_first, split_sentences
 from records.calllog import CallLog
 
 from . import acts, collect, urgency
 from .messages import Messages
-from .names import known_name
+from .names import known_first_name, known_name
 from .notify import Notifier
 from .spoken import given_in, message_in, said_back
 from .visits import visit_phrase
@@ -118,6 +119,20 @@ def _assent_line(session: Mapping[str, Any], ctx: TurnContext, prompt: str, *, n
     if name:
         turns = [line.replace(".", f", {name}.", 1) for line in turns]
     return next((line for line in turns if not last.startswith(line.split(" ")[0])), turns[0]).format(prompt=prompt)
+
+
+def _name_instead(text: str, state: Mapping[str, Any], session: Mapping[str, Any]) -> dict[str, str] | None:
+    """A name said when asked for something else ("Amy Chen", "it's Amy Chen"), when a name is still to be asked
+    in this collection: the entity and the name; None when the words are not plainly a name."""
+    person = next((e["name"] for e in state["entities"][state["index"] + 1:] if e.get("type") == "PERSON"), None)
+    if person is None or person in (session.get("collected") or {}):
+        return None
+    name = strip_lead_in(text).strip(" .,!?")
+    words = name.split()
+    if not 1 <= len(words) <= 3 or not all(w.replace("-", "").replace("'", "").isalpha() for w in words) \
+            or not known_first_name(words[0]) or not_a_name(name) or collect.gives_visit(text) or acts.when_said(text):
+        return None
+    return {"entity": person, "value": " ".join(w[:1].upper() + w[1:] for w in words)}
 
 
 def _keep(session: dict[str, Any], given: Mapping[str, Any]) -> None:
@@ -550,6 +565,13 @@ class Dialogue:
             line = PEOPLE_YES_LINE if said == "yes" else PEOPLE_NO_LINE
             return Collected(Decision(action="RESPOND", response=line.format(prompt=_asked(pol, ctx, state))),
                              False, note)
+        name = _name_instead(text, state, session)
+        if name:
+            # "Amy Chen" when asked where and when: the name we ask next, taken now; where and when asked again.
+            _keep(session, {name["entity"]: name["value"]})
+            note["events"] = ["name_first"]
+            line = f"Thanks, {name['value'].split()[0]}. {_asked(pol, ctx, state, again=True)}"
+            return Collected(Decision(action="RESPOND", response=line), True, note)
         words = rest or text
         if (said == "yes" and not rest) or int(state.get("statements", 0)) >= 1 or len(words.split()) < 2 \
                 or collect.declines(text) or acts.declined_then(text) or acts.read(text).kind \

@@ -388,7 +388,7 @@ class CompiledTemplate:
         self._counts = {i: len(sc.examples) + len(sc.qna) for i, sc in enumerate(self.scenarios)}
         self._trusted = {i for i, n in self._counts.items() if n >= CLASSIFY_MIN}
         self._classifier: _Classifier | None = None
-        self._pointed: dict[int, tuple[frozenset[str], list[str]]] = {}
+        self._pointed: dict[int, tuple[frozenset[str], frozenset[str], list[str]]] = {}
         self.training_error: str | None = None
         # Trained when first asked (a template compiled only to compare words with never needs it).
         self._classify = self._similar is not None and len(self._trusted) >= 2
@@ -510,24 +510,32 @@ class CompiledTemplate:
         the answer of a Q&A of that scenario (``subject``) when the words refer back to it and ask that question;
         None otherwise (the words are answered as they stand)."""
         idx = self._index.get(subject)
-        if idx is None or not self.scenarios[idx].qna or not _REFERS_BACK.search(utterance or ""):
+        if idx is None or not self.scenarios[idx].qna:
             return None
         sc = self.scenarios[idx]
-        own, questions = self._pointed_qna(idx)
-        asked = _pointed(normalize(_OPENING.sub("", utterance)), own)
+        own, distinct, questions = self._pointed_qna(idx)
+        said = normalize(_OPENING.sub("", utterance or ""))
+        # "How much does that cost?", or the thing named again by a word only its keywords use ("the plan").
+        if not (_REFERS_BACK.search(said) or not distinct.isdisjoint(said.split())):
+            return None
+        asked = _pointed(said, own)
         found = process.extractOne(asked, questions, scorer=fuzz.token_set_ratio, processor=None,
                                    score_cutoff=self.threshold)
         if found is None:
             return None
         return ScenarioAnswer(sc.qna[found[2]].a, None, "1", round(found[1] / 100.0, 3), sc.id, "follow-up")
 
-    def _pointed_qna(self, idx: int) -> tuple[frozenset[str], list[str]]:
-        """A scenario's own words and its Q&A questions with them said as "it" (made once, on first use)."""
+    def _pointed_qna(self, idx: int) -> tuple[frozenset[str], frozenset[str], list[str]]:
+        """A scenario's own keyword words, those no other scenario's keywords use, and its Q&A questions with its
+        words said as "it" (made once, on first use)."""
         got = self._pointed.get(idx)
         if got is None:
-            sc = self.scenarios[idx]
-            own = frozenset({w for k in sc.keywords for w in normalize(k).split()} - _FUNCTION_WORDS)
-            got = self._pointed[idx] = (own, [_pointed(normalize(qa.q), own) for qa in sc.qna])
+            def words(sc: Scenario) -> set[str]:
+                return {w for k in sc.keywords for w in normalize(k).split()} - _FUNCTION_WORDS
+            own = frozenset(words(self.scenarios[idx]))
+            others = set().union(*(words(sc) for j, sc in enumerate(self.scenarios) if j != idx))
+            got = self._pointed[idx] = (own, own - others,
+                                        [_pointed(normalize(qa.q), own) for qa in self.scenarios[idx].qna])
         return got
 
     def _against_keyword(self, asked: str, text: str, idx: int, pid: int, matched: str

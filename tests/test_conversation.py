@@ -1137,3 +1137,21 @@ def test_a_place_and_time_said_for_a_name_are_said_back_whole(app):
     lines = [said(r)[0] for r in replies(call(app, "I'd like to leave a message about my furnace",
                                                "it's 77 palm lane, any weekday morning", "Chris Wong"))[1:]]
     assert lines[1].startswith("Got it, I'll let the team know you'd like a visit any weekday morning at 77 Palm Lane."), lines[1]
+
+
+def test_a_name_said_when_asked_where_and_when_is_taken_as_the_name(app):
+    result = call(app, "hi um my heat pump is making a grinding sound", "ok send someone for the noise", "Amy Chen",
+                  "14 oak street, tomorrow morning", "512 555 0144", "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[2].startswith("Thanks, Amy.") and lines[2].endswith(ASKS_VISIT), lines[2]
+    assert lines[3].endswith(ASKS_NUMBER[0]) or "number" in lines[3], lines[3]
+    stored = messages(app, result)[0]
+    assert stored["name"] == "Amy Chen" and "14 oak street" in stored["message"]
+
+
+def test_the_plan_named_again_is_asked_of_the_plan_not_the_diagnostic_fee(app):
+    lines = [said(r)[0] for r in replies(call(app, "I wanted to ask about your maintenance plan", "how much is the plan"))[1:]]
+    assert "$15 a month" in lines[1] and "$89" not in lines[1], lines[1]
+    lines = [said(r)[0] for r in replies(call(app, "I wanted to ask about your maintenance plan",
+                                               "how much is a service call"))[1:]]
+    assert "$89" in lines[1], lines[1]
