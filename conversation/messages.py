@@ -52,10 +52,13 @@ class Messages:
         return Decision(action="HANGUP", response=f"{line} Goodbye.", tags=("message_taken",))
 
     def store(self, ctx: TurnContext, session: Mapping[str, Any], state: Mapping[str, Any], *,
-              confirmed: bool = True, language: str | None = None) -> dict[str, Any]:
+              confirmed: bool = True, language: str | None = None, hung_up: bool = False) -> dict[str, Any]:
         """Store the message the call collected (``session["collected"]``) on the call log and text it to the
-        team; ``language``: the caller's when it is not English ("es"), so the team calls back in it."""
+        team; ``language``: the caller's when it is not English ("es"), so the team calls back in it;
+        ``hung_up``: the caller hung up before it was complete (what they gave is passed on, so marked)."""
         message = self._message(session, state)
+        if hung_up:
+            message["hung_up"] = True
         # What the call gathered for the team beside the details: questions we promised to pass on ("what's your
         # earliest appointment?"), when the caller would like the visit ("Thursday"), what they said instead of
         # a name ("I want my money back").
@@ -67,7 +70,7 @@ class Messages:
         self.call_log.store_message(message)
         self.call_log.update(session["call_sid"], {"$set": {"outcome": "message_taken", "message": {
             k: message[k] for k in ("name", "callback_phone", "message", "reason", "transfer_target", "confirmed",
-                                    "language", *PASSED_ON) if k in message}}})
+                                    "language", "hung_up", *PASSED_ON) if k in message}}})
         self._text_team(ctx, session, state, message)
         return message
 
@@ -93,6 +96,7 @@ class Messages:
         why = f" (transfer to {transfer.get('target')}: {message['reason']})" if transfer.get("target") else ""
         speaks = f", who speaks {LANGUAGES.get(message['language'], message['language'])}" \
             if message.get("language") else ""
+        why += " (hung up before finishing)" if message.get("hung_up") else ""
         body = (f"{company}: message from {message['name'] or 'a caller'} ({message['callback_phone']}){speaks}{why}: "
                 f"{message['message'] or '(no message)'}")
         for k, label in PASSED_ON.items():

@@ -333,7 +333,28 @@ class Conversation:
             end["duration_s"] = ended.duration_s
         session = self.sessions.latest(ended.call_sid)
         self.rollout.hung_up(session, ended.status)
+        if session is not None:
+            self._hung_up_mid_message(session)
         self.sessions.finalize(ended.call_sid, session=session, **end)
+
+    def _hung_up_mid_message(self, session: dict[str, Any]) -> None:
+        """The caller hung up while we took a message or details for a transfer, after giving some of what we asked
+        (a name, a number, where and when): what they gave reaches the team, marked as cut short, so someone can
+        call back. Nothing is stored for a caller who gave none of it (a hang-up at the first question)."""
+        state = session.get("collect")
+        collected = session.get("collected") or {}
+        if not state or not any(collected.get(k) for k in ("name", "callbackPhone", "visitDetails", "address")):
+            return
+        try:
+            record = self.scopes.company(session.get("to") or "", session.get("company_id"))
+            if record is None:
+                return
+            scope = self.scopes.load(session, record, "end")
+            self.dialogue.messages.store(self.scopes.context(scope), session, state, confirmed=False, hung_up=True)
+        except Exception as exc:  # noqa: BLE001 - the call's end is still recorded
+            log.error("call %s: what the caller gave before hanging up was not passed on: %s", session.get("call_sid"), exc)
+            return
+        session.pop("collect", None)  # (a repeated status callback stores nothing twice)
 
     def fallback(self, called: str, call_sid: str = "") -> Reply:
         """The channel could not use our answer: apologize and connect to a person (never our own number)."""

@@ -304,3 +304,29 @@ def test_i_dont_know_is_not_a_name(app):
     result = call(app, "question about my bill", "I don't know", "Ann Lee")
     assert result.heard()[2] == "Sorry, I didn't quite get that. May I have your name, please?"
     assert result.heard()[3] == "What's the best number to reach you?"
+
+
+# --- a caller who hangs up part-way ----------------------------------------------------------------
+
+@responses.activate
+def test_a_caller_who_hangs_up_mid_booking_still_reaches_the_team(app):
+    sms_ok(responses)
+    result = call(app, "my AC stopped working", "14 oak street, tomorrow morning", "Sam Lee")  # then hangs up
+    [message] = list(app.extensions["docstore"]["messages"].find({"call_sid": result.call_sid}))
+    assert message["name"] == "Sam Lee" and message["message"] == "14 oak street, tomorrow morning"
+    assert message["hung_up"] is True and message["confirmed"] is False
+    assert message["callback_phone"] == "+15125550123"   # the caller's own number: they hung up before giving one
+    app.extensions["notifier"].drain()
+    [sms] = sent(responses)
+    assert "(hung up before finishing)" in sms["Body"] and "Sam Lee" in sms["Body"]
+    # Twilio repeats a status callback: nothing is stored or texted twice.
+    from tests.twilio_helpers import form, signed_post
+    signed_post(app.test_client(), "/voice/status", form(result.call_sid, CallStatus="completed"))
+    app.extensions["notifier"].drain()
+    assert app.extensions["docstore"]["messages"].count_documents({"call_sid": result.call_sid}) == 1
+    assert len(sent(responses)) == 1
+
+
+def test_a_hang_up_at_the_first_question_leaves_no_message(app):
+    result = call(app, "my AC stopped working")
+    assert not list(app.extensions["docstore"]["messages"].find({"call_sid": result.call_sid}))
