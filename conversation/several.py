@@ -26,17 +26,32 @@ _NO_AND = re.compile(r"^(?:ok(?:ay)?|sure|of course|great|absolutely|hi|hello|th
                      r"i'?m sorry|and|but|so)\b", re.I)
 
 
+#: Asking about something without a question's words ("I also wanted to ask about your maintenance plan").
+_ASKING = re.compile(r"^\W*(?:(?:um+|uh+|oh|so|and)\W+)*(?:i\s+)?(?:also\s+)?(?:wanted|want|wanna|would like|'?d like|"
+                     r"was going|was hoping|need)\s+to\s+(?:ask|know|find out|hear)\s+(?:about\s+)?|"
+                     r"^\W*(?:i'?m\s+|i\s+was\s+)?(?:also\s+)?wondering\s+(?:about\s+)?|"
+                     r"^\W*(?:i\s+)?(?:also\s+)?(?:have|had|got)\s+a\s+(?:quick\s+)?question\s+about\s+", re.I)
+
+
+def _asks(part: str) -> bool:
+    return acts.is_question(part) or bool(_ASKING.match(part))
+
+
 def questions_in(text: str) -> list[str]:
-    """The two questions of "what are your hours and do you serve Oakland" (each a whole question), else []."""
+    """The two questions of "what are your hours and do you serve Oakland" (each a whole question), else [];
+    the first may be what the caller tells us when the second asks about something else ("my heat pump is
+    grinding, and I also wanted to ask about your maintenance plan")."""
     parts: list[str] = []
     for part in (p.strip(" ,.;!") for p in _BETWEEN.split(text)):
         if not part or (not parts and _GREETING.fullmatch(part)):
             continue  # "hi, what time do you close ...": the greeting is no question
-        if parts and not (acts.is_question(part) and len(part.split()) >= 2):
+        if parts and not (_asks(part) and len(part.split()) >= 2):
             parts[-1] = f"{parts[-1]} and {part}"  # "... do you serve Oakland and Berkeley": one question
         else:
             parts.append(part)
-    if len(parts) != 2 or not all(acts.is_question(p) for p in parts) or _BACK.search(parts[1]):
+    if len(parts) != 2 or _BACK.search(parts[1]) or not _asks(parts[1]):
+        return []
+    if not acts.is_question(parts[0]) and not (_ASKING.match(parts[1]) and len(parts[0].split()) >= 3):
         return []
     return parts
 
