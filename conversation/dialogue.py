@@ -59,6 +59,10 @@ BOOKING_OFFER = re.compile(r"\b(?:i can (?:book|schedule|send)|we can send|would
                            r"(?:send|come))|shall i (?:set (?:that|one) up|book)|want (?:me|us) to (?:book|send|schedule)|"
                            r"like to book)\b[^.?!]*[.?!]?\s*$", re.I)
 #: A side question we cannot answer while collecting: (for a message, before a transfer).
+#: A question that asks us to come at a time or place ("can someone come tomorrow?", "how about friday?").
+_COME_ASKED = re.compile(r"\b(?:can|could|would|will) (?:you|someone|somebody|anyone|they|y'?all|(?:a|the|your) \w+)"
+                         r"(?: guys)? (?:come|make it|be (?:here|there|out)|get (?:here|there|out)|send|stop by|swing by|"
+                         r"drop by)\b|^\W*(?:ok(?:ay)?\W+)?(?:how|what) about\b", re.I)
 WHEN_LINE = "Got it, I'll let the team know {when} works for you. {prompt}"
 WHEN_VISIT_LINE = "Got it, I'll let the team know you'd like {visit}. {prompt}"
 UNANSWERED_SIDE_LINES = (("I'll pass that on so the team can answer it when they call you back. {prompt}",
@@ -438,7 +442,10 @@ class Dialogue:
             note["events"] = ["thanks"]
             return Collected(Decision(action="RESPOND", response=policy.speak(pol, THANKS_OFFER_LINE, ctx)), False, note)
         if state.get("reason") == "booking" and not is_confirming(state) and state["index"] < len(state["entities"]) \
-                and collect.current(state)["name"] == "visitDetails" and not acts.is_question(text):
+                and collect.current(state)["name"] == "visitDetails" \
+                and (not acts.is_question(text) or (_COME_ASKED.search(text) and collect.gives_visit(text))):
+            # ("Can someone come tomorrow?" answers when, as a question: the address is asked next. "Are you open
+            # on Saturday?" does not.)
             visit = self._visit(pol, session, text, ctx, state, note)
             if visit is not None:
                 return visit

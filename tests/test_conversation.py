@@ -1163,3 +1163,15 @@ def test_a_problem_told_and_a_question_asked_in_one_breath_are_both_answered(app
     assert ("noises" in line or "take a listen" in line) and "$15 a month" in line, line
     from conversation.several import questions_in
     assert questions_in("my AC stopped working and I need someone today") == []
+
+
+@pytest.mark.parametrize("words, hears", [("ok, can someone come tomorrow", "Got it, tomorrow. And what's the address?"),
+                                          ("how about friday morning", "Got it, Friday morning. And what's the address?")])
+def test_a_question_that_says_when_to_come_is_the_visit_time_and_the_address_is_asked(app, words, hears):
+    line = said(replies(call(app, "my furnace is making a banging noise", words))[2])[0]
+    assert line == hears, line
+
+
+def test_a_question_about_hours_with_a_day_is_still_answered_while_booking(app):
+    line = said(replies(call(app, "my furnace is making a banging noise", "are you open on saturday"))[2])[0]
+    assert "9 a.m. to 1 p.m." in line and "address" not in line, line
