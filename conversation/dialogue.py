@@ -51,6 +51,7 @@ WHICH_LINE = "Sorry about that. What should I change: {fields}?"
 VISIT_CORRECTED_LINE = "Got it, {visit}. Is everything else right?"
 RESUME_LINES = ("Now, {prompt}", "Back to your message: {prompt}", "So, {prompt}")
 #: Said after answering a question asked instead of answering our offer of a visit.
+MESSAGE_REOFFER = "Would you still like someone from our team to call you back?"
 BOOKING_REOFFERS = ("Would you like us to book that visit for you?", "Shall I set one up for you?")
 #: The same, while booking a visit (it is not a message to the caller).
 BOOKING_RESUME_LINES = ("Now, {prompt}", "Back to your visit: {prompt}", "So, {prompt}")
@@ -477,6 +478,13 @@ class Dialogue:
                     last = _last_reply(session)
                     reoffer = next(line for line in (*BOOKING_REOFFERS, BOOKING_REOFFERS[0]) if not last.endswith(line))
                     return Collected(replace(told, response=f"{_without_question(told.response)} {reoffer}"),
+                                     False, note)
+                told = side() if other.action == "PROVIDE_PRICING" or other.matched == "follow-up" else None
+                if told is not None:
+                    # "How much does that usually run?" to "May I have your name?" (the office's call back offered):
+                    # answered, and the offer asked again; the name next is still taken.
+                    note["events"] = ["side_question"]
+                    return Collected(replace(told, response=f"{_without_question(told.response)} {MESSAGE_REOFFER}"),
                                      False, note)
                 session.pop("collect", None)  # they asked something else instead of leaving a message
                 return None

@@ -560,10 +560,10 @@ def test_a_question_the_scenarios_know_asked_for_the_visit_details_is_not_taken_
         lines = [said(r)[0] for r in replies(result)[1:]]
         assert "team" in lines[2] and lines[2].endswith(ASKS_VISIT), lines   # noted, asked again
         assert lines[3] == "And may I have your name?", lines                  # the details came next
-    # A question that says when is the answer ("can you come Tuesday morning?").
+    # A question that says when is the answer ("can you come Tuesday morning?"); where is asked next.
     result = call(app, "my furnace is making a banging noise", "yes", "can you come tuesday morning?",
                   call_sid="CA" + "7" * 32)
-    assert said(replies(result)[3])[0] == "And may I have your name?"
+    assert said(replies(result)[3])[0] == "Got it, Tuesday morning. And what's the address?"
 
 
 def test_a_question_asked_instead_of_answering_our_offer_of_a_visit_keeps_the_offer(tmp_path):
@@ -1175,3 +1175,12 @@ def test_a_question_that_says_when_to_come_is_the_visit_time_and_the_address_is_
 def test_a_question_about_hours_with_a_day_is_still_answered_while_booking(app):
     line = said(replies(call(app, "my furnace is making a banging noise", "are you open on saturday"))[2])[0]
     assert "9 a.m. to 1 p.m." in line and "address" not in line, line
+
+
+def test_a_price_question_to_the_offer_of_a_call_back_is_answered_and_the_offer_stands(app):
+    result = call(app, "is my repair covered under warranty", "how much does that usually run", "yeah sure",
+                  "Dan Reyes", "512 555 0190", "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert "$89" in lines[1] and lines[1].endswith("Would you still like someone from our team to call you back?"), lines[1]
+    assert lines[2].endswith(ASKS_NAME), lines[2]
+    assert messages(app, result)[0]["name"] == "Dan Reyes"
