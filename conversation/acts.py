@@ -63,6 +63,20 @@ LINE_CHECK = re.compile(r"^\W*(?:(?:hello|hi|hey|yes|yeah|um+|uh+)\W+)*(?:(?:(?:
 _IDENTITY = re.compile(r"^\W*(?:(?:hi|hello|hey|yes|yeah|um+|uh+|oh|sorry)\W+)*(?:is this|is that|am i (?:speaking|talking) "
                        r"(?:to|with)|did i (?:reach|get|call)|have i reached)\s+(?:the\s+|a\s+)?(?P<who>[a-z0-9&' .-]{2,60}?)"
                        r"\W*$", re.I)
+#: "Am I talking to a real person?": whether we are a person, not a request for one.
+_ASKS_IF_HUMAN = re.compile(
+    r"^\W*(?:(?:wait|hold on|um+|uh+|oh|so|sorry|hey|hi|hello|ok(?:ay)?|and|but)\W+)*(?:(?:am i|are we) (?:talking|speaking) "
+    r"(?:to|with)|is this|are you|is that|was that|this is)\s+(?:a |an |even a |actually a |really a )?(?:real|live|actual)?"
+    r"\s*(?:person|human(?: being)?|people|robot|machine|computer|recording|bot|ai|a\.i\.?)\b\W*"
+    r"(?:or (?:a |an )?(?:robot|machine|computer|recording|bot|ai|person|human|what)\W*)?$", re.I)
+
+
+def asks_if_human(text: str) -> bool:
+    """The caller asks whether they are talking to a person ("am I talking to a real person?", "is this a
+    recording?"): answered honestly, not taken as asking to be put through."""
+    return bool(_ASKS_IF_HUMAN.match(text))
+
+
 #: Words that name a place of business in general ("is this the right office?").
 _BUSINESS = frozenset("company office business place shop line number outfit people guys".split())
 #: Words callers use for a trade.
@@ -257,4 +271,4 @@ def is_question(text: str) -> bool:
 
 
 __all__ = ["Act", "read", "leaving", "declined_then", "resolved", "wrong_number", "done_after_anything_else", "is_yes", "is_no", "is_assent", "only_thanks", "is_question", "WANTS_PERSON",
-           "WANTS_MESSAGE", "YES_FIRST", "wants_message", "missed_callback"]
+           "WANTS_MESSAGE", "YES_FIRST", "wants_message", "missed_callback", "asks_if_human"]

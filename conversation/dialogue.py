@@ -52,6 +52,9 @@ VISIT_CORRECTED_LINE = "Got it, {visit}. Is everything else right?"
 RESUME_LINES = ("Now, {prompt}", "Back to your message: {prompt}", "So, {prompt}")
 #: Said after answering a question asked instead of answering our offer of a visit.
 MESSAGE_REOFFER = "Would you still like someone from our team to call you back?"
+#: "Am I talking to a real person?"
+MACHINE_LINE = ("I'm the virtual assistant for {companyname}. I can help with most things, and if you'd rather talk "
+                "to someone on our team, just say so.")
 BOOKING_REOFFERS = ("Would you like us to book that visit for you?", "Shall I set one up for you?")
 #: The same, while booking a visit (it is not a message to the caller).
 BOOKING_RESUME_LINES = ("Now, {prompt}", "Back to your visit: {prompt}", "So, {prompt}")
@@ -124,6 +127,13 @@ def _assent_line(session: Mapping[str, Any], ctx: TurnContext, prompt: str, *, n
     if name:
         turns = [line.replace(".", f", {name}.", 1) for line in turns]
     return next((line for line in turns if not last.startswith(line.split(" ")[0])), turns[0]).format(prompt=prompt)
+
+
+def _routed_intent(pol: policy.CompiledPolicy, routing: policy.Routing) -> str | None:
+    """The intent of the transfer rule the words matched ("emergency", "general" ...), or None."""
+    rule = next((pol.runtime.transfer_by_id.get(b["id"]) for b in routing.turn.blocks
+                 if b["type"] == "TRANSFER_RULE"), None)
+    return rule.intent if rule is not None else None
 
 
 def _name_instead(text: str, state: Mapping[str, Any], session: Mapping[str, Any]) -> dict[str, str] | None:
@@ -378,15 +388,25 @@ class Dialogue:
             return self.reprompt(pol, ctx, session, before)
         return self.ask(pol, ctx, state, before)
 
+    def what_we_are(self, pol: policy.CompiledPolicy, ctx: TurnContext, session: dict[str, Any],
+                    routing: policy.Routing) -> Decision | None:
+        """ "Am I talking to a real person?": said honestly, with the way to a person open, and the question we
+        were asking asked again; None when a company's own edge case or an emergency rule takes the words."""
+        if routing.edge_case or _routed_intent(pol, routing) == "emergency":
+            return None
+        line = policy.speak(pol, MACHINE_LINE, ctx, caller_spoke=False)
+        state = session.get("collect")
+        if state and not is_confirming(state) and state["index"] < len(state["entities"]):
+            return Decision(action="RESPOND", response=f"{line} {_asked(pol, ctx, state, again=True)}")
+        return Decision(action="RESPOND", response=f"{line} How can I help you today?")
+
     def requested(self, pol: policy.CompiledPolicy, ctx: TurnContext, session: dict[str, Any],
                   routing: policy.Routing, text: str) -> Decision | None:
         """The caller asks to leave a message, or for a person when none can be reached: say so honestly
         and take a message (an emergency or an edge case still comes first); None otherwise."""
         if routing.edge_case or "TAKE_MESSAGE" not in pol.runtime.allowed:
             return None
-        rule = next((pol.runtime.transfer_by_id.get(b["id"]) for b in routing.turn.blocks
-                     if b["type"] == "TRANSFER_RULE"), None)
-        if rule is not None and rule.intent == "emergency":
+        if _routed_intent(pol, routing) == "emergency":
             return None
         person = not routing.decided and acts.WANTS_PERSON.search(text) and not acts.LINE_CHECK.match(text)
         if not person and acts.wants_message(text):

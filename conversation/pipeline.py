@@ -206,7 +206,11 @@ class Conversation:
         said = acts.read(turn.speech)
         decision = None
         last = (session.get("replies") or {}).get(str(turn.seq - 1)) or {}
-        if not routing.decided:
+        if acts.asks_if_human(turn.speech):
+            # "Am I talking to a real person?" says "real person", yet asks what we are (a company's own edge case
+            # for it, and an emergency, still come first).
+            decision = self.dialogue.what_we_are(pol, ctx, session, routing)
+        if decision is None and not routing.decided:
             decision = manners.act(pol, ctx, session, turn.speech, said, last.get("text"))
             if decision is not None and decision.action == "HANGUP":
                 session.pop("collect", None)

@@ -18,7 +18,7 @@ from .spoken import said_back
 
 #: Words in front of a detail that only lead into it ("um", "yeah you can come", "how about", "it's", "address is").
 _LEAD = re.compile(
-    r"^\W*(?:(?:um+|uh+|er+|erm|hmm+|oh|so|well|and|also|actually|yeah|yes|yep|yup|ok(?:ay)?|sure|alright|all right|please|"
+    r"^\W*(?:(?:um+|uh+|er+|erm|hmm+|oh|so|well|and|also|actually|whatever|fine|yeah|yes|yep|yup|ok(?:ay)?|sure|alright|all right|please|"
     r"just|i guess|i think|i'?d say|let'?s say|let'?s do|let'?s go with|say|"
     r"(?:you|they|someone|somebody|the tech(?:nician)?|your (?:guy|tech(?:nician)?)) (?:can|could|should)|"
     r"(?:can|could|would) (?:you|someone|somebody|they|he|she)|can|could|"

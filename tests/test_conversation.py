@@ -1184,3 +1184,17 @@ def test_a_price_question_to_the_offer_of_a_call_back_is_answered_and_the_offer_
     assert "$89" in lines[1] and lines[1].endswith("Would you still like someone from our team to call you back?"), lines[1]
     assert lines[2].endswith(ASKS_NAME), lines[2]
     assert messages(app, result)[0]["name"] == "Dan Reyes"
+
+
+@pytest.mark.parametrize("words", ["wait am I talking to a real person", "is this a recording", "are you a robot or a person"])
+def test_asking_whether_we_are_a_person_is_answered_honestly_not_put_through(app, words):
+    result = call(app, "my AC is blowing warm air", words, "12 oak street tomorrow")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert not [e for e in result.events if e.kind == "dial"]
+    assert "I'm the virtual assistant for Demo Heating & Air" in lines[1] and lines[1].endswith(ASKS_VISIT), lines[1]
+    assert lines[2] == "And may I have your name?", lines[2]
+
+
+def test_asking_for_a_real_person_is_still_put_through(app):
+    result = call(app, "can I talk to a real person please")
+    assert [e for e in result.events if e.kind == "dial"]
