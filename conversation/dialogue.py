@@ -23,6 +23,8 @@ from policy.words import strip_lead_in
 from policy.text import label, lower_first, split_sentences
 from records.calllog import CallLog
 
+from session import last_reply
+
 from . import acts, collect, urgency
 from .messages import Messages
 from .names import known_first_name, known_name
@@ -113,15 +115,10 @@ class Collected:
     note: dict[str, Any]
 
 
-def _last_reply(session: Mapping[str, Any]) -> str:
-    """What the caller heard last."""
-    return str(((session.get("replies") or {}).get(str(session.get("seq", -1))) or {}).get("text") or "")
-
-
 def _assent_line(session: Mapping[str, Any], ctx: TurnContext, prompt: str, *, name: str = "") -> str:
     """ "Great. <question>" or "Thanks. <question>" ("Thanks, Sam. <question>" with the caller's ``name``): never
     the same opener as the reply just before."""
-    last = _last_reply(session)
+    last = last_reply(session)
     first = ctx.variation % len(ASSENT_LINES)
     turns = [ASSENT_LINES[(first + k) % len(ASSENT_LINES)] for k in range(len(ASSENT_LINES))]
     if name:
@@ -495,7 +492,7 @@ class Dialogue:
                     # "How much is the visit?" to "Would you like to book one?": answered, and the offer stands
                     # (the caller's "Tuesday at 12 Main Street" next is the visit, not a new question).
                     note["events"] = ["side_question"]
-                    last = _last_reply(session)
+                    last = last_reply(session)
                     reoffer = next(line for line in (*BOOKING_REOFFERS, BOOKING_REOFFERS[0]) if not last.endswith(line))
                     return Collected(replace(told, response=f"{_without_question(told.response)} {reoffer}"),
                                      False, note)
@@ -576,7 +573,7 @@ class Dialogue:
             session["anything_else"] = True
             line = RESOLVED_LINE if acts.resolved(text) else DECLINED_LINE
             return Collected(Decision(action="RESPOND", response=policy.speak(pol, line, ctx)), False, note)
-        last = str(((session.get("replies") or {}).get(str(session.get("seq", -1))) or {}).get("text") or "")
+        last = last_reply(session)
         people = bool(ASKED_PEOPLE.search(last))
         said, rest = collect.visit_answer(text, people=people)
         if rest and collect.gives_visit(rest):

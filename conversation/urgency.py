@@ -16,6 +16,8 @@ from typing import Any
 import policy
 from policy.decision import TurnContext
 
+from session import last_reply
+
 from . import acts
 
 #: How many of the caller's earlier turns are read with the new words.
@@ -53,7 +55,7 @@ def with_earlier(pol: policy.CompiledPolicy, ctx: TurnContext, session: dict[str
 
 def _asked(session: dict[str, Any]) -> str:
     """The question our last reply ended on ("... is anyone in the home vulnerable to the cold?"), or ""."""
-    last = str(((session.get("replies") or {}).get(str(session.get("seq", -1))) or {}).get("text") or "")
+    last = last_reply(session)
     found = re.findall(r"[^.?!]*\?", last)
     return found[-1].strip() if found else ""
 

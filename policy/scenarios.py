@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Annotated, Any, Mapping, Sequence
 
@@ -389,6 +390,7 @@ class CompiledTemplate:
         self._trusted = {i for i, n in self._counts.items() if n >= CLASSIFY_MIN}
         self._classifier: _Classifier | None = None
         self._pointed: dict[int, tuple[frozenset[str], frozenset[str], list[str]]] = {}
+        self._keyword_words: tuple[list[frozenset[str]], Counter[str]] | None = None
         self.training_error: str | None = None
         # Trained when first asked (a template compiled only to compare words with never needs it).
         self._classify = self._similar is not None and len(self._trusted) >= 2
@@ -530,11 +532,13 @@ class CompiledTemplate:
         words said as "it" (made once, on first use)."""
         got = self._pointed.get(idx)
         if got is None:
-            def words(sc: Scenario) -> set[str]:
-                return {w for k in sc.keywords for w in normalize(k).split()} - _FUNCTION_WORDS
-            own = frozenset(words(self.scenarios[idx]))
-            others = set().union(*(words(sc) for j, sc in enumerate(self.scenarios) if j != idx))
-            got = self._pointed[idx] = (own, own - others,
+            if self._keyword_words is None:  # every scenario's keyword words, and how many scenarios use each
+                per = [frozenset({w for k in sc.keywords for w in normalize(k).split()} - _FUNCTION_WORDS)
+                       for sc in self.scenarios]
+                self._keyword_words = per, Counter(w for words in per for w in words)
+            per, used = self._keyword_words
+            own = per[idx]
+            got = self._pointed[idx] = (own, frozenset(w for w in own if used[w] == 1),
                                         [_pointed(normalize(qa.q), own) for qa in self.scenarios[idx].qna])
         return got
 

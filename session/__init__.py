@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import KEEP_REPLIES, KEEP_TOKENS, SESSION_TTL_S, new_session, remember
+from .model import KEEP_REPLIES, KEEP_TOKENS, SESSION_TTL_S, last_reply, new_session, remember
 from .store import SessionStore, Superseded
 from .tiers import FAILED, STALE, STORED, MemoryTier, RedisTier, Tier
 
-__all__ = ["init_app", "SessionStore", "Superseded", "Tier", "MemoryTier", "RedisTier", "new_session", "remember", "KEEP_REPLIES",
+__all__ = ["init_app", "SessionStore", "Superseded", "Tier", "MemoryTier", "RedisTier", "new_session", "remember", "last_reply", "KEEP_REPLIES",
            "KEEP_TOKENS", "SESSION_TTL_S", "STORED", "STALE", "FAILED"]
 
 

@@ -41,4 +41,9 @@ def remember(mapping: Mapping[str, Any], key: str, value: Any, keep: int) -> dic
     return out
 
 
-__all__ = ["new_session", "remember", "KEEP_REPLIES", "KEEP_TOKENS", "SESSION_TTL_S"]
+def last_reply(session: Mapping[str, Any]) -> str:
+    """What the caller heard last (the reply to the session's newest turn), "" when nothing yet."""
+    return str(((session.get("replies") or {}).get(str(session.get("seq", -1))) or {}).get("text") or "")
+
+
+__all__ = ["new_session", "remember", "last_reply", "KEEP_REPLIES", "KEEP_TOKENS", "SESSION_TTL_S"]
