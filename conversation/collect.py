@@ -104,7 +104,8 @@ _ASSENT = (r"(?:let'?s (?:do (?:it|that|this)|book (?:it|that|one)|go(?: ahead)?
            r"go ahead(?: and (?:book|schedule|set up) (?:it|that|one))?|sounds (?:good|great|fine)|"
            r"please(?: do)?|book (?:it|that|me in)|that works|why not|for sure|i guess|"
            r"(?:that'?d|that would) be (?:great|good|fine|perfect)|that'?s fine|definitely|absolutely|"
-           r"perfect|great|thanks?|thank you)")
+           r"perfect|great|thanks?|thank you|yes|yeah|yep|yup|sure|ok(?:ay)?|alright|all right|"
+           r"(?:schedule|book) (?:it|that|one|me)|(?:set|sign) (?:it|that|one|me) up|(?:go ahead and )?do (?:it|that))")
 _ASSENT_REST = re.compile(rf"\W*(?:{_ASSENT}[\s,.!]*)+", re.I)
 _ASSENT_LEAD = re.compile(rf"^\W*(?:{_ASSENT}\b[\s,.!]+)+", re.I)
 #: A yes and the request it agrees to, said for a name ("ok yeah send someone", "sure, have them call me"): not a name.

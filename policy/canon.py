@@ -234,7 +234,7 @@ def canon(text: str) -> Canon:
             words = list(chain.from_iterable(parts))
             if _SEQUENCE.isdisjoint(words) and not _spelled(words, prepared):
                 c = _clauses(parts)
-                return _idioms(c) if "sick" in prepared else c
+                return _idioms(c) if _IDIOM_WORDS.search(prepared) else c
             sequence = True
         else:
             sequence = _needs_sequence(prepared)
@@ -264,7 +264,7 @@ def canon(text: str) -> Canon:
                 stems.append(stem)
                 clauses.append(clause)
     c = Canon(tuple(stems), tuple(clauses), frozenset(markers), " " + " ".join(stems) + " ")
-    return _idioms(c) if "sick" in prepared else c
+    return _idioms(c) if _IDIOM_WORDS.search(prepared) else c
 
 
 #: ASCII letters and digits kept, the clause marks ``,.;:!?`` as NUL, every other byte a space.
@@ -317,17 +317,37 @@ def _age(value: int, before: list[str], after: list[str], markers: set[str]) -> 
         markers.add("#child")
 
 
+#: Words whose meaning the next or the previous word changes (``_idioms``).
+_IDIOM_WORDS = re.compile(r"sick|smoke|alarm")
+#: "smoke" in "smoke detector" / "smoke alarm" names a device, not smoke: it is this stem, so "smoke" (an
+#: emergency) is not said, while "detector going off" still is. A company's "smoke detector" keyword is read the
+#: same way, so it still matches.
+SMOKE_DEVICE = "smokedetector"
+_DEVICES = frozenset({"detector", "alarm"})
+#: "alarm" after these is a security alarm, not a smoke or gas alarm: "my burglar alarm keeps going off" is not
+#: "alarm going off".
+SECURITY_ALARM = "securityalarm"
+_SECURITY = frozenset({"burglar", "secur", "car", "intrud", "theft", "motion"})
+
+
 def _idioms(c: Canon) -> Canon:
-    """"Sick of" and "sick and tired" are no one sick: the same as "fed up"."""
-    if " sick " not in c.joined:
+    """Words another word changes: "sick of" and "sick and tired" are no one sick (the same as "fed up"); the
+    "smoke" of a smoke detector is no smoke, and a burglar alarm is no smoke alarm."""
+    joined = c.joined
+    if " sick " not in joined and " smoke " not in joined and " alarm " not in joined:
         return c
     stems = list(c.stems)
-    for i, s in enumerate(stems[:-1]):
-        if s == "sick" and (stems[i + 1] == "of" or stems[i + 1:i + 3] == ["and", "tire"]) and \
-                c.clauses[i] == c.clauses[i + 1]:
+    same = c.clauses
+    for i, s in enumerate(stems):
+        nxt = stems[i + 1] if i + 1 < len(stems) and same[i + 1] == same[i] else ""
+        if s == "sick" and (nxt == "of" or (nxt == "and" and stems[i + 2:i + 3] == ["tire"])):
             stems[i] = "fed"
-            if stems[i + 1] == "of":
+            if nxt == "of":
                 stems[i + 1] = "up"
+        elif s == "smoke" and nxt in _DEVICES:
+            stems[i] = SMOKE_DEVICE
+        elif s == "alarm" and i and same[i - 1] == same[i] and stems[i - 1] in _SECURITY:
+            stems[i] = SECURITY_ALARM
     return Canon(tuple(stems), c.clauses, c.markers, " " + " ".join(stems) + " ")
 
 

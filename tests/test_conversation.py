@@ -1198,3 +1198,23 @@ def test_asking_whether_we_are_a_person_is_answered_honestly_not_put_through(app
 def test_asking_for_a_real_person_is_still_put_through(app):
     result = call(app, "can I talk to a real person please")
     assert [e for e in result.events if e.kind == "dial"]
+
+
+def test_a_chirping_smoke_detector_is_a_battery_not_an_emergency(app):
+    line = said(replies(call(app, "hi, my smoke detector keeps chirping every minute"))[1])
+    assert "battery" in line[0] and "on-call" in line[0], line
+    result = call(app, "the smoke detector went off and won't stop")
+    assert replies(result)[1].find("./Dial") is not None
+
+
+def test_a_burglar_alarm_going_off_is_not_connected_to_on_call(app):
+    assert replies(call(app, "my burglar alarm keeps going off"))[1].find("./Dial") is None
+
+
+def test_is_that_dangerous_asked_of_a_noise_is_answered_and_a_yes_book_it_is_a_yes(app):
+    result = call(app, "my furnace is making a grinding noise", "is that dangerous", "ok yeah book it")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert "turn the system off" in lines[1] and "on-call" in lines[1], lines[1]
+    # (a yes to the offer: the details asked, or the company's scheduling rule connects the caller to book)
+    assert "pass that on" not in lines[2], lines[2]
+    assert "address" in lines[2] or replies(result)[3].find("./Dial") is not None, lines[2]

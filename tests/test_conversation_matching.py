@@ -187,3 +187,23 @@ def test_company_fields_are_validated(doc, path):
     with pytest.raises(policy.PolicyError) as err:
         policy.validate_company({"id": "c", "name": "C", **doc})
     assert err.value.errors[0]["path"] == path
+
+
+@pytest.mark.parametrize("said, matches", [
+    ("my smoke detector keeps chirping", False),           # the device, not smoke
+    ("the smoke alarms beep every minute", False),
+    ("there's smoke coming out of the vents", True),
+    ("the detector chirps and I see smoke in the hall", True),   # smoke said on its own as well
+    ("smoke, the alarm is going off", True),               # another clause: smoke itself
+])
+def test_the_smoke_of_a_smoke_detector_is_not_smoke(said, matches):
+    assert bool(SpokenIndex(["smoke"]).search(said)) is matches
+
+
+def test_a_smoke_detector_keyword_still_matches_and_a_security_alarm_is_not_an_alarm_going_off():
+    assert SpokenIndex(["smoke detector"]).search("my smoke detectors keep chirping") == {0}
+    going_off = SpokenIndex(["alarm going off"])
+    assert going_off.search("the smoke alarm keeps going off") == {0}
+    assert not going_off.search("my burglar alarm keeps going off")
+    assert not going_off.search("the security alarm went off twice last night")
+    assert canon("I'm sick of this").joined == " i am fed up this "
