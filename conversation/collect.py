@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Mapping
 
-from policy.entities import DIGITS, SENTENCE, correction, normalize, not_a_name, patch_phone, spoken
+from policy.entities import DIGITS, SENTENCE, correction, normalize, normalize_phone, not_a_name, patch_phone, spoken
 from policy.matching import compile_validation_pattern
 from policy.words import digits_of, strip_lead_in
 from policy.text import label
@@ -66,6 +66,24 @@ BOOKING_ENTITIES: tuple[dict[str, Any], ...] = (
 WITHHOLDS = re.compile(r"\b(?:(?:i'?d|i would) rather not|prefer not|(?:do not|don'?t) (?:want|wanna) to (?:give|say|share|"
                        r"tell)|not (?:giving|gonna give|going to give)|i won'?t (?:give|say|tell)|skip (?:that|it|this))\b",
                        re.I)
+#: Asked for a number: the one the call comes from ("same number", "this one's fine", "the number I'm calling from").
+SAME_NUMBER = re.compile(r"\b(?:(?:the )?same (?:number|one|phone|cell)|this (?:number|one|phone|cell|line)|"
+                         r"(?:the (?:number|one|phone|cell) )?(?:i'?m|i am) (?:calling|calling you) (?:from|on)|"
+                         r"(?:the )?(?:number|one) (?:you|y'?all) (?:have|got|see|already have)|caller ?id|"
+                         r"(?:call|reach) me (?:here|back here|right here))\b", re.I)
+#: ... unless they say it is not that one ("not this number", "a different one").
+_OTHER_NUMBER = re.compile(r"\b(?:not|don'?t|no|different|other|another|isn'?t|wrong)\b", re.I)
+#: Said when they name the number they call from and we have none (a withheld or unknown caller ID).
+NO_CALLER_ID_LINE = "I'm not able to see the number you're calling from."
+#: Said when it is taken.
+SAME_NUMBER_LINE = "Got it, I'll use the number you're calling from."
+
+
+def same_number(text: str) -> bool:
+    """Whether the words, asked for a number, mean the number the call comes from (and say no other)."""
+    return bool(SAME_NUMBER.search(text)) and len(digits_of(text)) < 4 and not _OTHER_NUMBER.search(text)
+
+
 #: The caller asks why we need it ("why do you need that?").
 WHY_ASKED = re.compile(r"\bwhy (?:do|would) you (?:need|want)|\bwhat do you need (?:it|that|my \w+) for\b|"
                        r"\bwhy (?:is that|does it) matter", re.I)
@@ -458,11 +476,12 @@ def _respelled(name: str, letters: str) -> str:
 
 
 def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *, now: datetime,
-           region: str = "US", known_name: Any = None) -> Step:
+           region: str = "US", known_name: Any = None, caller: str | None = None) -> Step:
     """Take the caller's words for the current entity (or a correction of the last one).
 
     Details for later questions said in the same breath are taken too; a name ``known_name``
-    does not know is asked back ("confirm"); after the last one, a read-back ("readback").
+    does not know is asked back ("confirm"); after the last one, a read-back ("readback"). Asked
+    for a number, "same number" is ``caller``'s (the number the call comes from), when it is one.
     """
     state = {**state, "entities": list(state["entities"]), "skipped": list(state.get("skipped", []))}
     collected = dict(collected)
@@ -478,6 +497,18 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
         step.text = "No problem."
         step.events.append(f"withheld:{spec['name']}")
         return _advance(state, collected, step)
+    if spec.get("type") == "PHONE" and same_number(text):
+        own = normalize_phone(caller or "", region)
+        if own.ok:
+            collected[spec["name"]] = own.value
+            state["last"] = spec["name"]
+            step.collected, step.changed = collected, True
+            step.text = SAME_NUMBER_LINE
+            step.events.append(f"collected:{spec['name']}")
+            return _advance(state, collected, step)
+        step.text = NO_CALLER_ID_LINE  # withheld or unknown: asked again, no retry counted
+        step.events.append("no_caller_id")
+        return step
     if WHY_ASKED.search(text) and not state.get("explained"):
         state["explained"] = True
         step.text = WHY_LINES.get(spec.get("type", "TEXT"), "It helps our team help you.")

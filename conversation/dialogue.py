@@ -75,6 +75,13 @@ UNANSWERED_SIDE_LINES = (("I'll pass that on so the team can answer it when they
                           "I'll make sure the team answers that when they call you back. {prompt}"),
                          ("The team can answer that as soon as I put you through. {prompt}",
                           "I'll connect you with the team in a moment, and they can help with that. {prompt}"))
+#: A question of when we could come ("how soon could you get out here?"): it takes up the offer of a visit.
+_WHEN_COMING = re.compile(r"\b(?:how soon|earliest|soonest|how quickly|how fast|next available|availab(?:le|ility)|"
+                          r"when (?:can|could|would|will|do) (?:you|someone|somebody|they|y'?all)|"
+                          r"(?:get|come|be) (?:out|over) (?:here|there|today|tomorrow))\b", re.I)
+#: The same, asked before the caller took up our offer of a visit or of a call back (nothing promised yet).
+OFFER_SIDE_LINES = ("The team can go over that with you at the visit. {reoffer}",
+                    "That's a good question for our team. Would you like them to call you back about it?")
 ASSENT_LINES = ("Great. {prompt}", "Thanks. {prompt}")
 #: Our booking reply asked about the people at home ("... and is anyone in the home vulnerable to the cold?").
 ASKED_PEOPLE = re.compile(r"\b(?:vulnerable|anyone (?:in the home|at home|there) (?:who|with))\b", re.I)
@@ -505,7 +512,8 @@ class Dialogue:
                                      False, note)
                 session.pop("collect", None)  # they asked something else instead of leaving a message
                 return None
-        if state.pop("offered", None) and state["index"] == 0 and acts.YES_FIRST.match(text) \
+        offered = state.pop("offered", None) and state["index"] == 0 and not is_confirming(state)
+        if offered and acts.YES_FIRST.match(text) \
                 and collect.current(state).get("type") == "PERSON" and not collect.could_answer(state, text):
             # "Yes, the breakers look fine" to "Would you like the office to call you?": a yes, not a name.
             prompt = _asked(pol, ctx, state, again=True)
@@ -552,9 +560,17 @@ class Dialogue:
                                                          f"{resume.format(prompt=prompt)}"), False, note)
             # A question we have no answer for ("what's your earliest appointment?"): the team answers
             # it; it is not a wrong answer to our question, so no retry is counted.
-            prompt = _asked(pol, ctx, state, again=True)
             note["events"] = ["side_question_for_team"]
             session["questions"] = (list(session.get("questions") or []) + [text.strip()[:200]])[-5:]
+            if offered and not _WHEN_COMING.search(text):
+                # ("How long do those usually last?" to "Would you like a plumber to take a look?": no yes yet, so
+                # no promise of a call back, and the offer asked again.)
+                booking = state.get("reason") == "booking"
+                last = last_reply(session)
+                reoffer = next(line for line in (*BOOKING_REOFFERS, BOOKING_REOFFERS[0]) if not last.endswith(line))
+                line = OFFER_SIDE_LINES[not booking].format(reoffer=reoffer)
+                return Collected(Decision(action="RESPOND", response=line), False, note)
+            prompt = _asked(pol, ctx, state, again=True)
             lines = UNANSWERED_SIDE_LINES[state["purpose"] == "transfer"]
             line = lines[ctx.variation % len(lines)]
             return Collected(Decision(action="RESPOND", response=line.format(prompt=prompt)), False, note)
@@ -636,7 +652,7 @@ class Dialogue:
               state: Mapping[str, Any], note: dict[str, Any]) -> Collected:
         """Take the words as the answer to the current question (or a correction of the last one)."""
         step = collect.answer(state, text, session.get("collected") or {}, now=ctx.company.local(ctx.now),
-                              region=region_of(session.get("to")), known_name=known_name)
+                              region=region_of(session.get("to")), known_name=known_name, caller=session.get("from"))
         session["collected"] = step.collected
         note["events"] = step.events
         if "statement" in step.events:  # passed on with the message

@@ -1218,3 +1218,30 @@ def test_is_that_dangerous_asked_of_a_noise_is_answered_and_a_yes_book_it_is_a_y
     # (a yes to the offer: the details asked, or the company's scheduling rule connects the caller to book)
     assert "pass that on" not in lines[2], lines[2]
     assert "address" in lines[2] or replies(result)[3].find("./Dial") is not None, lines[2]
+
+
+@pytest.mark.parametrize("words", ["same number", "you can call me back on this number", "the one I'm calling from"])
+def test_same_number_asked_for_a_number_is_the_number_the_call_comes_from(app, words):
+    result = call(app, "I'd like to leave a message", "Jane Roe", words, "tell Bob the part came in", "yes",
+                  caller="+15125550177")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[2].startswith("Got it, I'll use the number you're calling from."), lines[2]
+    [message] = messages(app, result)
+    assert message["callback_phone"] == "+15125550177" and message["name"] == "Jane Roe"
+
+
+def test_same_number_with_no_caller_id_is_asked_again_and_another_number_is_taken(app):
+    result = call(app, "I'd like to leave a message", "Jane Roe", "same number", "512 555 0188", caller="anonymous")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[2].startswith("I'm not able to see the number you're calling from."), lines[2]
+    assert "number" in lines[2] and "Sorry" not in lines[2]
+    result = call(app, "I'd like to leave a message", "Jane Roe", "not this number, 512 555 0188", "the part came in",
+                  "yes", caller="+15125550177")
+    assert messages(app, result)[0]["callback_phone"] == "+15125550188"
+
+
+def test_a_question_before_the_offer_is_taken_up_promises_nothing_and_asks_again(app):
+    result = call(app, "my furnace is making a grinding noise", "do you guys work on older homes", "no thanks")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert "at the visit" in lines[1] and lines[1].endswith("?"), lines[1]
+    assert "call you back" not in lines[1] and "address" not in lines[1], lines[1]
