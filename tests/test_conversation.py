@@ -1245,3 +1245,10 @@ def test_a_question_before_the_offer_is_taken_up_promises_nothing_and_asks_again
     lines = [said(r)[0] for r in replies(result)[1:]]
     assert "at the visit" in lines[1] and lines[1].endswith("?"), lines[1]
     assert "call you back" not in lines[1] and "address" not in lines[1], lines[1]
+
+
+def test_do_you_service_a_kind_of_equipment_is_not_the_service_area(app):
+    line = said(replies(call(app, "hi do you guys service mini splits"))[1])[0]
+    assert "mini-splits" in line and "Austin area" not in line, line
+    line = said(replies(call(app, "do you service round rock"))[1])[0]
+    assert "Austin area" in line, line
