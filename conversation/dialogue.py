@@ -25,7 +25,7 @@ from records.calllog import CallLog
 
 from session import last_reply
 
-from . import acts, collect, urgency
+from . import acts, collect, manners, urgency
 from .messages import Messages
 from .names import known_first_name, known_name
 from .notify import Notifier
@@ -466,6 +466,12 @@ class Dialogue:
             # "Ok cool, thanks" to "Would you like to book a visit?": thanked, but not yet a yes.
             note["events"] = ["thanks"]
             return Collected(Decision(action="RESPOND", response=policy.speak(pol, THANKS_OFFER_LINE, ctx)), False, note)
+        if state.get("offered") and state["index"] == 0 and not is_confirming(state) and acts.read(text).kind == "closing":
+            # "Ok thanks, that's all" (or "that's all I needed") to "Would you like a technician to come take a look?":
+            # no visit and no message, and goodbye.
+            note["events"] = ["declined", "closing"]
+            session.pop("collect", None)
+            return Collected(manners.closing(pol, ctx), False, note)
         if state.get("reason") == "booking" and not is_confirming(state) and state["index"] < len(state["entities"]) \
                 and collect.current(state)["name"] == "visitDetails" \
                 and (not acts.is_question(text) or (_COME_ASKED.search(text) and collect.gives_visit(text))):

@@ -1252,3 +1252,16 @@ def test_do_you_service_a_kind_of_equipment_is_not_the_service_area(app):
     assert "mini-splits" in line and "Austin area" not in line, line
     line = said(replies(call(app, "do you service round rock"))[1])[0]
     assert "Austin area" in line, line
+
+
+@pytest.mark.parametrize("words", ["ok thanks, that's all", "that's all I needed, thanks", "ok that's it thanks"])
+def test_thats_all_to_an_offer_of_a_visit_is_a_goodbye_not_a_yes_or_the_details(app, words):
+    result = call(app, "hi do you guys service mini splits", words)
+    last = replies(result)[-1]
+    assert last.find("./Hangup") is not None and "goodbye" in said(last)[0].lower(), said(last)
+    assert not messages(app, result)
+
+
+def test_thats_all_is_not_a_name(app):
+    lines = [said(r)[0] for r in replies(call(app, "I'd like to leave a message", "that's all", "Bob Smith"))[1:]]
+    assert "name" in lines[1] and "number" in lines[2], lines
