@@ -98,7 +98,10 @@ NOT_URGENT = re.compile(r"\bnot (?:an? |really )?(?:emergency|urgent)|\bno (?:em
                         r"\bit can wait\b", re.I)
 #: ... or insisted on the visit ("just send someone already").
 VISIT_SOON_LINE = "Let's get someone out to you. {prompt}"
-SEND_SOMEONE = re.compile(r"\b(?:send|get) (?:someone|somebody|a tech\w*|a guy|anyone)\b|\bcome out\b", re.I)
+SEND_SOMEONE = re.compile(r"\b(?:send|get) (?:someone|somebody|a tech\w*|a guy|anyone)\b|\bcome out\b|"
+                          r"\b(?:have|get|want|need|rather|prefer) (?:someone|somebody|a pro(?:fessional)?|a plumber|"
+                          r"an electrician|a tech\w*|you(?: guys)?) (?:to )?(?:come|look|check|take a look|see|fix|handle)\b",
+                          re.I)
 FAILED_DIALS = {"busy", "no-answer", "failed", "canceled", "leave", "queue-full", "error", "system-error"}
 
 

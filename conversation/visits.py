@@ -34,7 +34,10 @@ _ONLY_ASSENT = re.compile(r"^\W*(?:great|good|perfect|fine|awesome|wonderful|sou
 #: A clause that says what does not suit ("friday is not good", "can't do monday"): said as it is, whole.
 _NEGATED = re.compile(r"\b(?:not|no|never|nothing|except|but)\b|n['\u2019]?t\b", re.I)
 #: What is said after a time to say it suits ("tomorrow afternoon works", "mornings are best", "friday is good").
-_SUITS = re.compile(r"\s+(?:(?:is|are|would be|'?d be|should be|will be)\s+)?(?:best|good|great|fine|better|ideal|"
+_SUITS = re.compile(r"[\s,]+if (?:that|it|this|thats|that'?s)(?:\s*'?s| is| would be)?\s*(?:works?|ok(?:ay)?|alright|all right|"
+                    r"fine|good|possible|available|open)(?: for (?:you|you guys|y'?all|everyone|the tech\w*))?\W*$|"
+                    r"[\s,]+if (?:you|y'?all|you guys|they|someone) (?:can|could|have (?:one|anything|something|time))\W*$|"
+                    r"\s+(?:(?:is|are|would be|'?d be|should be|will be)\s+)?(?:best|good|great|fine|better|ideal|"
                     r"perfect|works?(?: best| well| great)?|ok(?:ay)?)(?:\s+for (?:me|us))?\W*$|"
                     r"[\s,]+(?:please|thanks?|thank you)\W*$", re.I)
 _DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"

@@ -1265,3 +1265,9 @@ def test_thats_all_to_an_offer_of_a_visit_is_a_goodbye_not_a_yes_or_the_details(
 def test_thats_all_is_not_a_name(app):
     lines = [said(r)[0] for r in replies(call(app, "I'd like to leave a message", "that's all", "Bob Smith"))[1:]]
     assert "name" in lines[1] and "number" in lines[2], lines
+
+
+def test_no_id_rather_have_someone_look_at_it_is_a_yes_to_the_visit(app):
+    result = call(app, "my furnace is making a grinding noise", "no I'd rather have someone look at it")
+    line = said(replies(result)[2])[0]
+    assert "pass that on" not in line and "address" in line, line

@@ -136,3 +136,12 @@ def test_the_address_corrected_at_the_read_back_is_said_back_and_stored(tmp_path
     assert "passed your visit request" in lines[6]
     stored = list(app.extensions["docstore"]["messages"].find({"call_sid": result.call_sid}))
     assert "14 oak street" in stored[0]["message"] and "12 oak street" not in stored[0]["message"]
+
+
+@pytest.mark.parametrize("details, address, phrase", [
+    ("uh next tuesday afternoon if that works", "1200 maple drive", "a visit next Tuesday afternoon at 1200 Maple Drive"),
+    ("any time friday if thats ok", "5 elm st", "a visit any time Friday at 5 Elm Street"),
+    ("monday if you guys can, 9 birch lane", None, "a visit on Monday at 9 Birch Lane"),
+])
+def test_if_that_works_after_a_time_is_not_read_back(details, address, phrase):
+    assert visit_phrase(details, address) == phrase
