@@ -145,6 +145,20 @@ def wants_message(text: str) -> bool:
     return bool(WANTS_MESSAGE.search(text)) and not _NO_CALLBACK.search(text)
 
 
+#: A visit that never happened ("nobody showed up", "the technician never came", "you guys stood me up").
+_NO_VISIT = re.compile(
+    r"\b(?:(?:no ?one|nobody|no body)\s+(?:ever\s+|even\s+)?(?:show(?:ed|s)?|came|come|arrived|made it|turned up)|"
+    r"(?:tech(?:nician)?|guy|plumber|electrician|installer|crew|someone|somebody|they|you(?: guys)?|y'?all)\s+"
+    r"(?:never|didn'?t|did not|hasn'?t|has not|haven'?t|have not|still hasn'?t|still haven'?t)\s+(?:even\s+)?"
+    r"(?:show(?:ed|n)?|come|came|arrive[d]?|made it|make it|turn(?:ed)? up)|no[- ]show(?:ed)?|stood (?:me|us) up|(?:was|were|got) stood up)\b",
+    re.I)
+
+
+def missed_visit(text: str) -> bool:
+    """The caller says a visit they were promised never happened ("nobody showed up yesterday")."""
+    return bool(_NO_VISIT.search(text))
+
+
 def missed_callback(text: str) -> bool:
     """The caller says a call back they were waiting for never came ("you guys never called me back")."""
     return bool(_NO_CALLBACK.search(text))
@@ -271,4 +285,4 @@ def is_question(text: str) -> bool:
 
 
 __all__ = ["Act", "read", "leaving", "declined_then", "resolved", "wrong_number", "done_after_anything_else", "is_yes", "is_no", "is_assent", "only_thanks", "is_question", "WANTS_PERSON",
-           "WANTS_MESSAGE", "YES_FIRST", "wants_message", "missed_callback", "asks_if_human"]
+           "WANTS_MESSAGE", "YES_FIRST", "wants_message", "missed_callback", "missed_visit", "asks_if_human"]

@@ -611,6 +611,20 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
         step.text = "Got it."
         step.events.append("collected:visitDetails")
         return step
+    if spec.get("type") == "PHONE" and gives_place(rest) and len(digits_of(rest)) < 7 \
+            and not any(e.get("type") == "ADDRESS" or e["name"] == "address" for e in state["entities"]):
+        # "14 Oak Street" asked for the number: where they are goes with the message (it is not lost), and the
+        # number is asked again, no retry counted.
+        place = rest.strip(" ,.")
+        key = next((k for k in ("message", "visitDetails") if k in collected), None)
+        if key:
+            collected[key] = f"{str(collected[key]).rstrip(' .;')}; {place}"[:500]
+            step.collected, step.changed = collected, True
+        else:
+            step.events.append("statement")  # (passed on with the message, which is still to be asked)
+        step.text = "Got it, I'll pass the address on."
+        step.events.append("collected:address")
+        return step
     more = statement(rest) if result.reason == NOT_A_PLACE else None
     if more is not None:
         # "The repair never happened" asked for the address: more for the message (or for the team to hear);

@@ -42,6 +42,8 @@ THANKS_OFFER_LINE = "You're welcome! Shall I book that visit for you?"
 TO_MESSAGE_LINE = "I'm sorry, I'm having trouble with that, so let me take a message instead."
 MESSAGE_START_LINE = "Sure, I can take a message and have someone call you back."
 CALLBACK_AGAIN_LINE = "Let me make sure someone gets back to you this time."
+#: "Nobody showed up": said before the caller is connected (or their message taken).
+MISSED_VISIT_LINE = "I'm sorry nobody made it out to you."
 PERSON_FAILED_LINE = ("I did try to put you through, but no one could pick up just now, so a message is the quickest "
                       "way to reach them.")
 PERSON_NONE_LINE = "I'm not able to put you through to someone from here, but I'll make sure the team gets your message."
@@ -421,6 +423,18 @@ class Dialogue:
         if not person and not routing.decided and acts.missed_callback(text):
             # "You guys never called me back about my water heater": the call back they are owed, this time.
             return self.start_message(pol, ctx, session, CALLBACK_AGAIN_LINE, reason="missed_callback", text=text)
+        if not person and not routing.decided and acts.missed_visit(text):
+            # "Nobody showed up yesterday": a person puts it right (the company's rule for rescheduling, else the
+            # general one); with neither, the call back they are owed is taken as a message.
+            for request in ("reschedule my appointment", "talk to a person"):
+                to = policy.route(pol, request, ctx)
+                if to.decided and to.turn.action == "TRANSFER":
+                    decision = policy.finish(pol, to, BaseResponse(""), ctx)
+                    decision = replace(decision, response=f"{policy.speak(pol, MISSED_VISIT_LINE, ctx)} "
+                                                          f"{manners.without_ack(decision.response)}")
+                    return self.maybe_collect(pol, decision, session, ctx, text)
+            return self.start_message(pol, ctx, session, f"{MISSED_VISIT_LINE} {CALLBACK_AGAIN_LINE}",
+                                      reason="missed_visit", text=text)
         if person:
             # Asked in words the general rule does not list ("speak with the owner"): read as the request
             # it is, so a company that can connect does; one that cannot says so honestly.

@@ -41,6 +41,12 @@ ASKED_MORE = re.compile(r"anything else|something (?:else )?i can help|what (?:e
 _LEADING_ACK = re.compile(r"^(?:ok|okay|sure|of course|got it|i see|alright)[,.!]?\s+", re.I)
 
 
+def without_ack(text: str) -> str:
+    """A reply without the acknowledgement in front ("Got it. Let me ..." -> "Let me ...")."""
+    rest = _LEADING_ACK.sub("", text, count=1)
+    return rest[:1].upper() + rest[1:]
+
+
 def pick(lines: tuple[str, ...], ctx: TurnContext) -> str:
     """A variant for this turn (variants follow one another, so a call never hears one twice in a row)."""
     return lines[ctx.variation % len(lines)]
@@ -129,4 +135,4 @@ def asked_more(decision: Decision) -> bool:
     return decision.action == "RESPOND" and bool(ASKED_MORE.search(decision.response))
 
 
-__all__ = ["act", "soothe", "closing", "respond", "asked_more", "pick"]
+__all__ = ["act", "soothe", "closing", "respond", "asked_more", "pick", "without_ack"]

@@ -196,6 +196,8 @@ def message_in(text: str, region: str = "US", *, request: bool = True) -> str | 
         what = _content(text[about.end():]) if about else None
         return f"I'm still waiting for a call back about {what}" if what else "I'm still waiting for a call back"
     m = acts.WANTS_MESSAGE.search(text)
+    if request and not m and acts.missed_visit(text):
+        return statement(text)  # "your electrician never showed up this morning": what the team must put right
     if not request or not m:
         if request:
             return None

@@ -647,14 +647,14 @@ def test_a_message_given_whole_in_one_breath_is_read_back_at_once(app):
 
 
 def test_more_said_at_the_read_back_goes_into_the_message(app):
-    result = call(app, "your technician never showed up yesterday", "Linda Park", "14 Oak Street", "512 555 0170",
-                  "the repair never happened", "yes")
+    result = call(app, "I'd like to leave a message, your technician never showed up yesterday", "Linda Park",
+                  "512 555 0170", "the repair never happened", "yes")
     lines = [said(r)[0] for r in replies(result)[1:]]
-    assert "our technician never showed up yesterday" in lines[3]  # the caller's words, said back to them
-    assert lines[4] == "Got it, I'll include that in your message. Is everything else right?"
+    assert "our technician never showed up yesterday" in lines[2]  # the caller's words, said back to them
+    assert lines[3] == "Got it, I'll include that in your message. Is everything else right?"
     [msg] = messages(app, result)
     assert msg["name"] == "Linda Park"  # "the repair never happened" is no name
-    assert msg["message"] == "your technician never showed up yesterday; the repair never happened; 14 Oak Street"
+    assert msg["message"] == "your technician never showed up yesterday; the repair never happened"
 
 
 def test_a_fuller_message_at_the_read_back_replaces_the_short_one(app):
@@ -1271,3 +1271,32 @@ def test_no_id_rather_have_someone_look_at_it_is_a_yes_to_the_visit(app):
     result = call(app, "my furnace is making a grinding noise", "no I'd rather have someone look at it")
     line = said(replies(result)[2])[0]
     assert "pass that on" not in line and "address" in line, line
+
+
+@pytest.mark.parametrize("words", ["hi, the technician never showed up yesterday",
+                                   "this is the third time I'm calling, my AC has been broken for a week and nobody showed up"])
+def test_a_visit_that_never_happened_is_put_right_by_a_person_with_an_apology(app, words):
+    result = call(app, words)
+    first = replies(result)[1]
+    assert first.find("./Dial") is not None, said(first)
+    line = said(first)[0]
+    assert "sorry" in line.lower() and "address" not in line and "Got it" not in line, line
+
+
+@pytest.mark.parametrize("words", ["the tech came yesterday and it's broken again", "nobody is home after 5"])
+def test_a_visit_that_happened_is_not_a_missed_one(words):
+    from conversation import acts
+    assert not acts.missed_visit(words)
+
+
+def test_an_address_said_for_the_number_is_kept_and_the_number_asked_again(app):
+    result = call(app, "I'd like to leave a message, your technician never showed up yesterday", "Linda Park",
+                  "14 Oak Street", "512 555 0170", "yes")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[2].startswith("Got it, I'll pass the address on.") and "number" in lines[2], lines[2]
+    [msg] = messages(app, result)
+    assert msg["callback_phone"] == "+15125550170" and "14 Oak Street" in msg["message"], msg
+    result = call(app, "I'd like to leave a message", "Linda Park", "14 Oak Street", "512 555 0170",
+                  "the repair never happened", "yes")
+    [msg] = messages(app, result)
+    assert msg["message"] == "the repair never happened" and "14 Oak Street" in str(msg), msg
