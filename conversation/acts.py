@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 #: Leaving for now: to think it over, or to call again later (a closing even in the middle of our questions).
 _LATER_WORDS = (r"(?:let me|i'?ll|i need to|i have to|i want to|i wanna) (?:think (?:about it|it over)|"
-                r"talk (?:it over )?(?:to|with) my (?:wife|husband|partner|spouse|landlord|family)(?: first| about it)?)|(?:i'?ll|we'?ll) call (?:you )?back"
-                r"(?: later)?|call (?:you )?back later|i'?ll get back to you|maybe (?:some other time|later)")
+                r"talk (?:it over )?(?:to|with) my (?:wife|husband|partner|spouse|landlord|family)(?: first| about it)?)|(?:i'?ll|i will|we'?ll|we will|i can|let me) (?:just )?(?:try (?:and |to )?)?"
+                r"call (?:you |y'?all )?(?:back|again)(?: (?:later(?: on)?|tomorrow|another time|some other time|"
+                r"in the morning|next week|on (?:mon|tues|wednes|thurs|fri|satur|sun)day|when you(?:'re| are) open|then))*|"
+                r"call (?:you )?back later|i'?ll get back to you|maybe (?:some other time|later)")
 _CLOSING = (r"(?:good ?)?bye(?: ?bye)?|see ya|take care|have a (?:good|great|nice) (?:one|day|night|evening|weekend)|"
             r"talk (?:to you )?later|that'?s (?:all|it|everything)(?: (?:i|we) (?:need(?:ed)?|wanted))?|"
             r"that is (?:all|it)|that'?ll be all|i'?m (?:all )?set|we'?re (?:all )?set|all set|nothing else|"
@@ -140,9 +142,14 @@ _NO_CALLBACK = re.compile(r"\b(?:never|didn'?t|did not|don'?t|do not|won'?t|nobo
                           r"call(?:s|ed)? (?:me |us )?back\b", re.I)
 
 
+#: The caller will call us back ("ok I'll call back tomorrow then"): leaving, not asking to be called.
+_CALLING_BACK = re.compile(r"\b(?:i'?ll|i will|i can|i'?m going to|i'?m gonna|i'?ll just|let me|we'?ll|we will|i might|"
+                           r"i may|maybe i'?ll) (?:just )?(?:try (?:and |to )?)?(?:call|ring) (?:you |y'?all |back|again)", re.I)
+
+
 def wants_message(text: str) -> bool:
-    """The caller asks to leave a message or to be called back."""
-    return bool(WANTS_MESSAGE.search(text)) and not _NO_CALLBACK.search(text)
+    """The caller asks to leave a message or to be called back (not "I'll call back tomorrow")."""
+    return bool(WANTS_MESSAGE.search(text)) and not _NO_CALLBACK.search(text) and not _CALLING_BACK.search(text)
 
 
 #: A visit that never happened ("nobody showed up", "the technician never came", "you guys stood me up").

@@ -14,6 +14,7 @@ from policy.company import CompanyProfile
 from policy.compiler import CompiledPolicy
 from policy.hours import HOURS_QUESTION, follows_up_on_day, hours_answer
 from policy.scenarios import CompiledTemplate, ScenarioAnswer
+from policy.text import split_sentences
 
 from .acts import is_question
 from .llm import LLMTier
@@ -50,7 +51,7 @@ class Answers:
         return got
 
     def knowledge(self, answer: ScenarioAnswer, text: str, *, profile: CompanyProfile,
-                  now: datetime, topic: str | None = None) -> ScenarioAnswer:
+                  now: datetime, topic: str | None = None, ask: bool = True) -> ScenarioAnswer:
         """What the company knows beats a canned reply: hours for the day asked about, open now or not.
         Right after an answer about hours, a short "what about today?" is about hours too."""
         hours_asked = answer.action == "PROVIDE_HOURS" or (answer.tier == "fallback" and (
@@ -60,6 +61,11 @@ class Answers:
         said = hours_answer(profile, now, text)
         if said is None:
             return answer
+        # (not again right after an answer about hours: "what about saturday?" heard the question already)
+        asks = split_sentences(answer.text)[-1] if ask and answer.tier in ("1", "2") and answer.text \
+            and topic != "hours" else ""
+        if asks.endswith("?") and "{" not in asks:
+            said = f"{said} {asks}"  # the scenario's question after its hours ("Is there something I can help with?")
         return replace(answer, text=said, action="PROVIDE_HOURS", tier=answer.tier if answer.tier != "fallback"
                        else "1", scenario=answer.scenario or "hours", confidence=max(answer.confidence, 0.9))
 
@@ -71,8 +77,8 @@ class Answers:
         parts = questions_in(text)
         if not parts:
             return None
-        found = [self.knowledge(self.base(template, part, call_sid=call_sid, seq=seq), part, profile=profile, now=now)
-                 for part in parts]
+        found = [self.knowledge(self.base(template, part, call_sid=call_sid, seq=seq), part, profile=profile, now=now,
+                                ask=False) for part in parts]
         if any(a.tier not in ("1", "2") for a in found) or found[0].scenario == found[1].scenario:
             return None
         first, second = sorted(found, key=lambda a: a.action not in (None, "PROVIDE_HOURS", "PROVIDE_PRICING"))

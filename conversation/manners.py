@@ -125,7 +125,11 @@ def not_again(decision: Decision, last_said: str | None, ctx: TurnContext) -> De
     if decision.action != "RESPOND" or not last_said or decision.short_circuit or decision.response.endswith("?"):
         return decision
     now = _LEADING_ACK.sub("", decision.response).strip()
-    if not now or now.lower() != _LEADING_ACK.sub("", last_said).strip().lower():
+    before = _LEADING_ACK.sub("", last_said).strip()
+    sentences = split_sentences(before)
+    if len(sentences) > 1 and sentences[-1].endswith("?"):
+        before = " ".join(sentences[:-1])  # the same answer, said last time with a question after it
+    if not now or now.lower() != before.lower():
         return decision
     return replace(decision, response=f"{pick(AGAIN_OPENERS, ctx)}{lower_first(now)} {MORE_QUESTION}")
 

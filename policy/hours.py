@@ -89,13 +89,15 @@ def _reopen(profile: CompanyProfile, local: datetime) -> str:
     return f" We open again {when} at {clock(start)}."
 
 
-def _now(profile: CompanyProfile, local: datetime) -> str:
+def _now(profile: CompanyProfile, local: datetime, *, yes_no: bool = False) -> str:
+    """Open or closed right now; ``yes_no``: asked as a yes-or-no question ("are you still open?"), answered "No,
+    we're closed ..." when closed."""
     closes = _closing_today(profile, local)
     if closes is not None:
         return f"Yes, we're open right now, until {clock(closes)} today."
     holiday = profile.holiday(local.date())
     why = f" today for {holiday}" if holiday else " right now"
-    return f"We're closed{why}.{_reopen(profile, local)}"
+    return f"{'No, we' if yes_no else 'We'}'re closed{why}.{_reopen(profile, local)}"
 
 
 def _on_day(profile: CompanyProfile, local: datetime, day: date, asks_close: bool, asks_open: bool) -> str:
@@ -181,8 +183,9 @@ def _answer(profile: CompanyProfile, now: datetime, utterance: str) -> str | Non
         return _on_day(profile, local, local.date() + timedelta(days=1), asks_close, asks_open)
     if _TODAY.search(text) or asks_close or asks_open:
         return _on_day(profile, local, local.date(), asks_close, asks_open)
-    if _NOW.search(text) or re.search(r"\b(?:are|r) (?:you|y'?all|you guys) (?:open|working)\b", text, re.I):
-        return _now(profile, local)
+    asked = re.search(r"\b(?:are|r) (?:you|y'?all|you guys)(?: still)? (?:open|working)\b", text, re.I)
+    if _NOW.search(text) or asked:
+        return _now(profile, local, yes_no=bool(asked))
     return week(profile)
 
 

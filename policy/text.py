@@ -77,7 +77,7 @@ def lower_first(text: str) -> str:
     """A sentence to follow other words: its first letter in lower case, unless its first word keeps its
     capital ("I", "I'm", an acronym such as "AC", a name such as "McCoy")."""
     first = text.split(" ", 1)[0]
-    if first in ("I", "I'm", "I'll", "I've", "I'd") or first.isupper() or first[1:] != first[1:].lower():
+    if first in ("I", "I'm", "I'll", "I've", "I'd") or (first.isupper() and first != "A") or first[1:] != first[1:].lower():
         return text
     return text[:1].lower() + text[1:]
 

@@ -86,6 +86,7 @@ def test_the_same_answer_twice_is_said_as_a_reminder_with_a_next_step(app):
     result = call(app, "what are your hours", "what are your hours")
     first, second = said(replies(result)[1])[0], said(replies(result)[2])[0]
     core = first.split(". ", 1)[1] if first.startswith(("Sure. ", "Ok, ")) else first
+    core = core.rsplit(". ", 1)[0]  # (the first time with the scenario's question after it)
     assert second != first and core[1:] in second
     assert second.startswith(("Sure. Once again, ", "Of course. Again, "))
     assert second.endswith("Is there anything else I can help with?")
@@ -1300,3 +1301,18 @@ def test_an_address_said_for_the_number_is_kept_and_the_number_asked_again(app):
                   "the repair never happened", "yes")
     [msg] = messages(app, result)
     assert msg["message"] == "the repair never happened" and "14 Oak Street" in str(msg), msg
+
+
+def test_are_you_still_open_when_closed_is_a_no_with_the_way_on(app):
+    app.config["SETTINGS"].CLOCK.set(datetime(2026, 1, 5, 18, 0, tzinfo=CHICAGO))
+    lines = [said(r)[0] for r in replies(call(app, "hi are you guys still open", "what about saturday"))[1:]]
+    assert lines[0].startswith("No, we're closed right now. We open again Tuesday at 8 a.m.") and lines[0].endswith("?")
+    assert "9 a.m. to 1 p.m." in lines[1] and not lines[1].endswith(lines[0].rsplit(". ", 1)[1]), lines
+
+
+@pytest.mark.parametrize("words", ["ok I'll call back tomorrow then", "I'll just call back", "I will call you back later"])
+def test_ill_call_back_is_a_goodbye_not_a_request_for_a_call_back(app, words):
+    result = call(app, "what are your hours", words)
+    last = replies(result)[-1]
+    assert last.find("./Hangup") is not None, said(last)
+    assert not messages(app, result)

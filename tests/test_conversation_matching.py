@@ -159,7 +159,7 @@ PROFILE = CompanyProfile.from_dict({**COMPANY, "holidays": [{"date": "2026-12-24
 @pytest.mark.parametrize("when, words, answer", [
     ((2026, 1, 5, 10), "are you open saturday", "We're closed on Saturdays. We open again Monday at 8 a.m."),
     ((2026, 1, 5, 10), "what time do you close today", "We close at 5 p.m. today."),
-    ((2026, 1, 5, 18), "are you open right now", "We're closed right now. We open again Tuesday at 8 a.m."),
+    ((2026, 1, 5, 18), "are you open right now", "No, we're closed right now. We open again Tuesday at 8 a.m."),
     ((2026, 1, 5, 9), "are you open", "Yes, we're open right now, until 5 p.m. today."),
     ((2026, 12, 24, 9), "what time do you close today", "We close at noon today for Christmas Eve."),
     ((2026, 1, 5, 10), "what are your hours",
