@@ -111,6 +111,10 @@ _WHEN = re.compile(r"\b(?:anytime|any time|whenever|all day|any day|(?:this|next
 #: Asked when a visit's details say when but not where.
 ADDRESS_ENTITY: dict[str, Any] = {"name": "address", "type": "ADDRESS", "required": False,
                                   "prompt": "And what's the address?", "maxRetries": 1, "place": True}
+#: Asked next when the caller said where to come but not when ("55 Maple, Lakewood" to "What's the address, and
+#: when ...?"): the answer goes into the visit's details.
+WHEN_ENTITY: dict[str, Any] = {"name": "visitTime", "type": "TEXT", "required": False, "appendTo": "visitDetails",
+                               "prompt": "And when would be a good time for us to come by?", "maxRetries": 1}
 #: A place said with a capital after a preposition ("we're in Round Rock", "off Main").
 _PLACE = re.compile(r"\b(?:in|on|at|near|off|by)\s+[A-Z][a-z]+")
 #: A yes or a no in front of an answer ("yeah, come tomorrow morning", "no, 14 Oak Street").
@@ -155,6 +159,23 @@ def no_longer_wanted(text: str) -> bool:
 def gives_place(text: str) -> bool:
     """Whether the words say where to come (an address, a street, a town)."""
     return bool(_WHERE.search(text) or _PLACE.search(text))
+
+
+def gives_time(text: str) -> bool:
+    """Whether the words say when to come (a day, a time, "anytime", "as soon as possible"); "at 55 Maple" is a
+    place, not a time."""
+    if acts.when_said(text):
+        return True
+    for m in _WHEN.finditer(text):
+        number = re.search(r"^(?:at|after|before|around|by|from|until|till|til) (\d+)", m.group(0), re.I)
+        if number and (int(number.group(1)) > 12 or _STREET_NEXT.match(text, m.end())):
+            continue
+        return True
+    return False
+
+
+#: A word after "at 55" that makes it a street number ("at 55 Maple"), not a time ("at 5 in the morning").
+_STREET_NEXT = re.compile(r"\s+(?!(?:am|pm|a\.m|p\.m|o'?clock|in|on|or|and|tomorrow|today|tonight|ish)\b)[A-Za-z]", re.I)
 
 
 def gives_visit(text: str) -> bool:
@@ -388,6 +409,7 @@ def _readback(state: dict[str, Any], text: str, collected: dict[str, Any], step:
         if _more(state, text, collected):
             return _added(collected, text, step)
         state["readback"] = False
+        state.pop("fixing", None)  # (a yes to the next read-back is a yes: it looped, asking for the name)
         state["index"] = state["entities"].index(spec)
         step.events.append(f"reask:{name}")
         return step
@@ -589,9 +611,34 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
         return step
     name_spelled = spelled(rest) if spec.get("type") == "PERSON" else None
     result = _validate(spec, name_spelled or rest, now=now, region=region)
+    if result.ok and spec["name"] == "visitTime" and not gives_time(rest):
+        # "Sam Lee" asked when to come: the name asked next, said early; the time is let go.
+        person = next((e for e in state["entities"][state["index"] + 1:]
+                       if e.get("type") == "PERSON" and e["name"] not in collected), None)
+        named = _validate(person, rest, now=now, region=region) if person else None
+        if named is not None and named.ok and (known_name is None or known_name(named.value)):
+            collected[person["name"]] = named.value
+            state["last"] = person["name"]
+            state["skipped"].append(spec["name"])
+            step.collected, step.changed = collected, True
+            step.events.append(f"collected:{person['name']}")
+            return _advance(state, collected, step)
+    if result.ok and spec.get("appendTo") and collected.get(spec["appendTo"]):
+        # ("Anytime, I'm home all day" after the address: the visit's time, with its place.)
+        target = spec["appendTo"]
+        collected[target] = f"{str(collected[target]).rstrip(' .;,')}, {result.value}"[:500]
+        state["last"] = target
+        step.collected, step.changed = collected, True
+        step.events.append(f"collected:{target}")
+        return _advance(state, collected, step)
     if result.ok:
         collected[spec["name"]] = result.value
         state["last"] = spec["name"]
+        if spec["name"] == "visitDetails" and not gives_time(str(result.value)) \
+                and (gives_place(str(result.value)) or re.search(r"\d", str(result.value))) \
+                and not any(e["name"] in ("visitTime", "address") for e in state["entities"]):
+            # "I'm at 55 Maple, Lakewood" to "What's the address, and when ...?": where, not when; when next.
+            state["entities"].insert(state["index"] + 1, dict(WHEN_ENTITY))
         step.collected, step.changed = collected, True
         step.events.append(f"collected:{spec['name']}")
         if spec.get("type") == "PERSON" and known_name is not None and not name_spelled \
@@ -677,5 +724,5 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
 
 
 __all__ = ["Step", "start", "answer", "declines", "could_answer", "no_longer_wanted", "gives_place", "gives_visit", "visit_answer",
-           "ADDRESS_ENTITY", "MESSAGE_WITH_ADDRESS", "current", "prompt_of", "retry_prompt_of", "MESSAGE_ENTITIES",
+           "ADDRESS_ENTITY", "WHEN_ENTITY", "gives_time", "MESSAGE_WITH_ADDRESS", "current", "prompt_of", "retry_prompt_of", "MESSAGE_ENTITIES",
            "BOOKING_ENTITIES", "name_again"]

@@ -623,6 +623,7 @@ class Dialogue:
                 # "Yeah, come tomorrow morning": when, but not where; the address is asked next.
                 state["entities"].insert(state["index"] + 1, dict(collect.ADDRESS_ENTITY))
                 when = acts.when_said(rest)
+
             taken = self._step(pol, session, rest, ctx, state, note)
             asked = collect.prompt_of(collect.ADDRESS_ENTITY)
             if when and taken.decision.action == "RESPOND" and taken.decision.response == asked:

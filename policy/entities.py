@@ -89,7 +89,8 @@ _FILLERS_FIRST = re.compile(r"^(?:(?:um+|uh+|er+|erm|hmm+|yeah|yes|yep|sure|plea
 _NOT_NAME_FIRST = frozenset("no not nope nothing just it it's its is are was were what when where why how which who "
                             "there here i i'm we you they he she my our your the this that do does did can could "
                             "would should yes yeah yep sure okay ok um uh whatever fine nah never hello hi hey "
-                            "thanks thank let's lets get send come please don't can't that's thats all everything bye goodbye".split())
+                            "thanks thank let's lets get send come please don't can't that's thats all everything bye goodbye take leave "
+                            "message connect transfer".split())
 #: Function words; a name may hold one ("Mary and Bill"), a sentence holds several.
 _FUNCTION = frozenset("a an the is are was were be been it it's its this that these those my our your their his her "
                       "no not and or but so just to of in on at for with from about there here i we you they what "
@@ -99,9 +100,8 @@ _FUNCTION = frozenset("a an the is are was were be been it it's its this that th
 
 
 #: Words of a day or a time ("thursday I guess", "tomorrow morning"): an answer about when, not a name.
-WHEN_WORDS = frozenset("today tomorrow tonight morning afternoon evening weekend asap monday tuesday wednesday "
+WHEN_WORDS = frozenset("today tomorrow tonight morning afternoon evening weekend asap anytime whenever monday tuesday wednesday "
                        "thursday friday saturday sunday".split())
-_WHEN_NOT_DAYS = frozenset("today tomorrow tonight morning afternoon evening weekend asap".split())  # no one's name
 
 
 #: Why words given as a name were refused when they read as a sentence.
@@ -115,7 +115,7 @@ def not_a_name(text: str) -> bool:
     words = [w for w in words if w]
     if not words:
         return True
-    timely = not WHEN_WORDS.isdisjoint(words) and (len(words) > 1 or words[0] in _WHEN_NOT_DAYS)
+    timely = not WHEN_WORDS.isdisjoint(words)  # ("Monday" alone, asked for a name, is a day: no one is called that)
     return words[0] in _NOT_NAME_FIRST or sum(w in _FUNCTION for w in words) >= 2 or len(words) > 6 or timely
 
 
