@@ -45,9 +45,12 @@ _REPEAT = re.compile(
     r"(?:can|could|would) you (?:please )?(?:say|repeat) (?:that|it)(?: again| one more time)?|"
     r"what (?:was|did you say)(?: that)?|i didn'?t (?:catch|hear|get) (?:that|it|you)|one more time|"
     r"(?:can|could) you repeat(?: that)?|say again|what'?s that)[\s,.!?]*)+(?:please)?[\s.!?]*$", re.I)
-_HOLD = re.compile(r"^\W*(?:(?:hold on|hang on|one (?:moment|second|sec|minute)|just a (?:moment|second|sec|minute)|"
-                   r"give me a (?:moment|second|sec|minute)|wait(?: a (?:moment|second|sec|minute))?|"
-                   r"bear with me)[\s,.!]*(?:please)?[\s,.!]*)+$", re.I)
+_HOLD = re.compile(r"^\W*(?:(?:ok(?:ay)?|um+|uh+|oh|sorry)[\s,.!]+)*(?:(?:(?:hold on|hang on)(?: (?:a|one|just a) "
+                   r"(?:moment|second|sec|minute|min))?|one (?:moment|second|sec|minute)|"
+                   r"just a (?:moment|second|sec|minute)|give me a (?:moment|second|sec|minute)|"
+                   r"wait(?: a (?:moment|second|sec|minute))?|bear with me)[\s,.!]*(?:please)?[\s,.!]*)+"
+                   # ("hold on, let me grab a pen": still a hold)
+                   r"(?:let me (?:get|grab|find|check|look|go get|pull up|write)\b[^.?!]{0,40}[.!]?)?\s*$", re.I)
 WANTS_PERSON = re.compile(
     r"\b(?:(?:just )?(?:transfer|connect|put) me(?: through)?|put me through|(?:talk|speak) (?:to|with) (?:a |an |the )?"
     r"(?:real |live |actual )?(?:person|human|someone|somebody|agent|representative|operator|manager|owner|boss|"

@@ -531,8 +531,8 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
         step.text = NO_CALLER_ID_LINE  # withheld or unknown: asked again, no retry counted
         step.events.append("no_caller_id")
         return step
-    if WHY_ASKED.search(text) and not state.get("explained"):
-        state["explained"] = True
+    if WHY_ASKED.search(text) and spec["name"] not in (state.get("explained") or ()):
+        state["explained"] = [*(state.get("explained") or ()), spec["name"]]  # (once for each detail asked)
         step.text = WHY_LINES.get(spec.get("type", "TEXT"), "It helps our team help you.")
         step.events.append(f"explained:{spec['name']}")
         return step

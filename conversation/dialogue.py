@@ -302,6 +302,12 @@ class Dialogue:
             name = (session.get("collected") or {}).get(collect.current(state)["name"], "")
             line = policy.speak(pol, CONFIRM_NAME_LINE.format(name=name), ctx, caller_spoke=False)
             return Decision(action="RESPOND", response=f"{before} {line}")
+        if state.get("offered") and state["index"] == 0:
+            # Silence after "Would you like a plumber to take a look?": that question again, not the next one
+            # (silence is no yes).
+            offer = next((q for q in reversed(split_sentences(last_reply(session))) if q.endswith("?")), None)
+            if offer:
+                return Decision(action="RESPOND", response=f"{before} {offer}")
         return self.ask(pol, ctx, state, before)
 
     def maybe_collect(self, pol: policy.CompiledPolicy, decision: Decision, session: dict[str, Any],
@@ -560,7 +566,8 @@ class Dialogue:
             line = WHEN_VISIT_LINE.format(visit=visit, prompt=prompt) if visit else \
                 WHEN_LINE.format(when=when, prompt=prompt)
             return Collected(Decision(action="RESPOND", response=line), False, note)
-        asking = not confirming and acts.is_question(text)
+        # ("Why do you need my name?" is about our question: answered with it, below.)
+        asking = not confirming and acts.is_question(text) and not collect.WHY_ASKED.search(text)
         fits = asking and collect.could_answer(state, text)
         if fits and collect.current(state).get("type", "TEXT") == "TEXT":
             other = answer()

@@ -1346,3 +1346,23 @@ def test_an_address_without_a_time_is_followed_by_when_and_a_name_said_then_is_t
 def test_a_day_or_a_request_is_not_a_name(words):
     from policy.entities import not_a_name
     assert not_a_name(words)
+
+
+def test_silence_after_an_offer_asks_the_offer_again_not_the_next_question(app):
+    lines = [said(r)[0] for r in replies(call(app, "my furnace is making a banging noise", ""))[1:]]
+    assert lines[1].startswith("Sorry, I didn't catch that.") and "address" not in lines[1], lines[1]
+    assert lines[1].endswith("?") and lines[1].split(". ", 1)[1] in lines[0], lines
+
+
+def test_hold_on_mid_question_waits_and_a_silence_then_is_patient(app):
+    result = call(app, "I'd like to leave a message", "hold on a sec", "", "it's Jane Roe")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert "team hears that" not in lines[1] and ("wait" in lines[1] or "take your time" in lines[1]), lines[1]
+    assert lines[2] == "I'm still here whenever you're ready.", lines[2]
+    assert "number" in lines[3], lines[3]
+
+
+def test_why_do_you_need_it_is_answered_for_each_detail(app):
+    result = call(app, "I'd like to leave a message", "why do you need my name?", "Jane Roe", "why do you need that")
+    lines = [said(r)[0] for r in replies(result)[1:]]
+    assert lines[1].startswith("It's just so our team knows who") and lines[3].startswith("It's so our team can call"), lines
