@@ -90,7 +90,7 @@ _NOT_NAME_FIRST = frozenset("no not nope nothing just it it's its is are was wer
                             "there here i i'm we you they he she my our your the this that do does did can could "
                             "would should yes yeah yep sure okay ok um uh whatever fine nah never hello hi hey "
                             "thanks thank let's lets get send come please don't can't that's thats all everything bye goodbye take leave "
-                            "message connect transfer".split())
+                            "message connect transfer as".split())
 #: Function words; a name may hold one ("Mary and Bill"), a sentence holds several.
 _FUNCTION = frozenset("a an the is are was were be been it it's its this that these those my our your their his her "
                       "no not and or but so just to of in on at for with from about there here i we you they what "

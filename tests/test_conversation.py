@@ -1366,3 +1366,14 @@ def test_why_do_you_need_it_is_answered_for_each_detail(app):
     result = call(app, "I'd like to leave a message", "why do you need my name?", "Jane Roe", "why do you need that")
     lines = [said(r)[0] for r in replies(result)[1:]]
     assert lines[1].startswith("It's just so our team knows who") and lines[3].startswith("It's so our team can call"), lines
+
+
+def test_is_it_safe_to_run_the_furnace_is_answered_with_safety_first(app):
+    result = call(app, "I think my heat exchanger is cracked", "is it safe to run it?")
+    line = said(replies(result)[2])[0]
+    assert "leave the furnace off" in line and "on-call" in line and "at the visit" not in line, line
+
+
+def test_as_soon_as_possible_is_not_a_name():
+    from policy.entities import not_a_name
+    assert not_a_name("as soon as possible") and not not_a_name("Jon Soon")
