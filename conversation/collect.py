@@ -670,7 +670,7 @@ def answer(state: Mapping[str, Any], text: str, collected: Mapping[str, Any], *,
         else:
             step.events.append("statement")  # (passed on with the message, which is still to be asked)
         step.text = "Got it, I'll pass the address on."
-        step.events.append("collected:address")
+        step.events.append("noted:address")
         return step
     more = statement(rest) if result.reason == NOT_A_PLACE else None
     if more is not None:
