@@ -172,22 +172,29 @@ def _is_time(clause: str) -> bool:
 _CHANGED = re.compile(r"\b(?:no(?:\s+wait)?[\s,]+actually|actually[\s,]+no|no[\s,]+wait|wait[\s,]+no|scratch that|"
                       r"make (?:that|it)|i mean|rather|actually)\b[\s,]*", re.I)
 #: Said just before the change of mind ("tomorrow works, or um, actually ..."): it goes with the time taken back.
-_BEFORE_CHANGE = frozenset("or um umm uh uhh hmm wait".split())
+_BEFORE_CHANGE = frozenset("or um umm uh uhh hmm wait sorry oops".split())
 
 
 def _changed_mind(details: str) -> tuple[str, str]:
-    """The details with a time the caller took back left out, and the words that went (allowed to)."""
+    """The details with a time or a street the caller took back left out ("14 Pearl St, no wait, 40 Pearl St"),
+    and the words that went (allowed to)."""
     m = None
     for m in _CHANGED.finditer(details):
         pass
-    if m is None or not _TIME.search(details[m.end():]):
+    if m is None:
         return details, ""
+    after = re.sub(r"^(?:it'?s|the address is|i mean)\s+", "", details[m.end():].strip(" ,."), flags=re.I)
+    first = _CLAUSES.split(after)[0].strip(" ,.")
+    street = bool(_STREET.match(first)) and not _TIME.search(_ORDINAL.sub("", re.sub(r"^at\s+", "", first, flags=re.I)))
+    if not street and not _TIME.search(details[m.end():]):
+        return details, ""
+    taken_back = (lambda c: bool(_STREET.match(c))) if street else _is_time
     words = details[:m.start()].split()
     while words and words[-1].strip(",.").lower() in _BEFORE_CHANGE:
         words.pop()
     before = _clauses(" ".join(words))
-    kept = [c for c in before if not _is_time(c)]
-    gone = [c for c in before if _is_time(c)]
+    kept = [c for c in before if not taken_back(c)]
+    gone = [c for c in before if taken_back(c)]
     if not gone:
         return details, ""
     return ", ".join([*kept, details[m.end():]]), details[:m.end()]
@@ -200,6 +207,9 @@ def visit_phrase(details: str, address: str | None = None) -> str | None:
     ("tomorrow, or actually no, thursday") is not read back."""
     said = Counter(_words(details + " " + (address or "")))
     details, taken_back = _changed_mind(details)
+    if address:
+        address, moved = _changed_mind(address)
+        taken_back = f"{taken_back} {moved}"
     times: list[str] = []
     places: list[str] = []
     others: list[str] = []

@@ -145,3 +145,12 @@ def test_the_address_corrected_at_the_read_back_is_said_back_and_stored(tmp_path
 ])
 def test_if_that_works_after_a_time_is_not_read_back(details, address, phrase):
     assert visit_phrase(details, address) == phrase
+
+
+@pytest.mark.parametrize("details, address, phrase", [
+    ("Thursday afternoon", "14 Pearl St, no wait, 40 Pearl St", "a visit on Thursday afternoon at 40 Pearl Street"),
+    ("14 Pearl St, no wait, 40 Pearl St, thursday", None, "a visit on Thursday at 40 Pearl Street"),
+    ("thursday, 14 pearl st, sorry i mean 40 pearl st", None, "a visit on Thursday at 40 Pearl Street"),
+])
+def test_a_street_taken_back_in_the_same_breath_is_not_read_back(details, address, phrase):
+    assert visit_phrase(details, address) == phrase
