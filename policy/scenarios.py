@@ -460,6 +460,14 @@ class CompiledTemplate:
                 confidence = verdict
             if confidence is not None:
                 qa = self._qna_reply(idx, text)
+                if qa is None and self.scenarios[idx].action == "PROVIDE_PRICING" and len(scores) > 1:
+                    # "I need a new AC unit, how much does that cost": the price question of the other scenario
+                    # said (its own Q&A knows it), not the general fee.
+                    for other in sorted(scores, key=lambda i: (-sum(hits[p] for p in scores[i]), i)):
+                        own = self._qna_reply(other, text) if other != idx else None
+                        if own is not None:
+                            other_matched = max((self.phrases.phrases[p] for p in scores[other]), key=len)
+                            return self._reply(other, own, "1", confidence, call_sid, seq, other_matched)
                 return self._reply(idx, qa, "1", confidence, call_sid, seq, matched)
         # Tier 2 reads the request too, not the greeting in front of it.
         return self._similar_answer(_asked(request, text), text, call_sid, seq)

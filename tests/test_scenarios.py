@@ -326,3 +326,15 @@ def test_a_follow_up_question_is_answered_by_the_scenario_just_heard():
     assert t.follow_up("how much is the diagnostic fee", "new-system", call_sid="c", seq=1) is None
     assert t.follow_up("are you open on it saturday", "new-system", call_sid="c", seq=1) is None
     assert t.follow_up("how much does that cost", "pricing", call_sid="c", seq=1) is None
+
+
+def test_a_price_question_about_a_thing_another_scenario_knows_gets_that_answer_not_the_fee():
+    from policy.scenarios import compile_template
+    template = compile_template({"id": "t", "name": "T", "scenarios": [
+        {"id": "pricing", "name": "Pricing", "keywords": ["how much", "cost", "price"], "replies": ["The fee is $89."],
+         "action": "PROVIDE_PRICING"},
+        {"id": "new-system", "name": "New system", "keywords": ["new ac unit", "new unit"], "replies": ["We can quote one."],
+         "action": "BOOK_APPT", "qna": [{"q": "how much does a new system cost", "a": "It depends on the home."}]}]})
+    got = template.answer("I need a new AC unit how much does that cost", call_sid="CA1", seq=1)
+    assert got.scenario == "new-system" and got.text == "It depends on the home.", got
+    assert template.answer("how much is a service call", call_sid="CA1", seq=1).text == "The fee is $89."
