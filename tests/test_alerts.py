@@ -36,14 +36,15 @@ def posted():
 def fires_then_clears(app, name, minutes):
     results = engine(app).evaluate()
     assert results[name][0], results[name]
-    [record] = engine(app).list("firing")
-    assert record["name"] == name and record["figures"]["source"] == "redis"
+    # (On a loaded machine a slow engine turn may fire CHEATSHEET_PERF_FAULT too: the alert asked about is checked.)
+    [record] = [r for r in engine(app).list("firing") if r["name"] == name]
+    assert record["figures"]["source"] == "redis"
     clock(app).t += (minutes + 1) * 60
     results = engine(app).evaluate()
     assert not results[name][0]
-    [done] = engine(app).list("resolved")
-    assert done["name"] == name and done["ended_at"] > done["started_at"]
-    statuses = [(p["alert"], p["status"]) for p in posted()]
+    [done] = [r for r in engine(app).list("resolved") if r["name"] == name]
+    assert done["ended_at"] > done["started_at"]
+    statuses = [(p["alert"], p["status"]) for p in posted() if p["alert"] == name]
     assert statuses == [(name, "firing"), (name, "resolved")]
     return record
 
