@@ -24,6 +24,7 @@ class Outbox:
         self.path = path
         self._local = threading.local()
         self.pending_hint = True  # unknown until first checked: another process may have left rows
+        self._adds = 0  # writes queued by this process (a count read before one of them must not clear the hint)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -49,6 +50,7 @@ class Outbox:
         except (sqlite3.Error, OSError, TypeError, ValueError) as exc:
             log.critical("%s: write could not be queued either (%s): %s", key or "write", exc, write.get("op"))
             return False
+        self._adds += 1
         self.pending_hint = True
         return True
 
@@ -83,11 +85,14 @@ class Outbox:
 
     def count(self) -> int:
         """How many writes are waiting."""
+        adds = self._adds
         try:
             n = self._conn().execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
         except sqlite3.Error:
             return -1
-        self.pending_hint = n > 0
+        # (A write queued by another thread after the count was read keeps the hint up: clearing it then would leave
+        # that write waiting until the next failure, since the flusher only runs while the hint is up.)
+        self.pending_hint = n > 0 or self._adds != adds
         return n
 
 

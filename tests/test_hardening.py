@@ -284,3 +284,26 @@ def test_staff_commands_stay_quiet_and_the_first_webhook_says_what_is_wrong(tmp_
     for _ in range(2):
         assert app.test_client().post("/voice", data=form(SID)).status_code == 403
     assert len([r for r in caplog.records if "TWILIO_AUTH_TOKEN is not set" in r.getMessage()]) == 1
+
+
+def test_a_count_read_before_a_write_was_queued_does_not_hide_it_from_the_flusher(tmp_path):
+    from records.outbox import Outbox
+
+    outbox = Outbox(str(tmp_path / "outbox.sqlite3"))
+    assert outbox.count() == 0 and not outbox.pending_hint
+    real = outbox._conn
+
+    class Racing:  # the count's SELECT runs, then another thread queues a write before the hint is set
+        def __init__(self, conn):
+            self.conn = conn
+
+        def execute(self, sql, *args):
+            got = self.conn.execute(sql, *args)
+            if sql.startswith("SELECT COUNT(*) FROM outbox"):
+                outbox._conn = real
+                outbox.add({"op": "insert", "collection": "calls", "doc": {"_id": "x"}})
+            return got
+
+    outbox._conn = lambda: Racing(real())
+    assert outbox.count() == 0
+    assert outbox.pending_hint, "the write queued during the count must keep the flusher going"
