@@ -227,6 +227,12 @@ def _clipped(text: str, most: int) -> str:
                   flags=re.I)
 
 
+def _reoffer(session: Mapping[str, Any]) -> str:
+    """The offer of a visit asked again, in other words than the last time it was asked."""
+    last = last_reply(session)
+    return next(line for line in (*BOOKING_REOFFERS, BOOKING_REOFFERS[0]) if not last.endswith(line))
+
+
 def _visit_said(details: str, address: Any) -> str | None:
     """The visit's phrase for the read-back, or None (no details, or too long to say as a phrase)."""
     phrase = visit_phrase(details, str(address) if address else None) if details.strip() else None
@@ -528,9 +534,7 @@ class Dialogue:
                     # "How much is the visit?" to "Would you like to book one?": answered, and the offer stands
                     # (the caller's "Tuesday at 12 Main Street" next is the visit, not a new question).
                     note["events"] = ["side_question"]
-                    last = last_reply(session)
-                    reoffer = next(line for line in (*BOOKING_REOFFERS, BOOKING_REOFFERS[0]) if not last.endswith(line))
-                    return Collected(replace(told, response=f"{_without_question(told.response)} {reoffer}"),
+                    return Collected(replace(told, response=f"{_without_question(told.response)} {_reoffer(session)}"),
                                      False, note)
                 told = side() if other.action == "PROVIDE_PRICING" or other.matched == "follow-up" else None
                 if told is not None:
@@ -596,9 +600,7 @@ class Dialogue:
                 # ("How long do those usually last?" to "Would you like a plumber to take a look?": no yes yet, so
                 # no promise of a call back, and the offer asked again.)
                 booking = state.get("reason") == "booking"
-                last = last_reply(session)
-                reoffer = next(line for line in (*BOOKING_REOFFERS, BOOKING_REOFFERS[0]) if not last.endswith(line))
-                line = OFFER_SIDE_LINES[not booking].format(reoffer=reoffer)
+                line = OFFER_SIDE_LINES[0].format(reoffer=_reoffer(session)) if booking else OFFER_SIDE_LINES[1]
                 return Collected(Decision(action="RESPOND", response=line), False, note)
             prompt = _asked(pol, ctx, state, again=True)
             lines = UNANSWERED_SIDE_LINES[state["purpose"] == "transfer"]

@@ -47,6 +47,11 @@ def without_ack(text: str) -> str:
     return rest[:1].upper() + rest[1:]
 
 
+def held(reply: str) -> bool:
+    """Whether our reply was one of ``HOLD_LINES`` (whatever acknowledgement was put in front of it)."""
+    return any(reply.endswith(line.split(", ", 1)[1]) for line in HOLD_LINES)
+
+
 def pick(lines: tuple[str, ...], ctx: TurnContext) -> str:
     """A variant for this turn (variants follow one another, so a call never hears one twice in a row)."""
     return lines[ctx.variation % len(lines)]
@@ -68,8 +73,7 @@ def act(pol: policy.CompiledPolicy, ctx: TurnContext, session: Mapping[str, Any]
     """The caller closes, thanks, asks to hear the last reply again or to hold on; None otherwise."""
     collecting = bool(session.get("collect"))
     if said.kind == "repeat":
-        again = _LEADING_ACK.sub("", last_reply or "").strip()
-        again = again[:1].upper() + again[1:]
+        again = without_ack((last_reply or "").strip())
         if not again:
             return respond(pol, ctx, "Sorry about that. How can I help you today?")
         return Decision(action="RESPOND", response=pick(REPEAT_LINES, ctx).format(text=again))
@@ -139,4 +143,4 @@ def asked_more(decision: Decision) -> bool:
     return decision.action == "RESPOND" and bool(ASKED_MORE.search(decision.response))
 
 
-__all__ = ["act", "soothe", "closing", "respond", "asked_more", "pick", "without_ack"]
+__all__ = ["act", "soothe", "closing", "respond", "asked_more", "pick", "without_ack", "held"]

@@ -9,7 +9,6 @@ Nothing here knows the channel: inputs and replies are ``conversation.types``.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import replace
 from typing import Any, Callable
@@ -37,8 +36,6 @@ log = logging.getLogger(__name__)
 UNKNOWN_NUMBER_LINE = "Sorry, the number you have called is not in service. Goodbye."
 BLACKLISTED_LINE = "We're sorry, but we're unable to take your call. Goodbye."
 UNAVAILABLE_LINE = "We're sorry, this line is not available right now. Please try again later. Goodbye."
-#: Our reply to "hold on a sec" (manners.HOLD_LINES, whatever acknowledgement the engine put in front).
-_HELD = re.compile(r"(?:take your time|I'll wait)\.$")
 STILL_HERE_LINE = "I'm still here whenever you're ready."
 SILENCE_LINES = ("Sorry, I didn't catch that. How can I help you today?",
                  "Are you still there? Tell me how I can help, or I can take a message for our team.")
@@ -180,7 +177,7 @@ class Conversation:
         session = scope.session
         silence = int(session.get("silence", 0)) + 1
         session["silence"] = silence
-        if silence == 1 and _HELD.search(last_reply(session)) and not spanish.in_spanish(session):
+        if silence == 1 and manners.held(last_reply(session)) and not spanish.in_spanish(session):
             # Quiet after "hold on a sec": they are busy, not gone (the next silence asks again as usual).
             return Decision(action="RESPOND", response=STILL_HERE_LINE)
         if spanish.in_spanish(session):
